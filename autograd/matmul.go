@@ -1,0 +1,153 @@
+package autograd
+
+import "github.com/deepinfomax/deepinfomax/kernels"
+
+// MatMul returns op(a) x op(b) for matrices, where op transposes when the
+// flag is set: a is [m,k] (or [k,m] with transA), b is [k,n] (or [n,k]).
+func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
+	return tp.BatchedMatMul(a, b, transA, transB)
+}
+
+// BatchedMatMul multiplies matching matrices of two stacks: a is [B,m,k]
+// and b is [B,k,n] (each optionally transposed in its last two axes), giving
+// [B,m,n]. Rank-2 operands are a single product.
+func (tp *Tape) BatchedMatMul(a, b *Var, transA, transB bool) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	as, bs := a.Value.Shape, b.Value.Shape
+	if len(as) != len(bs) || len(as) < 2 || len(as) > 3 || len(as) == 3 && as[0] != bs[0] {
+		return tp.fail("matmul: shapes %v and %v: want two matrices or two stacks of equal length", as, bs)
+	}
+	r := len(as)
+	m, k := as[r-2], as[r-1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := bs[r-2], bs[r-1]
+	if transB {
+		kb, n = n, kb
+	}
+	if k != kb {
+		return tp.fail("matmul: inner sizes differ: %v (trans %v) x %v (trans %v)", as, transA, bs, transB)
+	}
+	batch := 1
+	var out *Var
+	if r == 3 {
+		batch = as[0]
+		out = tp.newVar(batch, m, n)
+	} else {
+		out = tp.newVar(m, n)
+	}
+	lda, ldb := ld(m, k, transA), ld(k, n, transB)
+	ad, bd, od := a.Value.Data, b.Value.Data, out.Value.Data
+	for i := 0; i < batch; i++ {
+		kernels.Sgemm(transA, transB, m, n, k, 1, ad[i*m*k:], lda, bd[i*k*n:], ldb, 0, od[i*m*n:], n)
+	}
+	if nd := tp.record(matmulBackward, out, a, b); nd != nil {
+		nd.ints[0], nd.ints[1], nd.ints[2], nd.ints[3] = batch, m, n, k
+		nd.flag = transA
+		nd.ints[4] = boolInt(transB)
+	}
+	return out
+}
+
+// ld returns the leading dimension of an operand that is rows x cols after
+// the optional transpose.
+func ld(rows, cols int, trans bool) int {
+	if trans {
+		return rows
+	}
+	return cols
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func matmulBackward(tp *Tape, nd *node) {
+	batch, m, n, k := nd.ints[0], nd.ints[1], nd.ints[2], nd.ints[3]
+	tA, tB := nd.flag, nd.ints[4] == 1
+	a, b := nd.in[0], nd.in[1]
+	ad, bd, g := a.Value.Data, b.Value.Data, nd.out.Grad.Data
+	lda, ldb := ld(m, k, tA), ld(k, n, tB)
+	if a.requiresGrad {
+		ga := tp.grad(a).Data
+		for i := 0; i < batch; i++ {
+			gi, bi, gai := g[i*m*n:], bd[i*k*n:], ga[i*m*k:]
+			if !tA { // dA[m,k] = dC[m,n] * op(B)^T
+				kernels.Sgemm(false, !tB, m, k, n, 1, gi, n, bi, ldb, 1, gai, k)
+			} else { // dA[k,m] = op(B) * dC^T
+				kernels.Sgemm(tB, true, k, m, n, 1, bi, ldb, gi, n, 1, gai, m)
+			}
+		}
+	}
+	if b.requiresGrad {
+		gb := tp.grad(b).Data
+		for i := 0; i < batch; i++ {
+			gi, ai, gbi := g[i*m*n:], ad[i*m*k:], gb[i*k*n:]
+			if !tB { // dB[k,n] = op(A)^T * dC
+				kernels.Sgemm(!tA, false, k, n, m, 1, ai, lda, gi, n, 1, gbi, n)
+			} else { // dB[n,k] = dC^T * op(A)
+				kernels.Sgemm(true, tA, n, k, m, 1, gi, n, ai, lda, 1, gbi, k)
+			}
+		}
+	}
+}
+
+// Linear returns x * w^T + b for x [N,in], w [out,in] (PyTorch's layout)
+// and b [out] (or nil).
+func (tp *Tape) Linear(x, w, b *Var) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	xs, ws := x.Value.Shape, w.Value.Shape
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] {
+		return tp.fail("linear: input %v and weight %v: want [N,in] and [out,in]", xs, ws)
+	}
+	nb, in, no := xs[0], xs[1], ws[0]
+	if b != nil && (b.Value.Size() != no) {
+		return tp.fail("linear: bias %v for %d outputs", b.Value.Shape, no)
+	}
+	out := tp.newVar(nb, no)
+	od := out.Value.Data
+	beta := float32(0)
+	if b != nil {
+		bd := b.Value.Data
+		for i := 0; i < nb; i++ {
+			copy(od[i*no:(i+1)*no], bd)
+		}
+		beta = 1
+	}
+	kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, beta, od, no)
+	var nd *node
+	if b != nil {
+		nd = tp.record(linearBackward, out, x, w, b)
+	} else {
+		nd = tp.record(linearBackward, out, x, w)
+	}
+	_ = nd
+	return out
+}
+
+func linearBackward(tp *Tape, nd *node) {
+	x, w := nd.in[0], nd.in[1]
+	nb, in := x.Value.Shape[0], x.Value.Shape[1]
+	no := w.Value.Shape[0]
+	g := nd.out.Grad.Data
+	if x.requiresGrad { // dx[N,in] = g[N,out] * w[out,in]
+		kernels.Sgemm(false, false, nb, in, no, 1, g, no, w.Value.Data, in, 1, tp.grad(x).Data, in)
+	}
+	if w.requiresGrad { // dw[out,in] = g^T * x
+		kernels.Sgemm(true, false, no, in, nb, 1, g, no, x.Value.Data, in, 1, tp.grad(w).Data, in)
+	}
+	if len(nd.in) > 2 && nd.in[2].requiresGrad {
+		gb := tp.grad(nd.in[2]).Data
+		for i := 0; i < nb; i++ {
+			addTo(gb, g[i*no:(i+1)*no])
+		}
+	}
+}
