@@ -1,0 +1,263 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// Linear is a fully connected layer: y = x W^T + b, W [out,in].
+type Linear struct {
+	W, B *autograd.Var // B is nil without bias
+}
+
+// NewLinear returns a Linear layer initialised as PyTorch's nn.Linear:
+// W ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming uniform, a=sqrt(5)), same for b.
+func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
+	w := tensor.New(out, in)
+	rng.KaimingUniform(w, in, math.Sqrt(5))
+	l := &Linear{W: autograd.NewParam(w)}
+	if bias {
+		b := tensor.New(out)
+		bound := float32(1 / math.Sqrt(float64(in)))
+		rng.Uniform(b, -bound, bound)
+		l.B = autograd.NewParam(b)
+	}
+	return l
+}
+
+// Forward implements Module. x is [N,in]; higher-rank inputs are flattened
+// to [N, rest] first.
+func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if x.Value.Rank() > 2 {
+		x = tp.Flatten(x)
+	}
+	return tp.Linear(x, l.W, l.B)
+}
+
+// Collect implements Module.
+func (l *Linear) Collect(prefix string, s *State) {
+	s.AddParam(prefix+"weight", l.W)
+	if l.B != nil {
+		s.AddParam(prefix+"bias", l.B)
+	}
+}
+
+// SetTraining implements Module (no mode).
+func (l *Linear) SetTraining(bool) {}
+
+// Conv2d is a 2-D convolution with a square kernel.
+type Conv2d struct {
+	W, B        *autograd.Var // W [out,in,k,k]; B [out] or nil
+	Stride, Pad int
+}
+
+// NewConv2d returns a convolution initialised as PyTorch's nn.Conv2d.
+func NewConv2d(in, out, kernel, stride, pad int, bias bool, rng *tensor.RNG) *Conv2d {
+	w := tensor.New(out, in, kernel, kernel)
+	fanIn := in * kernel * kernel
+	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
+	c := &Conv2d{W: autograd.NewParam(w), Stride: stride, Pad: pad}
+	if bias {
+		b := tensor.New(out)
+		bound := float32(1 / math.Sqrt(float64(fanIn)))
+		rng.Uniform(b, -bound, bound)
+		c.B = autograd.NewParam(b)
+	}
+	return c
+}
+
+// Forward implements Module.
+func (c *Conv2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.Conv2d(x, c.W, c.B, c.Stride, c.Pad)
+}
+
+// Collect implements Module.
+func (c *Conv2d) Collect(prefix string, s *State) {
+	s.AddParam(prefix+"weight", c.W)
+	if c.B != nil {
+		s.AddParam(prefix+"bias", c.B)
+	}
+}
+
+// SetTraining implements Module (no mode).
+func (c *Conv2d) SetTraining(bool) {}
+
+// ConvTranspose2d is a transposed 2-D convolution with a square kernel.
+type ConvTranspose2d struct {
+	W, B                *autograd.Var // W [in,out,k,k]; B [out] or nil
+	Stride, Pad, OutPad int
+}
+
+// NewConvTranspose2d returns a transposed convolution initialised as
+// PyTorch's nn.ConvTranspose2d (fan-in computed from W's second axis).
+func NewConvTranspose2d(in, out, kernel, stride, pad, outPad int, bias bool, rng *tensor.RNG) *ConvTranspose2d {
+	w := tensor.New(in, out, kernel, kernel)
+	fanIn := out * kernel * kernel
+	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
+	c := &ConvTranspose2d{W: autograd.NewParam(w), Stride: stride, Pad: pad, OutPad: outPad}
+	if bias {
+		b := tensor.New(out)
+		bound := float32(1 / math.Sqrt(float64(fanIn)))
+		rng.Uniform(b, -bound, bound)
+		c.B = autograd.NewParam(b)
+	}
+	return c
+}
+
+// Forward implements Module.
+func (c *ConvTranspose2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.ConvTranspose2d(x, c.W, c.B, c.Stride, c.Pad, c.OutPad)
+}
+
+// Collect implements Module.
+func (c *ConvTranspose2d) Collect(prefix string, s *State) {
+	s.AddParam(prefix+"weight", c.W)
+	if c.B != nil {
+		s.AddParam(prefix+"bias", c.B)
+	}
+}
+
+// SetTraining implements Module (no mode).
+func (c *ConvTranspose2d) SetTraining(bool) {}
+
+// BatchNorm normalises over the batch per channel (axis 1), for [N,C]
+// (BatchNorm1d) and [N,C,H,W] (BatchNorm2d) inputs alike.
+type BatchNorm struct {
+	Gamma, Beta     *autograd.Var // nil when not affine
+	RunMean, RunVar *tensor.Tensor
+	Momentum, Eps   float32
+	Training        bool
+}
+
+// NewBatchNorm returns a BatchNorm over c channels in training mode with
+// PyTorch's defaults: gamma 1, beta 0, momentum 0.1, eps 1e-5.
+func NewBatchNorm(c int, affine bool) *BatchNorm {
+	b := &BatchNorm{RunMean: tensor.New(c), RunVar: tensor.New(c), Momentum: 0.1, Eps: 1e-5, Training: true}
+	b.RunVar.Fill(1)
+	if affine {
+		g := tensor.New(c)
+		g.Fill(1)
+		b.Gamma, b.Beta = autograd.NewParam(g), autograd.NewParam(tensor.New(c))
+	}
+	return b
+}
+
+// Forward implements Module.
+func (b *BatchNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.BatchNorm(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, b.Training, b.Momentum, b.Eps)
+}
+
+// Collect implements Module. The names match PyTorch's (weight, bias,
+// running_mean, running_var).
+func (b *BatchNorm) Collect(prefix string, s *State) {
+	if b.Gamma != nil {
+		s.AddParam(prefix+"weight", b.Gamma)
+		s.AddParam(prefix+"bias", b.Beta)
+	}
+	s.AddBuffer(prefix+"running_mean", b.RunMean)
+	s.AddBuffer(prefix+"running_var", b.RunVar)
+}
+
+// SetTraining implements Module.
+func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
+
+// LayerNorm normalises over the last axis with a learnt scale and shift.
+type LayerNorm struct {
+	Gamma, Beta *autograd.Var
+	Eps         float32
+}
+
+// NewLayerNorm returns a LayerNorm over d features (gamma 1, beta 0, eps 1e-5).
+func NewLayerNorm(d int) *LayerNorm {
+	g := tensor.New(d)
+	g.Fill(1)
+	return &LayerNorm{Gamma: autograd.NewParam(g), Beta: autograd.NewParam(tensor.New(d)), Eps: 1e-5}
+}
+
+// Forward implements Module.
+func (l *LayerNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.LayerNorm(x, l.Gamma, l.Beta, l.Eps)
+}
+
+// Collect implements Module.
+func (l *LayerNorm) Collect(prefix string, s *State) {
+	s.AddParam(prefix+"weight", l.Gamma)
+	s.AddParam(prefix+"bias", l.Beta)
+}
+
+// SetTraining implements Module (no mode).
+func (l *LayerNorm) SetTraining(bool) {}
+
+// Dropout zeroes activations with probability P while training.
+type Dropout struct {
+	P        float32
+	Training bool
+	RNG      *tensor.RNG
+}
+
+// NewDropout returns a Dropout layer in training mode drawing masks from rng.
+func NewDropout(p float32, rng *tensor.RNG) *Dropout {
+	return &Dropout{P: p, Training: true, RNG: rng}
+}
+
+// Forward implements Module.
+func (d *Dropout) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.Dropout(x, d.P, d.Training, d.RNG)
+}
+
+// Collect implements Module (no parameters).
+func (d *Dropout) Collect(string, *State) {}
+
+// SetTraining implements Module.
+func (d *Dropout) SetTraining(on bool) { d.Training = on }
+
+// MaxPool2d is max pooling with a square window.
+type MaxPool2d struct {
+	stateless
+	Kernel, Stride, Pad int
+}
+
+// Forward implements Module.
+func (p *MaxPool2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.MaxPool2d(x, p.Kernel, p.Stride, p.Pad)
+}
+
+// AvgPool2d is average pooling with a square window.
+type AvgPool2d struct {
+	stateless
+	Kernel, Stride, Pad int
+}
+
+// Forward implements Module.
+func (p *AvgPool2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.AvgPool2d(x, p.Kernel, p.Stride, p.Pad)
+}
+
+// Func wraps a parameter-free function of one Var (an activation, a
+// reshape) as a Module.
+type Func struct {
+	stateless
+	F func(tp *autograd.Tape, x *autograd.Var) *autograd.Var
+}
+
+// Forward implements Module.
+func (f Func) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var { return f.F(tp, x) }
+
+// ReLU is the rectifier as a Module.
+var ReLU = Func{F: (*autograd.Tape).ReLU}
+
+// Tanh is tanh as a Module.
+var Tanh = Func{F: (*autograd.Tape).Tanh}
+
+// Sigmoid is the logistic function as a Module.
+var Sigmoid = Func{F: (*autograd.Tape).Sigmoid}
+
+// Flatten reshapes [N, ...] to [N, rest] as a Module.
+var Flatten = Func{F: (*autograd.Tape).Flatten}
+
+// LeakyReLU returns a leaky rectifier Module with the given slope.
+func LeakyReLU(slope float32) Func {
+	return Func{F: func(tp *autograd.Tape, x *autograd.Var) *autograd.Var { return tp.LeakyReLU(x, slope) }}
+}

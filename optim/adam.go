@@ -1,0 +1,197 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// AdamConfig holds Adam's hyperparameters. A zero field takes PyTorch's
+// default: LR 1e-3, Beta1 0.9, Beta2 0.999, Eps 1e-8, WeightDecay 0.
+type AdamConfig struct {
+	// LR is the learning rate.
+	LR float64
+	// Beta1 is the decay rate of the first-moment (mean) estimate.
+	Beta1 float64
+	// Beta2 is the decay rate of the second-moment (uncentred variance)
+	// estimate.
+	Beta2 float64
+	// Eps is added to the square root of the bias-corrected second moment.
+	Eps float64
+	// WeightDecay is the decay coefficient. Without Decoupled it is an L2
+	// penalty added to the gradient (torch.optim.Adam); with Decoupled the
+	// parameters shrink by LR*WeightDecay each step instead
+	// (torch.optim.AdamW; note PyTorch's AdamW defaults it to 1e-2, here
+	// zero means none).
+	WeightDecay float64
+	// Decoupled selects AdamW's decoupled weight decay.
+	Decoupled bool
+}
+
+// withDefaults fills zero fields with PyTorch's defaults.
+func (c AdamConfig) withDefaults() AdamConfig {
+	if c.LR == 0 {
+		c.LR = 1e-3
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-8
+	}
+	return c
+}
+
+// Adam is the Adam optimiser (Kingma & Ba), or AdamW with
+// AdamConfig.Decoupled, with exactly torch.optim.Adam's update: for step t,
+//
+//	g = grad + wd*p                 (L2; AdamW instead does p *= 1 - lr*wd)
+//	m = m + (1-beta1)*(g - m)
+//	v = beta2*v + (1-beta2)*g*g
+//	p = p - lr/(1-beta1^t) * m / (sqrt(v)/sqrt(1-beta2^t) + eps)
+//
+// Its state is "adam.<i>.m" and "adam.<i>.v" for parameter i, plus the
+// scalar "adam.step".
+type Adam struct {
+	params []*autograd.Var
+	m, v   []*tensor.Tensor
+	names  []string
+	bufs   []*tensor.Tensor
+	cfg    AdamConfig
+	step   int64
+}
+
+// NewAdam returns an Adam optimiser over params, allocating its moment
+// buffers. It panics on an invalid configuration (negative LR, Eps or
+// WeightDecay, a beta outside [0, 1)) or a nil or repeated parameter.
+func NewAdam(params []*autograd.Var, cfg AdamConfig) *Adam {
+	cfg = cfg.withDefaults()
+	switch {
+	case !(cfg.LR >= 0):
+		panic(fmt.Sprintf("optim: adam: invalid learning rate %v", cfg.LR))
+	case !(cfg.Beta1 >= 0 && cfg.Beta1 < 1):
+		panic(fmt.Sprintf("optim: adam: invalid beta1 %v", cfg.Beta1))
+	case !(cfg.Beta2 >= 0 && cfg.Beta2 < 1):
+		panic(fmt.Sprintf("optim: adam: invalid beta2 %v", cfg.Beta2))
+	case !(cfg.Eps >= 0):
+		panic(fmt.Sprintf("optim: adam: invalid eps %v", cfg.Eps))
+	case !(cfg.WeightDecay >= 0):
+		panic(fmt.Sprintf("optim: adam: invalid weight decay %v", cfg.WeightDecay))
+	}
+	checkParams("adam", params)
+	a := &Adam{
+		params: append([]*autograd.Var(nil), params...),
+		m:      zerosLike(params),
+		v:      zerosLike(params),
+		cfg:    cfg,
+	}
+	for i := range params {
+		a.names = append(a.names, fmt.Sprintf("adam.%d.m", i), fmt.Sprintf("adam.%d.v", i))
+		a.bufs = append(a.bufs, a.m[i], a.v[i])
+	}
+	return a
+}
+
+// Config returns the configuration in use, defaults filled in and LR
+// reflecting the latest SetLR.
+func (a *Adam) Config() AdamConfig { return a.cfg }
+
+// Steps returns the number of steps taken (restored by LoadState).
+func (a *Adam) Steps() int64 { return a.step }
+
+// LR returns the current learning rate.
+func (a *Adam) LR() float64 { return a.cfg.LR }
+
+// SetLR sets the learning rate for later steps.
+func (a *Adam) SetLR(lr float64) { a.cfg.LR = lr }
+
+// Params returns the parameters being optimised.
+func (a *Adam) Params() []*autograd.Var { return a.params }
+
+// ZeroGrad sets every parameter's gradient to zero.
+func (a *Adam) ZeroGrad() { zeroGrads(a.params) }
+
+// Step applies one Adam update to every parameter with a gradient. It
+// panics if a parameter's value or gradient changed size since NewAdam.
+func (a *Adam) Step() {
+	a.step++
+	t := float64(a.step)
+	c := a.cfg
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	stepSize := float32(c.LR / bc1)
+	invBC2 := float32(1 / math.Sqrt(bc2))
+	b2 := float32(c.Beta2)
+	ob1, ob2 := float32(1-c.Beta1), float32(1-c.Beta2)
+	eps := float32(c.Eps)
+	var l2 float32
+	decay := float32(1)
+	if c.Decoupled {
+		decay = float32(1 - c.LR*c.WeightDecay)
+	} else {
+		l2 = float32(c.WeightDecay)
+	}
+	for i, p := range a.params {
+		if p.Grad == nil {
+			continue
+		}
+		pd := p.Value.Data
+		md := a.m[i].Data
+		if len(md) != len(pd) {
+			panic(fmt.Sprintf("optim: adam: parameter %d has %d values, was %d", i, len(pd), len(md)))
+		}
+		gd := p.Grad.Data[:len(pd)]
+		vd := a.v[i].Data[:len(pd)]
+		switch {
+		case l2 != 0:
+			for j, pj := range pd {
+				g := gd[j] + l2*pj
+				m := md[j] + ob1*(g-md[j])
+				v := b2*vd[j] + ob2*g*g
+				md[j], vd[j] = m, v
+				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			}
+		case decay != 1:
+			for j, pj := range pd {
+				pj *= decay
+				g := gd[j]
+				m := md[j] + ob1*(g-md[j])
+				v := b2*vd[j] + ob2*g*g
+				md[j], vd[j] = m, v
+				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			}
+		default:
+			for j, pj := range pd {
+				g := gd[j]
+				m := md[j] + ob1*(g-md[j])
+				v := b2*vd[j] + ob2*g*g
+				md[j], vd[j] = m, v
+				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			}
+		}
+	}
+}
+
+// State returns copies of the moment buffers ("adam.<i>.m", "adam.<i>.v")
+// and the step count ("adam.step", a rank-0 tensor; exact up to 2^24 steps).
+func (a *Adam) State() map[string]*tensor.Tensor {
+	return exportState("adam", a.names, a.bufs, a.step)
+}
+
+// LoadState restores a state saved by State from an Adam over parameters
+// of the same shapes. On error the optimiser is unchanged.
+func (a *Adam) LoadState(state map[string]*tensor.Tensor) error {
+	step, err := importState("adam", state, a.names, a.bufs)
+	if err != nil {
+		return err
+	}
+	a.step = step
+	return nil
+}
+
+var _ Optimizer = (*Adam)(nil)

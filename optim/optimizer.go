@@ -1,0 +1,138 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// Optimizer updates a fixed list of parameters from their gradients.
+//
+// Step applies one update using each parameter's current Grad (parameters
+// whose Grad is nil are skipped) and allocates nothing. ZeroGrad clears the
+// gradients. State returns deep copies of the optimiser's buffers, keyed by
+// name (parameter index within the list given to the constructor, e.g.
+// "adam.0.m", plus a "<kind>.step" scalar); LoadState copies such a map back,
+// after checking that it was made by the same kind of optimiser over
+// parameters of the same shapes. Keys without the optimiser's prefix are
+// ignored by LoadState, so one map may hold model weights and optimiser
+// state together. Hyperparameters (learning rate, betas, ...) are not part
+// of the state: they come from the configuration and the schedule.
+//
+// An Optimizer is not safe for concurrent use.
+type Optimizer interface {
+	// Step updates every parameter from its gradient.
+	Step()
+	// ZeroGrad sets every parameter's gradient to zero.
+	ZeroGrad()
+	// LR returns the current learning rate.
+	LR() float64
+	// SetLR sets the learning rate used by later steps.
+	SetLR(lr float64)
+	// Params returns the parameters being optimised, in order; the slice
+	// must not be modified.
+	Params() []*autograd.Var
+	// State returns a copy of the optimiser's buffers for a checkpoint.
+	State() map[string]*tensor.Tensor
+	// LoadState restores buffers saved by State, or returns an error naming
+	// the first missing, unexpected or mis-shaped entry, leaving the
+	// optimiser unchanged.
+	LoadState(state map[string]*tensor.Tensor) error
+}
+
+// checkParams panics if params holds a nil Var, a Var without a value, or
+// the same Var twice: these are programming errors.
+func checkParams(kind string, params []*autograd.Var) {
+	seen := make(map[*autograd.Var]int, len(params))
+	for i, p := range params {
+		if p == nil || p.Value == nil {
+			panic(fmt.Sprintf("optim: %s: parameter %d is nil", kind, i))
+		}
+		if j, ok := seen[p]; ok {
+			panic(fmt.Sprintf("optim: %s: parameter %d is parameter %d again", kind, i, j))
+		}
+		seen[p] = i
+	}
+}
+
+// zerosLike returns one zeroed buffer per parameter, shaped like its value.
+func zerosLike(params []*autograd.Var) []*tensor.Tensor {
+	bufs := make([]*tensor.Tensor, len(params))
+	for i, p := range params {
+		bufs[i] = tensor.New(p.Value.Shape...)
+	}
+	return bufs
+}
+
+// zeroGrads clears the gradients of params.
+func zeroGrads(params []*autograd.Var) {
+	for _, p := range params {
+		if p.Grad != nil {
+			p.Grad.Zero()
+		}
+	}
+}
+
+// stepKey returns the name of the step-count scalar for an optimiser kind.
+func stepKey(prefix string) string { return prefix + ".step" }
+
+// exportState returns deep copies of the named buffers plus the step count
+// as a rank-0 tensor.
+func exportState(prefix string, names []string, bufs []*tensor.Tensor, step int64) map[string]*tensor.Tensor {
+	st := make(map[string]*tensor.Tensor, len(names)+1)
+	for i, n := range names {
+		st[n] = bufs[i].Clone()
+	}
+	st[stepKey(prefix)] = &tensor.Tensor{Shape: []int{}, Data: []float32{float32(step)}}
+	return st
+}
+
+// importState validates state against the expected buffer names and shapes
+// and, only if all is well, copies the buffers in and returns the step.
+func importState(prefix string, state map[string]*tensor.Tensor, names []string, bufs []*tensor.Tensor) (int64, error) {
+	expected := make(map[string]bool, len(names)+1)
+	for _, n := range names {
+		expected[n] = true
+	}
+	sk := stepKey(prefix)
+	expected[sk] = true
+	have := 0
+	for k := range state {
+		if !strings.HasPrefix(k, prefix+".") {
+			continue
+		}
+		if !expected[k] {
+			return 0, fmt.Errorf("optim: %s state has unexpected entry %q (optimiser has %d entries: %d buffers and %q)",
+				prefix, k, len(names)+1, len(names), sk)
+		}
+		have++
+	}
+	for i, n := range names {
+		t, ok := state[n]
+		if !ok || t == nil {
+			return 0, fmt.Errorf("optim: %s state lacks entry %q (has %d of %d entries)", prefix, n, have, len(names)+1)
+		}
+		if !bufs[i].SameShape(t) || len(t.Data) != len(bufs[i].Data) {
+			return 0, fmt.Errorf("optim: %s state entry %q has shape %v (%d values), parameter needs %v",
+				prefix, n, t.Shape, len(t.Data), bufs[i].Shape)
+		}
+	}
+	t, ok := state[sk]
+	if !ok || t == nil {
+		return 0, fmt.Errorf("optim: %s state lacks entry %q", prefix, sk)
+	}
+	if len(t.Data) != 1 || tensor.SizeOf(t.Shape) != 1 {
+		return 0, fmt.Errorf("optim: %s state entry %q has shape %v, want a scalar", prefix, sk, t.Shape)
+	}
+	s := float64(t.Data[0])
+	if s < 0 || s != math.Trunc(s) || math.IsInf(s, 0) {
+		return 0, fmt.Errorf("optim: %s state entry %q holds %v, want a non-negative integer", prefix, sk, t.Data[0])
+	}
+	for i, n := range names {
+		copy(bufs[i].Data, state[n].Data)
+	}
+	return int64(s), nil
+}
