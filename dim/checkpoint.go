@@ -27,11 +27,10 @@ const (
 
 // Progress is how far a run has got.
 type Progress struct {
-	Epoch     int    `json:"epoch"`      // completed epochs
-	EpochStep int    `json:"epoch_step"` // steps done within the current epoch
-	Step      int    `json:"step"`       // total optimiser steps
-	Data      string `json:"data"`       // the data spec trained on
-	Done      bool   `json:"done"`       // the run reached its target
+	Epoch  int    `json:"epoch"`  // completed epochs
+	Sample int    `json:"sample"` // images consumed in the current epoch
+	Step   int    `json:"step"`   // total optimiser steps
+	Data   string `json:"data"`   // the data spec trained on
 }
 
 // runInfo is the JSON stored in config.json and in the weights' metadata.

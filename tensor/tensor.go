@@ -163,3 +163,11 @@ func (t *Tensor) String() string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// FromRows returns rows [lo, hi) of t (sliced along axis 0) as a tensor
+// sharing t's data.
+func FromRows(t *Tensor, lo, hi int) *Tensor {
+	row := SizeOf(t.Shape[1:])
+	shape := append([]int{hi - lo}, t.Shape[1:]...)
+	return &Tensor{Shape: shape, Data: t.Data[lo*row : hi*row]}
+}

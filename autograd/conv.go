@@ -1,0 +1,245 @@
+package autograd
+
+import "github.com/deepinfomax/deepinfomax/kernels"
+
+// Convolutions run as one matrix product over the whole batch. With K =
+// Cin*kH*kW, P = Hout*Wout and the batch unfolded by kernels.Im2col into
+// cols [K, N*P]:
+//
+//	forward   out[Cout, N*P] = W[Cout, K] x cols          (then moved to NCHW, bias added)
+//	backward  dW[Cout, K]   += dOut[Cout, N*P] x cols^T
+//	          dX             = Col2im(W^T x dOut)
+//	          db[Cout]      += sum of dOut over N, P
+//
+// A transposed convolution is the input gradient of a convolution, so its
+// forward pass is the second backward line and its backward pass is the
+// forward and weight-gradient lines: the two ops share the same pieces.
+//
+// The forward pass keeps cols (and the [Cout, N*P] product buffer) on the
+// node; the backward pass reuses them as its own scratch, so a convolution
+// costs no buffer beyond those of its forward pass. n.flag records that the
+// saved operand was overwritten, so that a second backward pass through the
+// same node (without Reset) rebuilds it first.
+
+// convArgs validates the common arguments of the convolutions and returns
+// an error message, or "" when they are valid.
+func convArgs(xs, ws []int, stride, pad int) string {
+	switch {
+	case len(xs) != 4:
+		return "want a 4-D input [N,C,H,W]"
+	case len(ws) != 4:
+		return "want a 4-D weight"
+	case stride < 1:
+		return "stride must be at least 1"
+	case pad < 0:
+		return "padding must not be negative"
+	}
+	for _, d := range xs {
+		if d < 1 {
+			return "input sizes must be positive"
+		}
+	}
+	for _, d := range ws {
+		if d < 1 {
+			return "weight sizes must be positive"
+		}
+	}
+	return ""
+}
+
+// Conv2d returns the 2-D convolution (cross-correlation, as in PyTorch) of
+// x [N,Cin,H,W] with the filters w [Cout,Cin,kH,kW], plus the bias b [Cout]
+// when b is not nil: an output [N,Cout,Hout,Wout] with
+// Hout = (H+2*pad-kH)/stride+1 and likewise Wout.
+func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	xs, ws := x.Value.Shape, w.Value.Shape
+	if msg := convArgs(xs, ws, stride, pad); msg != "" {
+		return tp.fail("conv2d: input %v, weight %v, stride %d, pad %d: %s", xs, ws, stride, pad, msg)
+	}
+	if xs[1] != ws[1] {
+		return tp.fail("conv2d: input %v has %d channels, weight %v expects %d", xs, xs[1], ws, ws[1])
+	}
+	cout := ws[0]
+	if b != nil && (len(b.Value.Shape) != 1 || b.Value.Shape[0] != cout) {
+		return tp.fail("conv2d: bias %v for weight %v: want [%d]", b.Value.Shape, ws, cout)
+	}
+	g := kernels.NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], stride, pad)
+	if g.OH < 1 || g.OW < 1 {
+		return tp.fail("conv2d: kernel %dx%d larger than the padded input %v (pad %d)", ws[2], ws[3], xs, pad)
+	}
+	out := tp.newVar(g.N, cout, g.OH, g.OW)
+	k, np := g.ColRows(), g.ColCols()
+	cols := tp.Buffer(k, np)
+	prod := tp.Buffer(cout, np)
+	kernels.Im2col(g, x.Value.Data, cols.Data)
+	kernels.Sgemm(false, false, cout, np, k, 1, w.Value.Data, k, cols.Data, np, 0, prod.Data, np)
+	var bias []float32
+	if b != nil {
+		bias = b.Value.Data
+	}
+	kernels.CNHWToNCHW(out.Value.Data, prod.Data, g.N, cout, g.OH*g.OW, bias, false)
+
+	var n *node
+	if b != nil {
+		n = tp.record(conv2dBackward, out, x, w, b)
+	} else {
+		n = tp.record(conv2dBackward, out, x, w)
+	}
+	if n != nil {
+		n.ints[0], n.ints[1] = stride, pad
+		n.aux[0], n.aux[1] = cols, prod
+	}
+	return out
+}
+
+func conv2dBackward(tp *Tape, n *node) {
+	x, w := n.in[0], n.in[1]
+	xs, ws := x.Value.Shape, w.Value.Shape
+	g := kernels.NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], n.ints[0], n.ints[1])
+	cout, k, np := ws[0], g.ColRows(), g.ColCols()
+	cols, dout := n.aux[0].Data, n.aux[1].Data
+
+	if n.flag {
+		// An earlier backward pass through this node used cols as scratch.
+		kernels.Im2col(g, x.Value.Data, cols)
+	}
+	kernels.NCHWToCNHW(dout, n.out.Grad.Data, g.N, cout, g.OH*g.OW)
+	if len(n.in) > 2 && n.in[2].requiresGrad {
+		convAddRowSums(tp.grad(n.in[2]).Data, dout, cout, np)
+	}
+	if w.requiresGrad {
+		kernels.Sgemm(false, true, cout, k, np, 1, dout, np, cols, np, 1, tp.grad(w).Data, k)
+	}
+	if x.requiresGrad {
+		// cols is no longer needed: it receives W^T x dOut.
+		kernels.Sgemm(true, false, k, np, cout, 1, w.Value.Data, k, dout, np, 0, cols, np)
+		n.flag = true
+		kernels.Col2im(g, cols, tp.grad(x).Data)
+	}
+}
+
+// ConvTranspose2d returns the transposed convolution of x [N,Cin,H,W] with
+// w [Cin,Cout,kH,kW] (PyTorch's layout), plus the bias b [Cout] when b is not
+// nil: an output [N,Cout,Hout,Wout] with Hout = (H-1)*stride-2*pad+kH+outPad
+// and likewise Wout. It is the gradient of Conv2d(·, w, nil, stride, pad)
+// with respect to its input; outPad (below stride) picks among the output
+// sizes that such a convolution maps to H x W.
+func (tp *Tape) ConvTranspose2d(x, w, b *Var, stride, pad, outPad int) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	xs, ws := x.Value.Shape, w.Value.Shape
+	if msg := convArgs(xs, ws, stride, pad); msg != "" {
+		return tp.fail("convtranspose2d: input %v, weight %v, stride %d, pad %d: %s", xs, ws, stride, pad, msg)
+	}
+	if outPad < 0 || outPad >= stride {
+		return tp.fail("convtranspose2d: output padding %d must lie in [0, stride %d)", outPad, stride)
+	}
+	if xs[1] != ws[0] {
+		return tp.fail("convtranspose2d: input %v has %d channels, weight %v expects %d", xs, xs[1], ws, ws[0])
+	}
+	cin, cout := ws[0], ws[1]
+	if b != nil && (len(b.Value.Shape) != 1 || b.Value.Shape[0] != cout) {
+		return tp.fail("convtranspose2d: bias %v for weight %v: want [%d]", b.Value.Shape, ws, cout)
+	}
+	oh := (xs[2]-1)*stride - 2*pad + ws[2] + outPad
+	ow := (xs[3]-1)*stride - 2*pad + ws[3] + outPad
+	if oh < 1 || ow < 1 {
+		return tp.fail("convtranspose2d: input %v, weight %v, stride %d, pad %d: empty output %dx%d", xs, ws, stride, pad, oh, ow)
+	}
+	// The convolution this op transposes maps out [N,Cout,oh,ow] to x.
+	g := kernels.NewConvGeom(xs[0], cout, oh, ow, ws[2], ws[3], stride, pad)
+	out := tp.newVar(g.N, cout, oh, ow)
+	k, np := g.ColRows(), g.ColCols()
+	xm := tp.Buffer(cin, np)
+	cols := tp.Buffer(k, np)
+	kernels.NCHWToCNHW(xm.Data, x.Value.Data, g.N, cin, g.OH*g.OW)
+	kernels.Sgemm(true, false, k, np, cin, 1, w.Value.Data, k, xm.Data, np, 0, cols.Data, np)
+	od := out.Value.Data
+	if b != nil {
+		plane := oh * ow
+		for i, bd := 0, b.Value.Data; i < g.N*cout; i++ {
+			p := od[i*plane : (i+1)*plane]
+			for j := range p {
+				p[j] = bd[i%cout]
+			}
+		}
+	} else {
+		clear(od)
+	}
+	kernels.Col2im(g, cols.Data, od)
+
+	var n *node
+	if b != nil {
+		n = tp.record(convTranspose2dBackward, out, x, w, b)
+	} else {
+		n = tp.record(convTranspose2dBackward, out, x, w)
+	}
+	if n != nil {
+		n.ints[0], n.ints[1] = stride, pad
+		n.aux[0], n.aux[1] = xm, cols
+	}
+	return out
+}
+
+func convTranspose2dBackward(tp *Tape, n *node) {
+	x, w := n.in[0], n.in[1]
+	xs, ws, os := x.Value.Shape, w.Value.Shape, n.out.Value.Shape
+	g := kernels.NewConvGeom(xs[0], ws[1], os[2], os[3], ws[2], ws[3], n.ints[0], n.ints[1])
+	cin, cout, k, np := ws[0], ws[1], g.ColRows(), g.ColCols()
+	xm, cols := n.aux[0].Data, n.aux[1].Data
+	gout := n.out.Grad.Data
+
+	if len(n.in) > 2 && n.in[2].requiresGrad {
+		gb := tp.grad(n.in[2]).Data
+		plane := os[2] * os[3]
+		for i := 0; i < g.N*cout; i++ {
+			gb[i%cout] += convSum(gout[i*plane : (i+1)*plane])
+		}
+	}
+	if !w.requiresGrad && !x.requiresGrad {
+		return
+	}
+	kernels.Im2col(g, gout, cols)
+	if n.flag {
+		// An earlier backward pass through this node used xm as scratch.
+		kernels.NCHWToCNHW(xm, x.Value.Data, g.N, cin, g.OH*g.OW)
+	}
+	if w.requiresGrad {
+		kernels.Sgemm(false, true, cin, k, np, 1, xm, np, cols, np, 1, tp.grad(w).Data, k)
+	}
+	if x.requiresGrad {
+		// xm is no longer needed: it receives W x cols, the input gradient
+		// in channel-major order.
+		kernels.Sgemm(false, false, cin, np, k, 1, w.Value.Data, k, cols, np, 0, xm, np)
+		n.flag = true
+		kernels.CNHWToNCHW(tp.grad(x).Data, xm, g.N, cin, g.OH*g.OW, nil, true)
+	}
+}
+
+// convAddRowSums adds the sum of each of the rows of the [rows, cols] matrix m
+// to dst.
+func convAddRowSums(dst, m []float32, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		dst[r] += convSum(m[r*cols : (r+1)*cols])
+	}
+}
+
+// convSum returns the sum of s, accumulated in float64.
+func convSum(s []float32) float32 {
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += float64(s[i])
+		a1 += float64(s[i+1])
+		a2 += float64(s[i+2])
+		a3 += float64(s[i+3])
+	}
+	for ; i < len(s); i++ {
+		a0 += float64(s[i])
+	}
+	return float32((a0 + a1) + (a2 + a3))
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/kernels"
+	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/spf13/cobra"
+)
+
+// benchResult is one configuration's timing, printed as a JSON line too.
+type benchResult struct {
+	Arch      string  `json:"arch"`
+	Batch     int     `json:"batch"`
+	Measure   string  `json:"measure"`
+	MIUnits   int     `json:"mi_units"`
+	Alpha     float32 `json:"alpha"`
+	Beta      float32 `json:"beta"`
+	Steps     int     `json:"steps"`
+	MedianMS  float64 `json:"median_ms"`
+	MinMS     float64 `json:"min_ms"`
+	GFlopStep float64 `json:"gflop_per_step"`
+	GFlops    float64 `json:"gflops"`
+	Threads   int     `json:"threads"`
+	Allocs    float64 `json:"allocs_per_step"`
+}
+
+func benchCmd() *cobra.Command {
+	cfg := dim.DefaultConfig()
+	var units, measure string
+	var steps, warmup int
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Time training steps on random data: median ms per step and GFLOP/s",
+		Long: `Time full training steps (forward, backward, Adam) of a DIM configuration on
+random images and report the median milliseconds per step and the matrix
+GFLOP/s achieved. Compare with ../shared/peers/torch_dim.py time --mi-units N
+run in the same minute.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := mi.ParseMeasure(measure)
+			if err != nil {
+				return err
+			}
+			cfg.Measure = m
+			for _, u := range strings.Split(units, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(u))
+				if err != nil {
+					return fmt.Errorf("--mi-units %q: %w", units, err)
+				}
+				c := cfg
+				c.MIUnits = n
+				r, err := benchOne(c, steps, warmup)
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					js, _ := json.Marshal(r)
+					fmt.Println(string(js))
+				} else {
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d alpha=%g beta=%g: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Alpha, r.Beta, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Arch, "arch", cfg.Arch, "encoder")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
+	f.StringVar(&units, "mi-units", "512,2048", "comma-separated MI network widths to time")
+	f.StringVar(&measure, "measure", "jsd", "MI estimator")
+	f.Float32Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of global DIM")
+	f.Float32Var(&cfg.Beta, "beta", cfg.Beta, "weight of local DIM")
+	f.IntVar(&steps, "steps", 20, "timed steps")
+	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
+	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
+	return cmd
+}
+
+func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
+	model, err := dim.New(cfg)
+	if err != nil {
+		return benchResult{}, err
+	}
+	a := model.Encoder.Arch
+	x := tensor.New(cfg.Batch, a.Channels, a.Size, a.Size)
+	tensor.NewRNG(1).Normal(x, 0, 1)
+	tr := dim.NewTrainer(model)
+	for i := 0; i < warmup; i++ {
+		if _, err := tr.Step(x); err != nil {
+			return benchResult{}, err
+		}
+	}
+	times := make([]float64, steps)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs
+	f0 := kernels.Flops()
+	for i := range times {
+		t := time.Now()
+		if _, err := tr.Step(x); err != nil {
+			return benchResult{}, err
+		}
+		times[i] = float64(time.Since(t).Microseconds()) / 1000
+	}
+	flopStep := float64(kernels.Flops()-f0) / float64(steps)
+	runtime.ReadMemStats(&ms)
+	sorted := append([]float64(nil), times...)
+	sort.Float64s(sorted)
+	med := sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	return benchResult{
+		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Alpha: cfg.Alpha, Beta: cfg.Beta,
+		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
+		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
+	}, nil
+}

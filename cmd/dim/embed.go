@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/npy"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/spf13/cobra"
+)
+
+func embedCmd() *cobra.Command {
+	var modelDir, spec, out string
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "embed --model RUN_DIR --data SPEC --out DIR",
+		Short: "Write the frozen encoder's features as NumPy files",
+		Long: `Embed every image of the data set's splits with the trained encoder (evaluation
+mode) and write, per split: train_conv.npy, train_fc.npy, train_y.npy (float32,
+one row per image, in data-set order), train_labels.npy (int64, -1 if
+unlabelled), and the same with test_.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if modelDir == "" || out == "" {
+				return errors.New("--model RUN_DIR and --out DIR are required")
+			}
+			model, _, _, err := dim.LoadCheckpoint(modelDir)
+			if err != nil {
+				return err
+			}
+			split, err := data.Open(spec, data.Options{})
+			if err != nil {
+				return err
+			}
+			defer split.Close()
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", out, err)
+			}
+			for _, s := range []struct {
+				name string
+				ds   data.Dataset
+			}{{"train", split.Train}, {"test", split.Test}} {
+				if s.ds == nil {
+					continue
+				}
+				bar := runlog.NewProgress(os.Stderr, s.ds.Len(), "embed "+s.name)
+				done := 0
+				e, err := dim.Embed(model.Encoder, s.ds, batch, func(n int) { bar.Add(n-done, ""); done = n })
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				for _, l := range dim.Layers {
+					t, _ := e.Layer(l)
+					path := filepath.Join(out, s.name+"_"+l+".npy")
+					if err := npy.WriteFloat32(path, t.Data, t.Shape...); err != nil {
+						return err
+					}
+				}
+				labels := make([]int64, len(e.Labels))
+				for i, v := range e.Labels {
+					labels[i] = int64(v)
+				}
+				if err := npy.WriteInt64(filepath.Join(out, s.name+"_labels.npy"), labels, len(labels)); err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "wrote %s_{conv,fc,y,labels}.npy (%d images) to %s\n", s.name, len(labels), out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
+	f.StringVar(&spec, "data", "fashion-mnist", "data set spec ("+data.Specs+")")
+	f.StringVar(&out, "out", "", "output directory for the .npy files")
+	f.IntVar(&batch, "batch", 500, "images per forward pass")
+	return cmd
+}

@@ -1,0 +1,38 @@
+// Command dim trains Deep InfoMax encoders, embeds images with them and
+// evaluates their representations.
+//
+//	dim train --data fashion-mnist --out runs/fm --epochs 1 --mi-units 512 --eval
+//	dim embed --model runs/fm --data fashion-mnist --out runs/fm/features
+//	dim eval  --model runs/fm --data fashion-mnist
+//	dim bench
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:   "dim",
+		Short: "Deep InfoMax: learn image representations by maximising mutual information",
+		Long: `dim trains Deep InfoMax encoders (Hjelm et al., ICLR 2019) on image data sets,
+embeds images with a trained encoder, and evaluates the representation with
+classifiers on frozen features, as the paper does.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(trainCmd(), embedCmd(), evalCmd(), benchCmd())
+	if err := root.Execute(); err != nil {
+		if errors.Is(err, dim.ErrInterrupted) {
+			fmt.Fprintln(os.Stderr, "dim:", err)
+			os.Exit(130)
+		}
+		fmt.Fprintln(os.Stderr, "dim:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,87 @@
+package eval
+
+import (
+	"math"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// blobs returns n points in d dimensions from k Gaussian clusters with
+// well-separated random centres.
+func blobs(seed uint64, n, d, k int) (*tensor.Tensor, []int) {
+	rng := tensor.NewRNG(seed)
+	centres := tensor.New(k, d)
+	rng.Normal(centres, 0, 3)
+	x := tensor.New(n, d)
+	y := make([]int, n)
+	for i := 0; i < n; i++ {
+		y[i] = i % k
+		for j := 0; j < d; j++ {
+			x.Data[i*d+j] = centres.Data[y[i]*d+j] + float32(rng.NormFloat64())
+		}
+	}
+	return x, y
+}
+
+func TestLinearProbeSeparable(t *testing.T) {
+	xtr, ytr := blobs(1, 600, 9, 3)
+	// The same centres (same seed); a slightly shifted copy as the test set.
+	xte, yte := blobs(1, 300, 9, 3)
+	for i := range xte.Data {
+		xte.Data[i] += 0.05
+	}
+	r, err := LinearProbe(xtr, ytr, xte, yte, 3, ProbeConfig{Epochs: 20, Batch: 64, LR: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TrainAcc < 0.97 || r.TestAcc < 0.95 {
+		t.Errorf("accuracy train %.3f test %.3f on separable blobs", r.TrainAcc, r.TestAcc)
+	}
+}
+
+func TestLinearProbeChance(t *testing.T) {
+	// Random labels: the test accuracy must stay near chance (1/4).
+	rng := tensor.NewRNG(3)
+	x := tensor.New(800, 5)
+	rng.Normal(x, 0, 1)
+	y := make([]int, 800)
+	for i := range y {
+		y[i] = rng.IntN(4)
+	}
+	r, err := LinearProbe(tensor.FromRows(x, 0, 400), y[:400], tensor.FromRows(x, 400, 800), y[400:], 4, ProbeConfig{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TestAcc > 0.4 {
+		t.Errorf("test accuracy %.3f on random labels", r.TestAcc)
+	}
+}
+
+func TestStandardize(t *testing.T) {
+	x := &tensor.Tensor{Shape: []int{3, 2}, Data: []float32{1, 10, 2, 10, 3, 10}}
+	mean, std := Standardize(x)
+	if mean[0] != 2 || mean[1] != 10 {
+		t.Errorf("mean %v", mean)
+	}
+	if math.Abs(float64(std[0])-1) > 1e-5 || math.Abs(float64(std[1])-1e-6) > 1e-9 {
+		t.Errorf("std %v", std)
+	}
+}
+
+func TestLinearProbeErrors(t *testing.T) {
+	x := tensor.New(4, 3)
+	for _, c := range []struct {
+		name string
+		y    []int
+		test *tensor.Tensor
+	}{
+		{"label count", []int{0, 1}, x},
+		{"label range", []int{0, 1, 2, 5}, x},
+		{"feature width", []int{0, 1, 0, 1}, tensor.New(4, 2)},
+	} {
+		if _, err := LinearProbe(x, c.y, c.test, []int{0, 1, 0, 1}, 3, ProbeConfig{Epochs: 1}); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}

@@ -1,0 +1,12 @@
+package kernels
+
+import "sync/atomic"
+
+// flopCount accumulates the floating-point operations of every Sgemm call
+// (2*m*n*k each) for throughput reports.
+var flopCount atomic.Int64
+
+// Flops returns the number of floating-point operations performed by Sgemm
+// since the program started. Differences of two readings measure a span of
+// work; the counter is cheap (one atomic add per product).
+func Flops() int64 { return flopCount.Load() }
