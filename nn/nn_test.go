@@ -1,0 +1,110 @@
+package nn
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+func TestStateNames(t *testing.T) {
+	rng := tensor.NewRNG(1)
+	net := NewSequential(NewConv2d(1, 3, 3, 1, 1, true, rng), NewBatchNorm(3, true), ReLU, Flatten, NewLinear(3*5*5, 2, false, rng))
+	st := StateOf(net, "enc")
+	var names []string
+	for _, p := range st.Params {
+		names = append(names, p.Name)
+	}
+	for _, b := range st.Buffers {
+		names = append(names, b.Name)
+	}
+	want := "enc.0.weight enc.0.bias enc.1.weight enc.1.bias enc.4.weight enc.1.running_mean enc.1.running_var"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("names %q, want %q", got, want)
+	}
+	if n := st.NumParams(); n != 3*9+3+3+3+75*2 {
+		t.Errorf("NumParams = %d", n)
+	}
+	tp := autograd.NewTape()
+	out := net.Forward(tp, tp.Const(tensor.New(2, 1, 5, 5)))
+	if err := tp.Err(); err != nil || !tensor.EqualShape(out.Value.Shape, []int{2, 2}) {
+		t.Fatalf("forward: %v, shape %v", err, out.Value.Shape)
+	}
+}
+
+func TestStateLoad(t *testing.T) {
+	mk := func(seed uint64) *State {
+		rng := tensor.NewRNG(seed)
+		return StateOf(NewSequential(NewLinear(4, 3, true, rng), NewBatchNorm(3, true)), "")
+	}
+	a, b := mk(1), mk(2)
+	b.Buffers[0].Tensor.Fill(7)
+	if err := a.Load(b.Tensors()); err != nil {
+		t.Fatal(err)
+	}
+	for name, ta := range a.Tensors() {
+		tb := b.Tensors()[name]
+		for i := range ta.Data {
+			if ta.Data[i] != tb.Data[i] {
+				t.Fatalf("%s differs after Load", name)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		edit  func(m map[string]*tensor.Tensor)
+		allow []string
+		want  string
+	}{
+		{"missing", func(m map[string]*tensor.Tensor) { delete(m, "0.weight") }, nil, "missing"},
+		{"shape", func(m map[string]*tensor.Tensor) { m["0.bias"] = tensor.New(4) }, nil, "shape"},
+		{"extra", func(m map[string]*tensor.Tensor) { m["x.y"] = tensor.New(1) }, nil, "unexpected"},
+		{"extra allowed", func(m map[string]*tensor.Tensor) { m["optim.x"] = tensor.New(1) }, []string{"optim."}, ""},
+	} {
+		m := b.Tensors()
+		c.edit(m)
+		err := a.Load(m, c.allow...)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestInitBounds(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	l := NewLinear(50, 40, true, rng)
+	bound := 1 / math.Sqrt(50)
+	for _, v := range append(l.W.Value.Data, l.B.Value.Data...) {
+		if math.Abs(float64(v)) > bound {
+			t.Fatalf("value %v outside ±%v", v, bound)
+		}
+	}
+	c := NewConv2d(3, 8, 5, 1, 2, true, rng)
+	if b := 1 / math.Sqrt(75); math.Abs(float64(c.W.Value.Data[0])) > b {
+		t.Errorf("conv weight outside ±%v", b)
+	}
+}
+
+func TestTrainingMode(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	bn, dr := NewBatchNorm(2, true), NewDropout(0.5, rng)
+	net := NewSequential(bn, dr)
+	net.SetTraining(false)
+	if bn.Training || dr.Training {
+		t.Fatal("SetTraining(false) did not reach the layers")
+	}
+	x := &tensor.Tensor{Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}}
+	tp := autograd.NewTape()
+	out := net.Forward(tp, tp.Const(x))
+	// Evaluation: running stats (0, 1), no dropout: y = x / sqrt(1+eps).
+	for i, v := range out.Value.Data {
+		if math.Abs(float64(v-x.Data[i]/float32(math.Sqrt(1+1e-5)))) > 1e-6 {
+			t.Fatalf("eval output %v for %v", out.Value.Data, x.Data)
+		}
+	}
+}
