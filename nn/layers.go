@@ -15,16 +15,30 @@ type Linear struct {
 // NewLinear returns a Linear layer initialised as PyTorch's nn.Linear:
 // W ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming uniform, a=sqrt(5)), same for b.
 func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
-	w := tensor.New(out, in)
-	rng.KaimingUniform(w, in, math.Sqrt(5))
-	l := &Linear{W: autograd.NewParam(w)}
+	w, b := weightBias(tensor.New(out, in), in, out, bias, rng)
+	return &Linear{W: w, B: b}
+}
+
+// weightBias initialises w and an optional bias of out values as PyTorch
+// does for Linear and convolution layers: Kaiming uniform with a = sqrt(5)
+// for w, U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for the bias.
+func weightBias(w *tensor.Tensor, fanIn, out int, bias bool, rng *tensor.RNG) (wv, bv *autograd.Var) {
+	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
 	if bias {
 		b := tensor.New(out)
-		bound := float32(1 / math.Sqrt(float64(in)))
+		bound := float32(1 / math.Sqrt(float64(fanIn)))
 		rng.Uniform(b, -bound, bound)
-		l.B = autograd.NewParam(b)
+		bv = autograd.NewParam(b)
 	}
-	return l
+	return autograd.NewParam(w), bv
+}
+
+// collectWeightBias adds "weight" and, when present, "bias".
+func collectWeightBias(prefix string, s *State, w, b *autograd.Var) {
+	s.AddParam(prefix+"weight", w)
+	if b != nil {
+		s.AddParam(prefix+"bias", b)
+	}
 }
 
 // Forward implements Module. x is [N,in]; higher-rank inputs are flattened
@@ -37,12 +51,7 @@ func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 }
 
 // Collect implements Module.
-func (l *Linear) Collect(prefix string, s *State) {
-	s.AddParam(prefix+"weight", l.W)
-	if l.B != nil {
-		s.AddParam(prefix+"bias", l.B)
-	}
-}
+func (l *Linear) Collect(prefix string, s *State) { collectWeightBias(prefix, s, l.W, l.B) }
 
 // SetTraining implements Module (no mode).
 func (l *Linear) SetTraining(bool) {}
@@ -55,17 +64,8 @@ type Conv2d struct {
 
 // NewConv2d returns a convolution initialised as PyTorch's nn.Conv2d.
 func NewConv2d(in, out, kernel, stride, pad int, bias bool, rng *tensor.RNG) *Conv2d {
-	w := tensor.New(out, in, kernel, kernel)
-	fanIn := in * kernel * kernel
-	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
-	c := &Conv2d{W: autograd.NewParam(w), Stride: stride, Pad: pad}
-	if bias {
-		b := tensor.New(out)
-		bound := float32(1 / math.Sqrt(float64(fanIn)))
-		rng.Uniform(b, -bound, bound)
-		c.B = autograd.NewParam(b)
-	}
-	return c
+	w, b := weightBias(tensor.New(out, in, kernel, kernel), in*kernel*kernel, out, bias, rng)
+	return &Conv2d{W: w, B: b, Stride: stride, Pad: pad}
 }
 
 // Forward implements Module.
@@ -74,12 +74,7 @@ func (c *Conv2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 }
 
 // Collect implements Module.
-func (c *Conv2d) Collect(prefix string, s *State) {
-	s.AddParam(prefix+"weight", c.W)
-	if c.B != nil {
-		s.AddParam(prefix+"bias", c.B)
-	}
-}
+func (c *Conv2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
 
 // SetTraining implements Module (no mode).
 func (c *Conv2d) SetTraining(bool) {}
@@ -93,17 +88,8 @@ type ConvTranspose2d struct {
 // NewConvTranspose2d returns a transposed convolution initialised as
 // PyTorch's nn.ConvTranspose2d (fan-in computed from W's second axis).
 func NewConvTranspose2d(in, out, kernel, stride, pad, outPad int, bias bool, rng *tensor.RNG) *ConvTranspose2d {
-	w := tensor.New(in, out, kernel, kernel)
-	fanIn := out * kernel * kernel
-	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
-	c := &ConvTranspose2d{W: autograd.NewParam(w), Stride: stride, Pad: pad, OutPad: outPad}
-	if bias {
-		b := tensor.New(out)
-		bound := float32(1 / math.Sqrt(float64(fanIn)))
-		rng.Uniform(b, -bound, bound)
-		c.B = autograd.NewParam(b)
-	}
-	return c
+	w, b := weightBias(tensor.New(in, out, kernel, kernel), out*kernel*kernel, out, bias, rng)
+	return &ConvTranspose2d{W: w, B: b, Stride: stride, Pad: pad, OutPad: outPad}
 }
 
 // Forward implements Module.
@@ -112,12 +98,7 @@ func (c *ConvTranspose2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.
 }
 
 // Collect implements Module.
-func (c *ConvTranspose2d) Collect(prefix string, s *State) {
-	s.AddParam(prefix+"weight", c.W)
-	if c.B != nil {
-		s.AddParam(prefix+"bias", c.B)
-	}
-}
+func (c *ConvTranspose2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
 
 // SetTraining implements Module (no mode).
 func (c *ConvTranspose2d) SetTraining(bool) {}
