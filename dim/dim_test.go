@@ -2,6 +2,7 @@ package dim
 
 import (
 	"math"
+	"reflect"
 	"path/filepath"
 	"testing"
 
@@ -115,7 +116,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Step != 3 || p.Epoch != 1 || p.Data != "test" || m2.Config != m.Config {
+	if p.Step != 3 || p.Epoch != 1 || p.Data != "test" || !reflect.DeepEqual(m2.Config, m.Config) {
 		t.Fatalf("progress %+v config %+v", p, m2.Config)
 	}
 	// Identical outputs in evaluation mode.

@@ -37,7 +37,7 @@ func Embed(enc *Encoder, ds data.Dataset, batch int, progress func(done int)) (*
 	tp := autograd.NewTape()
 	tp.SetNoGrad(true)
 	x := &tensor.Tensor{}
-	for b, err := range data.Chunks(ds, batch, nil, nil) {
+	for b, err := range data.Chunks(ds, batch, enc.Mean, enc.Std) {
 		if err != nil {
 			return nil, fmt.Errorf("embed: %w", err)
 		}

@@ -133,7 +133,11 @@ func (b *fcBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 // Encoder maps images to a local feature map, conv features, fc features
 // and the representation Y.
 type Encoder struct {
-	Arch  Arch
+	Arch Arch
+	// Mean and Std are the input normalisation the encoder was trained
+	// with (see data.LoaderOptions); nil means scaling to [-1, 1].
+	Mean, Std []float32
+
 	convs []*convBlock
 	fcs   []*fcBlock
 	out   *nn.Linear

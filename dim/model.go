@@ -21,6 +21,10 @@ type Config struct {
 	LR      float64    `json:"lr"`       // Adam learning rate
 	Batch   int        `json:"batch"`    // batch size
 	Seed    uint64     `json:"seed"`     // initialisation and data order
+	// Mean and Std normalise input channels, (x/255 - Mean)/Std; empty
+	// means the reference's scaling to [-1, 1].
+	Mean []float32 `json:"mean,omitempty"`
+	Std  []float32 `json:"std,omitempty"`
 }
 
 // DefaultConfig returns the reference defaults for DIM(L) on 28x28 images:
@@ -50,6 +54,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
 	case c.Batch < 2:
 		return fmt.Errorf("batch must be at least 2 (negatives come from other samples), got %d", c.Batch)
+	case len(c.Mean) != len(c.Std):
+		return fmt.Errorf("%d means but %d standard deviations", len(c.Mean), len(c.Std))
+	}
+	for _, s := range c.Std {
+		if !(s > 0) {
+			return fmt.Errorf("standard deviations must be positive, got %v", c.Std)
+		}
 	}
 	return nil
 }
@@ -76,6 +87,7 @@ func New(cfg Config) (*Model, error) {
 	arch, _ := LookupArch(cfg.Arch)
 	rng := tensor.NewRNG(cfg.Seed)
 	m := &Model{Config: cfg, Encoder: NewEncoder(arch, rng)}
+	m.Encoder.Mean, m.Encoder.Std = cfg.Mean, cfg.Std
 	local := arch.LocalShape()
 	if cfg.Beta > 0 {
 		m.LocalMap = NewMINet(local[0], cfg.MIUnits, rng)

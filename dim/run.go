@@ -90,7 +90,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 	}
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: cfg.Batch, Seed: cfg.Seed, Shuffle: true, DropLast: true,
-		Crop: o.Crop, Pad: o.Pad, Flip: o.Flip,
+		Crop: o.Crop, Pad: o.Pad, Flip: o.Flip, Mean: cfg.Mean, Std: cfg.Std,
 		Start: data.Position{Epoch: p.Epoch, Sample: p.Sample},
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ func trainCmd() *cobra.Command {
 		crop, pad          int
 		flip               bool
 		logEvery           int
+		normalize          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -52,6 +53,12 @@ Data specs: ` + data.Specs,
 				if cfg.Arch, err = archFor(split.Train, crop); err != nil {
 					return err
 				}
+			}
+			if normalize && !resume {
+				if cfg.Mean, cfg.Std, err = data.ChannelStats(split.Train); err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "per-channel normalisation: mean %v std %v\n", cfg.Mean, cfg.Std)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -95,6 +102,7 @@ Data specs: ` + data.Specs,
 	f.IntVar(&crop, "crop", 0, "random crop side (0: none)")
 	f.IntVar(&pad, "pad", 0, "zero padding before random crops")
 	f.BoolVar(&flip, "flip", false, "random horizontal flips")
+	f.BoolVar(&normalize, "normalize", false, "normalise each channel by the training set's mean and std (default: scale to [-1, 1])")
 	f.IntVar(&logEvery, "log-every", 10, "steps between metrics lines")
 	return cmd
 }
