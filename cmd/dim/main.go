@@ -17,6 +17,17 @@ import (
 )
 
 func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "dim:", err)
+		if errors.Is(err, dim.ErrInterrupted) {
+			os.Exit(130)
+		}
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dim",
 		Short: "Deep InfoMax: learn image representations by maximising mutual information",
@@ -27,12 +38,5 @@ classifiers on frozen features, as the paper does.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(trainCmd(), embedCmd(), evalCmd(), benchCmd())
-	if err := root.Execute(); err != nil {
-		if errors.Is(err, dim.ErrInterrupted) {
-			fmt.Fprintln(os.Stderr, "dim:", err)
-			os.Exit(130)
-		}
-		fmt.Fprintln(os.Stderr, "dim:", err)
-		os.Exit(1)
-	}
+	return root
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/npy"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// writeIDX writes a gzipped IDX file of unsigned bytes.
+func writeIDX(t *testing.T, path string, dims []int, values []byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z := gzip.NewWriter(f)
+	hdr := []byte{0, 0, 8, byte(len(dims))}
+	for _, d := range dims {
+		hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
+	}
+	z.Write(hdr)
+	z.Write(values)
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// idxDir makes a small labelled 28x28 data set whose label is visible in
+// the image (a bright row), so that a probe can learn it.
+func idxDir(t *testing.T, nTrain, nTest int) string {
+	dir := t.TempDir()
+	rng := tensor.NewRNG(5)
+	for _, s := range []struct {
+		prefix string
+		n      int
+	}{{"train", nTrain}, {"t10k", nTest}} {
+		img := make([]byte, s.n*784)
+		lbl := make([]byte, s.n)
+		for i := 0; i < s.n; i++ {
+			lbl[i] = byte(i % 3)
+			for j := 0; j < 784; j++ {
+				img[i*784+j] = byte(rng.IntN(64))
+			}
+			for j := 0; j < 28; j++ {
+				img[i*784+(4+8*int(lbl[i]))*28+j] = 255
+			}
+		}
+		writeIDX(t, filepath.Join(dir, s.prefix+"-images-idx3-ubyte.gz"), []int{s.n, 28, 28}, img)
+		writeIDX(t, filepath.Join(dir, s.prefix+"-labels-idx1-ubyte.gz"), []int{s.n}, lbl)
+	}
+	return dir
+}
+
+func run(t *testing.T, args ...string) error {
+	t.Helper()
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(os.Stderr)
+	return root.Execute()
+}
+
+// TestCLITrainEmbedEval runs the three commands end to end on a tiny data
+// set: train (then resume further), embed to .npy, eval to eval.json.
+func TestCLITrainEmbedEval(t *testing.T) {
+	data := "idx:" + idxDir(t, 240, 30)
+	run1 := filepath.Join(t.TempDir(), "run")
+	common := []string{"--data", data, "--out", run1, "--mi-units", "16", "--batch", "8"}
+	if err := run(t, append([]string{"train", "--steps", "3"}, common...)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, append([]string{"train", "--steps", "4"}, common...)...); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("training into an existing run without --resume: %v", err)
+	}
+	if err := run(t, append([]string{"train", "--steps", "7", "--resume"}, common...)...); err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Progress struct{ Step int } `json:"progress"`
+	}
+	js, err := os.ReadFile(filepath.Join(run1, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &cfg); err != nil || cfg.Progress.Step != 7 {
+		t.Fatalf("config.json: %v, step %d", err, cfg.Progress.Step)
+	}
+
+	feats := filepath.Join(t.TempDir(), "features")
+	if err := run(t, "embed", "--model", run1, "--data", data, "--out", feats); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		shape []int
+	}{
+		{"train_conv.npy", []int{240, 128 * 7 * 7}}, {"train_fc.npy", []int{240, 1024}}, {"train_y.npy", []int{240, 64}},
+		{"test_conv.npy", []int{30, 128 * 7 * 7}}, {"test_y.npy", []int{30, 64}},
+	} {
+		_, shape, err := npy.ReadFloat32(filepath.Join(feats, c.name))
+		if err != nil || !tensor.EqualShape(shape, c.shape) {
+			t.Errorf("%s: %v, shape %v, want %v", c.name, err, shape, c.shape)
+		}
+	}
+	labels, shape, err := npy.ReadInt64(filepath.Join(feats, "train_labels.npy"))
+	if err != nil || len(labels) != 240 || shape[0] != 240 || labels[4] != 1 {
+		t.Errorf("train_labels.npy: %v, shape %v, labels %v", err, shape, labels[:6])
+	}
+
+	if err := run(t, "eval", "--model", run1, "--data", data, "--probe-epochs", "20"); err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	js, err = os.ReadFile(filepath.Join(run1, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"conv", "fc", "y"} {
+		if r, ok := rep.Results[l]; !ok || r.TestAcc < 0.9 {
+			t.Errorf("%s probe on a trivially separable set: %+v", l, rep.Results)
+		}
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--data", "cifar10:" + filepath.Join(dir, "none"), "--out", dir}, "none"},
+		{[]string{"train", "--data", "idx:" + dir, "--out", dir}, dir},
+		{[]string{"train", "--data", "mnist"}, "--out"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--measure", "bogus"}, "bogus"},
+		{[]string{"eval", "--model", dir, "--data", "mnist"}, "model.safetensors"},
+		{[]string{"embed", "--model", dir}, "--out"},
+	} {
+		err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
