@@ -172,6 +172,9 @@ func writeReport(dir string, rep *report) error {
 	if err := printReport(rep); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
 	path := filepath.Join(dir, "eval.json")
 	if err := checkpoint.WriteJSONAtomic(path, rep); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
