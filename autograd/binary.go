@@ -93,6 +93,20 @@ func binRow(op binOp, a, b, o []float32, sa, sb int) {
 func binaryBackward(tp *Tape, n *node) {
 	op := binOp(n.ints[0])
 	a, b, out := n.in[0], n.in[1], n.out
+	if op == opAdd && a.Value.SameShape(out.Value) && b.Value.SameShape(out.Value) {
+		// The residual connection's case: both gradients are the output's.
+		for _, v := range n.in {
+			if !v.requiresGrad {
+				continue
+			}
+			if gv, fresh := tp.gradOut(v); fresh {
+				copy(gv.Data, out.Grad.Data)
+			} else {
+				addTo(gv.Data, out.Grad.Data)
+			}
+		}
+		return
+	}
 	g, ad, bd := out.Grad.Data, a.Value.Data, b.Value.Data
 	var ga, gb []float32
 	if a.requiresGrad {

@@ -75,24 +75,26 @@ func matmulBackward(tp *Tape, nd *node) {
 	ad, bd, g := a.Value.Data, b.Value.Data, nd.out.Grad.Data
 	lda, ldb := ld(m, k, tA), ld(k, n, tB)
 	if a.requiresGrad {
-		ga := tp.grad(a).Data
+		gat, fresh := tp.gradOut(a)
+		ga, beta := gat.Data, betaFor(fresh)
 		for i := 0; i < batch; i++ {
 			gi, bi, gai := g[i*m*n:], bd[i*k*n:], ga[i*m*k:]
 			if !tA { // dA[m,k] = dC[m,n] * op(B)^T
-				kernels.Sgemm(false, !tB, m, k, n, 1, gi, n, bi, ldb, 1, gai, k)
+				kernels.Sgemm(false, !tB, m, k, n, 1, gi, n, bi, ldb, beta, gai, k)
 			} else { // dA[k,m] = op(B) * dC^T
-				kernels.Sgemm(tB, true, k, m, n, 1, bi, ldb, gi, n, 1, gai, m)
+				kernels.Sgemm(tB, true, k, m, n, 1, bi, ldb, gi, n, beta, gai, m)
 			}
 		}
 	}
 	if b.requiresGrad {
-		gb := tp.grad(b).Data
+		gbt, fresh := tp.gradOut(b)
+		gb, beta := gbt.Data, betaFor(fresh)
 		for i := 0; i < batch; i++ {
 			gi, ai, gbi := g[i*m*n:], ad[i*m*k:], gb[i*k*n:]
 			if !tB { // dB[k,n] = op(A)^T * dC
-				kernels.Sgemm(!tA, false, k, n, m, 1, ai, lda, gi, n, 1, gbi, n)
+				kernels.Sgemm(!tA, false, k, n, m, 1, ai, lda, gi, n, beta, gbi, n)
 			} else { // dB[n,k] = dC^T * op(A)
-				kernels.Sgemm(true, tA, n, k, m, 1, gi, n, ai, lda, 1, gbi, k)
+				kernels.Sgemm(true, tA, n, k, m, 1, gi, n, ai, lda, beta, gbi, k)
 			}
 		}
 	}
@@ -139,7 +141,8 @@ func linearBackward(tp *Tape, nd *node) {
 	no := w.Value.Shape[0]
 	g := nd.out.Grad.Data
 	if x.requiresGrad { // dx[N,in] = g[N,out] * w[out,in]
-		kernels.Sgemm(false, false, nb, in, no, 1, g, no, w.Value.Data, in, 1, tp.grad(x).Data, in)
+		gx, fresh := tp.gradOut(x)
+		kernels.Sgemm(false, false, nb, in, no, 1, g, no, w.Value.Data, in, betaFor(fresh), gx.Data, in)
 	}
 	if w.requiresGrad { // dw[out,in] = g^T * x
 		kernels.Sgemm(true, false, no, in, nb, 1, g, no, x.Value.Data, in, 1, tp.grad(w).Data, in)
@@ -150,4 +153,13 @@ func linearBackward(tp *Tape, nd *node) {
 			addTo(gb, g[i*no:(i+1)*no])
 		}
 	}
+}
+
+// betaFor is the GEMM beta that writes a fresh gradient buffer (0: its
+// contents are ignored) or accumulates into an existing one (1).
+func betaFor(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
 }

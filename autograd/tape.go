@@ -228,6 +228,17 @@ func (tp *Tape) grad(v *Var) *tensor.Tensor {
 	return v.Grad
 }
 
+// gradOut returns v's gradient for an operation that writes every element
+// of it. When fresh is true the buffer is new and uninitialised, and the
+// operation must assign instead of accumulate; this saves clearing it.
+func (tp *Tape) gradOut(v *Var) (g *tensor.Tensor, fresh bool) {
+	if v.Grad == nil {
+		v.Grad = tp.Buffer(v.Value.Shape...)
+		return v.Grad, true
+	}
+	return v.Grad, false
+}
+
 // Backward computes the gradient of the scalar loss with respect to every
 // Var it depends on, adding into parameters' gradients.
 func (tp *Tape) Backward(loss *Var) error {

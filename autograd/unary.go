@@ -42,15 +42,39 @@ func (tp *Tape) Log(x *Var) *Var {
 
 // ReLU returns max(x, 0) element-wise.
 func (tp *Tape) ReLU(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return max(v, 0) }, func(tp *Tape, n *node) {
-		gx, g, y := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.out.Value.Data
-		for i := range gx {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	out := tp.newVar(x.Value.Shape...)
+	xd, od := x.Value.Data, out.Value.Data
+	od = od[:len(xd)]
+	for i, v := range xd {
+		od[i] = max(v, 0)
+	}
+	tp.record(reluBackward, out, x)
+	return out
+}
+
+func reluBackward(tp *Tape, n *node) {
+	gt, fresh := tp.gradOut(n.in[0])
+	g, y := n.out.Grad.Data, n.out.Value.Data
+	gx := gt.Data[:len(g)]
+	y = y[:len(g)]
+	if fresh {
+		for i, v := range g {
 			if y[i] > 0 {
-				gx[i] += g[i]
+				gx[i] = v
+			} else {
+				gx[i] = 0
 			}
 		}
-	})
-	return out
+		return
+	}
+	for i, v := range g {
+		if y[i] > 0 {
+			gx[i] += v
+		}
+	}
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -58,6 +59,10 @@ func (c AdamConfig) withDefaults() AdamConfig {
 // Its state is "adam.<i>.m" and "adam.<i>.v" for parameter i, plus the
 // scalar "adam.step".
 type Adam struct {
+	k       adamScalars
+	cur     int              // parameter being updated by updateRange
+	rangeFn func(lo, hi int) // a.updateRange, bound once so Step allocates nothing
+
 	params []*autograd.Var
 	m, v   []*tensor.Tensor
 	names  []string
@@ -118,61 +123,88 @@ func (a *Adam) ZeroGrad() { zeroGrads(a.params) }
 
 // Step applies one Adam update to every parameter with a gradient. It
 // panics if a parameter's value or gradient changed size since NewAdam.
+// Large parameters are updated on all cores.
 func (a *Adam) Step() {
 	a.step++
 	t := float64(a.step)
 	c := a.cfg
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
-	stepSize := float32(c.LR / bc1)
-	invBC2 := float32(1 / math.Sqrt(bc2))
-	b2 := float32(c.Beta2)
-	ob1, ob2 := float32(1-c.Beta1), float32(1-c.Beta2)
-	eps := float32(c.Eps)
-	var l2 float32
-	decay := float32(1)
+	k := &a.k
+	k.stepSize = float32(c.LR / bc1)
+	k.invBC2 = float32(1 / math.Sqrt(bc2))
+	k.b2 = float32(c.Beta2)
+	k.ob1, k.ob2 = float32(1-c.Beta1), float32(1-c.Beta2)
+	k.eps = float32(c.Eps)
+	k.l2, k.decay = 0, 1
 	if c.Decoupled {
-		decay = float32(1 - c.LR*c.WeightDecay)
+		k.decay = float32(1 - c.LR*c.WeightDecay)
 	} else {
-		l2 = float32(c.WeightDecay)
+		k.l2 = float32(c.WeightDecay)
+	}
+	if a.rangeFn == nil {
+		a.rangeFn = a.updateRange
 	}
 	for i, p := range a.params {
 		if p.Grad == nil {
 			continue
 		}
-		pd := p.Value.Data
-		md := a.m[i].Data
-		if len(md) != len(pd) {
-			panic(fmt.Sprintf("optim: adam: parameter %d has %d values, was %d", i, len(pd), len(md)))
+		if len(a.m[i].Data) != len(p.Value.Data) {
+			panic(fmt.Sprintf("optim: adam: parameter %d has %d values, was %d", i, len(p.Value.Data), len(a.m[i].Data)))
 		}
-		gd := p.Grad.Data[:len(pd)]
-		vd := a.v[i].Data[:len(pd)]
-		switch {
-		case l2 != 0:
-			for j, pj := range pd {
-				g := gd[j] + l2*pj
-				m := md[j] + ob1*(g-md[j])
-				v := b2*vd[j] + ob2*g*g
-				md[j], vd[j] = m, v
-				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-			}
-		case decay != 1:
-			for j, pj := range pd {
-				pj *= decay
-				g := gd[j]
-				m := md[j] + ob1*(g-md[j])
-				v := b2*vd[j] + ob2*g*g
-				md[j], vd[j] = m, v
-				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-			}
-		default:
-			for j, pj := range pd {
-				g := gd[j]
-				m := md[j] + ob1*(g-md[j])
-				v := b2*vd[j] + ob2*g*g
-				md[j], vd[j] = m, v
-				pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-			}
+		a.cur = i
+		if n := len(p.Value.Data); n >= parallelMin {
+			kernels.ParallelFor(n, a.rangeFn)
+		} else {
+			a.updateRange(0, n)
+		}
+	}
+}
+
+// parallelMin is the parameter size from which an update is split across
+// cores (smaller ones cost less than the hand-off).
+const parallelMin = 1 << 15
+
+// adamScalars are the per-step constants of the update.
+type adamScalars struct {
+	stepSize, invBC2, b2, ob1, ob2, eps, l2, decay float32
+}
+
+// updateRange updates elements [lo, hi) of parameter a.cur.
+func (a *Adam) updateRange(lo, hi int) {
+	k := &a.k
+	p := a.params[a.cur]
+	pd := p.Value.Data[lo:hi]
+	gd := p.Grad.Data[lo:hi]
+	md := a.m[a.cur].Data[lo:hi]
+	vd := a.v[a.cur].Data[lo:hi]
+	stepSize, invBC2, b2, ob1, ob2, eps, l2, decay := k.stepSize, k.invBC2, k.b2, k.ob1, k.ob2, k.eps, k.l2, k.decay
+	gd, md, vd = gd[:len(pd)], md[:len(pd)], vd[:len(pd)]
+	switch {
+	case l2 != 0:
+		for j, pj := range pd {
+			g := gd[j] + l2*pj
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+		}
+	case decay != 1:
+		for j, pj := range pd {
+			pj *= decay
+			g := gd[j]
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+		}
+	default:
+		for j, pj := range pd {
+			g := gd[j]
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
 		}
 	}
 }

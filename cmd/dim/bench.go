@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,7 @@ func benchCmd() *cobra.Command {
 	var units, measure string
 	var steps, warmup int
 	var jsonOut bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time training steps on random data: median ms per step and GFLOP/s",
@@ -52,6 +55,17 @@ run in the same minute.`,
 				return err
 			}
 			cfg.Measure = m
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			for _, u := range strings.Split(units, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(u))
 				if err != nil {
@@ -84,6 +98,7 @@ run in the same minute.`,
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	return cmd
 }
 
