@@ -226,3 +226,26 @@ func TestLoadCheckpointErrors(t *testing.T) {
 		t.Error("no error for an empty directory")
 	}
 }
+
+// TestStepNoAllocBasic28 checks the real encoder, whose large parameters
+// take the multi-core paths (GEMM, Adam).
+func TestStepNoAllocBasic28(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MIUnits, cfg.Batch = 32, 8
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTrainer(m)
+	x := tensor.New(8, 1, 28, 28)
+	tensor.NewRNG(1).Uniform(x, -1, 1)
+	step := func() {
+		if _, err := tr.Step(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if a := testing.AllocsPerRun(5, step); a != 0 {
+		t.Errorf("a warm basic28x28 step allocates %v times", a)
+	}
+}
