@@ -2,8 +2,8 @@ package dim
 
 import (
 	"math"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -101,7 +101,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := NewTrainer(m)
+	tr := newTrainer(t, m)
 	x := randBatch(2, 3, tinyArch)
 	for i := 0; i < 3; i++ {
 		if _, err := tr.Step(x); err != nil {
@@ -143,7 +143,7 @@ func TestResumeMatches(t *testing.T) {
 	cfg := tinyConfig(mi.JSD, 0, 1)
 	batches := []*tensor.Tensor{randBatch(3, 3, tinyArch), randBatch(4, 3, tinyArch), randBatch(5, 3, tinyArch), randBatch(6, 3, tinyArch)}
 	m, _ := New(cfg)
-	tr := NewTrainer(m)
+	tr := newTrainer(t, m)
 	var want []float32
 	for _, x := range batches {
 		r, err := tr.Step(x)
@@ -153,7 +153,7 @@ func TestResumeMatches(t *testing.T) {
 		want = append(want, r.Loss)
 	}
 	m1, _ := New(cfg)
-	tr1 := NewTrainer(m1)
+	tr1 := newTrainer(t, m1)
 	for _, x := range batches[:2] {
 		if _, err := tr1.Step(x); err != nil {
 			t.Fatal(err)
@@ -167,7 +167,7 @@ func TestResumeMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr2 := NewTrainer(m2)
+	tr2 := newTrainer(t, m2)
 	if err := tr2.Opt.LoadState(opt); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestStepNoAlloc(t *testing.T) {
 	m, _ := New(tinyConfig(mi.JSD, 0.5, 1))
-	tr := NewTrainer(m)
+	tr := newTrainer(t, m)
 	x := randBatch(7, 3, tinyArch)
 	step := func() {
 		if _, err := tr.Step(x); err != nil {
@@ -236,7 +236,7 @@ func TestStepNoAllocBasic28(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := NewTrainer(m)
+	tr := newTrainer(t, m)
 	x := tensor.New(8, 1, 28, 28)
 	tensor.NewRNG(1).Uniform(x, -1, 1)
 	step := func() {
@@ -248,4 +248,14 @@ func TestStepNoAllocBasic28(t *testing.T) {
 	if a := testing.AllocsPerRun(5, step); a != 0 {
 		t.Errorf("a warm basic28x28 step allocates %v times", a)
 	}
+}
+
+// newTrainer returns NewTrainer(m), failing the test on an error.
+func newTrainer(tb testing.TB, m *Model) *Trainer {
+	tb.Helper()
+	tr, err := NewTrainer(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tr
 }

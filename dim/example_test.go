@@ -17,7 +17,10 @@ func Example() {
 	}
 	x := tensor.New(cfg.Batch, 1, 28, 28)
 	tensor.NewRNG(1).Uniform(x, -1, 1)
-	tr := dim.NewTrainer(model)
+	tr, err := dim.NewTrainer(model)
+	if err != nil {
+		panic(err)
+	}
 	if _, err := tr.Step(x); err != nil {
 		panic(err)
 	}

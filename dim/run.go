@@ -66,7 +66,9 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 		if err != nil {
 			return nil, p, err
 		}
-		tr = NewTrainer(m)
+		if tr, err = NewTrainer(m); err != nil {
+			return nil, p, err
+		}
 		if err := tr.Opt.LoadState(st); err != nil {
 			return nil, p, fmt.Errorf("%s: optimiser state: %w", ckpt, err)
 		}
@@ -80,7 +82,9 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 		if m, err = New(cfg); err != nil {
 			return nil, p, err
 		}
-		tr = NewTrainer(m)
+		if tr, err = NewTrainer(m); err != nil {
+			return nil, p, err
+		}
 		p.Data = o.DataSpec
 	}
 	cfg = m.Config

@@ -18,9 +18,14 @@ type Trainer struct {
 }
 
 // NewTrainer returns a trainer with Adam at the model's learning rate over
-// every parameter of the model.
-func NewTrainer(m *Model) *Trainer {
-	return &Trainer{Model: m, Opt: optim.NewAdam(m.State().Vars(), optim.AdamConfig{LR: m.Config.LR}), tape: autograd.NewTape()}
+// every parameter of the model, or an error if the optimiser cannot be made
+// (e.g. a negative learning rate).
+func NewTrainer(m *Model) (*Trainer, error) {
+	opt, err := optim.NewAdam(m.State().Vars(), optim.AdamConfig{LR: m.Config.LR})
+	if err != nil {
+		return nil, fmt.Errorf("dim: trainer: %w", err)
+	}
+	return &Trainer{Model: m, Opt: opt, tape: autograd.NewTape()}, nil
 }
 
 // StepResult holds the losses of one step.
@@ -47,5 +52,8 @@ func (t *Trainer) Step(x *tensor.Tensor) (StepResult, error) {
 		return r, err
 	}
 	t.Opt.Step()
+	if err := t.Opt.Err(); err != nil {
+		return r, err
+	}
 	return r, nil
 }

@@ -109,7 +109,10 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	rng := tensor.NewRNG(cfg.Seed)
 	clf := nn.NewLinear(d, classes, true, rng)
 	params := []*autograd.Var{clf.W, clf.B}
-	opt := optim.NewAdam(params, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	opt, err := optim.NewAdam(params, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("probe: %w", err)
+	}
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
 	labels := make([]int, cfg.Batch)

@@ -64,33 +64,39 @@ type Adam struct {
 	rangeFn func(lo, hi int) // a.updateRange, bound once so Step allocates nothing
 
 	params []*autograd.Var
+	sizes  []int // values per parameter at construction
 	m, v   []*tensor.Tensor
 	names  []string
 	bufs   []*tensor.Tensor
 	cfg    AdamConfig
 	step   int64
+	err    error // first problem met by Step
 }
 
 // NewAdam returns an Adam optimiser over params, allocating its moment
-// buffers. It panics on an invalid configuration (negative LR, Eps or
-// WeightDecay, a beta outside [0, 1)) or a nil or repeated parameter.
-func NewAdam(params []*autograd.Var, cfg AdamConfig) *Adam {
+// buffers. It returns an error on an invalid configuration (negative or NaN
+// LR, Eps or WeightDecay, a beta outside [0, 1)) or a nil or repeated
+// parameter.
+func NewAdam(params []*autograd.Var, cfg AdamConfig) (*Adam, error) {
 	cfg = cfg.withDefaults()
 	switch {
 	case !(cfg.LR >= 0):
-		panic(fmt.Sprintf("optim: adam: invalid learning rate %v", cfg.LR))
+		return nil, fmt.Errorf("optim: adam: invalid learning rate %v (want >= 0)", cfg.LR)
 	case !(cfg.Beta1 >= 0 && cfg.Beta1 < 1):
-		panic(fmt.Sprintf("optim: adam: invalid beta1 %v", cfg.Beta1))
+		return nil, fmt.Errorf("optim: adam: invalid beta1 %v (want [0,1))", cfg.Beta1)
 	case !(cfg.Beta2 >= 0 && cfg.Beta2 < 1):
-		panic(fmt.Sprintf("optim: adam: invalid beta2 %v", cfg.Beta2))
+		return nil, fmt.Errorf("optim: adam: invalid beta2 %v (want [0,1))", cfg.Beta2)
 	case !(cfg.Eps >= 0):
-		panic(fmt.Sprintf("optim: adam: invalid eps %v", cfg.Eps))
+		return nil, fmt.Errorf("optim: adam: invalid eps %v (want >= 0)", cfg.Eps)
 	case !(cfg.WeightDecay >= 0):
-		panic(fmt.Sprintf("optim: adam: invalid weight decay %v", cfg.WeightDecay))
+		return nil, fmt.Errorf("optim: adam: invalid weight decay %v (want >= 0)", cfg.WeightDecay)
 	}
-	checkParams("adam", params)
+	if err := checkParams("adam", params); err != nil {
+		return nil, err
+	}
 	a := &Adam{
 		params: append([]*autograd.Var(nil), params...),
+		sizes:  sizesOf(params),
 		m:      zerosLike(params),
 		v:      zerosLike(params),
 		cfg:    cfg,
@@ -99,7 +105,7 @@ func NewAdam(params []*autograd.Var, cfg AdamConfig) *Adam {
 		a.names = append(a.names, fmt.Sprintf("adam.%d.m", i), fmt.Sprintf("adam.%d.v", i))
 		a.bufs = append(a.bufs, a.m[i], a.v[i])
 	}
-	return a
+	return a, nil
 }
 
 // Config returns the configuration in use, defaults filled in and LR
@@ -118,12 +124,18 @@ func (a *Adam) SetLR(lr float64) { a.cfg.LR = lr }
 // Params returns the parameters being optimised.
 func (a *Adam) Params() []*autograd.Var { return a.params }
 
+// Err returns the first problem met by Step, or nil: a parameter whose
+// value or gradient changed size since NewAdam, which Step leaves
+// untouched. Once set it stays set; check it after training steps.
+func (a *Adam) Err() error { return a.err }
+
 // ZeroGrad sets every parameter's gradient to zero.
 func (a *Adam) ZeroGrad() { zeroGrads(a.params) }
 
-// Step applies one Adam update to every parameter with a gradient. It
-// panics if a parameter's value or gradient changed size since NewAdam.
-// Large parameters are updated on all cores.
+// Step applies one Adam update to every parameter with a gradient. A
+// parameter whose value or gradient changed size since NewAdam is left
+// untouched (its moments too) and reported by Err. Large parameters are
+// updated on all cores.
 func (a *Adam) Step() {
 	a.step++
 	t := float64(a.step)
@@ -149,8 +161,11 @@ func (a *Adam) Step() {
 		if p.Grad == nil {
 			continue
 		}
-		if len(a.m[i].Data) != len(p.Value.Data) {
-			panic(fmt.Sprintf("optim: adam: parameter %d has %d values, was %d", i, len(p.Value.Data), len(a.m[i].Data)))
+		if !sizeOK(p, a.sizes[i]) {
+			if a.err == nil {
+				a.err = sizeError("adam", i, p, a.sizes[i])
+			}
+			continue
 		}
 		a.cur = i
 		if n := len(p.Value.Data); n >= parallelMin {

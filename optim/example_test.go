@@ -12,18 +12,34 @@ import (
 // and checkpoint the optimiser state.
 func Example() {
 	w := autograd.NewParam(tensor.New(1))
-	opt := optim.NewAdam([]*autograd.Var{w}, optim.AdamConfig{LR: 0.1})
-	sched := optim.StepLR(0.1, 100, 0.5)
+	opt, err := optim.NewAdam([]*autograd.Var{w}, optim.AdamConfig{LR: 0.1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sched, err := optim.StepLR(0.1, 100, 0.5)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	for step := 0; step < 500; step++ {
 		sched.Apply(opt, step)
 		opt.ZeroGrad()
 		w.Grad.Data[0] = 2 * (w.Value.Data[0] - 3) // d/dw (w-3)^2
 		opt.Step()
 	}
+	if err := opt.Err(); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Printf("w = %.3f, lr = %g\n", w.Value.Data[0], opt.LR())
 
 	state := opt.State() // e.g. for checkpoint.Save alongside the weights
-	resumed := optim.NewAdam([]*autograd.Var{w}, optim.AdamConfig{LR: 0.1})
+	resumed, err := optim.NewAdam([]*autograd.Var{w}, optim.AdamConfig{LR: 0.1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := resumed.LoadState(state); err != nil {
 		fmt.Println(err)
 	}
@@ -31,4 +47,13 @@ func Example() {
 	// Output:
 	// w = 3.000, lr = 0.00625
 	// steps: 500 entries: 3
+}
+
+// An invalid configuration is an error, not a panic.
+func ExampleNewAdam_invalid() {
+	w := autograd.NewParam(tensor.New(1))
+	_, err := optim.NewAdam([]*autograd.Var{w}, optim.AdamConfig{Beta1: 1.5})
+	fmt.Println(err)
+	// Output:
+	// optim: adam: invalid beta1 1.5 (want [0,1))
 }

@@ -18,6 +18,39 @@ func param(vals ...float32) *autograd.Var {
 	return autograd.NewParam(t)
 }
 
+// newAdam returns NewAdam(params, cfg), failing the test on an error.
+func newAdam(tb testing.TB, params []*autograd.Var, cfg AdamConfig) *Adam {
+	tb.Helper()
+	a, err := NewAdam(params, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// newSGD returns NewSGD(params, cfg), failing the test on an error.
+func newSGD(tb testing.TB, params []*autograd.Var, cfg SGDConfig) *SGD {
+	tb.Helper()
+	s, err := NewSGD(params, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// mustSchedule returns a function that passes a schedule through, failing
+// the test if the constructor's error is not nil:
+// mustSchedule(t)(StepLR(...)).
+func mustSchedule(tb testing.TB) func(Schedule, error) Schedule {
+	return func(s Schedule, err error) Schedule {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	}
+}
+
 // close32 reports whether got is within a float32-rounding tolerance of want.
 func close32(got float32, want float64) bool {
 	return math.Abs(float64(got)-want) <= 1e-6+2e-5*math.Abs(want)
@@ -176,7 +209,7 @@ func TestAdamReference(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := param(f32s(tc.init)...)
-			opt := NewAdam([]*autograd.Var{p}, tc.cfg)
+			opt := newAdam(t, []*autograd.Var{p}, tc.cfg)
 			ref := &refAdam{cfg: tc.cfg}
 			checkThreeSteps(t, opt, p, ref.step, tc.grads, tc.init, tc.literal)
 			if opt.Steps() != 3 {
@@ -215,7 +248,7 @@ func TestSGDReference(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := param(f32s(tc.init)...)
-			opt := NewSGD([]*autograd.Var{p}, tc.cfg)
+			opt := newSGD(t, []*autograd.Var{p}, tc.cfg)
 			ref := &refSGD{cfg: tc.cfg}
 			checkThreeSteps(t, opt, p, ref.step, tc.grads, tc.init, tc.literal)
 		})
@@ -248,25 +281,27 @@ func newQuadParams() []*autograd.Var {
 func TestQuadraticConverges(t *testing.T) {
 	tests := []struct {
 		name  string
-		make  func([]*autograd.Var) Optimizer
+		make  func(testing.TB, []*autograd.Var) Optimizer
 		steps int
 	}{
-		{"adam", func(p []*autograd.Var) Optimizer { return NewAdam(p, AdamConfig{LR: 0.05}) }, 3000},
-		{"adamw", func(p []*autograd.Var) Optimizer {
-			return NewAdam(p, AdamConfig{LR: 0.05, WeightDecay: 1e-4, Decoupled: true})
+		{"adam", func(tb testing.TB, p []*autograd.Var) Optimizer { return newAdam(tb, p, AdamConfig{LR: 0.05}) }, 3000},
+		{"adamw", func(tb testing.TB, p []*autograd.Var) Optimizer {
+			return newAdam(tb, p, AdamConfig{LR: 0.05, WeightDecay: 1e-4, Decoupled: true})
 		}, 3000},
-		{"sgd", func(p []*autograd.Var) Optimizer { return NewSGD(p, SGDConfig{LR: 0.02}) }, 2000},
-		{"sgd momentum", func(p []*autograd.Var) Optimizer { return NewSGD(p, SGDConfig{LR: 0.01, Momentum: 0.9}) }, 2000},
-		{"sgd nesterov", func(p []*autograd.Var) Optimizer {
-			return NewSGD(p, SGDConfig{LR: 0.01, Momentum: 0.9, Nesterov: true})
+		{"sgd", func(tb testing.TB, p []*autograd.Var) Optimizer { return newSGD(tb, p, SGDConfig{LR: 0.02}) }, 2000},
+		{"sgd momentum", func(tb testing.TB, p []*autograd.Var) Optimizer {
+			return newSGD(tb, p, SGDConfig{LR: 0.01, Momentum: 0.9})
+		}, 2000},
+		{"sgd nesterov", func(tb testing.TB, p []*autograd.Var) Optimizer {
+			return newSGD(tb, p, SGDConfig{LR: 0.01, Momentum: 0.9, Nesterov: true})
 		}, 2000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := newQuadParams()
-			opt := tc.make(ps)
+			opt := tc.make(t, ps)
 			start := quadGrad(ps, 0, false)
-			sched := StepLR(opt.LR(), 1000, 0.3)
+			sched := mustSchedule(t)(StepLR(opt.LR(), 1000, 0.3))
 			for s := 0; s < tc.steps; s++ {
 				sched.Apply(opt, s)
 				opt.ZeroGrad()
@@ -277,11 +312,20 @@ func TestQuadraticConverges(t *testing.T) {
 			if !(end < 1e-5) {
 				t.Fatalf("loss %g -> %g after %d steps, want < 1e-5", start, end, tc.steps)
 			}
+			if err := opt.Err(); err != nil {
+				t.Errorf("Err() = %v", err)
+			}
 		})
 	}
 }
 
 func TestSchedules(t *testing.T) {
+	stepLR := func(base float64, stepSize int, gamma float64) Schedule {
+		return mustSchedule(t)(StepLR(base, stepSize, gamma))
+	}
+	cosine := func(base, minLR float64, tMax int) Schedule {
+		return mustSchedule(t)(CosineAnnealing(base, minLR, tMax))
+	}
 	tests := []struct {
 		name  string
 		s     Schedule
@@ -290,13 +334,13 @@ func TestSchedules(t *testing.T) {
 	}{
 		{"constant 0", Constant(0.1), 0, 0.1},
 		{"constant 1000", Constant(0.1), 1000, 0.1},
-		{"step 0", StepLR(1, 30, 0.1), 0, 1},
-		{"step 29", StepLR(1, 30, 0.1), 29, 1},
-		{"step 30", StepLR(1, 30, 0.1), 30, 0.1},
-		{"step 59", StepLR(1, 30, 0.1), 59, 0.1},
-		{"step 60", StepLR(1, 30, 0.1), 60, 0.01},
-		{"step 95", StepLR(0.5, 30, 0.5), 95, 0.0625},
-		{"step negative", StepLR(1, 30, 0.1), -5, 1},
+		{"step 0", stepLR(1, 30, 0.1), 0, 1},
+		{"step 29", stepLR(1, 30, 0.1), 29, 1},
+		{"step 30", stepLR(1, 30, 0.1), 30, 0.1},
+		{"step 59", stepLR(1, 30, 0.1), 59, 0.1},
+		{"step 60", stepLR(1, 30, 0.1), 60, 0.01},
+		{"step 95", stepLR(0.5, 30, 0.5), 95, 0.0625},
+		{"step negative", stepLR(1, 30, 0.1), -5, 1},
 		{"multi 0", MultiStepLR(1, []int{30, 80}, 0.1), 0, 1},
 		{"multi 29", MultiStepLR(1, []int{30, 80}, 0.1), 29, 1},
 		{"multi 30", MultiStepLR(1, []int{30, 80}, 0.1), 30, 0.1},
@@ -306,10 +350,10 @@ func TestSchedules(t *testing.T) {
 		{"multi unsorted", MultiStepLR(2, []int{80, 30}, 0.5), 50, 1},
 		{"multi repeated milestone", MultiStepLR(1, []int{10, 10}, 0.5), 10, 0.25},
 		{"multi none", MultiStepLR(3, nil, 0.5), 100, 3},
-		{"cosine 0", CosineAnnealing(1, 0.1, 10), 0, 1},
-		{"cosine half", CosineAnnealing(1, 0.1, 10), 5, 0.55},
-		{"cosine end", CosineAnnealing(1, 0.1, 10), 10, 0.1},
-		{"cosine after", CosineAnnealing(1, 0.1, 10), 20, 0.1},
+		{"cosine 0", cosine(1, 0.1, 10), 0, 1},
+		{"cosine half", cosine(1, 0.1, 10), 5, 0.55},
+		{"cosine end", cosine(1, 0.1, 10), 10, 0.1},
+		{"cosine after", cosine(1, 0.1, 10), 20, 0.1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -324,8 +368,8 @@ func TestSchedules(t *testing.T) {
 	if got := s(5); math.Abs(got-0.01) > 1e-15 {
 		t.Errorf("MultiStepLR is affected by later changes to milestones: lr(5) = %v", got)
 	}
-	opt := NewSGD([]*autograd.Var{param(1)}, SGDConfig{LR: 1})
-	StepLR(1, 2, 0.5).Apply(opt, 4)
+	opt := newSGD(t, []*autograd.Var{param(1)}, SGDConfig{LR: 1})
+	stepLR(1, 2, 0.5).Apply(opt, 4)
 	if opt.LR() != 0.25 {
 		t.Errorf("after Apply, LR() = %v, want 0.25", opt.LR())
 	}
@@ -341,18 +385,22 @@ func cloneParams(ps []*autograd.Var) []*autograd.Var {
 
 var makers = []struct {
 	name string
-	make func([]*autograd.Var) Optimizer
+	make func(testing.TB, []*autograd.Var) Optimizer
 }{
-	{"adam", func(p []*autograd.Var) Optimizer { return NewAdam(p, AdamConfig{LR: 0.01, WeightDecay: 0.01}) }},
-	{"adamw", func(p []*autograd.Var) Optimizer {
-		return NewAdam(p, AdamConfig{LR: 0.01, WeightDecay: 0.1, Decoupled: true})
+	{"adam", func(tb testing.TB, p []*autograd.Var) Optimizer {
+		return newAdam(tb, p, AdamConfig{LR: 0.01, WeightDecay: 0.01})
 	}},
-	{"sgd", func(p []*autograd.Var) Optimizer { return NewSGD(p, SGDConfig{LR: 0.01, WeightDecay: 0.01}) }},
-	{"sgd momentum", func(p []*autograd.Var) Optimizer {
-		return NewSGD(p, SGDConfig{LR: 0.01, Momentum: 0.9, Dampening: 0.1})
+	{"adamw", func(tb testing.TB, p []*autograd.Var) Optimizer {
+		return newAdam(tb, p, AdamConfig{LR: 0.01, WeightDecay: 0.1, Decoupled: true})
 	}},
-	{"sgd nesterov", func(p []*autograd.Var) Optimizer {
-		return NewSGD(p, SGDConfig{LR: 0.01, Momentum: 0.9, Nesterov: true})
+	{"sgd", func(tb testing.TB, p []*autograd.Var) Optimizer {
+		return newSGD(tb, p, SGDConfig{LR: 0.01, WeightDecay: 0.01})
+	}},
+	{"sgd momentum", func(tb testing.TB, p []*autograd.Var) Optimizer {
+		return newSGD(tb, p, SGDConfig{LR: 0.01, Momentum: 0.9, Dampening: 0.1})
+	}},
+	{"sgd nesterov", func(tb testing.TB, p []*autograd.Var) Optimizer {
+		return newSGD(tb, p, SGDConfig{LR: 0.01, Momentum: 0.9, Nesterov: true})
 	}},
 }
 
@@ -366,18 +414,18 @@ func TestStateRoundTrip(t *testing.T) {
 					opt.Step()
 				}
 			}
-			a := mk.make(newQuadParams())
+			a := mk.make(t, newQuadParams())
 			run(a, 0, 5)
 
-			b := mk.make(newQuadParams())
+			b := mk.make(t, newQuadParams())
 			run(b, 0, 2)
 			saved := b.State()
 			run(b, 2, 3) // must not disturb the saved copy
 
 			// b's parameters after two steps, as a checkpoint would hold them.
-			b2 := mk.make(newQuadParams())
+			b2 := mk.make(t, newQuadParams())
 			run(b2, 0, 2)
-			c := mk.make(cloneParams(b2.Params()))
+			c := mk.make(t, cloneParams(b2.Params()))
 			if err := c.LoadState(saved); err != nil {
 				t.Fatal(err)
 			}
@@ -395,7 +443,7 @@ func TestStateRoundTrip(t *testing.T) {
 
 func TestStateNames(t *testing.T) {
 	ps := []*autograd.Var{param(1, 2), param(3)}
-	st := NewAdam(ps, AdamConfig{}).State()
+	st := newAdam(t, ps, AdamConfig{}).State()
 	for _, k := range []string{"adam.0.m", "adam.0.v", "adam.1.m", "adam.1.v", "adam.step"} {
 		if _, ok := st[k]; !ok {
 			t.Errorf("Adam state lacks %q", k)
@@ -407,11 +455,11 @@ func TestStateNames(t *testing.T) {
 	if s := st["adam.step"]; s.Rank() != 0 || s.Size() != 1 {
 		t.Errorf("adam.step has shape %v", s.Shape)
 	}
-	st = NewSGD(ps, SGDConfig{Momentum: 0.9}).State()
+	st = newSGD(t, ps, SGDConfig{Momentum: 0.9}).State()
 	if len(st) != 3 || st["sgd.1.momentum"] == nil || st["sgd.step"] == nil {
 		t.Errorf("SGD momentum state keys wrong: %d entries", len(st))
 	}
-	if st = NewSGD(ps, SGDConfig{}).State(); len(st) != 1 || st["sgd.step"] == nil {
+	if st = newSGD(t, ps, SGDConfig{}).State(); len(st) != 1 || st["sgd.step"] == nil {
 		t.Errorf("plain SGD state keys wrong: %d entries", len(st))
 	}
 }
@@ -419,7 +467,7 @@ func TestStateNames(t *testing.T) {
 func TestLoadStateErrors(t *testing.T) {
 	ps := []*autograd.Var{param(1, 2), param(3)}
 	good := func() map[string]*tensor.Tensor {
-		a := NewAdam(ps, AdamConfig{})
+		a := newAdam(t, ps, AdamConfig{})
 		a.Step()
 		return a.State()
 	}
@@ -445,7 +493,7 @@ func TestLoadStateErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := good()
 			tc.edit(st)
-			a := NewAdam(ps, AdamConfig{})
+			a := newAdam(t, ps, AdamConfig{})
 			err := a.LoadState(st)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -465,8 +513,8 @@ func TestLoadStateErrors(t *testing.T) {
 		})
 	}
 	// Momentum and plain SGD states do not mix, nor do Adam and SGD.
-	mom := NewSGD(ps, SGDConfig{Momentum: 0.9})
-	plain := NewSGD(ps, SGDConfig{})
+	mom := newSGD(t, ps, SGDConfig{Momentum: 0.9})
+	plain := newSGD(t, ps, SGDConfig{})
 	if err := plain.LoadState(mom.State()); err == nil || !strings.Contains(err.Error(), "sgd.0.momentum") {
 		t.Errorf("plain SGD loading momentum state: %v", err)
 	}
@@ -482,13 +530,16 @@ func TestStepAllocatesNothing(t *testing.T) {
 	for _, mk := range makers {
 		t.Run(mk.name, func(t *testing.T) {
 			ps := []*autograd.Var{autograd.NewParam(tensor.New(64, 32)), autograd.NewParam(tensor.New(32))}
-			opt := mk.make(ps)
+			opt := mk.make(t, ps)
 			quadGrad(ps, 0, true)
 			if n := testing.AllocsPerRun(100, opt.Step); n != 0 {
 				t.Errorf("Step allocates %v times per call", n)
 			}
 			if n := testing.AllocsPerRun(100, opt.ZeroGrad); n != 0 {
 				t.Errorf("ZeroGrad allocates %v times per call", n)
+			}
+			if err := opt.Err(); err != nil {
+				t.Errorf("Err() = %v", err)
 			}
 		})
 	}
@@ -538,41 +589,175 @@ func TestClipGradNorm(t *testing.T) {
 	}
 }
 
-func TestConstructorPanics(t *testing.T) {
-	p := param(1)
+func TestConstructorErrors(t *testing.T) {
+	p, q := param(1), param(2, 3)
+	noValue := &autograd.Var{}
+	nan := math.NaN()
+	adam := func(ps []*autograd.Var, cfg AdamConfig) func() error {
+		return func() error { _, err := NewAdam(ps, cfg); return err }
+	}
+	sgd := func(ps []*autograd.Var, cfg SGDConfig) func() error {
+		return func() error { _, err := NewSGD(ps, cfg); return err }
+	}
+	one := []*autograd.Var{p}
 	tests := []struct {
-		name string
-		f    func()
+		name    string
+		f       func() error
+		wantErr string // substring; "" means success
 	}{
-		{"adam beta1", func() { NewAdam([]*autograd.Var{p}, AdamConfig{Beta1: 1}) }},
-		{"adam beta2", func() { NewAdam([]*autograd.Var{p}, AdamConfig{Beta2: -0.1}) }},
-		{"adam lr", func() { NewAdam([]*autograd.Var{p}, AdamConfig{LR: -1}) }},
-		{"adam duplicate", func() { NewAdam([]*autograd.Var{p, p}, AdamConfig{}) }},
-		{"adam nil", func() { NewAdam([]*autograd.Var{nil}, AdamConfig{}) }},
-		{"sgd nesterov without momentum", func() { NewSGD([]*autograd.Var{p}, SGDConfig{Nesterov: true}) }},
-		{"sgd nesterov with dampening", func() {
-			NewSGD([]*autograd.Var{p}, SGDConfig{Momentum: 0.9, Dampening: 0.1, Nesterov: true})
-		}},
-		{"step size", func() { StepLR(1, 0, 0.1) }},
+		{"adam valid", adam([]*autograd.Var{p, q}, AdamConfig{LR: 0.1, Beta1: 0.5, WeightDecay: 1}), ""},
+		{"adam beta1 zero is the default", adam(one, AdamConfig{Beta1: 0}), ""},
+		{"adam beta1 one", adam(one, AdamConfig{Beta1: 1}), "optim: adam: invalid beta1 1 (want [0,1))"},
+		{"adam beta1 1.5", adam(one, AdamConfig{Beta1: 1.5}), "optim: adam: invalid beta1 1.5 (want [0,1))"},
+		{"adam beta1 NaN", adam(one, AdamConfig{Beta1: nan}), "invalid beta1 NaN"},
+		{"adam beta2 negative", adam(one, AdamConfig{Beta2: -0.1}), "optim: adam: invalid beta2 -0.1 (want [0,1))"},
+		{"adam lr negative", adam(one, AdamConfig{LR: -1}), "optim: adam: invalid learning rate -1"},
+		{"adam lr NaN", adam(one, AdamConfig{LR: nan}), "invalid learning rate NaN"},
+		{"adam eps negative", adam(one, AdamConfig{Eps: -1e-8}), "optim: adam: invalid eps"},
+		{"adam weight decay negative", adam(one, AdamConfig{WeightDecay: -1}), "optim: adam: invalid weight decay -1"},
+		{"adam duplicate", adam([]*autograd.Var{p, q, p}, AdamConfig{}), "optim: adam: parameter 2 is parameter 0 again"},
+		{"adam nil", adam([]*autograd.Var{p, nil}, AdamConfig{}), "optim: adam: parameter 1 is nil"},
+		{"adam no value", adam([]*autograd.Var{noValue}, AdamConfig{}), "optim: adam: parameter 0 is nil"},
+		{"sgd valid", sgd([]*autograd.Var{p, q}, SGDConfig{LR: 0.1, Momentum: 0.9, Nesterov: true}), ""},
+		{"sgd lr negative", sgd(one, SGDConfig{LR: -0.1}), "optim: sgd: invalid learning rate -0.1"},
+		{"sgd momentum negative", sgd(one, SGDConfig{Momentum: -0.9}), "optim: sgd: invalid momentum -0.9"},
+		{"sgd momentum NaN", sgd(one, SGDConfig{Momentum: nan}), "invalid momentum NaN"},
+		{"sgd weight decay negative", sgd(one, SGDConfig{WeightDecay: -1}), "optim: sgd: invalid weight decay -1"},
+		{"sgd nesterov without momentum", sgd(one, SGDConfig{Nesterov: true}), "optim: sgd: Nesterov momentum requires"},
+		{"sgd nesterov with dampening", sgd(one, SGDConfig{Momentum: 0.9, Dampening: 0.1, Nesterov: true}),
+			"optim: sgd: Nesterov momentum requires"},
+		{"sgd duplicate", sgd([]*autograd.Var{q, q}, SGDConfig{}), "optim: sgd: parameter 1 is parameter 0 again"},
+		{"sgd nil", sgd([]*autograd.Var{nil}, SGDConfig{}), "optim: sgd: parameter 0 is nil"},
+		{"step size valid", func() error { _, err := StepLR(1, 1, 0.1); return err }, ""},
+		{"step size zero", func() error { _, err := StepLR(1, 0, 0.1); return err }, "optim: StepLR: invalid step size 0 (want >= 1)"},
+		{"step size negative", func() error { _, err := StepLR(1, -3, 0.1); return err }, "invalid step size -3"},
+		{"cosine valid", func() error { _, err := CosineAnnealing(1, 0, 1); return err }, ""},
+		{"cosine tMax zero", func() error { _, err := CosineAnnealing(1, 0, 0); return err },
+			"optim: CosineAnnealing: invalid tMax 0 (want >= 1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("no panic")
+			err := tc.f()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
 				}
-			}()
-			tc.f()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+			}
 		})
+	}
+	// A failed constructor returns a nil optimiser or schedule.
+	if a, err := NewAdam(one, AdamConfig{LR: -1}); a != nil || err == nil {
+		t.Errorf("NewAdam with an invalid config = %v, %v", a, err)
+	}
+	if s, err := NewSGD(one, SGDConfig{LR: -1}); s != nil || err == nil {
+		t.Errorf("NewSGD with an invalid config = %v, %v", s, err)
+	}
+	if s, err := StepLR(1, 0, 0.1); s != nil || err == nil {
+		t.Errorf("StepLR with step size 0 returned a schedule")
+	}
+	if s, err := CosineAnnealing(1, 0, 0); s != nil || err == nil {
+		t.Errorf("CosineAnnealing with tMax 0 returned a schedule")
+	}
+}
+
+// TestStepSizeChanged checks that Step leaves a parameter whose value or
+// gradient changed size untouched, updates the others, and reports the
+// first such problem through Err without allocating on later steps.
+func TestStepSizeChanged(t *testing.T) {
+	changes := []struct {
+		name    string
+		change  func(p *autograd.Var)
+		wantErr string
+	}{
+		{"value grew", func(p *autograd.Var) {
+			p.Value, p.Grad = tensor.New(5), tensor.New(5)
+			p.Grad.Fill(1)
+		}, "parameter 1 has 5 values and a 5-value gradient, was 3"},
+		{"value shrank", func(p *autograd.Var) {
+			p.Value, p.Grad = tensor.New(2), tensor.New(2)
+			p.Grad.Fill(1)
+		}, "parameter 1 has 2 values and a 2-value gradient, was 3"},
+		{"gradient grew", func(p *autograd.Var) {
+			p.Grad = tensor.New(4)
+			p.Grad.Fill(1)
+		}, "parameter 1 has 3 values and a 4-value gradient, was 3"},
+		{"gradient shrank", func(p *autograd.Var) { p.Grad = tensor.New(1) }, "parameter 1 has 3 values and a 1-value gradient, was 3"},
+		{"value removed", func(p *autograd.Var) { p.Value = nil }, "parameter 1 has no value (had 3 values)"},
+	}
+	for _, mk := range makers {
+		for _, ch := range changes {
+			t.Run(mk.name+"/"+ch.name, func(t *testing.T) {
+				ps := []*autograd.Var{param(1, 2), param(3, 4, 5), param(6)}
+				opt := mk.make(t, ps)
+				quadGrad(ps, 0, true)
+				opt.Step()
+				if err := opt.Err(); err != nil {
+					t.Fatalf("Err() before the change = %v", err)
+				}
+				ch.change(ps[1])
+				changed := ps[1]
+				var before []float32
+				if changed.Value != nil {
+					before = append(before, changed.Value.Data...)
+				}
+				state := opt.State()
+				others := [][]float32{append([]float32(nil), ps[0].Value.Data...), append([]float32(nil), ps[2].Value.Data...)}
+				ps[0].Grad.Fill(1)
+				ps[2].Grad.Fill(1)
+				opt.Step()
+				err := opt.Err()
+				if err == nil || !strings.Contains(err.Error(), ch.wantErr) || !strings.HasPrefix(err.Error(), "optim: ") {
+					t.Fatalf("Err() = %v, want one containing %q", err, ch.wantErr)
+				}
+				if changed.Value != nil {
+					for j, x := range changed.Value.Data {
+						if x != before[j] {
+							t.Errorf("changed parameter was updated: [%d] %v -> %v", j, before[j], x)
+						}
+					}
+				}
+				for k, i := range []int{0, 2} {
+					for j, x := range ps[i].Value.Data {
+						if x == others[k][j] {
+							t.Errorf("parameter %d[%d] was not updated", i, j)
+						}
+					}
+				}
+				// The changed parameter's buffers are untouched too.
+				after := opt.State()
+				for name, buf := range state {
+					if !strings.Contains(name, ".1.") {
+						continue
+					}
+					for j, x := range after[name].Data {
+						if x != buf.Data[j] {
+							t.Errorf("buffer %s[%d] changed: %v -> %v", name, j, buf.Data[j], x)
+						}
+					}
+				}
+				// Later steps keep the first error and allocate nothing.
+				ps[0].Value = tensor.New(9)
+				if n := testing.AllocsPerRun(10, opt.Step); n != 0 {
+					t.Errorf("Step with a recorded error allocates %v times per call", n)
+				}
+				if opt.Err() != err {
+					t.Errorf("Err() changed from %v to %v", err, opt.Err())
+				}
+			})
+		}
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	c := NewAdam(nil, AdamConfig{}).Config()
+	c := newAdam(t, nil, AdamConfig{}).Config()
 	if c != (AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}) {
 		t.Errorf("Adam defaults = %+v", c)
 	}
-	if lr := NewSGD(nil, SGDConfig{}).LR(); lr != 1e-3 {
+	if lr := newSGD(t, nil, SGDConfig{}).LR(); lr != 1e-3 {
 		t.Errorf("SGD default LR = %v", lr)
 	}
 }
@@ -590,7 +775,7 @@ func benchParams() []*autograd.Var {
 }
 
 func BenchmarkAdamStep10M(b *testing.B) {
-	opt := NewAdam(benchParams(), AdamConfig{WeightDecay: 1e-4})
+	opt := newAdam(b, benchParams(), AdamConfig{WeightDecay: 1e-4})
 	b.SetBytes(28 * 10_010_000)
 	for b.Loop() {
 		opt.Step()
@@ -598,7 +783,7 @@ func BenchmarkAdamStep10M(b *testing.B) {
 }
 
 func BenchmarkSGDMomentumStep10M(b *testing.B) {
-	opt := NewSGD(benchParams(), SGDConfig{LR: 0.01, Momentum: 0.9})
+	opt := newSGD(b, benchParams(), SGDConfig{LR: 0.01, Momentum: 0.9})
 	b.SetBytes(20 * 10_010_000)
 	for b.Loop() {
 		opt.Step()

@@ -24,8 +24,13 @@ import (
 //
 // An Optimizer is not safe for concurrent use.
 type Optimizer interface {
-	// Step updates every parameter from its gradient.
+	// Step updates every parameter from its gradient. A parameter whose
+	// value or gradient no longer has the size it had when the optimiser
+	// was made is left untouched, and the problem is recorded for Err.
 	Step()
+	// Err returns the first problem met by Step (a parameter whose size
+	// changed since construction), or nil. It stays set once set.
+	Err() error
 	// ZeroGrad sets every parameter's gradient to zero.
 	ZeroGrad()
 	// LR returns the current learning rate.
@@ -43,19 +48,45 @@ type Optimizer interface {
 	LoadState(state map[string]*tensor.Tensor) error
 }
 
-// checkParams panics if params holds a nil Var, a Var without a value, or
-// the same Var twice: these are programming errors.
-func checkParams(kind string, params []*autograd.Var) {
+// checkParams returns an error if params holds a nil Var, a Var without a
+// value, or the same Var twice.
+func checkParams(kind string, params []*autograd.Var) error {
 	seen := make(map[*autograd.Var]int, len(params))
 	for i, p := range params {
 		if p == nil || p.Value == nil {
-			panic(fmt.Sprintf("optim: %s: parameter %d is nil", kind, i))
+			return fmt.Errorf("optim: %s: parameter %d is nil", kind, i)
 		}
 		if j, ok := seen[p]; ok {
-			panic(fmt.Sprintf("optim: %s: parameter %d is parameter %d again", kind, i, j))
+			return fmt.Errorf("optim: %s: parameter %d is parameter %d again", kind, i, j)
 		}
 		seen[p] = i
 	}
+	return nil
+}
+
+// sizesOf returns the number of values of each parameter.
+func sizesOf(params []*autograd.Var) []int {
+	sizes := make([]int, len(params))
+	for i, p := range params {
+		sizes[i] = len(p.Value.Data)
+	}
+	return sizes
+}
+
+// sizeOK reports whether parameter p, which has a gradient, still has n
+// values in both its value and its gradient. It allocates nothing.
+func sizeOK(p *autograd.Var, n int) bool {
+	return p.Value != nil && len(p.Value.Data) == n && len(p.Grad.Data) == n
+}
+
+// sizeError describes parameter i of an optimiser of the given kind, which
+// had n values at construction but no longer matches.
+func sizeError(kind string, i int, p *autograd.Var, n int) error {
+	if p.Value == nil {
+		return fmt.Errorf("optim: %s: parameter %d has no value (had %d values); left unchanged", kind, i, n)
+	}
+	return fmt.Errorf("optim: %s: parameter %d has %d values and a %d-value gradient, was %d; left unchanged",
+		kind, i, len(p.Value.Data), len(p.Grad.Data), n)
 }
 
 // zerosLike returns one zeroed buffer per parameter, shaped like its value.

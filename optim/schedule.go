@@ -24,14 +24,14 @@ func Constant(lr float64) Schedule {
 }
 
 // StepLR returns torch.optim.lr_scheduler.StepLR's schedule:
-// base * gamma^floor(epoch/stepSize). It panics if stepSize < 1.
-func StepLR(base float64, stepSize int, gamma float64) Schedule {
+// base * gamma^floor(epoch/stepSize). It returns an error if stepSize < 1.
+func StepLR(base float64, stepSize int, gamma float64) (Schedule, error) {
 	if stepSize < 1 {
-		panic(fmt.Sprintf("optim: StepLR: step size %d < 1", stepSize))
+		return nil, fmt.Errorf("optim: StepLR: invalid step size %d (want >= 1)", stepSize)
 	}
 	return func(epoch int) float64 {
 		return base * math.Pow(gamma, float64(max(epoch, 0)/stepSize))
-	}
+	}, nil
 }
 
 // MultiStepLR returns torch.optim.lr_scheduler.MultiStepLR's schedule:
@@ -49,13 +49,13 @@ func MultiStepLR(base float64, milestones []int, gamma float64) Schedule {
 
 // CosineAnnealing returns torch.optim.lr_scheduler.CosineAnnealingLR's
 // closed form: minLR + (base-minLR)*(1+cos(pi*epoch/tMax))/2 for epochs up
-// to tMax, then minLR. It panics if tMax < 1.
-func CosineAnnealing(base, minLR float64, tMax int) Schedule {
+// to tMax, then minLR. It returns an error if tMax < 1.
+func CosineAnnealing(base, minLR float64, tMax int) (Schedule, error) {
 	if tMax < 1 {
-		panic(fmt.Sprintf("optim: CosineAnnealing: tMax %d < 1", tMax))
+		return nil, fmt.Errorf("optim: CosineAnnealing: invalid tMax %d (want >= 1)", tMax)
 	}
 	return func(epoch int) float64 {
 		e := min(max(epoch, 0), tMax)
 		return minLR + (base-minLR)*(1+math.Cos(math.Pi*float64(e)/float64(tMax)))/2
-	}
+	}, nil
 }

@@ -36,39 +36,44 @@ type SGDConfig struct {
 // the scalar "sgd.step".
 type SGD struct {
 	params []*autograd.Var
+	sizes  []int // values per parameter at construction
 	buf    []*tensor.Tensor
 	names  []string
 	cfg    SGDConfig
 	step   int64
+	err    error // first problem met by Step
 }
 
 // NewSGD returns an SGD optimiser over params, allocating its momentum
-// buffers. It panics on an invalid configuration (a negative field,
-// Nesterov without momentum or with dampening) or a nil or repeated
-// parameter.
-func NewSGD(params []*autograd.Var, cfg SGDConfig) *SGD {
+// buffers. It returns an error on an invalid configuration (a negative or
+// NaN LR, Momentum or WeightDecay, Nesterov without momentum or with
+// dampening) or a nil or repeated parameter.
+func NewSGD(params []*autograd.Var, cfg SGDConfig) (*SGD, error) {
 	if cfg.LR == 0 {
 		cfg.LR = 1e-3
 	}
 	switch {
 	case !(cfg.LR >= 0):
-		panic(fmt.Sprintf("optim: sgd: invalid learning rate %v", cfg.LR))
+		return nil, fmt.Errorf("optim: sgd: invalid learning rate %v (want >= 0)", cfg.LR)
 	case !(cfg.Momentum >= 0):
-		panic(fmt.Sprintf("optim: sgd: invalid momentum %v", cfg.Momentum))
+		return nil, fmt.Errorf("optim: sgd: invalid momentum %v (want >= 0)", cfg.Momentum)
 	case !(cfg.WeightDecay >= 0):
-		panic(fmt.Sprintf("optim: sgd: invalid weight decay %v", cfg.WeightDecay))
+		return nil, fmt.Errorf("optim: sgd: invalid weight decay %v (want >= 0)", cfg.WeightDecay)
 	case cfg.Nesterov && (cfg.Momentum <= 0 || cfg.Dampening != 0):
-		panic("optim: sgd: Nesterov momentum requires a momentum and zero dampening")
+		return nil, fmt.Errorf("optim: sgd: Nesterov momentum requires a momentum > 0 and zero dampening (have momentum %v, dampening %v)",
+			cfg.Momentum, cfg.Dampening)
 	}
-	checkParams("sgd", params)
-	s := &SGD{params: append([]*autograd.Var(nil), params...), cfg: cfg}
+	if err := checkParams("sgd", params); err != nil {
+		return nil, err
+	}
+	s := &SGD{params: append([]*autograd.Var(nil), params...), sizes: sizesOf(params), cfg: cfg}
 	if cfg.Momentum != 0 {
 		s.buf = zerosLike(params)
 		for i := range params {
 			s.names = append(s.names, fmt.Sprintf("sgd.%d.momentum", i))
 		}
 	}
-	return s
+	return s, nil
 }
 
 // Config returns the configuration in use, LR reflecting the latest SetLR.
@@ -86,11 +91,17 @@ func (s *SGD) SetLR(lr float64) { s.cfg.LR = lr }
 // Params returns the parameters being optimised.
 func (s *SGD) Params() []*autograd.Var { return s.params }
 
+// Err returns the first problem met by Step, or nil: a parameter whose
+// value or gradient changed size since NewSGD, which Step leaves
+// untouched. Once set it stays set; check it after training steps.
+func (s *SGD) Err() error { return s.err }
+
 // ZeroGrad sets every parameter's gradient to zero.
 func (s *SGD) ZeroGrad() { zeroGrads(s.params) }
 
-// Step applies one SGD update to every parameter with a gradient. It panics
-// if a parameter's value or gradient changed size since NewSGD.
+// Step applies one SGD update to every parameter with a gradient. A
+// parameter whose value or gradient changed size since NewSGD is left
+// untouched (its momentum buffer too) and reported by Err.
 func (s *SGD) Step() {
 	first := s.step == 0
 	s.step++
@@ -101,6 +112,12 @@ func (s *SGD) Step() {
 	od := float32(1 - c.Dampening)
 	for i, p := range s.params {
 		if p.Grad == nil {
+			continue
+		}
+		if !sizeOK(p, s.sizes[i]) {
+			if s.err == nil {
+				s.err = sizeError("sgd", i, p, s.sizes[i])
+			}
 			continue
 		}
 		pd := p.Value.Data
@@ -115,10 +132,7 @@ func (s *SGD) Step() {
 			}
 			continue
 		}
-		bd := s.buf[i].Data
-		if len(bd) != len(pd) {
-			panic(fmt.Sprintf("optim: sgd: parameter %d has %d values, was %d", i, len(pd), len(bd)))
-		}
+		bd := s.buf[i].Data[:len(pd)]
 		for j, pj := range pd {
 			g := gd[j]
 			if wd != 0 {

@@ -110,7 +110,10 @@ func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
 	a := model.Encoder.Arch
 	x := tensor.New(cfg.Batch, a.Channels, a.Size, a.Size)
 	tensor.NewRNG(1).Normal(x, 0, 1)
-	tr := dim.NewTrainer(model)
+	tr, err := dim.NewTrainer(model)
+	if err != nil {
+		return benchResult{}, err
+	}
 	for i := 0; i < warmup; i++ {
 		if _, err := tr.Step(x); err != nil {
 			return benchResult{}, err

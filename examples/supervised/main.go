@@ -69,7 +69,10 @@ func Run(o Options) (Result, error) {
 	rng := tensor.NewRNG(o.Seed)
 	net := NewNet(rng)
 	st := nn.StateOf(net, "")
-	opt := optim.NewAdam(st.Vars(), optim.AdamConfig{LR: o.LR})
+	opt, err := optim.NewAdam(st.Vars(), optim.AdamConfig{LR: o.LR})
+	if err != nil {
+		return Result{}, err
+	}
 	tp := autograd.NewTape()
 	x := &tensor.Tensor{}
 	bar := runlog.NewProgress(os.Stderr, o.Epochs*loader.BatchesPerEpoch(), "train")
