@@ -14,7 +14,8 @@ import (
 )
 
 func embedCmd() *cobra.Command {
-	var modelDir, spec, out string
+	var modelDir, out string
+	var df dataFlags
 	var batch int
 	cmd := &cobra.Command{
 		Use:   "embed --model RUN_DIR --data SPEC --out DIR",
@@ -32,7 +33,7 @@ unlabelled), and the same with test_.`,
 			if err != nil {
 				return err
 			}
-			split, err := data.Open(spec, data.Options{})
+			split, err := df.open(0)
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ unlabelled), and the same with test_.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
-	f.StringVar(&spec, "data", "fashion-mnist", "data set spec ("+data.Specs+")")
+	df.register(f)
 	f.StringVar(&out, "out", "", "output directory for the .npy files")
 	f.IntVar(&batch, "batch", 500, "images per forward pass")
 	return cmd

@@ -41,10 +41,11 @@ type layerResult struct {
 
 func evalCmd() *cobra.Command {
 	var (
-		modelDir, spec, out, layers string
-		random                      bool
-		seed                        uint64
-		o                           evalOptions
+		modelDir, out, layers string
+		df                    dataFlags
+		random                bool
+		seed                  uint64
+		o                     evalOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model RUN_DIR --data SPEC",
@@ -55,38 +56,30 @@ features; print train and test accuracy per layer and write eval.json.
 --random evaluates a randomly initialised encoder instead (a baseline).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var model *dim.Model
-			var err error
-			switch {
-			case random:
-				cfg := dim.DefaultConfig()
-				cfg.Seed = seed
-				split, err := data.Open(spec, data.Options{})
-				if err != nil {
-					return err
-				}
-				if cfg.Arch, err = archFor(split.Train, 0); err != nil {
-					split.Close()
-					return err
-				}
-				split.Close()
-				if model, err = dim.New(cfg); err != nil {
-					return err
-				}
-			case modelDir == "":
+			if !random && modelDir == "" {
 				return errors.New("--model RUN_DIR is required (or --random)")
-			default:
-				if model, _, _, err = dim.LoadCheckpoint(modelDir); err != nil {
-					return err
-				}
 			}
-			split, err := data.Open(spec, data.Options{})
+			split, err := df.open(seed)
 			if err != nil {
 				return err
 			}
 			defer split.Close()
 			if split.Test == nil {
-				return fmt.Errorf("%s has no test split", spec)
+				return fmt.Errorf("%s has no test split (folders: pass --holdout)", df.spec)
+			}
+			var model *dim.Model
+			if random {
+				cfg := dim.DefaultConfig()
+				cfg.Seed = seed
+				if cfg.Arch, err = archFor(split.Train, 0); err != nil {
+					return err
+				}
+				model, err = dim.New(cfg)
+			} else {
+				model, _, _, err = dim.LoadCheckpoint(modelDir)
+			}
+			if err != nil {
+				return err
 			}
 			o.layers = strings.Split(layers, ",")
 			o.probe.Seed = seed
@@ -106,7 +99,7 @@ features; print train and test accuracy per layer and write eval.json.
 	}
 	f := cmd.Flags()
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
-	f.StringVar(&spec, "data", "fashion-mnist", "data set spec ("+data.Specs+")")
+	df.register(f)
 	f.StringVar(&out, "out", "", "directory for eval.json (default: the run directory)")
 	f.StringVar(&layers, "layers", "conv,fc,y", "feature layers to probe")
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")

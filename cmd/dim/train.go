@@ -17,13 +17,14 @@ import (
 func trainCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
 	var (
-		spec, out, measure string
-		epochs, steps      int
-		resume, evalAfter  bool
-		crop, pad          int
-		flip               bool
-		logEvery           int
-		normalize          bool
+		df                dataFlags
+		out, measure      string
+		epochs, steps     int
+		resume, evalAfter bool
+		crop, pad         int
+		flip              bool
+		logEvery          int
+		normalize         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -44,7 +45,7 @@ Data specs: ` + data.Specs,
 				return err
 			}
 			cfg.Measure = m
-			split, err := data.Open(spec, data.Options{Seed: cfg.Seed})
+			split, err := df.open(cfg.Seed)
 			if err != nil {
 				return err
 			}
@@ -63,7 +64,7 @@ Data specs: ` + data.Specs,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			model, prog, err := dim.Train(ctx, cfg, dim.RunOptions{
-				Dir: out, Train: split.Train, DataSpec: spec, Epochs: epochs, Steps: steps,
+				Dir: out, Train: split.Train, DataSpec: df.spec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Crop: crop, Pad: pad, Flip: flip,
 			})
 			if err != nil {
@@ -74,7 +75,7 @@ Data specs: ` + data.Specs,
 				return nil
 			}
 			if split.Test == nil {
-				return fmt.Errorf("%s has no test split to evaluate on", spec)
+				return fmt.Errorf("%s has no test split to evaluate on", df.spec)
 			}
 			rep, err := evaluate(model, split, evalOptions{layers: dim.Layers})
 			if err != nil {
@@ -84,7 +85,7 @@ Data specs: ` + data.Specs,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&spec, "data", "fashion-mnist", "data set spec ("+data.Specs+")")
+	df.register(f)
 	f.StringVar(&out, "out", "", "run directory for checkpoints, config and metrics")
 	f.IntVar(&epochs, "epochs", 1, "epochs to train in total")
 	f.IntVar(&steps, "steps", 0, "steps to train in total (overrides --epochs)")
