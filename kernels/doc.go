@@ -1,0 +1,6 @@
+// Package kernels holds the numeric kernels of the project: a packed,
+// cache-blocked single-precision GEMM (Sgemm) with AVX-512 and AVX2/FMA
+// assembly micro-kernels on amd64 and a portable Go one elsewhere (or with
+// the purego build tag), the convolution and pooling helpers built on it,
+// and the persistent worker pool (ParallelFor) that runs them on all cores.
+package kernels

@@ -1,0 +1,386 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// gemmCase is one product checked against SgemmRef.
+type gemmCase struct {
+	m, n, k     int
+	alpha, beta float32
+	pad         int // extra leading-dimension padding of A, B and C
+}
+
+// gemmCases mixes sizes 1..300 (primes, powers of two and their neighbours)
+// with scalars: beta = 0 (C is NaN-filled), beta = 1 and general values.
+var gemmCases = []gemmCase{
+	{1, 1, 1, 1, 0, 0},
+	{1, 1, 7, 2, 1, 1},
+	{2, 3, 5, 1, 0.5, 3},
+	{3, 2, 1, -1, 0, 0},
+	{5, 7, 3, 0.5, 1, 2},
+	{7, 5, 13, 1, -2, 1},
+	{8, 8, 8, 1, 0, 0},
+	{13, 17, 16, 1.5, 1, 5},
+	{16, 16, 16, 1, 0.25, 0},
+	{17, 13, 31, -0.75, 0, 1},
+	{31, 32, 33, 1, 1, 0},
+	{32, 33, 31, 2, 0, 3},
+	{33, 31, 32, 1, -1, 1},
+	{63, 64, 65, 1, 0, 0},
+	{64, 65, 63, 0.5, 1, 2},
+	{65, 63, 64, 1, 0.5, 0},
+	{97, 127, 129, 1, 0, 1},
+	{127, 128, 97, -1, 1, 0},
+	{128, 128, 128, 1, 0, 0},
+	{129, 97, 127, 1.25, -0.5, 3},
+	{191, 17, 255, 1, 1, 0},
+	{1, 300, 257, 1, 0, 1},
+	{300, 1, 293, 2, 1, 0},
+	{255, 256, 257, 1, 0, 0},
+	{256, 257, 255, 1, 1, 1},
+	{257, 255, 256, -0.5, 0.5, 0},
+	{293, 300, 5, 1, 0, 2},
+	{8, 293, 300, 1, 1, 0},
+	{300, 300, 300, 1, 0.75, 1},
+	{13, 2, 300, 1, 0, 0},
+	{3, 257, 1, 1, 1, 5},
+	{256, 7, 128, 0.5, 0, 0},
+	{2, 191, 65, 1, 2, 0},
+	{191, 191, 191, 1, 0, 1},
+	{100, 60, 0, 1, 0.5, 0}, // k == 0: C = beta*C
+	{40, 50, 60, 0, 2, 1},   // alpha == 0
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
+
+// gemmProblem is a gemmCase with its operands, initial C and expected result.
+type gemmProblem struct {
+	gemmCase
+	transA, transB bool
+	a, b, c0       []float32
+	lda, ldb, ldc  int
+	want, tol      []float64 // SgemmRef's result and the tolerance per element of C
+}
+
+// C is followed by a guard zone that must stay untouched, and so is the
+// padding of each row past column n.
+const (
+	gemmGuard    = 64 * 64
+	gemmSentinel = 12345
+)
+
+func newGemmProblem(tc gemmCase, transA, transB bool, seed uint64) *gemmProblem {
+	r := rand.New(rand.NewPCG(seed, 7))
+	m, n, k := tc.m, tc.n, tc.k
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	p := &gemmProblem{gemmCase: tc, transA: transA, transB: transB,
+		lda: ac + tc.pad, ldb: bc + 2*tc.pad, ldc: n + 3*tc.pad}
+	p.a = randSlice(r, max(ar*p.lda, 1))
+	p.b = randSlice(r, max(br*p.ldb, 1))
+	p.c0 = randSlice(r, m*p.ldc)
+	for i := range p.c0 {
+		if tc.beta == 0 {
+			p.c0[i] = float32(math.NaN())
+		}
+		if i%p.ldc >= n {
+			p.c0[i] = gemmSentinel
+		}
+	}
+	want := append([]float32(nil), p.c0...)
+	SgemmRef(transA, transB, m, n, k, tc.alpha, p.a, p.lda, p.b, p.ldb, tc.beta, want, p.ldc)
+	p.want = make([]float64, len(want))
+	p.tol = make([]float64, len(want))
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var bound float64
+			for q := 0; q < k; q++ {
+				var av, bv float32
+				if transA {
+					av = p.a[q*p.lda+i]
+				} else {
+					av = p.a[i*p.lda+q]
+				}
+				if transB {
+					bv = p.b[j*p.ldb+q]
+				} else {
+					bv = p.b[q*p.ldb+j]
+				}
+				bound += math.Abs(float64(av) * float64(bv))
+			}
+			bound = bound*math.Abs(float64(tc.alpha)) + 1
+			p.tol[i*p.ldc+j] = 1e-6 * float64(k+4) * bound
+		}
+	}
+	for i, v := range want {
+		p.want[i] = float64(v)
+	}
+	return p
+}
+
+// check runs f on the problem and compares C with SgemmRef's.
+func (p *gemmProblem) check(f sgemmFunc) error {
+	m, n := p.m, p.n
+	cg := make([]float32, len(p.c0)+gemmGuard)
+	copy(cg, p.c0)
+	for i := len(p.c0); i < len(cg); i++ {
+		cg[i] = gemmSentinel
+	}
+	c := cg[:len(p.c0)]
+	f(p.transA, p.transB, m, n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c, p.ldc)
+	for i := len(c); i < len(cg); i++ {
+		if cg[i] != gemmSentinel {
+			return fmt.Errorf("write past the end of C, at offset %d", i)
+		}
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < p.ldc; j++ {
+			got := c[i*p.ldc+j]
+			if j >= n {
+				if got != gemmSentinel {
+					return fmt.Errorf("C[%d][%d] outside the product changed to %v", i, j, got)
+				}
+				continue
+			}
+			want, tol := p.want[i*p.ldc+j], p.tol[i*p.ldc+j]
+			if d := math.Abs(float64(got) - want); !(d <= tol) {
+				return fmt.Errorf("C[%d][%d] = %v, want %v (|diff| %g > tol %g)", i, j, got, want, d, tol)
+			}
+		}
+	}
+	return nil
+}
+
+// gemmImpl is one way of running Sgemm checked against SgemmRef.
+type gemmImpl struct {
+	name     string
+	f        sgemmFunc
+	fastPack bool // whether AVX-512 packing may run (amd64)
+}
+
+func withKernel(kn *microKernel) sgemmFunc {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		sgemm(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+}
+
+// gemmImpls lists Sgemm (the CPU's best kernel), SgemmGo, and every
+// assembly micro-kernel the CPU supports (AVX-512, AVX2) selected explicitly,
+// each also with tiny blocks (many A blocks, k blocks and B slabs, so that B
+// is packed rather than read in place) and without the AVX-512 packing
+// routines.
+func gemmImpls() []gemmImpl {
+	fast := gemmFastPack
+	tinyGo := goKernel
+	tinyGo.mc, tinyGo.kc, tinyGo.nc = 6, 40, 12
+	impls := []gemmImpl{
+		{"Sgemm", Sgemm, fast},
+		{"SgemmGo", SgemmGo, fast},
+		{"SgemmGo/tiny/gopack", withKernel(&tinyGo), false},
+	}
+	for _, kn := range asmKernels() {
+		tiny := *kn
+		tiny.mc, tiny.kc, tiny.nc = 2*kn.mr, 40, 3*kn.nr
+		impls = append(impls,
+			gemmImpl{kn.name, withKernel(kn), fast},
+			gemmImpl{kn.name + "/tiny", withKernel(&tiny), fast},
+			gemmImpl{kn.name + "/gopack", withKernel(kn), false},
+			gemmImpl{kn.name + "/tiny/gopack", withKernel(&tiny), false},
+		)
+	}
+	return impls
+}
+
+// TestSgemm checks every implementation in gemmImpls against SgemmRef on
+// every case of gemmCases and all four transpose combinations, with leading
+// dimensions padded past the row widths.
+func TestSgemm(t *testing.T) {
+	impls := gemmImpls()
+	if len(asmKernels()) == 0 {
+		t.Log("no assembly micro-kernel on this build or CPU: pure Go only")
+	}
+	t.Logf("Sgemm runs on %s", defaultKernel.name)
+	fast := gemmFastPack
+	defer func() { gemmFastPack = fast }()
+	for ci, tc := range gemmCases {
+		for tr := 0; tr < 4; tr++ {
+			transA, transB := tr&1 != 0, tr&2 != 0
+			tc := tc
+			tc.pad = (ci + tr) % 3 * 3
+			name := fmt.Sprintf("%dx%dx%d/tA=%v,tB=%v,alpha=%v,beta=%v,pad=%d", tc.m, tc.n, tc.k, transA, transB, tc.alpha, tc.beta, tc.pad)
+			t.Run(name, func(t *testing.T) {
+				p := newGemmProblem(tc, transA, transB, uint64(ci*4+tr))
+				for _, im := range impls {
+					t.Run(im.name, func(t *testing.T) {
+						gemmFastPack = im.fastPack
+						if err := p.check(im.f); err != nil {
+							t.Fatal(err)
+						}
+					})
+				}
+			})
+		}
+	}
+}
+
+func TestSgemmConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 3; i++ {
+				p := newGemmProblem(gemmCase{190 + g, 150, 160 + i, 1, 0.5, 1}, g&1 != 0, i&1 != 0, uint64(g*10+i))
+				if err := p.check(Sgemm); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestSgemmPanics(t *testing.T) {
+	a := make([]float32, 6)
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"short A", func() { Sgemm(false, false, 3, 2, 3, 1, a[:8], 3, a, 2, 0, a, 2) }},
+		{"small lda", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) }},
+		{"negative", func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, a, 2) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			tt.f()
+		})
+	}
+}
+
+func TestSgemmAllocs(t *testing.T) {
+	for _, s := range []struct{ m, n, k int }{{8, 8, 8}, {33, 65, 17}, {256, 256, 256}, {300, 130, 129}} {
+		a := make([]float32, s.m*s.k)
+		b := make([]float32, s.k*s.n)
+		c := make([]float32, s.m*s.n)
+		for _, f := range []sgemmFunc{Sgemm, SgemmGo} {
+			f(false, true, s.m, s.n, s.k, 1, a, s.k, b, s.k, 0, c, s.n)
+			if n := testing.AllocsPerRun(20, func() {
+				f(false, true, s.m, s.n, s.k, 1, a, s.k, b, s.k, 0, c, s.n)
+			}); n != 0 {
+				t.Errorf("%dx%dx%d: %v allocations per call, want 0", s.m, s.n, s.k, n)
+			}
+		}
+	}
+}
+
+var pfHits []atomic.Int32
+
+func pfMark(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		pfHits[i].Add(1)
+	}
+}
+
+func TestParallelFor(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 17, 1000} {
+		pfHits = make([]atomic.Int32, n)
+		ParallelFor(n, pfMark)
+		for i := range pfHits {
+			if v := pfHits[i].Load(); v != 1 {
+				t.Fatalf("n=%d: index %d visited %d times", n, i, v)
+			}
+		}
+	}
+	// Nested regions must not deadlock.
+	var total atomic.Int64
+	ParallelFor(8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ParallelFor(100, func(lo, hi int) { total.Add(int64(hi - lo)) })
+		}
+	})
+	if total.Load() != 800 {
+		t.Fatalf("nested ParallelFor covered %d, want 800", total.Load())
+	}
+	pfHits = make([]atomic.Int32, 64)
+	if n := testing.AllocsPerRun(50, func() { ParallelFor(64, pfMark) }); n != 0 {
+		t.Errorf("ParallelFor with a top-level function: %v allocations, want 0", n)
+	}
+}
+
+// benchGemm reports the speed of one product shape.
+func benchGemm(b *testing.B, f sgemmFunc, transA, transB bool, m, n, k int) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a := randSlice(r, m*k)
+	bb := randSlice(r, k*n)
+	c := make([]float32, m*n)
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	f(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f(transA, transB, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm measures Sgemm on square products and on the shapes of the
+// DIM model, reporting GFLOP/s.
+func BenchmarkSgemm(b *testing.B) {
+	for _, n := range []int{64, 128, 256, 512, 1024, 2048} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { benchGemm(b, Sgemm, false, false, n, n, n) })
+	}
+	// The DIM model's shapes: forward A*B, backward A^T*B and A*B^T.
+	for _, s := range []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"dim=3136x2048x2048", false, false, 3136, 2048, 2048},
+		{"dim=3136x2048x128", false, false, 3136, 2048, 128},
+		{"dimTA=2048x2048x3136", true, false, 2048, 2048, 3136},
+		{"dimTA=128x2048x3136", true, false, 128, 2048, 3136},
+		{"dimTB=3136x2048x2048", false, true, 3136, 2048, 2048},
+		{"dimTB=3136x128x2048", false, true, 3136, 128, 2048},
+	} {
+		b.Run(s.name, func(b *testing.B) { benchGemm(b, Sgemm, s.transA, s.transB, s.m, s.n, s.k) })
+	}
+}
+
+// BenchmarkSgemmGo measures the pure-Go micro-kernel (sub-benchmarks are
+// named size=N so that -bench 'Sgemm/n=N' selects only Sgemm).
+func BenchmarkSgemmGo(b *testing.B) {
+	for _, n := range []int{256, 1024} {
+		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) { benchGemm(b, SgemmGo, false, false, n, n, n) })
+	}
+}

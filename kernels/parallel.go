@@ -1,0 +1,267 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The worker pool shared by the parallel kernels of this package.
+//
+// A fixed set of runtime.GOMAXPROCS(0)-1 goroutines (measured when the pool is
+// first used) waits on a channel of wake-ups. A parallel region is cut into
+// chunks that participants claim one at a time through an atomic counter: the
+// calling goroutine always takes part, and every pool worker it wakes joins in
+// as soon as it is free. A region therefore never waits for a busy or slow
+// worker to start (if none comes, the caller runs every chunk), and nested
+// regions (a ParallelFor body calling Sgemm, say) cannot deadlock: while it
+// waits for the chunks still running elsewhere, the caller runs any other
+// queued work.
+
+// chunkRunner is the body of a parallel region: runChunk runs chunk number
+// chunk on behalf of participant worker, which is unique among the
+// participants running at the same time and smaller than the worker bound
+// given to parallelRun (so it can index per-participant scratch buffers).
+type chunkRunner interface {
+	runChunk(worker, chunk int)
+}
+
+// parJob is one parallel region in flight. Jobs are recycled through jobFree,
+// so a region allocates nothing in steady state.
+//
+// Workers are woken with parTokens naming the job and its generation. A
+// worker registers as a participant by incrementing the active count in
+// state, which only succeeds while the generation matches and the job is
+// not closed; so the caller never waits for a wake-up still queued (on a
+// loaded machine a worker may take milliseconds to get a CPU): once all
+// chunks are done it closes the job, waits for the registered participants
+// to leave (they are finishing a chunk or about to find none) and recycles
+// it, leaving stale tokens behind.
+type parJob struct {
+	r      chunkRunner
+	chunks int64
+	next   atomic.Int64  // next chunk to claim
+	done   atomic.Int64  // chunks completed
+	ids    atomic.Int64  // next participant id
+	state  atomic.Uint64 // generation<<32 | closed bit | registered workers
+	fin    chan struct{} // the completer of the last chunk signals the caller
+
+	// ParallelFor's body and range, when r is the job itself.
+	fn       func(lo, hi int)
+	n, parts int
+}
+
+// parToken wakes a worker for generation gen of job j.
+type parToken struct {
+	j   *parJob
+	gen uint32
+}
+
+const parClosed = 1 << 31
+
+var (
+	poolOnce  sync.Once
+	poolQueue chan parToken
+	poolSize  int // participants: workers + the caller
+
+	jobMu   sync.Mutex
+	jobFree []*parJob
+)
+
+func startPool() {
+	poolSize = runtime.GOMAXPROCS(0)
+	if poolSize < 1 {
+		poolSize = 1
+	}
+	poolQueue = make(chan parToken, 64*poolSize)
+	for i := 1; i < poolSize; i++ {
+		go poolWorker()
+	}
+}
+
+// poolSpin is how long an idle worker polls the queue before parking.
+// Waking a parked goroutine takes the Go scheduler and the OS tens of
+// microseconds (much more on a loaded machine); a worker that stays awake a
+// little while picks up the next region of back-to-back kernel calls at once.
+const poolSpin = 50 * time.Microsecond
+
+func poolWorker() {
+	for {
+		var t parToken
+		select {
+		case t = <-poolQueue:
+		default:
+			deadline := time.Now().Add(poolSpin)
+			for spin := 0; t.j == nil; spin++ {
+				select {
+				case t = <-poolQueue:
+					continue
+				default:
+				}
+				if spin%64 == 63 && time.Now().After(deadline) {
+					t = <-poolQueue
+				}
+			}
+		}
+		t.help()
+	}
+}
+
+// Workers reports the number of goroutines that run a parallel region: the
+// pool's workers plus the caller, runtime.GOMAXPROCS(0) as it was on first use.
+func Workers() int {
+	poolOnce.Do(startPool)
+	return poolSize
+}
+
+func getJob() *parJob {
+	jobMu.Lock()
+	var j *parJob
+	if n := len(jobFree); n > 0 {
+		j = jobFree[n-1]
+		jobFree = jobFree[:n-1]
+	}
+	jobMu.Unlock()
+	if j == nil {
+		j = &parJob{fin: make(chan struct{}, 1)}
+	}
+	return j
+}
+
+func putJob(j *parJob) {
+	j.r, j.fn = nil, nil
+	jobMu.Lock()
+	jobFree = append(jobFree, j)
+	jobMu.Unlock()
+}
+
+// work claims and runs chunks until none is left.
+func (j *parJob) work(worker int) {
+	for {
+		c := j.next.Add(1) - 1
+		if c >= j.chunks {
+			return
+		}
+		j.r.runChunk(worker, int(c))
+		if j.done.Add(1) == j.chunks {
+			j.fin <- struct{}{}
+		}
+	}
+}
+
+// help is what a woken worker does with a token: join the region if it is
+// still open.
+func (t parToken) help() {
+	j := t.j
+	for {
+		s := j.state.Load()
+		if uint32(s>>32) != t.gen || s&parClosed != 0 {
+			return
+		}
+		if j.state.CompareAndSwap(s, s+1) {
+			break
+		}
+	}
+	j.work(int(j.ids.Add(1) - 1))
+	j.state.Add(^uint64(0)) // leave
+}
+
+// parallelRun runs r's chunks 0..chunks-1 on at most maxWorkers participants
+// (the caller and up to maxWorkers-1 pool workers) and returns when all are
+// done. Worker ids passed to r are below min(maxWorkers, Workers()).
+func parallelRun(r chunkRunner, chunks, maxWorkers int) {
+	if chunks <= 0 {
+		return
+	}
+	p := Workers()
+	if maxWorkers < p {
+		p = maxWorkers
+	}
+	if p > chunks {
+		p = chunks
+	}
+	if p <= 1 {
+		for c := 0; c < chunks; c++ {
+			r.runChunk(0, c)
+		}
+		return
+	}
+	j := getJob()
+	j.r = r
+	j.chunks = int64(chunks)
+	j.next.Store(0)
+	j.done.Store(0)
+	j.ids.Store(1) // the caller is participant 0
+	gen := uint32(j.state.Load()>>32) + 1
+	j.state.Store(uint64(gen) << 32)
+	for i := 1; i < p; i++ {
+		select {
+		case poolQueue <- parToken{j, gen}:
+		default: // queue full: do without this helper
+		}
+	}
+	j.work(0)
+	for done := false; !done; {
+		select {
+		case <-j.fin:
+			done = true
+		case t := <-poolQueue:
+			t.help() // another region's wake-up (or a stale one): help it
+		}
+	}
+	// Close the job and wait for registered workers to leave.
+	for spins := 0; ; spins++ {
+		s := j.state.Load()
+		if s&parClosed == 0 {
+			j.state.CompareAndSwap(s, s|parClosed)
+			continue
+		}
+		if s&(parClosed-1) == 0 {
+			break
+		}
+		if spins > 64 {
+			runtime.Gosched()
+		}
+	}
+	putJob(j)
+}
+
+// runChunk makes a parJob the runner of a ParallelFor region.
+func (j *parJob) runChunk(_, c int) {
+	lo := c * j.n / j.parts
+	hi := (c + 1) * j.n / j.parts
+	if lo < hi {
+		j.fn(lo, hi)
+	}
+}
+
+// ParallelFor splits [0, n) into Workers() contiguous ranges (fewer when n
+// is smaller), calls fn(lo, hi) once for each, concurrently on the package's
+// persistent worker pool, and returns when all calls are done. The calling
+// goroutine takes part; a range no idle worker picks up in time runs on it
+// too, so fn must not expect the calls to be simultaneous (no barriers
+// between them). n == 1 runs fn(0, 1) inline; n <= 0 does nothing.
+//
+// ParallelFor starts no goroutine and allocates nothing in steady state. A
+// closure passed as fn escapes to the heap, though, so a call whose fn is a
+// closure literal capturing variables costs that closure's allocation (as
+// does a method value); pass a top-level function to avoid it.
+// fn may itself call ParallelFor or Sgemm.
+func ParallelFor(n int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	p := Workers()
+	if p > n {
+		p = n
+	}
+	if p <= 1 {
+		fn(0, n)
+		return
+	}
+	j := getJob()
+	j.fn, j.n, j.parts = fn, n, p
+	parallelRun(j, p, p)
+	putJob(j)
+}
