@@ -13,14 +13,20 @@ import (
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// ProbeConfig sets up a linear probe. Zero fields take the defaults of the
-// reference peer (torch_dim.py): 30 epochs, batch 256, Adam lr 1e-3,
-// weight decay 1e-5.
+// ProbeConfig sets up a linear probe. Zero fields take the defaults: up to
+// 30 epochs, batch 256, Adam lr 1e-3 (the reference peer's settings), and
+// the weight decay and number of epochs chosen on a validation split.
 type ProbeConfig struct {
-	Epochs      int
-	Batch       int
-	LR          float64
-	WeightDecay float64
+	Epochs int // most epochs (default 30)
+	Batch  int
+	LR     float64
+	// WeightDecays are the L2 strengths tried (default 1e-5, 1e-4, 1e-3).
+	WeightDecays []float64
+	// ValFraction of the training set (default 0.1) is held out to choose
+	// the weight decay and the number of epochs; the probe is then trained
+	// on the whole training set with them. Negative: no selection, train
+	// Epochs epochs with the first weight decay.
+	ValFraction float64
 	Seed        uint64
 }
 
@@ -34,8 +40,11 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 	if c.LR == 0 {
 		c.LR = 1e-3
 	}
-	if c.WeightDecay == 0 {
-		c.WeightDecay = 1e-5
+	if len(c.WeightDecays) == 0 {
+		c.WeightDecays = []float64{1e-5, 1e-4, 1e-3}
+	}
+	if c.ValFraction == 0 {
+		c.ValFraction = 0.1
 	}
 	return c
 }
@@ -44,6 +53,11 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 type ProbeResult struct {
 	TrainAcc, TestAcc float64
 	Classes           int
+	// The hyperparameters used for the final probe, and the validation
+	// accuracy that chose them (0 without selection).
+	WeightDecay float64
+	Epochs      int
+	ValAcc      float64
 }
 
 // Standardize returns per-column mean and standard deviation (+1e-6) of x
@@ -105,40 +119,88 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	}
 	mean, std := Standardize(trainX)
 	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
-	n, d := xtr.Shape[0], xtr.Shape[1]
+	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs}
+	if cfg.ValFraction > 0 && cfg.ValFraction < 1 {
+		// Choose the weight decay and the epoch count on held-out training rows.
+		n := xtr.Shape[0]
+		perm := tensor.NewRNG(cfg.Seed ^ 0x5eed).Perm(n)
+		nv := max(1, int(float64(n)*cfg.ValFraction))
+		fit, val := rows(xtr, trainY, perm[nv:]), rows(xtr, trainY, perm[:nv])
+		res.ValAcc = -1
+		for _, wd := range cfg.WeightDecays {
+			_, err := trainLinear(fit.x, fit.y, classes, wd, cfg, func(epoch int, clf *nn.Linear) {
+				if acc := Accuracy(clf, val.x, val.y); acc > res.ValAcc {
+					res.ValAcc, res.WeightDecay, res.Epochs = acc, wd, epoch
+				}
+			})
+			if err != nil {
+				return ProbeResult{}, err
+			}
+		}
+	}
+	final := cfg
+	final.Epochs = res.Epochs
+	clf, err := trainLinear(xtr, trainY, classes, res.WeightDecay, final, nil)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	res.TrainAcc = Accuracy(clf, xtr, trainY)
+	res.TestAcc = Accuracy(clf, xte, testY)
+	return res, nil
+}
+
+// labelled is a feature matrix with its labels.
+type labelled struct {
+	x *tensor.Tensor
+	y []int
+}
+
+// rows gathers the given rows of x and y.
+func rows(x *tensor.Tensor, y []int, idx []int) labelled {
+	d := x.Shape[1]
+	out := labelled{x: tensor.New(len(idx), d), y: make([]int, len(idx))}
+	for i, r := range idx {
+		copy(out.x.Data[i*d:(i+1)*d], x.Data[r*d:(r+1)*d])
+		out.y[i] = y[r]
+	}
+	return out
+}
+
+// trainLinear trains logistic regression with Adam for cfg.Epochs epochs,
+// calling after (if not nil) at the end of each epoch (counted from 1).
+func trainLinear(x *tensor.Tensor, y []int, classes int, wd float64, cfg ProbeConfig, after func(epoch int, clf *nn.Linear)) (*nn.Linear, error) {
+	n, d := x.Shape[0], x.Shape[1]
 	rng := tensor.NewRNG(cfg.Seed)
 	clf := nn.NewLinear(d, classes, true, rng)
-	params := []*autograd.Var{clf.W, clf.B}
-	opt, err := optim.NewAdam(params, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	opt, err := optim.NewAdam([]*autograd.Var{clf.W, clf.B}, optim.AdamConfig{LR: cfg.LR, WeightDecay: wd})
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("probe: %w", err)
+		return nil, fmt.Errorf("probe: %w", err)
 	}
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
 	labels := make([]int, cfg.Batch)
-	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		perm := rng.Perm(n)
 		for s := 0; s < n; s += cfg.Batch {
 			e := min(s+cfg.Batch, n)
 			xb.Resize(e-s, d)
 			for i, idx := range perm[s:e] {
-				copy(xb.Data[i*d:(i+1)*d], xtr.Data[idx*d:(idx+1)*d])
-				labels[i] = trainY[idx]
+				copy(xb.Data[i*d:(i+1)*d], x.Data[idx*d:(idx+1)*d])
+				labels[i] = y[idx]
 			}
 			tp.Reset()
 			loss := tp.CrossEntropy(clf.Forward(tp, tp.Const(xb)), labels[:e-s])
 			opt.ZeroGrad()
 			if err := tp.Backward(loss); err != nil {
-				return ProbeResult{}, fmt.Errorf("probe: %w", err)
+				return nil, fmt.Errorf("probe: %w", err)
 			}
 			opt.Step()
 		}
+		if after != nil {
+			after(epoch, clf)
+		}
 	}
-	return ProbeResult{
-		TrainAcc: Accuracy(clf, xtr, trainY),
-		TestAcc:  Accuracy(clf, xte, testY),
-		Classes:  classes,
-	}, nil
+	return clf, nil
 }
 
 // Accuracy returns the fraction of rows of x that m classifies as labels.
