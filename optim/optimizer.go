@@ -2,6 +2,8 @@ package optim
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"math"
 	"strings"
 
@@ -131,7 +133,7 @@ func importState(prefix string, state map[string]*tensor.Tensor, names []string,
 	sk := stepKey(prefix)
 	expected[sk] = true
 	have := 0
-	for k := range state {
+	for _, k := range slices.Sorted(maps.Keys(state)) { // sorted: the same error every time
 		if !strings.HasPrefix(k, prefix+".") {
 			continue
 		}
