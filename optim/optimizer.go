@@ -3,8 +3,8 @@ package optim
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
