@@ -82,12 +82,7 @@ func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 	}
 	kernels.CNHWToNCHW(out.Value.Data, prod.Data, g.N, cout, g.OH*g.OW, bias, false)
 
-	var n *node
-	if b != nil {
-		n = tp.record(conv2dBackward, out, x, w, b)
-	} else {
-		n = tp.record(conv2dBackward, out, x, w)
-	}
+	n := tp.record(conv2dBackward, out, x, w, b) // a nil bias is skipped
 	if n != nil {
 		n.ints[0], n.ints[1] = stride, pad
 		n.aux[0], n.aux[1] = cols, prod
@@ -172,12 +167,7 @@ func (tp *Tape) ConvTranspose2d(x, w, b *Var, stride, pad, outPad int) *Var {
 	}
 	kernels.Col2im(g, cols.Data, od)
 
-	var n *node
-	if b != nil {
-		n = tp.record(convTranspose2dBackward, out, x, w, b)
-	} else {
-		n = tp.record(convTranspose2dBackward, out, x, w)
-	}
+	n := tp.record(convTranspose2dBackward, out, x, w, b) // a nil bias is skipped
 	if n != nil {
 		n.ints[0], n.ints[1] = stride, pad
 		n.aux[0], n.aux[1] = xm, cols

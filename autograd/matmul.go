@@ -125,13 +125,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		beta = 1
 	}
 	kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, beta, od, no)
-	var nd *node
-	if b != nil {
-		nd = tp.record(linearBackward, out, x, w, b)
-	} else {
-		nd = tp.record(linearBackward, out, x, w)
-	}
-	_ = nd
+	tp.record(linearBackward, out, x, w, b) // a nil bias is skipped
 	return out
 }
 

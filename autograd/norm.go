@@ -280,17 +280,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 	j.n, j.c, j.s, j.x, j.y, j.mean, j.a, j.b = N, C, S, xd, yd, mean.Data, scale, shift
 	j.parallel(items, len(xd))
 
-	var n *node
-	switch {
-	case gamma != nil && beta != nil:
-		n = tp.record(batchNormBackward, out, x, gamma, beta)
-	case gamma != nil:
-		n = tp.record(batchNormBackward, out, x, gamma)
-	case beta != nil:
-		n = tp.record(batchNormBackward, out, x, beta)
-	default:
-		n = tp.record(batchNormBackward, out, x)
-	}
+	n := tp.record(batchNormBackward, out, x, gamma, beta) // absent gamma or beta are skipped
 	if n != nil {
 		n.ints[0], n.ints[1], n.ints[2] = N, C, S
 		n.ints[3], n.ints[4] = 0, 0
@@ -670,17 +660,7 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	j.n, j.c, j.f = R, D, eps
 	j.x, j.y, j.mean, j.istd, j.a, j.b = x.Value.Data, out.Value.Data, mean.Data, istd.Data, gamT.Data, bet
 	j.parallel(R, len(x.Value.Data))
-	var n *node
-	switch {
-	case gamma != nil && beta != nil:
-		n = tp.record(layerNormBackward, out, x, gamma, beta)
-	case gamma != nil:
-		n = tp.record(layerNormBackward, out, x, gamma)
-	case beta != nil:
-		n = tp.record(layerNormBackward, out, x, beta)
-	default:
-		n = tp.record(layerNormBackward, out, x)
-	}
+	n := tp.record(layerNormBackward, out, x, gamma, beta) // absent gamma or beta are skipped
 	if n != nil {
 		n.ints[0], n.ints[1] = R, D
 		n.ints[3], n.ints[4] = 0, 0

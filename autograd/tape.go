@@ -191,16 +191,17 @@ func (tp *Tape) Leaf(t *tensor.Tensor) *Var {
 	return v
 }
 
-// record makes out depend on ins through backward. It returns the node to
-// fill with the op's parameters, or nil when no input needs a gradient (or
-// recording is off), in which case nothing is recorded.
+// record makes out depend on ins through backward. Nil inputs (an absent
+// bias) are left out of the node's inputs. It returns the node to fill with
+// the op's parameters, or nil when no input needs a gradient (or recording
+// is off), in which case nothing is recorded.
 func (tp *Tape) record(backward backwardFunc, out *Var, ins ...*Var) *node {
 	if tp.noGrad {
 		return nil
 	}
 	need := false
 	for _, v := range ins {
-		if v.requiresGrad {
+		if v != nil && v.requiresGrad {
 			need = true
 			break
 		}
@@ -215,7 +216,12 @@ func (tp *Tape) record(backward backwardFunc, out *Var, ins ...*Var) *node {
 	n := tp.nodes[tp.nn]
 	tp.nn++
 	n.backward, n.out, n.flag = backward, out, false
-	n.in = append(n.in[:0], ins...)
+	n.in = n.in[:0]
+	for _, v := range ins {
+		if v != nil {
+			n.in = append(n.in, v)
+		}
+	}
 	return n
 }
 
