@@ -32,7 +32,9 @@ func trainCmd() *cobra.Command {
 		Long: `Train a Deep InfoMax encoder and its MI networks on the training split of a
 data set. Weights (safetensors), config (JSON) and metrics (JSON lines) go to
 RUN_DIR; a checkpoint is written after every epoch and at the end, and Ctrl-C
-saves one before exiting. --resume continues a run from its last checkpoint.
+saves one before exiting (exit status 130). --resume continues a run from its
+last checkpoint with the checkpoint's own config (model flags are then
+ignored) and the same data order, up to the new --epochs or --steps total.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
