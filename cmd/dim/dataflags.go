@@ -14,7 +14,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(f *pflag.FlagSet) {
-	f.StringVar(&d.spec, "data", "fashion-mnist", "data set spec ("+data.Specs+")")
+	f.StringVar(&d.spec, "data", "mnist", "data set spec ("+data.Specs+")")
 	f.IntVar(&d.size, "size", 0, "side that folder, tinyimagenet and celeba images are cropped and resized to (0: folder images keep their size; 64 for the others)")
 	f.Float64Var(&d.holdOut, "holdout", 0, "fraction of a folder data set without train/ and test/ held out as its test split")
 	f.BoolVar(&d.coarse, "coarse", false, "CIFAR-100: the 20 coarse labels instead of the 100 fine ones")
