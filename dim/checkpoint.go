@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/checkpoint"
-	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -39,17 +40,15 @@ type runInfo struct {
 	Progress Progress `json:"progress"`
 }
 
-// SaveCheckpoint writes the model, the optimiser state (if opt is not nil)
-// and the progress into dir atomically.
-func SaveCheckpoint(dir string, m *Model, opt optim.Optimizer, p Progress) error {
+// SaveCheckpoint writes the model, the optimisers' state (if tr is not
+// nil) and the progress into dir atomically.
+func SaveCheckpoint(dir string, m *Model, tr *Trainer, p Progress) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
 	}
 	tensors := m.State().Tensors()
-	if opt != nil {
-		for k, v := range opt.State() {
-			tensors["optim."+k] = v
-		}
+	if tr != nil {
+		maps.Copy(tensors, tr.OptimizerState())
 	}
 	info := runInfo{Config: m.Config, Progress: p}
 	js, err := json.Marshal(info)
@@ -67,8 +66,8 @@ func SaveCheckpoint(dir string, m *Model, opt optim.Optimizer, p Progress) error
 }
 
 // LoadCheckpoint reads a run directory written by SaveCheckpoint and
-// rebuilds the model. It returns the remaining tensors (the optimiser state,
-// with the "optim." prefix removed) for the caller to load into an optimiser.
+// rebuilds the model. It returns the remaining tensors (the optimisers'
+// state) for Trainer.LoadOptimizerState.
 func LoadCheckpoint(dir string) (*Model, Progress, map[string]*tensor.Tensor, error) {
 	path := filepath.Join(dir, WeightsFile)
 	tensors, meta, err := checkpoint.Load(path)
@@ -90,13 +89,13 @@ func LoadCheckpoint(dir string) (*Model, Progress, map[string]*tensor.Tensor, er
 	if err != nil {
 		return nil, Progress{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := m.State().Load(tensors, "optim."); err != nil {
+	if err := m.State().Load(tensors, optimPrefix, priorOptimPrefix); err != nil {
 		return nil, Progress{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	opt := map[string]*tensor.Tensor{}
 	for k, v := range tensors {
-		if len(k) > 6 && k[:6] == "optim." {
-			opt[k[6:]] = v
+		if strings.HasPrefix(k, optimPrefix) || strings.HasPrefix(k, priorOptimPrefix) {
+			opt[k] = v
 		}
 	}
 	return m, info.Progress, opt, nil

@@ -1,6 +1,7 @@
 package dim
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -97,7 +98,9 @@ func TestGradFullDIM(t *testing.T) {
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
-	m, err := New(tinyConfig(mi.JSD, 0.5, 1))
+	cfg := tinyConfig(mi.JSD, 0.5, 1)
+	cfg.Gamma = 0.1
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "run")
-	if err := SaveCheckpoint(dir, m, tr.Opt, Progress{Epoch: 1, Step: 3, Data: "test"}); err != nil {
+	if err := SaveCheckpoint(dir, m, tr, Progress{Epoch: 1, Step: 3, Data: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	m2, p, opt, err := LoadCheckpoint(dir)
@@ -132,25 +135,41 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			t.Fatalf("Y[%d] = %v after loading, want %v", i, b[i], a[i])
 		}
 	}
-	if len(opt) == 0 {
-		t.Fatal("no optimiser state in the checkpoint")
+	if !reflect.DeepEqual(m.State().Tensors(), m2.State().Tensors()) {
+		t.Error("parameters or buffers differ after loading")
+	}
+	tr2 := newTrainer(t, m2)
+	if err := tr2.LoadOptimizerState(opt); err != nil {
+		t.Fatal(err)
+	}
+	if tr2.Opt.Steps() != 3 || tr2.PriorOpt.Steps() != 3 {
+		t.Errorf("optimiser steps %d and %d after loading, want 3", tr2.Opt.Steps(), tr2.PriorOpt.Steps())
 	}
 }
 
 // TestResumeMatches checks that saving after k steps and continuing from
-// the checkpoint gives the same losses as an uninterrupted run.
+// the checkpoint gives the same losses as an uninterrupted run, with and
+// without prior matching (whose discriminator and prior samples must
+// resume too).
 func TestResumeMatches(t *testing.T) {
+	for _, gamma := range []float32{0, 0.1} {
+		t.Run(fmt.Sprintf("gamma=%g", gamma), func(t *testing.T) { testResume(t, gamma) })
+	}
+}
+
+func testResume(t *testing.T, gamma float32) {
 	cfg := tinyConfig(mi.JSD, 0, 1)
+	cfg.Gamma = gamma
 	batches := []*tensor.Tensor{randBatch(3, 3, tinyArch), randBatch(4, 3, tinyArch), randBatch(5, 3, tinyArch), randBatch(6, 3, tinyArch)}
 	m, _ := New(cfg)
 	tr := newTrainer(t, m)
-	var want []float32
+	var want []StepResult
 	for _, x := range batches {
 		r, err := tr.Step(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, r.Loss)
+		want = append(want, r)
 	}
 	m1, _ := New(cfg)
 	tr1 := newTrainer(t, m1)
@@ -160,7 +179,7 @@ func TestResumeMatches(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := SaveCheckpoint(dir, m1, tr1.Opt, Progress{Step: 2}); err != nil {
+	if err := SaveCheckpoint(dir, m1, tr1, Progress{Step: 2}); err != nil {
 		t.Fatal(err)
 	}
 	m2, _, opt, err := LoadCheckpoint(dir)
@@ -168,7 +187,7 @@ func TestResumeMatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr2 := newTrainer(t, m2)
-	if err := tr2.Opt.LoadState(opt); err != nil {
+	if err := tr2.LoadOptimizerState(opt); err != nil {
 		t.Fatal(err)
 	}
 	for i, x := range batches[2:] {
@@ -176,8 +195,8 @@ func TestResumeMatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Loss != want[2+i] {
-			t.Errorf("step %d after resume: loss %v, uninterrupted %v", 2+i, r.Loss, want[2+i])
+		if r != want[2+i] {
+			t.Errorf("step %d after resume: losses %+v, uninterrupted %+v", 2+i, r, want[2+i])
 		}
 	}
 }
@@ -191,7 +210,9 @@ func TestConfigValidate(t *testing.T) {
 		{"measure", func(c *Config) { c.Measure = "bogus" }},
 		{"units", func(c *Config) { c.MIUnits = 0 }},
 		{"weights", func(c *Config) { c.Alpha, c.Beta = 0, 0 }},
-		{"gamma", func(c *Config) { c.Gamma = 1 }},
+		{"gamma", func(c *Config) { c.Gamma = -1 }},
+		{"prior", func(c *Config) { c.Prior = "cauchy" }},
+		{"penalty", func(c *Config) { c.GradPenalty = -1 }},
 		{"lr", func(c *Config) { c.LR = 0 }},
 		{"batch", func(c *Config) { c.Batch = 1 }},
 	} {
@@ -207,7 +228,9 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestStepNoAlloc(t *testing.T) {
-	m, _ := New(tinyConfig(mi.JSD, 0.5, 1))
+	cfg := tinyConfig(mi.JSD, 0.5, 1)
+	cfg.Gamma = 0.1
+	m, _ := New(cfg)
 	tr := newTrainer(t, m)
 	x := randBatch(7, 3, tinyArch)
 	step := func() {

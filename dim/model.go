@@ -16,21 +16,28 @@ type Config struct {
 	MIUnits int        `json:"mi_units"` // width of the MI networks (paper: 2048)
 	Alpha   float32    `json:"alpha"`    // weight of global DIM
 	Beta    float32    `json:"beta"`     // weight of local DIM
-	Gamma   float32    `json:"gamma"`    // weight of prior matching (not built yet; must be 0)
+	Gamma   float32    `json:"gamma"`    // weight of prior matching
 	Measure mi.Measure `json:"measure"`  // MI estimator
 	LR      float64    `json:"lr"`       // Adam learning rate
 	Batch   int        `json:"batch"`    // batch size
 	Seed    uint64     `json:"seed"`     // initialisation and data order
+	// Prior is the distribution prior matching pushes Y towards (used
+	// when Gamma > 0; empty means uniform), and GradPenalty the weight of
+	// its discriminator's gradient penalty (reference: 1).
+	Prior       Prior   `json:"prior,omitempty"`
+	GradPenalty float32 `json:"grad_penalty,omitempty"`
 	// Mean and Std normalise input channels, (x/255 - Mean)/Std; empty
 	// means the reference's scaling to [-1, 1].
 	Mean []float32 `json:"mean,omitempty"`
 	Std  []float32 `json:"std,omitempty"`
 }
 
-// DefaultConfig returns the reference defaults for DIM(L) on 28x28 images:
-// basic28x28, 2048 MI units, alpha 0, beta 1, JSD, Adam 1e-4, batch 64.
+// DefaultConfig returns the reference defaults for local DIM on 28x28
+// images: basic28x28, 2048 MI units, alpha 0, beta 1, no prior matching
+// (gamma 0; the paper's DIM(L) adds gamma 0.1 with the uniform prior and a
+// gradient penalty of 1), JSD, Adam 1e-4, batch 64.
 func DefaultConfig() Config {
-	return Config{Arch: "basic28x28", MIUnits: 2048, Alpha: 0, Beta: 1, Measure: mi.JSD, LR: 1e-4, Batch: 64, Seed: 0}
+	return Config{Arch: "basic28x28", MIUnits: 2048, Alpha: 0, Beta: 1, Measure: mi.JSD, LR: 1e-4, Batch: 64, Seed: 0, Prior: PriorUniform, GradPenalty: 1}
 }
 
 // Validate reports the first invalid field.
@@ -41,15 +48,18 @@ func (c Config) Validate() error {
 	if _, err := mi.ParseMeasure(string(c.Measure)); err != nil {
 		return err
 	}
+	if _, err := ParsePrior(string(c.Prior)); err != nil {
+		return err
+	}
 	switch {
 	case c.MIUnits < 1:
 		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
-	case c.Alpha < 0 || c.Beta < 0:
-		return fmt.Errorf("alpha and beta must be non-negative, got %g and %g", c.Alpha, c.Beta)
+	case c.Alpha < 0 || c.Beta < 0 || c.Gamma < 0:
+		return fmt.Errorf("alpha, beta and gamma must be non-negative, got %g, %g and %g", c.Alpha, c.Beta, c.Gamma)
 	case c.Alpha == 0 && c.Beta == 0:
-		return fmt.Errorf("alpha and beta are both 0: nothing to train")
-	case c.Gamma != 0:
-		return fmt.Errorf("gamma (prior matching) is not implemented yet; use 0")
+		return fmt.Errorf("alpha and beta are both 0: no mutual information to maximise")
+	case c.GradPenalty < 0:
+		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
 	case c.LR <= 0:
 		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
 	case c.Batch < 2:
@@ -75,6 +85,9 @@ type Model struct {
 	// MI network for Y.
 	GlobalMap *nn.Sequential
 	GlobalY   *MINet
+	// Prior matching (nil when gamma is 0). Its discriminator is trained by
+	// its own optimiser (see Trainer), not by the encoder's loss.
+	Prior *PriorMatching
 
 	localCache, globalCache mi.Cache
 }
@@ -97,12 +110,32 @@ func New(cfg Config) (*Model, error) {
 		m.GlobalMap = m.Encoder.tail(cfg.MIUnits, rng)
 		m.GlobalY = NewMINet(arch.Out, cfg.MIUnits, rng)
 	}
+	if cfg.Gamma > 0 {
+		prior, _ := ParsePrior(string(cfg.Prior))
+		m.Prior = NewPriorMatching(arch.Out, prior, cfg.GradPenalty, rng)
+	}
 	return m, nil
 }
 
 // Collect implements nn.Module's naming: encoder.*, local_map.*, local_y.*,
-// global_map.*, global_y.*.
+// global_map.*, global_y.*, prior.*.
 func (m *Model) Collect(prefix string, s *nn.State) {
+	m.collectMI(prefix, s)
+	if m.Prior != nil {
+		m.Prior.D.Collect(prefix+"prior.", s)
+	}
+}
+
+// EncoderState returns the parameters the DIM objective trains: the
+// encoder and the MI networks, without the prior discriminator.
+func (m *Model) EncoderState() *nn.State {
+	s := &nn.State{}
+	m.collectMI("", s)
+	return s
+}
+
+// collectMI collects the encoder and the MI networks.
+func (m *Model) collectMI(prefix string, s *nn.State) {
 	m.Encoder.Collect(prefix+"encoder.", s)
 	if m.LocalMap != nil {
 		m.LocalMap.Collect(prefix+"local_map.", s)
@@ -144,9 +177,14 @@ type Losses struct {
 	Total  *autograd.Var
 	Local  float32 // local DIM loss (0 when beta is 0)
 	Global float32 // global DIM loss (0 when alpha is 0)
+	Prior  float32 // the encoder's prior-matching loss (0 when gamma is 0)
+	// PriorInput is Y mapped to the prior's space (sigmoid(Y) for the
+	// uniform prior), for the discriminator's step; nil when gamma is 0.
+	PriorInput *autograd.Var
 }
 
-// Loss computes alpha*global + beta*local for the batch x [N,C,H,W].
+// Loss computes alpha*global + beta*local + gamma*prior for the batch x
+// [N,C,H,W].
 func (m *Model) Loss(tp *autograd.Tape, x *autograd.Var) (Losses, error) {
 	f := m.Encoder.Encode(tp, x)
 	var out Losses
@@ -166,6 +204,15 @@ func (m *Model) Loss(tp *autograd.Tape, x *autograd.Var) (Losses, error) {
 		}
 		out.Global = g.Item()
 		terms = append(terms, tp.Scale(g, m.Config.Alpha))
+	}
+	if m.Prior != nil {
+		out.PriorInput = m.Prior.Input(tp, f.Y)
+		p, err := m.Prior.EncoderLoss(tp, out.PriorInput)
+		if err != nil {
+			return out, err
+		}
+		out.Prior = p.Item()
+		terms = append(terms, tp.Scale(p, m.Config.Gamma))
 	}
 	out.Total = terms[0]
 	for _, t := range terms[1:] {

@@ -69,7 +69,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 		if tr, err = NewTrainer(m); err != nil {
 			return nil, p, err
 		}
-		if err := tr.Opt.LoadState(st); err != nil {
+		if err := tr.LoadOptimizerState(st); err != nil {
 			return nil, p, fmt.Errorf("%s: optimiser state: %w", ckpt, err)
 		}
 		if p.Data != "" && o.DataSpec != "" && p.Data != o.DataSpec {
@@ -123,7 +123,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 	bar := runlog.NewProgress(o.Log, target, "train")
 	bar.Add(min(p.Step, target), "")
 	save := func() error {
-		if err := SaveCheckpoint(o.Dir, m, tr.Opt, p); err != nil {
+		if err := SaveCheckpoint(o.Dir, m, tr, p); err != nil {
 			return err
 		}
 		return metrics.Log("checkpoint", map[string]any{"step": p.Step, "epoch": p.Epoch})
@@ -161,6 +161,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (*Model, Progress, err
 			metrics.Log("step", map[string]any{
 				"step": p.Step, "epoch": float64(p.Step) / float64(perEpoch),
 				"loss": sumLoss / float64(sumN), "local": r.Local, "global": r.Global,
+				"prior": r.Prior, "discriminator": r.Discriminator,
 				"ms_per_step": float64(el.Milliseconds()) / float64(sumN),
 			})
 			sumLoss, sumN, t0 = 0, 0, time.Now()

@@ -85,3 +85,16 @@ func TestLinearProbeErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLinearProbeEpoch times one epoch of probe training on a
+// conv-sized problem (6272 features, 10 classes, 5120 rows).
+func BenchmarkLinearProbeEpoch(b *testing.B) {
+	x, y := blobs(7, 5120, 6272, 10)
+	cfg := ProbeConfig{Epochs: 1, ValFraction: -1}.withDefaults()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := trainLinear(x, y, 10, 1e-5, cfg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -20,7 +20,6 @@ func softplus(x float64) float64 {
 // u[i][j*l+k].
 func refLoss(m Measure, u []float64, n, l int) float64 {
 	at := func(i, j, k int) float64 { return u[i*n*l+j*l+k] }
-	ln2 := math.Ln2
 	switch m {
 	case NCE:
 		var total float64
@@ -77,24 +76,7 @@ func refLoss(m Measure, u []float64, n, l int) float64 {
 		}
 		return math.Log(s+1e-6) + mx - math.Log(float64(n*(n-1))) - ePos
 	}
-	pos := map[Measure]func(float64) float64{
-		GAN: func(x float64) float64 { return -softplus(-x) },
-		JSD: func(x float64) float64 { return ln2 - softplus(-x) },
-		X2:  func(x float64) float64 { return x * x },
-		KL:  func(x float64) float64 { return x + 1 },
-		RKL: func(x float64) float64 { return -math.Exp(-x) },
-		H2:  func(x float64) float64 { return 1 - math.Exp(-x) },
-		W1:  func(x float64) float64 { return x },
-	}[m]
-	neg := map[Measure]func(float64) float64{
-		GAN: func(x float64) float64 { return softplus(-x) + x },
-		JSD: func(x float64) float64 { return softplus(-x) + x - ln2 },
-		X2:  func(x float64) float64 { return -0.5 * math.Pow(math.Sqrt(x*x)+1, 2) },
-		KL:  func(x float64) float64 { return math.Exp(x) },
-		RKL: func(x float64) float64 { return x - 1 },
-		H2:  func(x float64) float64 { return math.Exp(x) - 1 },
-		W1:  func(x float64) float64 { return x },
-	}[m]
+	pos, neg := refTerms(m)
 	// The reference averages over locations, then over masked pairs.
 	var ePos, eNeg float64
 	for i := 0; i < n; i++ {
@@ -200,4 +182,28 @@ func TestLossErrors(t *testing.T) {
 	if m, err := ParseMeasure("JSD"); err != nil || m != JSD {
 		t.Errorf("ParseMeasure(JSD) = %v, %v", m, err)
 	}
+}
+
+// refTerms returns the positive and negative terms of an f-divergence
+// measure in float64, as the reference code writes them.
+func refTerms(m Measure) (pos, neg func(float64) float64) {
+	pos = map[Measure]func(float64) float64{
+		GAN: func(x float64) float64 { return -softplus(-x) },
+		JSD: func(x float64) float64 { return math.Ln2 - softplus(-x) },
+		X2:  func(x float64) float64 { return x * x },
+		KL:  func(x float64) float64 { return x + 1 },
+		RKL: func(x float64) float64 { return -math.Exp(-x) },
+		H2:  func(x float64) float64 { return 1 - math.Exp(-x) },
+		W1:  func(x float64) float64 { return x },
+	}[m]
+	neg = map[Measure]func(float64) float64{
+		GAN: func(x float64) float64 { return softplus(-x) + x },
+		JSD: func(x float64) float64 { return softplus(-x) + x - math.Ln2 },
+		X2:  func(x float64) float64 { return -0.5 * math.Pow(math.Sqrt(x*x)+1, 2) },
+		KL:  func(x float64) float64 { return math.Exp(x) },
+		RKL: func(x float64) float64 { return x - 1 },
+		H2:  func(x float64) float64 { return math.Exp(x) - 1 },
+		W1:  func(x float64) float64 { return x },
+	}[m]
+	return pos, neg
 }

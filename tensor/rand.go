@@ -9,13 +9,19 @@ import (
 // data shuffling. It is deterministic for a given seed and not safe for
 // concurrent use.
 type RNG struct {
-	r *rand.Rand
+	r   *rand.Rand
+	src *rand.PCG
 }
 
 // NewRNG returns a generator seeded with seed.
 func NewRNG(seed uint64) *RNG {
-	return &RNG{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+	return &RNG{r: rand.New(src), src: src}
 }
+
+// Seed resets the generator to the state NewRNG(seed) starts from, without
+// allocating.
+func (g *RNG) Seed(seed uint64) { g.src.Seed(seed, seed^0x9e3779b97f4a7c15) }
 
 // Float32 returns a uniform value in [0, 1).
 func (g *RNG) Float32() float32 { return g.r.Float32() }

@@ -99,3 +99,15 @@ func TestFans(t *testing.T) {
 		}
 	}
 }
+
+func TestRNGSeed(t *testing.T) {
+	g := NewRNG(7)
+	want := []uint64{g.Uint64(), g.Uint64(), g.Uint64()}
+	g.Uint64()
+	g.Seed(7)
+	for i, w := range want {
+		if got := g.Uint64(); got != w {
+			t.Fatalf("value %d after Seed: %d, want %d", i, got, w)
+		}
+	}
+}

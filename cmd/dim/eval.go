@@ -13,7 +13,9 @@ import (
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/eval"
+	"github.com/deepinfomax/deepinfomax/npy"
 	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/tensor"
 	"github.com/spf13/cobra"
 )
 
@@ -45,6 +47,7 @@ type layerResult struct {
 func evalCmd() *cobra.Command {
 	var (
 		modelDir, out, layers string
+		featDir               string
 		df                    dataFlags
 		random                bool
 		seed                  uint64
@@ -56,11 +59,29 @@ func evalCmd() *cobra.Command {
 		Long: `Embed the training and test splits with the frozen encoder and train a
 multinomial logistic regression (linear probe) on standardised conv, fc and Y
 features; print train and test accuracy per layer and write eval.json.
---random evaluates a randomly initialised encoder instead (a baseline).`,
+--random evaluates a randomly initialised encoder instead (a baseline), and
+--features DIR probes features saved as NumPy files (train_LAYER.npy,
+test_LAYER.npy, train_labels.npy, test_labels.npy: what dim embed writes, or
+another implementation's features) with the same probe.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.layers = strings.Split(layers, ",")
+			o.probe.Seed = seed
+			if featDir != "" {
+				if modelDir != "" || random {
+					return errors.New("--features excludes --model and --random")
+				}
+				rep, err := evaluateFeatures(featDir, o)
+				if err != nil {
+					return err
+				}
+				if out == "" {
+					out = featDir
+				}
+				return writeReport(out, rep)
+			}
 			if !random && modelDir == "" {
-				return errors.New("--model RUN_DIR is required (or --random)")
+				return errors.New("--model RUN_DIR is required (or --random, or --features DIR)")
 			}
 			split, err := df.open(seed)
 			if err != nil {
@@ -84,8 +105,6 @@ features; print train and test accuracy per layer and write eval.json.
 			if err != nil {
 				return err
 			}
-			o.layers = strings.Split(layers, ",")
-			o.probe.Seed = seed
 			rep, err := evaluate(model, split, o)
 			if err != nil {
 				return err
@@ -102,6 +121,7 @@ features; print train and test accuracy per layer and write eval.json.
 	}
 	f := cmd.Flags()
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
+	f.StringVar(&featDir, "features", "", "probe the NumPy features in this directory instead of embedding with a model")
 	df.register(f)
 	f.StringVar(&out, "out", "", "directory for eval.json (default: the run directory)")
 	f.StringVar(&layers, "layers", "conv,fc,y", "feature layers to probe")
@@ -110,6 +130,9 @@ features; print train and test accuracy per layer and write eval.json.
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
 	return cmd
 }
+
+// probeName describes the probe in eval.json.
+const probeName = "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 
 // evaluate embeds both splits and runs a linear probe on each layer.
 func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, error) {
@@ -133,22 +156,96 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)", Results: map[string]layerResult{}}
-	for _, l := range o.layers {
+	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName, Results: map[string]layerResult{}}
+	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		xte, _ := te.Layer(l)
-		fmt.Fprintf(os.Stderr, "probe %s (%d features)...\n", l, xtr.Shape[1])
-		r, err := eval.LinearProbe(xtr, tr.Labels, xte, te.Labels, classes, o.probe)
+		xte, err := te.Layer(l)
+		return xtr, xte, err
+	})
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, err
+}
+
+// probeLayers fits a linear probe on each of o.layers, whose train and test
+// features features returns, and records the results in rep.
+func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, features func(layer string) (train, test *tensor.Tensor, err error)) error {
+	for _, l := range o.layers {
+		xtr, xte, err := features(l)
 		if err != nil {
-			return nil, fmt.Errorf("probe %s: %w", l, err)
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "probe %s (%d features)...\n", l, xtr.Shape[1])
+		r, err := eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", l, err)
 		}
 		rep.Results[l] = layerResult{Dims: xtr.Shape[1], TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs}
 	}
+	return nil
+}
+
+// evaluateFeatures runs the probes on features saved as NumPy files
+// (train_LAYER.npy, test_LAYER.npy, train_labels.npy, test_labels.npy, as
+// dim embed writes them, or any other encoder's, e.g. the PyTorch peer's).
+func evaluateFeatures(dir string, o evalOptions) (*report, error) {
+	start := time.Now()
+	trainY, err := readLabels(filepath.Join(dir, "train_labels.npy"))
+	if err != nil {
+		return nil, err
+	}
+	testY, err := readLabels(filepath.Join(dir, "test_labels.npy"))
+	if err != nil {
+		return nil, err
+	}
+	classes := 0
+	for _, y := range append(append([]int(nil), trainY...), testY...) {
+		classes = max(classes, y+1)
+	}
+	rep := &report{Data: dir, Probe: probeName, Results: map[string]layerResult{}}
+	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
+		xtr, err := readFeatures(filepath.Join(dir, "train_"+l+".npy"), len(trainY))
+		if err != nil {
+			return nil, nil, err
+		}
+		xte, err := readFeatures(filepath.Join(dir, "test_"+l+".npy"), len(testY))
+		return xtr, xte, err
+	})
 	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	return rep, err
+}
+
+// readLabels reads int64 class labels [N] from a .npy file.
+func readLabels(path string) ([]int, error) {
+	v, shape, err := npy.ReadInt64(path)
+	if err != nil {
+		return nil, fmt.Errorf("read labels: %w", err)
+	}
+	if len(shape) != 1 {
+		return nil, fmt.Errorf("%s: labels of shape %v: want [N]", path, shape)
+	}
+	out := make([]int, len(v))
+	for i, y := range v {
+		if y < 0 || y > 1<<20 {
+			return nil, fmt.Errorf("%s: label %d of sample %d is not a class index", path, y, i)
+		}
+		out[i] = int(y)
+	}
+	return out, nil
+}
+
+// readFeatures reads float32 features [N, ...] from a .npy file as [N, D].
+func readFeatures(path string, n int) (*tensor.Tensor, error) {
+	v, shape, err := npy.ReadFloat32(path)
+	if err != nil {
+		return nil, fmt.Errorf("read features: %w", err)
+	}
+	if len(shape) < 2 || shape[0] != n {
+		return nil, fmt.Errorf("%s: features of shape %v for %d labels: want [%d, D]", path, shape, n, n)
+	}
+	return &tensor.Tensor{Shape: []int{n, len(v) / n}, Data: v}, nil
 }
 
 func printReport(rep *report) error {

@@ -72,7 +72,8 @@ func run(t *testing.T, args ...string) error {
 func TestCLITrainEmbedEval(t *testing.T) {
 	data := "idx:" + idxDir(t, 240, 30)
 	run1 := filepath.Join(t.TempDir(), "run")
-	common := []string{"--data", data, "--out", run1, "--mi-units", "16", "--batch", "8"}
+	// With prior matching, so that its discriminator is checkpointed and resumed too.
+	common := []string{"--data", data, "--out", run1, "--mi-units", "16", "--batch", "8", "--gamma", "0.1"}
 	if err := run(t, append([]string{"train", "--steps", "3"}, common...)...); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +131,24 @@ func TestCLITrainEmbedEval(t *testing.T) {
 			t.Errorf("%s probe on a trivially separable set: %+v", l, rep.Results)
 		}
 	}
+
+	// The same probe on the exported features gives the same numbers.
+	if err := run(t, "eval", "--features", feats, "--layers", "fc,y", "--probe-epochs", "20"); err != nil {
+		t.Fatal(err)
+	}
+	var frep report
+	js, err = os.ReadFile(filepath.Join(feats, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &frep); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"fc", "y"} {
+		if frep.Results[l] != rep.Results[l] {
+			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
+		}
+	}
 }
 
 func TestCLIErrors(t *testing.T) {
@@ -144,6 +163,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"train", "--data", "mnist", "--out", dir, "--measure", "bogus"}, "bogus"},
 		{[]string{"eval", "--model", dir, "--data", "mnist"}, "model.safetensors"},
 		{[]string{"embed", "--model", dir}, "--out"},
+		{[]string{"eval", "--features", dir}, "train_labels.npy"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--gamma", "0.1", "--prior", "cauchy"}, "cauchy"},
 	} {
 		err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

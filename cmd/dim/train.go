@@ -25,6 +25,7 @@ func trainCmd() *cobra.Command {
 		flip              bool
 		logEvery          int
 		normalize         bool
+		prior             string
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -47,6 +48,9 @@ Data specs: ` + data.Specs,
 				return err
 			}
 			cfg.Measure = m
+			if cfg.Prior, err = dim.ParsePrior(prior); err != nil {
+				return err
+			}
 			split, err := df.open(cfg.Seed)
 			if err != nil {
 				return err
@@ -97,7 +101,9 @@ Data specs: ` + data.Specs,
 	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~3x faster on a CPU)")
 	f.Float32Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of global DIM")
 	f.Float32Var(&cfg.Beta, "beta", cfg.Beta, "weight of local DIM")
-	f.Float32Var(&cfg.Gamma, "gamma", cfg.Gamma, "weight of prior matching (not available yet)")
+	f.Float32Var(&cfg.Gamma, "gamma", cfg.Gamma, "weight of prior matching (paper's DIM(L): 0.1, DIM(G): 1)")
+	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
+	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
 	f.StringVar(&measure, "measure", string(cfg.Measure), "MI estimator: jsd, nce, dv, gan, kl, rkl, h2, x2, w1")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
