@@ -39,17 +39,20 @@ func randBatch(seed uint64, n int, a Arch) *tensor.Tensor {
 // central finite differences of the loss.
 func TestGradFullDIM(t *testing.T) {
 	for _, c := range []struct {
-		name        string
-		m           mi.Measure
-		alpha, beta float32
+		name               string
+		m                  mi.Measure
+		alpha, beta, gamma float32
 	}{
-		{"local-jsd", mi.JSD, 0, 1},
-		{"local-nce", mi.NCE, 0, 1},
-		{"local-dv", mi.DV, 0, 1},
-		{"local+global-jsd", mi.JSD, 0.5, 0.1},
+		{"local-jsd", mi.JSD, 0, 1, 0},
+		{"local-nce", mi.NCE, 0, 1, 0},
+		{"local-dv", mi.DV, 0, 1, 0},
+		{"local+global-jsd", mi.JSD, 0.5, 0.1, 0},
+		{"local+prior-jsd", mi.JSD, 0, 1, 2}, // a large gamma: the prior term must show
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := New(tinyConfig(c.m, c.alpha, c.beta))
+			cfg := tinyConfig(c.m, c.alpha, c.beta)
+			cfg.Gamma = c.gamma
+			m, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

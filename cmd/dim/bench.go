@@ -26,6 +26,7 @@ type benchResult struct {
 	MIUnits   int     `json:"mi_units"`
 	Alpha     float32 `json:"alpha"`
 	Beta      float32 `json:"beta"`
+	Gamma     float32 `json:"gamma"`
 	Steps     int     `json:"steps"`
 	MedianMS  float64 `json:"median_ms"`
 	MinMS     float64 `json:"min_ms"`
@@ -81,8 +82,8 @@ run in the same minute.`,
 					js, _ := json.Marshal(r)
 					fmt.Println(string(js))
 				} else {
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d alpha=%g beta=%g: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
-						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Alpha, r.Beta, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d alpha=%g beta=%g gamma=%g: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Alpha, r.Beta, r.Gamma, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
 				}
 			}
 			return nil
@@ -95,6 +96,7 @@ run in the same minute.`,
 	f.StringVar(&measure, "measure", "jsd", "MI estimator")
 	f.Float32Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of global DIM")
 	f.Float32Var(&cfg.Beta, "beta", cfg.Beta, "weight of local DIM")
+	f.Float32Var(&cfg.Gamma, "gamma", cfg.Gamma, "weight of prior matching (adds the discriminator's step)")
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
@@ -140,7 +142,7 @@ func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
 		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	return benchResult{
-		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Alpha: cfg.Alpha, Beta: cfg.Beta,
+		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Alpha: cfg.Alpha, Beta: cfg.Beta, Gamma: cfg.Gamma,
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
 		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
 	}, nil
