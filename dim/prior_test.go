@@ -215,6 +215,7 @@ func TestPriorMatchingMovesTowardsPrior(t *testing.T) {
 		dOpt.Step()
 	}
 	m1, s1 := stats()
+	t.Logf("sigmoid(Y): mean %.3f std %.3f before, %.3f %.3f after", m0, s0, m1, s1)
 	if math.Abs(m1-0.5) > 0.15 || s1 < 0.15 {
 		t.Errorf("sigmoid(Y): mean %.3f std %.3f before, %.3f %.3f after; want near 0.5 and 0.29", m0, s0, m1, s1)
 	}
