@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -127,23 +128,32 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 		nv := max(1, int(float64(n)*cfg.ValFraction))
 		fit, val := rows(xtr, trainY, perm[nv:]), rows(xtr, trainY, perm[:nv])
 		res.ValAcc = -1
-		for _, wd := range cfg.WeightDecays {
-			_, err := trainLinear(fit.x, fit.y, classes, wd, cfg, func(epoch int, clf *nn.Linear) {
-				if acc := Accuracy(clf, val.x, val.y); acc > res.ValAcc {
-					res.ValAcc, res.WeightDecay, res.Epochs = acc, wd, epoch
+		// Ties go to the first weight decay in the list and the earliest epoch.
+		best := make([]float64, len(cfg.WeightDecays))
+		bestEpoch := make([]int, len(cfg.WeightDecays))
+		_, err := trainLinear(fit.x, fit.y, classes, cfg.WeightDecays, cfg, func(epoch int, clfs []*nn.Linear) {
+			for i, clf := range clfs {
+				if acc := Accuracy(clf, val.x, val.y); epoch == 1 || acc > best[i] {
+					best[i], bestEpoch[i] = acc, epoch
 				}
-			})
-			if err != nil {
-				return ProbeResult{}, err
+			}
+		})
+		if err != nil {
+			return ProbeResult{}, err
+		}
+		for i, wd := range cfg.WeightDecays {
+			if best[i] > res.ValAcc {
+				res.ValAcc, res.WeightDecay, res.Epochs = best[i], wd, bestEpoch[i]
 			}
 		}
 	}
 	final := cfg
 	final.Epochs = res.Epochs
-	clf, err := trainLinear(xtr, trainY, classes, res.WeightDecay, final, nil)
+	clfs, err := trainLinear(xtr, trainY, classes, []float64{res.WeightDecay}, final, nil)
 	if err != nil {
 		return ProbeResult{}, err
 	}
+	clf := clfs[0]
 	res.TrainAcc = Accuracy(clf, xtr, trainY)
 	res.TestAcc = Accuracy(clf, xte, testY)
 	return res, nil
@@ -166,15 +176,28 @@ func rows(x *tensor.Tensor, y []int, idx []int) labelled {
 	return out
 }
 
-// trainLinear trains logistic regression with Adam for cfg.Epochs epochs,
-// calling after (if not nil) at the end of each epoch (counted from 1).
-func trainLinear(x *tensor.Tensor, y []int, classes int, wd float64, cfg ProbeConfig, after func(epoch int, clf *nn.Linear)) (*nn.Linear, error) {
-	n, d := x.Shape[0], x.Shape[1]
+// trainLinear trains one logistic regression per weight decay in wds, with
+// Adam for cfg.Epochs epochs, all from the same initialisation and on the
+// same batches, exactly as if they were trained one after the other. They
+// share one weight matrix [len(wds)*classes, d], so each batch is gathered
+// once and multiplied once. after (if not nil) is called at the end of each
+// epoch (counted from 1) with the classifiers in the order of wds.
+func trainLinear(x *tensor.Tensor, y []int, classes int, wds []float64, cfg ProbeConfig, after func(epoch int, clfs []*nn.Linear)) ([]*nn.Linear, error) {
+	n, d, k := x.Shape[0], x.Shape[1], len(wds)
 	rng := tensor.NewRNG(cfg.Seed)
-	clf := nn.NewLinear(d, classes, true, rng)
-	opt, err := optim.NewAdam([]*autograd.Var{clf.W, clf.B}, optim.AdamConfig{LR: cfg.LR, WeightDecay: wd})
-	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+	init := nn.NewLinear(d, classes, true, rng)
+	all := nn.NewLinear(d, k*classes, true, tensor.NewRNG(0))
+	clfs := make([]*nn.Linear, k)
+	opts := make([]*optim.Adam, k)
+	for i, wd := range wds {
+		w, b := d*classes, classes
+		copy(all.W.Value.Data[i*w:], init.W.Value.Data)
+		copy(all.B.Value.Data[i*b:], init.B.Value.Data)
+		clfs[i] = &nn.Linear{W: block(all.W, i*w, classes, d), B: block(all.B, i*b, classes)}
+		var err error
+		if opts[i], err = optim.NewAdam([]*autograd.Var{clfs[i].W, clfs[i].B}, optim.AdamConfig{LR: cfg.LR, WeightDecay: wd}); err != nil {
+			return nil, fmt.Errorf("probe: %w", err)
+		}
 	}
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
@@ -184,23 +207,49 @@ func trainLinear(x *tensor.Tensor, y []int, classes int, wd float64, cfg ProbeCo
 		for s := 0; s < n; s += cfg.Batch {
 			e := min(s+cfg.Batch, n)
 			xb.Resize(e-s, d)
-			for i, idx := range perm[s:e] {
-				copy(xb.Data[i*d:(i+1)*d], x.Data[idx*d:(idx+1)*d])
+			idxs := perm[s:e]
+			kernels.ParallelFor(len(idxs), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					copy(xb.Data[i*d:(i+1)*d], x.Data[idxs[i]*d:(idxs[i]+1)*d])
+				}
+			})
+			for i, idx := range idxs {
 				labels[i] = y[idx]
 			}
 			tp.Reset()
-			loss := tp.CrossEntropy(clf.Forward(tp, tp.Const(xb)), labels[:e-s])
-			opt.ZeroGrad()
+			logits := all.Forward(tp, tp.Const(xb))
+			var loss *autograd.Var
+			for i := range k {
+				li := tp.CrossEntropy(tp.Slice(logits, 1, i*classes, (i+1)*classes), labels[:e-s])
+				if loss == nil {
+					loss = li
+				} else {
+					loss = tp.Add(loss, li)
+				}
+			}
+			all.W.Grad.Zero()
+			all.B.Grad.Zero()
 			if err := tp.Backward(loss); err != nil {
 				return nil, fmt.Errorf("probe: %w", err)
 			}
-			opt.Step()
+			for _, o := range opts {
+				o.Step()
+			}
 		}
 		if after != nil {
-			after(epoch, clf)
+			after(epoch, clfs)
 		}
 	}
-	return clf, nil
+	return clfs, nil
+}
+
+// block returns a parameter whose value and gradient are the shape-sized
+// run of p's starting at off (shared storage).
+func block(p *autograd.Var, off int, shape ...int) *autograd.Var {
+	size := tensor.SizeOf(shape)
+	v := autograd.NewParam(&tensor.Tensor{Shape: shape, Data: p.Value.Data[off : off+size]})
+	v.Grad = &tensor.Tensor{Shape: shape, Data: p.Grad.Data[off : off+size]}
+	return v
 }
 
 // Accuracy returns the fraction of rows of x that m classifies as labels.

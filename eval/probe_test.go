@@ -93,8 +93,57 @@ func BenchmarkLinearProbeEpoch(b *testing.B) {
 	cfg := ProbeConfig{Epochs: 1, ValFraction: -1}.withDefaults()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := trainLinear(x, y, 10, 1e-5, cfg, nil); err != nil {
+		if _, err := trainLinear(x, y, 10, []float64{1e-5}, cfg, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestTrainLinearJoint checks that classifiers trained together for several
+// weight decays equal classifiers trained one at a time.
+func TestTrainLinearJoint(t *testing.T) {
+	x, y := blobs(9, 301, 37, 5)
+	cfg := ProbeConfig{Epochs: 3, Batch: 64, Seed: 4}.withDefaults()
+	wds := []float64{0, 1e-3, 1e-1}
+	joint, err := trainLinear(x, y, 5, wds, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wd := range wds {
+		one, err := trainLinear(x, y, 5, []float64{wd}, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []struct{ a, b []float32 }{{joint[i].W.Value.Data, one[0].W.Value.Data}, {joint[i].B.Value.Data, one[0].B.Value.Data}} {
+			for j := range p.a {
+				if math.Abs(float64(p.a[j]-p.b[j])) > 1e-5 {
+					t.Fatalf("wd %g: parameter %d is %v trained jointly, %v alone", wd, j, p.a[j], p.b[j])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkLinearProbeSelect times one epoch of the selection phase (three
+// weight decays) on a conv-sized problem.
+func BenchmarkLinearProbeSelect(b *testing.B) {
+	x, y := blobs(7, 5120, 6272, 10)
+	cfg := ProbeConfig{Epochs: 1, ValFraction: -1}.withDefaults()
+	wds := []float64{1e-5, 1e-4, 1e-3}
+	b.Run("joint", func(b *testing.B) {
+		for range b.N {
+			if _, err := trainLinear(x, y, 10, wds, cfg, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("separate", func(b *testing.B) {
+		for range b.N {
+			for _, wd := range wds {
+				if _, err := trainLinear(x, y, 10, []float64{wd}, cfg, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }
