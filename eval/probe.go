@@ -8,7 +8,6 @@ import (
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
-	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -109,17 +108,10 @@ func applyStandardize(x *tensor.Tensor, mean, std []float32) *tensor.Tensor {
 // [0, classes).
 func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg ProbeConfig) (ProbeResult, error) {
 	cfg = cfg.withDefaults()
-	if err := checkSet("train", trainX, trainY, classes); err != nil {
+	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
+	if err != nil {
 		return ProbeResult{}, err
 	}
-	if err := checkSet("test", testX, testY, classes); err != nil {
-		return ProbeResult{}, err
-	}
-	if trainX.Shape[1] != testX.Shape[1] {
-		return ProbeResult{}, fmt.Errorf("probe: train has %d features, test %d", trainX.Shape[1], testX.Shape[1])
-	}
-	mean, std := Standardize(trainX)
-	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
 	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs}
 	if cfg.ValFraction > 0 && cfg.ValFraction < 1 {
 		// Choose the weight decay and the epoch count on held-out training rows.
@@ -157,6 +149,22 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	res.TrainAcc = Accuracy(clf, xtr, trainY)
 	res.TestAcc = Accuracy(clf, xte, testY)
 	return res, nil
+}
+
+// prepare checks both sets and standardises them with the training set's
+// statistics.
+func prepare(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int) (xtr, xte *tensor.Tensor, err error) {
+	if err := checkSet("train", trainX, trainY, classes); err != nil {
+		return nil, nil, err
+	}
+	if err := checkSet("test", testX, testY, classes); err != nil {
+		return nil, nil, err
+	}
+	if trainX.Shape[1] != testX.Shape[1] {
+		return nil, nil, fmt.Errorf("probe: train has %d features, test %d", trainX.Shape[1], testX.Shape[1])
+	}
+	mean, std := Standardize(trainX)
+	return applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std), nil
 }
 
 // labelled is a feature matrix with its labels.
@@ -202,20 +210,12 @@ func trainLinear(x *tensor.Tensor, y []int, classes int, wds []float64, cfg Prob
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
 	labels := make([]int, cfg.Batch)
+	set := labelled{x, y}
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		perm := rng.Perm(n)
 		for s := 0; s < n; s += cfg.Batch {
 			e := min(s+cfg.Batch, n)
-			xb.Resize(e-s, d)
-			idxs := perm[s:e]
-			kernels.ParallelFor(len(idxs), func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					copy(xb.Data[i*d:(i+1)*d], x.Data[idxs[i]*d:(idxs[i]+1)*d])
-				}
-			})
-			for i, idx := range idxs {
-				labels[i] = y[idx]
-			}
+			gather(xb, labels, set, perm[s:e])
 			tp.Reset()
 			logits := all.Forward(tp, tp.Const(xb))
 			var loss *autograd.Var

@@ -27,3 +27,22 @@ func ExampleCache_Loss() {
 	// nce 0.0000
 	// dv -10.0000
 }
+
+// A critic that scores samples of P high and samples of Q low has a low
+// discriminator loss; the generator loss of Q's samples is then high.
+func ExampleDiscriminatorLoss() {
+	p, _ := tensor.FromSlice([]float32{4, 3, 5}, 3, 1)
+	q, _ := tensor.FromSlice([]float32{-4, -3}, 2, 1)
+	tp := autograd.NewTape()
+	d, err := mi.DiscriminatorLoss(tp, mi.GAN, tp.Const(p), tp.Const(q))
+	if err != nil {
+		panic(err)
+	}
+	g, err := mi.GeneratorLoss(tp, mi.GAN, tp.Const(q))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("discriminator %.4f generator %.4f\n", d.Item(), g.Item())
+	// Output:
+	// discriminator 0.0579 generator 3.5334
+}

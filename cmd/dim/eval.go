@@ -21,7 +21,9 @@ import (
 
 type evalOptions struct {
 	layers []string
+	kind   string // "linear" (default) or "mlp"
 	probe  eval.ProbeConfig
+	mlp    eval.MLPConfig
 }
 
 // report is what eval.json holds.
@@ -66,7 +68,11 @@ another implementation's features) with the same probe.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.layers = strings.Split(layers, ",")
-			o.probe.Seed = seed
+			o.probe.Seed, o.mlp.Seed = seed, seed
+			if o.kind != "linear" && o.kind != "mlp" {
+				return fmt.Errorf("--probe %q: want linear or mlp", o.kind)
+			}
+			o.mlp.Epochs = o.probe.Epochs
 			if featDir != "" {
 				if modelDir != "" || random {
 					return errors.New("--features excludes --model and --random")
@@ -128,11 +134,17 @@ another implementation's features) with the same probe.`,
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the probe (and of the random encoder)")
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
+	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression) or mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1)")
 	return cmd
 }
 
 // probeName describes the probe in eval.json.
-const probeName = "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
+func probeName(o evalOptions) string {
+	if o.kind == "mlp" {
+		return "mlp (standardised features; Linear-200, BatchNorm, ReLU, dropout 0.1, Linear; Adam 1e-4, batch 64; the epoch chosen on 10% of train)"
+	}
+	return "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
+}
 
 // evaluate embeds both splits and runs a linear probe on each layer.
 func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, error) {
@@ -156,7 +168,7 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName, Results: map[string]layerResult{}}
+	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName(o), Results: map[string]layerResult{}}
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
 		if err != nil {
@@ -177,8 +189,13 @@ func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, f
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "probe %s (%d features)...\n", l, xtr.Shape[1])
-		r, err := eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
+		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
+		var r eval.ProbeResult
+		if o.kind == "mlp" {
+			r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
+		} else {
+			r, err = eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
+		}
 		if err != nil {
 			return fmt.Errorf("probe %s: %w", l, err)
 		}
@@ -204,7 +221,7 @@ func evaluateFeatures(dir string, o evalOptions) (*report, error) {
 	for _, y := range append(append([]int(nil), trainY...), testY...) {
 		classes = max(classes, y+1)
 	}
-	rep := &report{Data: dir, Probe: probeName, Results: map[string]layerResult{}}
+	rep := &report{Data: dir, Probe: probeName(o), Results: map[string]layerResult{}}
 	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := readFeatures(filepath.Join(dir, "train_"+l+".npy"), len(trainY))
 		if err != nil {

@@ -149,6 +149,23 @@ func TestCLITrainEmbedEval(t *testing.T) {
 			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
 		}
 	}
+
+	// The paper's MLP classifier.
+	mout := t.TempDir()
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--out", mout); err != nil {
+		t.Fatal(err)
+	}
+	var mrep report
+	js, err = os.ReadFile(filepath.Join(mout, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &mrep); err != nil {
+		t.Fatal(err)
+	}
+	if r := mrep.Results["y"]; !strings.HasPrefix(mrep.Probe, "mlp") || r.TestAcc < 0.75 {
+		t.Errorf("mlp probe: %q %+v", mrep.Probe, r)
+	}
 }
 
 func TestCLIErrors(t *testing.T) {
@@ -164,6 +181,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"eval", "--model", dir, "--data", "mnist"}, "model.safetensors"},
 		{[]string{"embed", "--model", dir}, "--out"},
 		{[]string{"eval", "--features", dir}, "train_labels.npy"},
+		{[]string{"eval", "--features", dir, "--probe", "svm"}, "svm"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--gamma", "0.1", "--prior", "cauchy"}, "cauchy"},
 	} {
 		err := run(t, c.args...)

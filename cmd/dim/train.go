@@ -83,7 +83,7 @@ Data specs: ` + data.Specs,
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split to evaluate on", df.spec)
 			}
-			rep, err := evaluate(model, split, evalOptions{layers: dim.Layers})
+			rep, err := evaluate(model, split, evalOptions{layers: dim.Layers, kind: "linear"})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,140 @@
+package eval
+
+import (
+	"fmt"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/kernels"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/optim"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// MLPConfig sets up the paper's classifier on frozen features: one hidden
+// layer (Linear, BatchNorm, ReLU, dropout) and a linear output, trained with
+// Adam. Zero fields take the reference code's values (200 hidden units,
+// dropout 0.1, Adam 1e-4, batch 64) and at most 30 epochs.
+type MLPConfig struct {
+	Hidden  int
+	Dropout float32
+	Epochs  int
+	Batch   int
+	LR      float64
+	// ValFraction of the training set (default 0.1) is held out; the
+	// weights of the epoch with the best accuracy on it are kept.
+	ValFraction float64
+	Seed        uint64
+}
+
+func (c MLPConfig) withDefaults() MLPConfig {
+	if c.Hidden == 0 {
+		c.Hidden = 200
+	}
+	if c.Dropout == 0 {
+		c.Dropout = 0.1
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 30
+	}
+	if c.Batch == 0 {
+		c.Batch = 64
+	}
+	if c.LR == 0 {
+		c.LR = 1e-4
+	}
+	if c.ValFraction <= 0 || c.ValFraction >= 1 {
+		c.ValFraction = 0.1
+	}
+	return c
+}
+
+// NewMLP returns the classifier of MLPConfig for d features: Linear(d,
+// hidden), BatchNorm, ReLU, Dropout, Linear(hidden, classes).
+func NewMLP(d, classes int, cfg MLPConfig, rng *tensor.RNG) *nn.Sequential {
+	cfg = cfg.withDefaults()
+	return nn.NewSequential(
+		nn.NewLinear(d, cfg.Hidden, true, rng),
+		nn.NewBatchNorm(cfg.Hidden, true),
+		nn.ReLU,
+		nn.NewDropout(cfg.Dropout, rng),
+		nn.NewLinear(cfg.Hidden, classes, true, rng),
+	)
+}
+
+// MLPProbe trains the MLP classifier on standardised training features
+// (minus a validation part that picks the epoch) and reports accuracy on
+// the training and test sets. Labels must be in [0, classes).
+func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg MLPConfig) (ProbeResult, error) {
+	cfg = cfg.withDefaults()
+	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	n, d := xtr.Shape[0], xtr.Shape[1]
+	split := tensor.NewRNG(cfg.Seed ^ 0x5eed).Perm(n)
+	nv := max(1, int(float64(n)*cfg.ValFraction))
+	fit, val := rows(xtr, trainY, split[nv:]), rows(xtr, trainY, split[:nv])
+
+	rng := tensor.NewRNG(cfg.Seed)
+	net := NewMLP(d, classes, cfg, rng)
+	state := nn.StateOf(net, "")
+	opt, err := optim.NewAdam(state.Vars(), optim.AdamConfig{LR: cfg.LR})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
+	}
+	best := map[string]*tensor.Tensor{}
+	for k, v := range state.Tensors() {
+		best[k] = v.Clone()
+	}
+	res := ProbeResult{Classes: classes, ValAcc: -1}
+	tp := autograd.NewTape()
+	xb := &tensor.Tensor{}
+	labels := make([]int, cfg.Batch)
+	nf := fit.x.Shape[0]
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		net.SetTraining(true)
+		perm := rng.Perm(nf)
+		for s := 0; s+2 <= nf; s += cfg.Batch { // BatchNorm needs 2 rows
+			e := min(s+cfg.Batch, nf)
+			gather(xb, labels, fit, perm[s:e])
+			tp.Reset()
+			loss := tp.CrossEntropy(net.Forward(tp, tp.Const(xb)), labels[:e-s])
+			opt.ZeroGrad()
+			if err := tp.Backward(loss); err != nil {
+				return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
+			}
+			opt.Step()
+		}
+		if err := opt.Err(); err != nil {
+			return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
+		}
+		net.SetTraining(false)
+		if acc := Accuracy(net, val.x, val.y); acc > res.ValAcc {
+			res.ValAcc, res.Epochs = acc, epoch
+			for k, v := range state.Tensors() {
+				copy(best[k].Data, v.Data)
+			}
+		}
+	}
+	if err := state.Load(best); err != nil {
+		return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
+	}
+	net.SetTraining(false)
+	res.TrainAcc = Accuracy(net, fit.x, fit.y)
+	res.TestAcc = Accuracy(net, xte, testY)
+	return res, nil
+}
+
+// gather copies the rows idx of set into xb (resized) and their labels.
+func gather(xb *tensor.Tensor, labels []int, set labelled, idx []int) {
+	d := set.x.Shape[1]
+	xb.Resize(len(idx), d)
+	kernels.ParallelFor(len(idx), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(xb.Data[i*d:(i+1)*d], set.x.Data[idx[i]*d:(idx[i]+1)*d])
+		}
+	})
+	for i, r := range idx {
+		labels[i] = set.y[r]
+	}
+}
