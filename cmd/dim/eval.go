@@ -22,6 +22,8 @@ import (
 type evalOptions struct {
 	layers []string
 	kind   string // "linear" (default) or "mlp"
+	ndm    bool   // also the neural dependency measure of Y
+	ndmCfg eval.NDMConfig
 	probe  eval.ProbeConfig
 	mlp    eval.MLPConfig
 }
@@ -34,7 +36,10 @@ type report struct {
 	Random  bool                   `json:"random_encoder,omitempty"`
 	Probe   string                 `json:"probe"`
 	Results map[string]layerResult `json:"results"`
-	Seconds float64                `json:"seconds"`
+	// NDM of Y: the Donsker-Varadhan estimate of KL(joint || product of
+	// marginals) of its units, on Y and on sigmoid(Y) (--ndm).
+	NDM     map[string]float64 `json:"ndm,omitempty"`
+	Seconds float64            `json:"seconds"`
 }
 
 type layerResult struct {
@@ -134,6 +139,8 @@ another implementation's features) with the same probe.`,
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the probe (and of the random encoder)")
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
+	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
+	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
 	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression) or mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1)")
 	return cmd
 }
@@ -177,8 +184,32 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 		xte, err := te.Layer(l)
 		return xtr, xte, err
 	})
+	if err == nil && o.ndm {
+		err = measureNDM(rep, o, tr.Y, te.Y)
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
+}
+
+// measureNDM records the NDM of Y (train and test features [N,64]) with
+// and without a sigmoid.
+func measureNDM(rep *report, o evalOptions, train, test *tensor.Tensor) error {
+	rep.NDM = map[string]float64{}
+	for _, sig := range []bool{false, true} {
+		name := "y"
+		if sig {
+			name = "sigmoid_y"
+		}
+		fmt.Fprintf(os.Stderr, "ndm %s...\n", name)
+		cfg := o.ndmCfg
+		cfg.Sigmoid, cfg.Seed = sig, o.probe.Seed
+		v, err := eval.NDM(train, test, cfg)
+		if err != nil {
+			return err
+		}
+		rep.NDM[name] = v
+	}
+	return nil
 }
 
 // probeLayers fits a linear probe on each of o.layers, whose train and test
@@ -230,6 +261,16 @@ func evaluateFeatures(dir string, o evalOptions) (*report, error) {
 		xte, err := readFeatures(filepath.Join(dir, "test_"+l+".npy"), len(testY))
 		return xtr, xte, err
 	})
+	if err == nil && o.ndm {
+		var ytr, yte *tensor.Tensor
+		if ytr, err = readFeatures(filepath.Join(dir, "train_y.npy"), len(trainY)); err != nil {
+			return nil, err
+		}
+		if yte, err = readFeatures(filepath.Join(dir, "test_y.npy"), len(testY)); err != nil {
+			return nil, err
+		}
+		err = measureNDM(rep, o, ytr, yte)
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
 }
@@ -273,7 +314,13 @@ func printReport(rep *report) error {
 			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%%\t%.2f%%, %g, %d\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.ValAcc, r.WeightDecay, r.Epochs)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.NDM != nil {
+		fmt.Printf("NDM of Y: %.4f (sigmoid(Y): %.4f)\n", rep.NDM["y"], rep.NDM["sigmoid_y"])
+	}
+	return nil
 }
 
 // writeReport prints the table, writes eval.json into dir and appends an
@@ -294,6 +341,9 @@ func writeReport(dir string, rep *report) error {
 		for l, r := range rep.Results {
 			fields[l+"_test_acc"] = r.TestAcc
 			fields[l+"_train_acc"] = r.TrainAcc
+		}
+		for k, v := range rep.NDM {
+			fields["ndm_"+k] = v
 		}
 		m.Log("eval", fields)
 		m.Close()

@@ -152,7 +152,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 
 	// The paper's MLP classifier.
 	mout := t.TempDir()
-	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--out", mout); err != nil {
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--ndm", "--ndm-steps", "20", "--out", mout); err != nil {
 		t.Fatal(err)
 	}
 	var mrep report
@@ -165,6 +165,9 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 	if r := mrep.Results["y"]; !strings.HasPrefix(mrep.Probe, "mlp") || r.TestAcc < 0.75 {
 		t.Errorf("mlp probe: %q %+v", mrep.Probe, r)
+	}
+	if _, ok := mrep.NDM["sigmoid_y"]; !ok || len(mrep.NDM) != 2 {
+		t.Errorf("NDM: %v", mrep.NDM)
 	}
 }
 
