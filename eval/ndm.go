@@ -45,9 +45,10 @@ func (c NDMConfig) withDefaults() NDMConfig {
 
 // NDM is the neural dependency measure of the paper: how far the joint
 // distribution of the units of a representation is from the product of
-// their marginals. A critic T is trained on train [N,D] to tell rows from
+// their marginals. As in the reference code, a critic T is trained on train
+// [N,D] with the f-divergence (Fenchel dual) form of KL to tell rows from
 // "shuffled" rows, whose every unit is permuted independently across the
-// batch; the result is the Donsker-Varadhan bound E_joint[T] - log
+// batch, and the result is the Donsker-Varadhan bound E_joint[T] - log
 // E_shuffled[e^T] on KL(joint || product of marginals), averaged over
 // batches of test. Higher means more dependent units; independent units
 // give about 0.
@@ -87,7 +88,7 @@ func NDM(train, test *tensor.Tensor, cfg NDMConfig) (float64, error) {
 		ndmBatch(joint, shuffled, train, perm[pos:pos+batch], cfg.Sigmoid, rng)
 		pos += batch
 		tp.Reset()
-		loss, err := mi.DiscriminatorLoss(tp, mi.DV, critic.Forward(tp, tp.Const(joint)), critic.Forward(tp, tp.Const(shuffled)))
+		loss, err := mi.DiscriminatorLoss(tp, mi.KL, critic.Forward(tp, tp.Const(joint)), critic.Forward(tp, tp.Const(shuffled)))
 		if err != nil {
 			return 0, fmt.Errorf("ndm: %w", err)
 		}
