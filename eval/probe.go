@@ -28,6 +28,10 @@ type ProbeConfig struct {
 	// Epochs epochs with the first weight decay.
 	ValFraction float64
 	Seed        uint64
+	// Hinge trains a linear SVM (the multi-class hinge loss of Crammer and
+	// Singer, mean over rows of max(0, 1 + max_{j != y} s_j - s_y)) instead
+	// of logistic regression.
+	Hinge bool
 }
 
 func (c ProbeConfig) withDefaults() ProbeConfig {
@@ -220,7 +224,12 @@ func trainLinear(x *tensor.Tensor, y []int, classes int, wds []float64, cfg Prob
 			logits := all.Forward(tp, tp.Const(xb))
 			var loss *autograd.Var
 			for i := range k {
-				li := tp.CrossEntropy(tp.Slice(logits, 1, i*classes, (i+1)*classes), labels[:e-s])
+				var li *autograd.Var
+				if cfg.Hinge {
+					li = multiHinge(tp, tp.Slice(logits, 1, i*classes, (i+1)*classes), labels[:e-s])
+				} else {
+					li = tp.CrossEntropy(tp.Slice(logits, 1, i*classes, (i+1)*classes), labels[:e-s])
+				}
 				if loss == nil {
 					loss = li
 				} else {
@@ -241,6 +250,22 @@ func trainLinear(x *tensor.Tensor, y []int, classes int, wds []float64, cfg Prob
 		}
 	}
 	return clfs, nil
+}
+
+// multiHinge is the Crammer-Singer multi-class hinge loss of scores s [B,C]
+// for the labels: the mean of max(0, 1 + max_{j != y} s_j - s_y).
+func multiHinge(tp *autograd.Tape, s *autograd.Var, labels []int) *autograd.Var {
+	b, c := s.Value.Shape[0], s.Value.Shape[1]
+	onehot, away := tp.Buffer(b, c), tp.Buffer(b, c)
+	onehot.Zero()
+	away.Zero()
+	for i, y := range labels {
+		onehot.Data[i*c+y] = 1
+		away.Data[i*c+y] = -1e4 // the true class never wins the max
+	}
+	sy := tp.SumAxes(tp.Mul(s, tp.Const(onehot)), []int{1}, true)
+	other := tp.MaxAxes(tp.Add(s, tp.Const(away)), []int{1}, true)
+	return tp.Mean(tp.ReLU(tp.AddScalar(tp.Sub(other, sy), 1)))
 }
 
 // block returns a parameter whose value and gradient are the shape-sized

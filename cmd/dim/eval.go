@@ -74,8 +74,12 @@ another implementation's features) with the same probe.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.layers = strings.Split(layers, ",")
 			o.probe.Seed, o.mlp.Seed = seed, seed
-			if o.kind != "linear" && o.kind != "mlp" {
-				return fmt.Errorf("--probe %q: want linear or mlp", o.kind)
+			switch o.kind {
+			case "linear", "mlp":
+			case "svm":
+				o.probe.Hinge = true
+			default:
+				return fmt.Errorf("--probe %q: want linear, svm or mlp", o.kind)
 			}
 			o.mlp.Epochs = o.probe.Epochs
 			if featDir != "" {
@@ -141,14 +145,17 @@ another implementation's features) with the same probe.`,
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
-	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression) or mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1)")
+	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss) or mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1)")
 	return cmd
 }
 
 // probeName describes the probe in eval.json.
 func probeName(o evalOptions) string {
-	if o.kind == "mlp" {
+	switch o.kind {
+	case "mlp":
 		return "mlp (standardised features; Linear-200, BatchNorm, ReLU, dropout 0.1, Linear; Adam 1e-4, batch 64; the epoch chosen on 10% of train)"
+	case "svm":
+		return "svm (linear, multi-class hinge loss on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 	}
 	return "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 }

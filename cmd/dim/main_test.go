@@ -169,6 +169,23 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if _, ok := mrep.NDM["sigmoid_y"]; !ok || len(mrep.NDM) != 2 {
 		t.Errorf("NDM: %v", mrep.NDM)
 	}
+
+	// The linear SVM.
+	sout := t.TempDir()
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20", "--out", sout); err != nil {
+		t.Fatal(err)
+	}
+	var srep report
+	js, err = os.ReadFile(filepath.Join(sout, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &srep); err != nil {
+		t.Fatal(err)
+	}
+	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 {
+		t.Errorf("svm probe: %q %+v", srep.Probe, r)
+	}
 }
 
 func TestCLIErrors(t *testing.T) {
@@ -184,7 +201,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"eval", "--model", dir, "--data", "mnist"}, "model.safetensors"},
 		{[]string{"embed", "--model", dir}, "--out"},
 		{[]string{"eval", "--features", dir}, "train_labels.npy"},
-		{[]string{"eval", "--features", dir, "--probe", "svm"}, "svm"},
+		{[]string{"eval", "--features", dir, "--probe", "bogus"}, "bogus"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--gamma", "0.1", "--prior", "cauchy"}, "cauchy"},
 	} {
 		err := run(t, c.args...)
