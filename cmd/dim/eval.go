@@ -49,6 +49,7 @@ type layerResult struct {
 	ValAcc      float64 `json:"val_acc"`      // on the held-out part of train that chose:
 	WeightDecay float64 `json:"weight_decay"` // the probe's L2 strength
 	Epochs      int     `json:"epochs"`       // and its training epochs
+	K           int     `json:"k,omitempty"`  // k-NN: the k chosen
 }
 
 func evalCmd() *cobra.Command {
@@ -75,11 +76,11 @@ another implementation's features) with the same probe.`,
 			o.layers = strings.Split(layers, ",")
 			o.probe.Seed, o.mlp.Seed = seed, seed
 			switch o.kind {
-			case "linear", "mlp":
+			case "linear", "mlp", "knn":
 			case "svm":
 				o.probe.Hinge = true
 			default:
-				return fmt.Errorf("--probe %q: want linear, svm or mlp", o.kind)
+				return fmt.Errorf("--probe %q: want linear, svm, mlp or knn", o.kind)
 			}
 			o.mlp.Epochs = o.probe.Epochs
 			if featDir != "" {
@@ -145,7 +146,7 @@ another implementation's features) with the same probe.`,
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
-	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss) or mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1)")
+	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours)")
 	return cmd
 }
 
@@ -156,6 +157,8 @@ func probeName(o evalOptions) string {
 		return "mlp (standardised features; Linear-200, BatchNorm, ReLU, dropout 0.1, Linear; Adam 1e-4, batch 64; the epoch chosen on 10% of train)"
 	case "svm":
 		return "svm (linear, multi-class hinge loss on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
+	case "knn":
+		return "knn (Euclidean distance between standardised features, majority vote; k in 1, 5, 10, 20 chosen on 10% of train)"
 	}
 	return "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 }
@@ -229,9 +232,17 @@ func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, f
 		}
 		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
 		var r eval.ProbeResult
-		if o.kind == "mlp" {
+		switch o.kind {
+		case "mlp":
 			r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
-		} else {
+		case "knn":
+			var kr eval.KNNResult
+			kr, err = eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed})
+			if err == nil {
+				rep.Results[l] = layerResult{Dims: xtr.Shape[1], TestAcc: kr.TestAcc, ValAcc: kr.ValAcc, K: kr.K}
+				continue
+			}
+		default:
 			r, err = eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
 		}
 		if err != nil {
@@ -317,7 +328,9 @@ func printReport(rep *report) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "layer\tfeatures\ttrain acc\ttest acc\tprobe (val acc, weight decay, epochs)\n")
 	for _, l := range dim.Layers {
-		if r, ok := rep.Results[l]; ok {
+		if r, ok := rep.Results[l]; ok && r.K > 0 {
+			fmt.Fprintf(tw, "%s\t%d\t-\t%.2f%%\t%.2f%%, k=%d\n", l, r.Dims, 100*r.TestAcc, 100*r.ValAcc, r.K)
+		} else if ok {
 			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%%\t%.2f%%, %g, %d\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.ValAcc, r.WeightDecay, r.Epochs)
 		}
 	}

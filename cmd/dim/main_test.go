@@ -59,6 +59,20 @@ func idxDir(t *testing.T, nTrain, nTest int) string {
 	return dir
 }
 
+// readReport reads the eval.json in dir.
+func readReport(t *testing.T, dir string) report {
+	t.Helper()
+	js, err := os.ReadFile(filepath.Join(dir, "eval.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 func run(t *testing.T, args ...string) error {
 	t.Helper()
 	root := newRoot()
@@ -118,14 +132,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--model", run1, "--data", data, "--probe-epochs", "20"); err != nil {
 		t.Fatal(err)
 	}
-	var rep report
-	js, err = os.ReadFile(filepath.Join(run1, "eval.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, run1)
 	for _, l := range []string{"conv", "fc", "y"} {
 		if r, ok := rep.Results[l]; !ok || r.TestAcc < 0.75 { // chance is 1/3
 			t.Errorf("%s probe on a trivially separable set: %+v", l, rep.Results)
@@ -136,14 +143,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--features", feats, "--layers", "fc,y", "--probe-epochs", "20"); err != nil {
 		t.Fatal(err)
 	}
-	var frep report
-	js, err = os.ReadFile(filepath.Join(feats, "eval.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &frep); err != nil {
-		t.Fatal(err)
-	}
+	frep := readReport(t, feats)
 	for _, l := range []string{"fc", "y"} {
 		if frep.Results[l] != rep.Results[l] {
 			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
@@ -155,14 +155,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--ndm", "--ndm-steps", "20", "--out", mout); err != nil {
 		t.Fatal(err)
 	}
-	var mrep report
-	js, err = os.ReadFile(filepath.Join(mout, "eval.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &mrep); err != nil {
-		t.Fatal(err)
-	}
+	mrep := readReport(t, mout)
 	if r := mrep.Results["y"]; !strings.HasPrefix(mrep.Probe, "mlp") || r.TestAcc < 0.75 {
 		t.Errorf("mlp probe: %q %+v", mrep.Probe, r)
 	}
@@ -175,16 +168,19 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20", "--out", sout); err != nil {
 		t.Fatal(err)
 	}
-	var srep report
-	js, err = os.ReadFile(filepath.Join(sout, "eval.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(js, &srep); err != nil {
-		t.Fatal(err)
-	}
+	srep := readReport(t, sout)
 	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 {
 		t.Errorf("svm probe: %q %+v", srep.Probe, r)
+	}
+
+	// k nearest neighbours.
+	kout := t.TempDir()
+	if err := run(t, "eval", "--features", feats, "--layers", "fc", "--probe", "knn", "--out", kout); err != nil {
+		t.Fatal(err)
+	}
+	krep := readReport(t, kout)
+	if r := krep.Results["fc"]; !strings.HasPrefix(krep.Probe, "knn") || r.TestAcc < 0.75 || r.K < 1 {
+		t.Errorf("knn: %q %+v", krep.Probe, r)
 	}
 }
 
