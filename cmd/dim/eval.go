@@ -28,13 +28,15 @@ type evalOptions struct {
 	mlp    eval.MLPConfig
 }
 
-// report is what eval.json holds.
+// report is what eval.json (eval_KIND.json for the other classifiers)
+// holds.
 type report struct {
 	Model   string                 `json:"model"`
 	Data    string                 `json:"data"`
 	Arch    string                 `json:"arch"`
 	Random  bool                   `json:"random_encoder,omitempty"`
 	Probe   string                 `json:"probe"`
+	Kind    string                 `json:"-"` // linear, svm, mlp or knn: names the file
 	Results map[string]layerResult `json:"results"`
 	// NDM of Y: the Donsker-Varadhan estimate of KL(joint || product of
 	// marginals) of its units, on Y and on sigmoid(Y) (--ndm).
@@ -150,6 +152,22 @@ another implementation's features) with the same probe.`,
 	return cmd
 }
 
+// reportFile names the report of a classifier kind.
+func reportFile(kind string) string {
+	if kind == "" || kind == "linear" {
+		return "eval.json"
+	}
+	return "eval_" + kind + ".json"
+}
+
+// reportKind is the classifier kind, "linear" when unset.
+func reportKind(kind string) string {
+	if kind == "" {
+		return "linear"
+	}
+	return kind
+}
+
 // probeName describes the probe in eval.json.
 func probeName(o evalOptions) string {
 	switch o.kind {
@@ -185,7 +203,7 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName(o), Results: map[string]layerResult{}}
+	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName(o), Kind: o.kind, Results: map[string]layerResult{}}
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
 		if err != nil {
@@ -270,7 +288,7 @@ func evaluateFeatures(dir string, o evalOptions) (*report, error) {
 	for _, y := range append(append([]int(nil), trainY...), testY...) {
 		classes = max(classes, y+1)
 	}
-	rep := &report{Data: dir, Probe: probeName(o), Results: map[string]layerResult{}}
+	rep := &report{Data: dir, Probe: probeName(o), Kind: o.kind, Results: map[string]layerResult{}}
 	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := readFeatures(filepath.Join(dir, "train_"+l+".npy"), len(trainY))
 		if err != nil {
@@ -343,7 +361,9 @@ func printReport(rep *report) error {
 	return nil
 }
 
-// writeReport prints the table, writes eval.json into dir and appends an
+// writeReport prints the table, writes eval.json (eval_KIND.json for a
+// classifier other than the linear probe, so that results of different
+// classifiers sit side by side) into dir and appends an
 // "eval" line to the run's metrics.
 func writeReport(dir string, rep *report) error {
 	if err := printReport(rep); err != nil {
@@ -352,12 +372,12 @@ func writeReport(dir string, rep *report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "eval.json")
+	path := filepath.Join(dir, reportFile(rep.Kind))
 	if err := checkpoint.WriteJSONAtomic(path, rep); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if m, err := runlog.Open(filepath.Join(dir, dim.MetricsFile), true); err == nil {
-		fields := map[string]any{"data": rep.Data, "random_encoder": rep.Random}
+		fields := map[string]any{"data": rep.Data, "random_encoder": rep.Random, "classifier": reportKind(rep.Kind)}
 		for l, r := range rep.Results {
 			fields[l+"_test_acc"] = r.TestAcc
 			fields[l+"_train_acc"] = r.TrainAcc

@@ -59,10 +59,10 @@ func idxDir(t *testing.T, nTrain, nTest int) string {
 	return dir
 }
 
-// readReport reads the eval.json in dir.
-func readReport(t *testing.T, dir string) report {
+// readReport reads the report of a classifier kind in dir.
+func readReport(t *testing.T, dir, kind string) report {
 	t.Helper()
-	js, err := os.ReadFile(filepath.Join(dir, "eval.json"))
+	js, err := os.ReadFile(filepath.Join(dir, reportFile(kind)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--model", run1, "--data", data, "--probe-epochs", "20"); err != nil {
 		t.Fatal(err)
 	}
-	rep := readReport(t, run1)
+	rep := readReport(t, run1, "linear")
 	for _, l := range []string{"conv", "fc", "y"} {
 		if r, ok := rep.Results[l]; !ok || r.TestAcc < 0.75 { // chance is 1/3
 			t.Errorf("%s probe on a trivially separable set: %+v", l, rep.Results)
@@ -143,7 +143,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	if err := run(t, "eval", "--features", feats, "--layers", "fc,y", "--probe-epochs", "20"); err != nil {
 		t.Fatal(err)
 	}
-	frep := readReport(t, feats)
+	frep := readReport(t, feats, "linear")
 	for _, l := range []string{"fc", "y"} {
 		if frep.Results[l] != rep.Results[l] {
 			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
@@ -151,11 +151,10 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 
 	// The paper's MLP classifier.
-	mout := t.TempDir()
-	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--ndm", "--ndm-steps", "20", "--out", mout); err != nil {
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "mlp", "--ndm", "--ndm-steps", "20"); err != nil {
 		t.Fatal(err)
 	}
-	mrep := readReport(t, mout)
+	mrep := readReport(t, feats, "mlp")
 	if r := mrep.Results["y"]; !strings.HasPrefix(mrep.Probe, "mlp") || r.TestAcc < 0.75 {
 		t.Errorf("mlp probe: %q %+v", mrep.Probe, r)
 	}
@@ -164,21 +163,19 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 
 	// The linear SVM.
-	sout := t.TempDir()
-	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20", "--out", sout); err != nil {
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20"); err != nil {
 		t.Fatal(err)
 	}
-	srep := readReport(t, sout)
+	srep := readReport(t, feats, "svm")
 	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 {
 		t.Errorf("svm probe: %q %+v", srep.Probe, r)
 	}
 
 	// k nearest neighbours.
-	kout := t.TempDir()
-	if err := run(t, "eval", "--features", feats, "--layers", "fc", "--probe", "knn", "--out", kout); err != nil {
+	if err := run(t, "eval", "--features", feats, "--layers", "fc", "--probe", "knn"); err != nil {
 		t.Fatal(err)
 	}
-	krep := readReport(t, kout)
+	krep := readReport(t, feats, "knn")
 	if r := krep.Results["fc"]; !strings.HasPrefix(krep.Probe, "knn") || r.TestAcc < 0.75 || r.K < 1 {
 		t.Errorf("knn: %q %+v", krep.Probe, r)
 	}
