@@ -1,6 +1,7 @@
 // Package eval measures learnt representations the way the paper does:
-// classifiers trained on frozen features (linear probe; MLP, SVM and k-NN
-// to come), and later MINE, NDM and MS-SSIM.
+// classifiers trained on frozen features (linear probe, linear SVM, the
+// paper's MLP, k nearest neighbours) and the neural dependency measure
+// (NDM); MINE and MS-SSIM are to come.
 package eval
 
 import (
@@ -107,9 +108,10 @@ func applyStandardize(x *tensor.Tensor, mean, std []float32) *tensor.Tensor {
 	return out
 }
 
-// LinearProbe trains multinomial logistic regression on standardised
-// training features and reports accuracy on both sets. Labels must be in
-// [0, classes).
+// LinearProbe trains multinomial logistic regression (a linear SVM with
+// cfg.Hinge) on standardised training features, choosing the weight decay
+// and the number of epochs on held-out training rows, and reports accuracy
+// on both sets. Labels must be in [0, classes).
 func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg ProbeConfig) (ProbeResult, error) {
 	cfg = cfg.withDefaults()
 	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
