@@ -249,26 +249,29 @@ func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, f
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
-		var r eval.ProbeResult
-		switch o.kind {
-		case "mlp":
-			r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
-		case "knn":
-			var kr eval.KNNResult
-			kr, err = eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed})
-			if err == nil {
-				rep.Results[l] = layerResult{Dims: xtr.Shape[1], TestAcc: kr.TestAcc, ValAcc: kr.ValAcc, K: kr.K}
-				continue
-			}
-		default:
-			r, err = eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
-		}
-		if err != nil {
+		if rep.Results[l], err = classify(o, classes, xtr, trainY, xte, testY); err != nil {
 			return fmt.Errorf("probe %s: %w", l, err)
 		}
-		rep.Results[l] = layerResult{Dims: xtr.Shape[1], TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs}
 	}
 	return nil
+}
+
+// classify runs the classifier of o.kind on one layer's features.
+func classify(o evalOptions, classes int, xtr *tensor.Tensor, trainY []int, xte *tensor.Tensor, testY []int) (layerResult, error) {
+	var (
+		r   eval.ProbeResult
+		err error
+	)
+	switch o.kind {
+	case "knn":
+		kr, err := eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed})
+		return layerResult{Dims: xtr.Shape[1], TestAcc: kr.TestAcc, ValAcc: kr.ValAcc, K: kr.K}, err
+	case "mlp":
+		r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
+	default:
+		r, err = eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
+	}
+	return layerResult{Dims: xtr.Shape[1], TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs}, err
 }
 
 // evaluateFeatures runs the probes on features saved as NumPy files
