@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ type evalOptions struct {
 	layers []string
 	kind   string // "linear" (default) or "mlp"
 	ndm    bool   // also the neural dependency measure of Y
+	runs   int    // repetitions of each classifier (mean and std reported)
 	ndmCfg eval.NDMConfig
 	probe  eval.ProbeConfig
 	mlp    eval.MLPConfig
@@ -52,6 +54,12 @@ type layerResult struct {
 	WeightDecay float64 `json:"weight_decay"` // the probe's L2 strength
 	Epochs      int     `json:"epochs"`       // and its training epochs
 	K           int     `json:"k,omitempty"`  // k-NN: the k chosen
+	// With --runs N > 1: the test accuracies of the N runs (seeds seed ..
+	// seed+N-1, each with its own validation split and initialisation),
+	// their mean (TestAcc) and standard deviation; the other fields are
+	// those of the first run.
+	Runs       []float64 `json:"runs,omitempty"`
+	TestAccStd float64   `json:"test_acc_std,omitempty"`
 }
 
 func evalCmd() *cobra.Command {
@@ -146,6 +154,7 @@ another implementation's features) with the same probe.`,
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the probe (and of the random encoder)")
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
+	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of test accuracy (the paper: 5 for the SVM)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
 	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours)")
@@ -249,11 +258,39 @@ func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, f
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
-		if rep.Results[l], err = classify(o, classes, xtr, trainY, xte, testY); err != nil {
-			return fmt.Errorf("probe %s: %w", l, err)
+		var res layerResult
+		for run := range max(o.runs, 1) {
+			ro := o
+			ro.probe.Seed, ro.mlp.Seed = o.probe.Seed+uint64(run), o.mlp.Seed+uint64(run)
+			r, err := classify(ro, classes, xtr, trainY, xte, testY)
+			if err != nil {
+				return fmt.Errorf("probe %s: %w", l, err)
+			}
+			if run == 0 {
+				res = r
+			}
+			res.Runs = append(res.Runs, r.TestAcc)
 		}
+		if len(res.Runs) > 1 {
+			res.TestAcc, res.TestAccStd = meanStd(res.Runs)
+		} else {
+			res.Runs = nil
+		}
+		rep.Results[l] = res
 	}
 	return nil
+}
+
+// meanStd returns the mean and the (unbiased) standard deviation of xs.
+func meanStd(xs []float64) (mean, std float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(max(len(xs)-1, 1)))
 }
 
 // classify runs the classifier of o.kind on one layer's features.
@@ -349,7 +386,9 @@ func printReport(rep *report) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "layer\tfeatures\ttrain acc\ttest acc\tprobe (val acc, weight decay, epochs)\n")
 	for _, l := range dim.Layers {
-		if r, ok := rep.Results[l]; ok && r.K > 0 {
+		if r, ok := rep.Results[l]; ok && len(r.Runs) > 1 {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%% +- %.2f (%d runs)\t%.2f%%, first run\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.TestAccStd, len(r.Runs), 100*r.ValAcc)
+		} else if ok && r.K > 0 {
 			fmt.Fprintf(tw, "%s\t%d\t-\t%.2f%%\t%.2f%%, k=%d\n", l, r.Dims, 100*r.TestAcc, 100*r.ValAcc, r.K)
 		} else if ok {
 			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%%\t%.2f%%, %g, %d\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.ValAcc, r.WeightDecay, r.Epochs)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -145,7 +146,7 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 	frep := readReport(t, feats, "linear")
 	for _, l := range []string{"fc", "y"} {
-		if frep.Results[l] != rep.Results[l] {
+		if !reflect.DeepEqual(frep.Results[l], rep.Results[l]) {
 			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
 		}
 	}
@@ -163,12 +164,14 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 
 	// The linear SVM.
-	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20"); err != nil {
+	if err := run(t, "eval", "--features", feats, "--layers", "y", "--probe", "svm", "--probe-epochs", "20", "--runs", "3"); err != nil {
 		t.Fatal(err)
 	}
 	srep := readReport(t, feats, "svm")
-	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 {
-		t.Errorf("svm probe: %q %+v", srep.Probe, r)
+	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 || len(r.Runs) != 3 {
+		t.Errorf("svm probe, 3 runs: %q %+v", srep.Probe, r)
+	} else if m, sd := meanStd(r.Runs); m != r.TestAcc || sd != r.TestAccStd {
+		t.Errorf("svm probe: mean %v std %v of runs %v, reported %v %v", m, sd, r.Runs, r.TestAcc, r.TestAccStd)
 	}
 
 	// k nearest neighbours.
@@ -200,6 +203,17 @@ func TestCLIErrors(t *testing.T) {
 		err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestMeanStd(t *testing.T) {
+	for _, c := range []struct {
+		xs        []float64
+		mean, std float64
+	}{{[]float64{1, 2, 3}, 2, 1}, {[]float64{0.5}, 0.5, 0}, {[]float64{2, 2, 2, 2}, 2, 0}} {
+		if m, s := meanStd(c.xs); m != c.mean || s != c.std {
+			t.Errorf("meanStd(%v) = %v, %v; want %v, %v", c.xs, m, s, c.mean, c.std)
 		}
 	}
 }
