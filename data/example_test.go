@@ -53,7 +53,7 @@ func ExampleOpen() {
 		fmt.Printf("epoch %d: %d images, X has %d values, last of epoch: %v\n", b.Epoch, b.N, len(b.X), b.Last)
 	}
 
-	for b, err := range data.Chunks(split.Train, 4, nil, nil) {
+	for b, err := range data.Chunks(split.Train, 4, data.Transform{}) {
 		if err != nil {
 			break
 		}

@@ -412,26 +412,38 @@ func (l *Loader) Close() error {
 	return nil
 }
 
+// Transform is what evaluation does to every image before an encoder sees
+// it: an optional centre crop (the evaluation-time counterpart of random
+// crops during training, e.g. STL-10's 96 -> 64) and the normalisation of
+// LoaderOptions. A run records it so that embedding and evaluation apply
+// exactly what training did.
+type Transform struct {
+	// CenterCrop > 0 cuts the central CenterCrop x CenterCrop square.
+	CenterCrop int `json:"center_crop,omitempty"`
+	// Mean and Std as in LoaderOptions; nil scales pixels to [-1, 1].
+	Mean []float32 `json:"mean,omitempty"`
+	Std  []float32 `json:"std,omitempty"`
+}
+
 // Chunks iterates over ds in index order, synchronously, in batches of up to
-// size images, converted as by a Loader without augmentation (mean and std
-// as in LoaderOptions; nil for [-1, 1]). It is meant for feature
+// size images, converted by t (no augmentation). It is meant for feature
 // extraction. The yielded batch is reused: it is valid until the next
 // iteration. An error stops the iteration after being yielded.
-func Chunks(ds Dataset, size int, mean, std []float32) iter.Seq2[*Batch, error] {
+func Chunks(ds Dataset, size int, tr Transform) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
 		if size <= 0 {
 			yield(nil, fmt.Errorf("data: chunk size %d not positive", size))
 			return
 		}
-		t, err := newTransform(ds, LoaderOptions{Mean: mean, Std: std})
+		t, err := newTransform(ds, LoaderOptions{Crop: tr.CenterCrop, CenterCrop: true, Mean: tr.Mean, Std: tr.Std})
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		n := ds.Len()
-		sz := t.c * t.h * t.w
-		src := make([]uint8, sz)
-		b := &Batch{C: t.c, H: t.h, W: t.w}
+		src := make([]uint8, t.c*t.h*t.w)
+		sz := t.c * t.oh * t.ow
+		b := &Batch{C: t.c, H: t.oh, W: t.ow}
 		b.X = make([]float32, min(size, n)*sz)
 		b.Labels = make([]int, min(size, n))
 		b.Index = make([]int, min(size, n))

@@ -372,7 +372,7 @@ func TestLoaderErrorAndClose(t *testing.T) {
 func TestChunks(t *testing.T) {
 	ds := seqDataset(t, 10, 2, 2, 3, 3)
 	var idx []int
-	for b, err := range Chunks(ds, 4, nil, nil) {
+	for b, err := range Chunks(ds, 4, Transform{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +388,7 @@ func TestChunks(t *testing.T) {
 		t.Fatalf("order %v", idx)
 	}
 	n := 0
-	for _, err := range Chunks(failing{ds, 5}, 4, nil, nil) {
+	for _, err := range Chunks(failing{ds, 5}, 4, Transform{}) {
 		if err != nil {
 			wantErr(t, err, "image 5")
 			break
@@ -420,5 +420,32 @@ func TestSubsetConcat(t *testing.T) {
 	}
 	if err := c.Image(8, make([]uint8, 2)); err == nil {
 		t.Fatal("index out of range")
+	}
+}
+
+func TestChunksTransform(t *testing.T) {
+	// 1 channel, 4x4 images; the centre 2x2 crop of image i holds pixels
+	// (1,1) (1,2) (2,1) (2,2): values i*13 + 5, 6, 9, 10, then x/255 with
+	// mean 0 and std 1.
+	ds := seqDataset(t, 3, 1, 4, 4, 3)
+	for b, err := range Chunks(ds, 2, Transform{CenterCrop: 2, Mean: []float32{0}, Std: []float32{1}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.H != 2 || b.W != 2 {
+			t.Fatalf("chunk images are %dx%d, want 2x2", b.H, b.W)
+		}
+		for j := range b.N {
+			i := b.Index[j]
+			for k, off := range []int{5, 6, 9, 10} {
+				if want := float32(uint8(i*13+off)) / 255; b.X[j*4+k] != want {
+					t.Fatalf("image %d pixel %d = %v, want %v", i, k, b.X[j*4+k], want)
+				}
+			}
+		}
+	}
+	for _, err := range Chunks(ds, 2, Transform{CenterCrop: 5}) {
+		wantErr(t, err, "crop 5 larger")
+		break
 	}
 }

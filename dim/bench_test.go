@@ -3,6 +3,7 @@ package dim
 import (
 	"testing"
 
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -16,25 +17,18 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Run(map[int]string{512: "mi-units=512", 2048: "mi-units=2048"}[units], func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.MIUnits = units
-			m, err := New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			tr, err := NewTrainer(m)
-			if err != nil {
-				b.Fatal(err)
-			}
+			m := newModel(b, cfg, encoder.Spec{Name: "basic28x28"})
 			x := tensor.New(cfg.Batch, 1, 28, 28)
 			tensor.NewRNG(1).Uniform(x, -1, 1)
 			for range 2 { // warm the tape's buffers
-				if _, err := tr.Step(x); err != nil {
+				if _, err := m.StepImages(x); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := tr.Step(x); err != nil {
+				if _, err := m.StepImages(x); err != nil {
 					b.Fatal(err)
 				}
 			}

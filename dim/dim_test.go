@@ -1,37 +1,70 @@
 package dim
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
-	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 )
 
 // tinyArch is a small encoder with the structure of basic28x28, so that
 // finite differences over the whole model stay cheap.
-var tinyArch = Arch{
+var tinyArch = encoder.Arch{
 	Name: "tiny", Channels: 1, Size: 9,
-	Convs: []ConvSpec{{Out: 3, Kernel: 3, Stride: 2, Pad: 1}, {Out: 5, Kernel: 3, Stride: 2, Pad: 1}},
+	Convs: []encoder.ConvSpec{{Out: 3, Kernel: 3, Stride: 2, Pad: 1}, {Out: 5, Kernel: 3, Stride: 2, Pad: 1}},
 	FCs:   []int{7}, Out: 4, LocalLayer: 1, FeatureLayer: 1,
 }
 
-func init() { Archs["tiny"] = tinyArch }
+func init() {
+	err := encoder.Register("tiny", "a test encoder", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
+		return encoder.NewConvNet(tinyArch, s, rng)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+var tinySpec = encoder.Spec{Name: "tiny"}
 
 func tinyConfig(m mi.Measure, alpha, beta float32) Config {
 	c := DefaultConfig()
-	c.Arch, c.MIUnits, c.Measure, c.Alpha, c.Beta, c.Batch = "tiny", 6, m, alpha, beta, 3
+	c.MIUnits, c.Measure, c.Batch = 6, m, 3
+	c.Weights = map[string]float32{"alpha": alpha, "beta": beta}
 	return c
 }
 
-func randBatch(seed uint64, n int, a Arch) *tensor.Tensor {
+// newModel returns New(cfg, spec), failing the test on an error.
+func newModel(tb testing.TB, cfg Config, spec encoder.Spec) *Model {
+	tb.Helper()
+	m, err := New(cfg, spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func randBatch(seed uint64, n int, a encoder.Arch) *tensor.Tensor {
 	x := tensor.New(n, a.Channels, a.Size, a.Size)
 	tensor.NewRNG(seed).Uniform(x, -1, 1)
 	return x
+}
+
+// objective returns the model's total loss on x, on tp.
+func objective(tb testing.TB, m *Model, tp *autograd.Tape, x *tensor.Tensor) *autograd.Var {
+	tb.Helper()
+	total, err := m.Objective(tp, &train.Batch{X: x})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return total
 }
 
 // TestGradFullDIM checks the gradient of the whole DIM objective (encoder,
@@ -51,29 +84,18 @@ func TestGradFullDIM(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := tinyConfig(c.m, c.alpha, c.beta)
-			cfg.Gamma = c.gamma
-			m, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg.SetWeight("gamma", c.gamma)
+			m := newModel(t, cfg, tinySpec)
 			x := randBatch(1, 3, tinyArch)
 			loss := func() float64 {
 				tp := autograd.NewTape()
 				tp.SetNoGrad(true)
-				ls, err := m.Loss(tp, tp.Const(x))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return float64(ls.Total.Item())
+				return float64(objective(t, m, tp, x).Item())
 			}
-			st := m.State()
+			st := nn.StateOf(m, "")
 			autograd.ZeroGrad(st.Vars()...)
 			tp := autograd.NewTape()
-			ls, err := m.Loss(tp, tp.Const(x))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tp.Backward(ls.Total); err != nil {
+			if err := tp.Backward(objective(t, m, tp, x)); err != nil {
 				t.Fatal(err)
 			}
 			// A small step: with a batch of 3, BatchNorm puts many ReLU inputs
@@ -100,56 +122,6 @@ func TestGradFullDIM(t *testing.T) {
 	}
 }
 
-func TestCheckpointRoundTrip(t *testing.T) {
-	cfg := tinyConfig(mi.JSD, 0.5, 1)
-	cfg.Gamma = 0.1
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := newTrainer(t, m)
-	x := randBatch(2, 3, tinyArch)
-	for i := 0; i < 3; i++ {
-		if _, err := tr.Step(x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dir := filepath.Join(t.TempDir(), "run")
-	if err := SaveCheckpoint(dir, m, tr, Progress{Epoch: 1, Step: 3, Data: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	m2, p, opt, err := LoadCheckpoint(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Step != 3 || p.Epoch != 1 || p.Data != "test" || !reflect.DeepEqual(m2.Config, m.Config) {
-		t.Fatalf("progress %+v config %+v", p, m2.Config)
-	}
-	// Identical outputs in evaluation mode.
-	embed := func(m *Model) []float32 {
-		m.SetTraining(false)
-		tp := autograd.NewTape()
-		f := m.Encoder.Encode(tp, tp.Const(x))
-		return append([]float32(nil), f.Y.Value.Data...)
-	}
-	a, b := embed(m), embed(m2)
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("Y[%d] = %v after loading, want %v", i, b[i], a[i])
-		}
-	}
-	if !reflect.DeepEqual(m.State().Tensors(), m2.State().Tensors()) {
-		t.Error("parameters or buffers differ after loading")
-	}
-	tr2 := newTrainer(t, m2)
-	if err := tr2.LoadOptimizerState(opt); err != nil {
-		t.Fatal(err)
-	}
-	if tr2.Opt.Steps() != 3 || tr2.PriorOpt.Steps() != 3 {
-		t.Errorf("optimiser steps %d and %d after loading, want 3", tr2.Opt.Steps(), tr2.PriorOpt.Steps())
-	}
-}
-
 // TestResumeMatches checks that saving after k steps and continuing from
 // the checkpoint gives the same losses as an uninterrupted run, with and
 // without prior matching (whose discriminator and prior samples must
@@ -162,43 +134,43 @@ func TestResumeMatches(t *testing.T) {
 
 func testResume(t *testing.T, gamma float32) {
 	cfg := tinyConfig(mi.JSD, 0, 1)
-	cfg.Gamma = gamma
+	cfg.SetWeight("gamma", gamma)
 	batches := []*tensor.Tensor{randBatch(3, 3, tinyArch), randBatch(4, 3, tinyArch), randBatch(5, 3, tinyArch), randBatch(6, 3, tinyArch)}
-	m, _ := New(cfg)
-	tr := newTrainer(t, m)
-	var want []StepResult
+	m := newModel(t, cfg, tinySpec)
+	var want [][]train.Loss
 	for _, x := range batches {
-		r, err := tr.Step(x)
+		r, err := m.StepImages(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, r)
+		want = append(want, slices.Clone(r))
 	}
-	m1, _ := New(cfg)
-	tr1 := newTrainer(t, m1)
+	m1 := newModel(t, cfg, tinySpec)
 	for _, x := range batches[:2] {
-		if _, err := tr1.Step(x); err != nil {
+		if _, err := m1.StepImages(x); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dir := t.TempDir()
-	if err := SaveCheckpoint(dir, m1, tr1, Progress{Step: 2}); err != nil {
+	if err := train.Save(dir, m1, train.Progress{Step: 2}); err != nil {
 		t.Fatal(err)
 	}
-	m2, _, opt, err := LoadCheckpoint(dir)
+	loaded, p, err := train.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr2 := newTrainer(t, m2)
-	if err := tr2.LoadOptimizerState(opt); err != nil {
-		t.Fatal(err)
+	m2 := loaded.(*Model)
+	js1, _ := json.Marshal(m2.DIMConfig())
+	js2, _ := json.Marshal(cfg)
+	if p.Step != 2 || string(js1) != string(js2) {
+		t.Fatalf("progress %+v, config %+v after loading, want %+v", p, m2.DIMConfig(), cfg)
 	}
 	for i, x := range batches[2:] {
-		r, err := tr2.Step(x)
+		r, err := m2.StepImages(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r != want[2+i] {
+		if !slices.Equal(r, want[2+i]) {
 			t.Errorf("step %d after resume: losses %+v, uninterrupted %+v", 2+i, r, want[2+i])
 		}
 	}
@@ -209,11 +181,11 @@ func TestConfigValidate(t *testing.T) {
 		name string
 		edit func(*Config)
 	}{
-		{"arch", func(c *Config) { c.Arch = "resnet1000" }},
 		{"measure", func(c *Config) { c.Measure = "bogus" }},
 		{"units", func(c *Config) { c.MIUnits = 0 }},
-		{"weights", func(c *Config) { c.Alpha, c.Beta = 0, 0 }},
-		{"gamma", func(c *Config) { c.Gamma = -1 }},
+		{"weights", func(c *Config) { c.Weights = map[string]float32{"alpha": 0, "beta": 0, "gamma": 1} }},
+		{"gamma", func(c *Config) { c.SetWeight("gamma", -1) }},
+		{"unknown term", func(c *Config) { c.SetWeight("zeta", 1) }},
 		{"prior", func(c *Config) { c.Prior = "cauchy" }},
 		{"penalty", func(c *Config) { c.GradPenalty = -1 }},
 		{"lr", func(c *Config) { c.LR = 0 }},
@@ -232,12 +204,11 @@ func TestConfigValidate(t *testing.T) {
 
 func TestStepNoAlloc(t *testing.T) {
 	cfg := tinyConfig(mi.JSD, 0.5, 1)
-	cfg.Gamma = 0.1
-	m, _ := New(cfg)
-	tr := newTrainer(t, m)
+	cfg.SetWeight("gamma", 0.1)
+	m := newModel(t, cfg, tinySpec)
 	x := randBatch(7, 3, tinyArch)
 	step := func() {
-		if _, err := tr.Step(x); err != nil {
+		if _, err := m.StepImages(x); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,26 +218,16 @@ func TestStepNoAlloc(t *testing.T) {
 	}
 }
 
-func TestLoadCheckpointErrors(t *testing.T) {
-	if _, _, _, err := LoadCheckpoint(t.TempDir()); err == nil {
-		t.Error("no error for an empty directory")
-	}
-}
-
 // TestStepNoAllocBasic28 checks the real encoder, whose large parameters
 // take the multi-core paths (GEMM, Adam).
 func TestStepNoAllocBasic28(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MIUnits, cfg.Batch = 32, 8
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := newTrainer(t, m)
+	m := newModel(t, cfg, encoder.Spec{Name: "basic28x28"})
 	x := tensor.New(8, 1, 28, 28)
 	tensor.NewRNG(1).Uniform(x, -1, 1)
 	step := func() {
-		if _, err := tr.Step(x); err != nil {
+		if _, err := m.StepImages(x); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -274,14 +235,4 @@ func TestStepNoAllocBasic28(t *testing.T) {
 	if a := testing.AllocsPerRun(5, step); a != 0 {
 		t.Errorf("a warm basic28x28 step allocates %v times", a)
 	}
-}
-
-// newTrainer returns NewTrainer(m), failing the test on an error.
-func newTrainer(tb testing.TB, m *Model) *Trainer {
-	tb.Helper()
-	tr, err := NewTrainer(m)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tr
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -11,19 +13,17 @@ import (
 func Example() {
 	cfg := dim.DefaultConfig()
 	cfg.MIUnits, cfg.Batch = 64, 8
-	model, err := dim.New(cfg)
+	model, err := dim.New(cfg, encoder.Spec{Name: "basic28x28"})
 	if err != nil {
 		panic(err)
 	}
 	x := tensor.New(cfg.Batch, 1, 28, 28)
 	tensor.NewRNG(1).Uniform(x, -1, 1)
-	tr, err := dim.NewTrainer(model)
+	losses, err := model.StepImages(x)
 	if err != nil {
 		panic(err)
 	}
-	if _, err := tr.Step(x); err != nil {
-		panic(err)
-	}
-	fmt.Println(model.Encoder.Arch.Name, model.Encoder.Arch.LocalShape(), model.State().NumParams() > 0)
-	// Output: basic28x28 [128 7 7] true
+	local, _ := model.Encoder().TapShape(encoder.TapLocal)
+	fmt.Println(model.Encoder().Spec().Name, local, losses[0].Name, nn.StateOf(model, "").NumParams() > 0)
+	// Output: basic28x28 [128 7 7] loss true
 }

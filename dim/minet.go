@@ -11,13 +11,14 @@ import (
 // plus a linear 1x1 shortcut initialised near the identity, then LayerNorm
 // over channels. It works on rows: x is [R, in] with one row per location
 // (N*H*W rows for a feature map, N for a vector), which makes every 1x1
-// convolution one matrix product.
+// convolution one matrix product. Its parameters are named as the
+// reference's (block_nonlinear.0 / .1 / .3, linear_shortcut, block_ln).
 type MINet struct {
-	Conv1 *nn.Linear
-	BN    *nn.BatchNorm
-	Conv2 *nn.Linear
-	Short *nn.Linear
-	LN    *nn.LayerNorm
+	Conv1 *nn.Linear    `nn:"block_nonlinear.0"`
+	BN    *nn.BatchNorm `nn:"block_nonlinear.1"`
+	Conv2 *nn.Linear    `nn:"block_nonlinear.3"`
+	Short *nn.Linear    `nn:"linear_shortcut"`
+	LN    *nn.LayerNorm `nn:"block_ln"`
 }
 
 // NewMINet returns an MI network from in to units features.
@@ -45,19 +46,6 @@ func (m *MINet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	h := m.Conv2.Forward(tp, tp.ReLU(m.BN.Forward(tp, m.Conv1.Forward(tp, x))))
 	return m.LN.Forward(tp, tp.Add(h, m.Short.Forward(tp, x)))
 }
-
-// Collect implements nn.Module, naming the layers as the reference
-// (block_nonlinear.0 / .1 / .3, linear_shortcut, block_ln).
-func (m *MINet) Collect(prefix string, s *nn.State) {
-	m.Conv1.Collect(prefix+"block_nonlinear.0.", s)
-	m.BN.Collect(prefix+"block_nonlinear.1.", s)
-	m.Conv2.Collect(prefix+"block_nonlinear.3.", s)
-	m.Short.Collect(prefix+"linear_shortcut.", s)
-	m.LN.Collect(prefix+"block_ln.", s)
-}
-
-// SetTraining implements nn.Module.
-func (m *MINet) SetTraining(on bool) { m.BN.SetTraining(on) }
 
 // rows turns a feature map [N,C,H,W] into rows [N*H*W, C], one per location.
 func rows(tp *autograd.Tape, x *autograd.Var) *autograd.Var {

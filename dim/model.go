@@ -1,241 +1,223 @@
 package dim
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
-	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 )
 
-// Config is everything that defines a Deep InfoMax model and its training.
-// It is saved as JSON next to the weights.
-type Config struct {
-	Arch    string     `json:"arch"`     // encoder name, e.g. "basic28x28"
-	MIUnits int        `json:"mi_units"` // width of the MI networks (paper: 2048)
-	Alpha   float32    `json:"alpha"`    // weight of global DIM
-	Beta    float32    `json:"beta"`     // weight of local DIM
-	Gamma   float32    `json:"gamma"`    // weight of prior matching
-	Measure mi.Measure `json:"measure"`  // MI estimator
-	LR      float64    `json:"lr"`       // Adam learning rate
-	Batch   int        `json:"batch"`    // batch size
-	Seed    uint64     `json:"seed"`     // initialisation and data order
-	// Prior is the distribution prior matching pushes Y towards (used
-	// when Gamma > 0; empty means uniform), and GradPenalty the weight of
-	// its discriminator's gradient penalty (reference: 1).
-	Prior       Prior   `json:"prior,omitempty"`
-	GradPenalty float32 `json:"grad_penalty,omitempty"`
-	// Mean and Std normalise input channels, (x/255 - Mean)/Std; empty
-	// means the reference's scaling to [-1, 1].
-	Mean []float32 `json:"mean,omitempty"`
-	Std  []float32 `json:"std,omitempty"`
+// MethodName is DIM's name in the method registry and in checkpoints.
+const MethodName = "dim"
+
+func init() {
+	if err := train.Register(MethodName, load); err != nil {
+		panic(err) // two registrations in this package: caught by any test
+	}
 }
 
-// DefaultConfig returns the reference defaults for local DIM on 28x28
-// images: basic28x28, 2048 MI units, alpha 0, beta 1, no prior matching
-// (gamma 0; the paper's DIM(L) adds gamma 0.1 with the uniform prior and a
-// gradient penalty of 1), JSD, Adam 1e-4, batch 64.
-func DefaultConfig() Config {
-	return Config{Arch: "basic28x28", MIUnits: 2048, Alpha: 0, Beta: 1, Measure: mi.JSD, LR: 1e-4, Batch: 64, Seed: 0, Prior: PriorUniform, GradPenalty: 1}
+// load rebuilds a Model from a checkpoint's config (train.Loader).
+func load(raw json.RawMessage, spec encoder.Spec) (train.Method, error) {
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("dim config: %w", err)
+	}
+	return New(cfg, spec)
 }
 
-// Validate reports the first invalid field.
-func (c Config) Validate() error {
-	if _, err := LookupArch(c.Arch); err != nil {
-		return err
-	}
-	if _, err := mi.ParseMeasure(string(c.Measure)); err != nil {
-		return err
-	}
-	if _, err := ParsePrior(string(c.Prior)); err != nil {
-		return err
-	}
-	switch {
-	case c.MIUnits < 1:
-		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
-	case c.Alpha < 0 || c.Beta < 0 || c.Gamma < 0:
-		return fmt.Errorf("alpha, beta and gamma must be non-negative, got %g, %g and %g", c.Alpha, c.Beta, c.Gamma)
-	case c.Alpha == 0 && c.Beta == 0:
-		return fmt.Errorf("alpha and beta are both 0: no mutual information to maximise")
-	case c.GradPenalty < 0:
-		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
-	case c.LR <= 0:
-		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
-	case c.Batch < 2:
-		return fmt.Errorf("batch must be at least 2 (negatives come from other samples), got %d", c.Batch)
-	case len(c.Mean) != len(c.Std):
-		return fmt.Errorf("%d means but %d standard deviations", len(c.Mean), len(c.Std))
-	}
-	for _, s := range c.Std {
-		if !(s > 0) {
-			return fmt.Errorf("standard deviations must be positive, got %v", c.Std)
-		}
-	}
-	return nil
-}
-
-// Model is an encoder with the MI networks that train it.
+// Model is Deep InfoMax as a train.Method: the encoder, the networks of
+// the objective's terms, and their optimisers. In a checkpoint the
+// encoder's parameters are "encoder.*" and each term's are named by its
+// fields (local_map.*, local_y.*, global_map.*, global_y.*, prior.*).
 type Model struct {
-	Config  Config
-	Encoder *Encoder
-	// Local DIM: MI networks for the local map and for Y.
-	LocalMap, LocalY *MINet
-	// Global DIM: the rest of the encoder applied to the local map, and an
-	// MI network for Y.
-	GlobalMap *nn.Sequential
-	GlobalY   *MINet
-	// Prior matching (nil when gamma is 0). Its discriminator is trained by
-	// its own optimiser (see Trainer), not by the encoder's loss.
-	Prior *PriorMatching
+	Enc   encoder.Encoder `nn:"encoder"`
+	Terms []Term          `nn:",inline"`
 
-	localCache, globalCache mi.Cache
+	cfg    Config         `nn:"-"`
+	specs  []TermSpec     `nn:"-"` // of Terms
+	opt    *optim.Adam    `nn:"-"`
+	tape   *autograd.Tape `nn:"-"`
+	modes  nn.Modes       `nn:"-"`
+	losses []train.Loss   `nn:"-"`
+	index  map[string]int `nn:"-"` // position of each loss name in losses
+	step   Step           `nn:"-"`
+	batch  train.Batch    `nn:"-"` // StepImages's
 }
 
-// New builds a model from a validated config, initialised from cfg.Seed.
-func New(cfg Config) (*Model, error) {
+// New builds a model from a valid config and the spec of its encoder,
+// initialised from cfg.Seed: the encoder first, then each term with a
+// positive weight in registry order.
+func New(cfg Config, spec encoder.Spec) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	arch, _ := LookupArch(cfg.Arch)
 	rng := tensor.NewRNG(cfg.Seed)
-	m := &Model{Config: cfg, Encoder: NewEncoder(arch, rng)}
-	m.Encoder.Mean, m.Encoder.Std = cfg.Mean, cfg.Std
-	local := arch.LocalShape()
-	if cfg.Beta > 0 {
-		m.LocalMap = NewMINet(local[0], cfg.MIUnits, rng)
-		m.LocalY = NewMINet(arch.Out, cfg.MIUnits, rng)
+	enc, err := encoder.New(spec, rng)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Alpha > 0 {
-		m.GlobalMap = m.Encoder.tail(cfg.MIUnits, rng)
-		m.GlobalY = NewMINet(arch.Out, cfg.MIUnits, rng)
+	m := &Model{Enc: enc, cfg: cfg, tape: autograd.NewTape(), index: map[string]int{}}
+	m.losses = append(m.losses, train.Loss{Name: "loss"})
+	m.index["loss"] = 0
+	for _, s := range Terms() {
+		m.index[s.Name] = len(m.losses)
+		m.losses = append(m.losses, train.Loss{Name: s.Name})
+		if s.Critic != "" {
+			m.index[s.Critic] = len(m.losses)
+			m.losses = append(m.losses, train.Loss{Name: s.Critic})
+		}
+		if cfg.Weight(s.Weight) <= 0 {
+			continue
+		}
+		t, err := s.New(enc, cfg, rng)
+		if err != nil {
+			return nil, fmt.Errorf("dim: %s term: %w", s.Name, err)
+		}
+		if _, ok := t.(Adversarial); ok != (s.Critic != "") {
+			return nil, fmt.Errorf("dim: %s term: a critic name needs an Adversarial term and vice versa", s.Name)
+		}
+		m.Terms = append(m.Terms, t)
+		m.specs = append(m.specs, s)
 	}
-	if cfg.Gamma > 0 {
-		prior, _ := ParsePrior(string(cfg.Prior))
-		m.Prior = NewPriorMatching(arch.Out, prior, cfg.GradPenalty, rng)
+	if m.opt, err = optim.NewAdam(train.TrainableParams(m), optim.AdamConfig{LR: cfg.LR}); err != nil {
+		return nil, fmt.Errorf("dim: %w", err)
 	}
+	m.modes = nn.ModesOf(m)
 	return m, nil
 }
 
-// Collect implements nn.Module's naming: encoder.*, local_map.*, local_y.*,
-// global_map.*, global_y.*, prior.*.
-func (m *Model) Collect(prefix string, s *nn.State) {
-	m.collectMI(prefix, s)
-	if m.Prior != nil {
-		m.Prior.D.Collect(prefix+"prior.", s)
-	}
-}
+// Name implements train.Method.
+func (m *Model) Name() string { return MethodName }
 
-// EncoderState returns the parameters the DIM objective trains: the
-// encoder and the MI networks, without the prior discriminator.
-func (m *Model) EncoderState() *nn.State {
-	s := &nn.State{}
-	m.collectMI("", s)
-	return s
-}
+// Config implements train.Method.
+func (m *Model) Config() any { return m.cfg }
 
-// collectMI collects the encoder and the MI networks.
-func (m *Model) collectMI(prefix string, s *nn.State) {
-	m.Encoder.Collect(prefix+"encoder.", s)
-	if m.LocalMap != nil {
-		m.LocalMap.Collect(prefix+"local_map.", s)
-		m.LocalY.Collect(prefix+"local_y.", s)
-	}
-	if m.GlobalMap != nil {
-		m.GlobalMap.Collect(prefix+"global_map.", s)
-		m.GlobalY.Collect(prefix+"global_y.", s)
-	}
-}
+// DIMConfig returns the model's config.
+func (m *Model) DIMConfig() Config { return m.cfg }
 
-// Forward implements nn.Module: the representation Y of x.
-func (m *Model) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	return m.Encoder.Forward(tp, x)
-}
+// Common implements train.Method.
+func (m *Model) Common() train.Common { return m.cfg.Common }
 
-// SetTraining implements nn.Module.
-func (m *Model) SetTraining(on bool) {
-	m.Encoder.SetTraining(on)
-	if m.LocalMap != nil {
-		m.LocalMap.SetTraining(on)
-		m.LocalY.SetTraining(on)
-	}
-	if m.GlobalMap != nil {
-		m.GlobalMap.SetTraining(on)
-		m.GlobalY.SetTraining(on)
-	}
-}
+// Encoder implements train.Method.
+func (m *Model) Encoder() encoder.Encoder { return m.Enc }
 
-// State returns the model's named parameters and buffers.
-func (m *Model) State() *nn.State {
-	s := &nn.State{}
-	m.Collect("", s)
-	return s
-}
-
-// Losses are the terms of one evaluation of the objective.
-type Losses struct {
-	Total  *autograd.Var
-	Local  float32 // local DIM loss (0 when beta is 0)
-	Global float32 // global DIM loss (0 when alpha is 0)
-	Prior  float32 // the encoder's prior-matching loss (0 when gamma is 0)
-	// PriorInput is Y mapped to the prior's space (sigmoid(Y) for the
-	// uniform prior), for the discriminator's step; nil when gamma is 0.
-	PriorInput *autograd.Var
-}
-
-// Loss computes alpha*global + beta*local + gamma*prior for the batch x
-// [N,C,H,W].
-func (m *Model) Loss(tp *autograd.Tape, x *autograd.Var) (Losses, error) {
-	f := m.Encoder.Encode(tp, x)
-	var out Losses
-	var terms []*autograd.Var
-	if m.LocalMap != nil {
-		l, err := m.LocalLoss(tp, f)
-		if err != nil {
-			return out, err
+// Optimizers implements train.Method: the encoder's and MI networks' Adam
+// ("optim."), and each adversarial term's critic's ("optim_<term>.").
+func (m *Model) Optimizers() []train.Optimizer {
+	out := []train.Optimizer{{Prefix: "optim.", Opt: m.opt}}
+	for i, t := range m.Terms {
+		if a, ok := t.(Adversarial); ok {
+			out = append(out, train.Optimizer{Prefix: "optim_" + m.specs[i].Name + ".", Opt: a.CriticOptimizer()})
 		}
-		out.Local = l.Item()
-		terms = append(terms, tp.Scale(l, m.Config.Beta))
 	}
-	if m.GlobalMap != nil {
-		g, err := m.GlobalLoss(tp, f)
-		if err != nil {
-			return out, err
-		}
-		out.Global = g.Item()
-		terms = append(terms, tp.Scale(g, m.Config.Alpha))
-	}
-	if m.Prior != nil {
-		out.PriorInput = m.Prior.Input(tp, f.Y)
-		p, err := m.Prior.EncoderLoss(tp, out.PriorInput)
-		if err != nil {
-			return out, err
-		}
-		out.Prior = p.Item()
-		terms = append(terms, tp.Scale(p, m.Config.Gamma))
-	}
-	out.Total = terms[0]
-	for _, t := range terms[1:] {
-		out.Total = tp.Add(out.Total, t)
-	}
-	return out, tp.Err()
+	return out
 }
 
-// LocalLoss is local DIM: every location of the local map of sample j is
-// scored against Y of sample i by the dot product of their MI-network
-// encodings; pairs with i == j are positives.
-func (m *Model) LocalLoss(tp *autograd.Tape, f Features) (*autograd.Var, error) {
-	lm := m.LocalMap.Forward(tp, rows(tp, f.Local)) // [N*H*W, units]
-	gy := m.LocalY.Forward(tp, f.Y)                 // [N, units]
-	u := tp.MatMul(gy, lm, false, true)             // [N, N*H*W]
-	return m.localCache.Loss(tp, m.Config.Measure, u)
+// Losses returns the losses of the last Objective or Step: the total
+// ("loss"), each registered term's unweighted loss (0 when the term is
+// off) and each critic's loss. The slice is reused.
+func (m *Model) Losses() []train.Loss { return m.losses }
+
+// Loss returns the last value of the named loss, and whether it exists.
+func (m *Model) Loss(name string) (float32, bool) {
+	i, ok := m.index[name]
+	if !ok {
+		return 0, false
+	}
+	return m.losses[i].Value, true
 }
 
-// GlobalLoss is global DIM: the local map encoded by the rest of the
-// encoder, scored against Y.
-func (m *Model) GlobalLoss(tp *autograd.Tape, f Features) (*autograd.Var, error) {
-	gx := m.GlobalMap.Forward(tp, f.Local) // [N, units]
-	gy := m.GlobalY.Forward(tp, f.Y)       // [N, units]
-	u := tp.MatMul(gy, gx, false, true)    // [N, N]
-	return m.globalCache.Loss(tp, m.Config.Measure, u)
+// Objective computes the weighted sum of the active terms' losses for the
+// batch on tp (whose training mode the caller sets), records each term's
+// loss in Losses, and returns the total.
+func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, error) {
+	s := &m.step
+	s.Tape, s.Batch, s.Config = tp, b, m.cfg
+	s.X = tp.Const(b.X)
+	s.F = m.Enc.Encode(tp, s.X)
+	var total *autograd.Var
+	for i, t := range m.Terms {
+		spec := m.specs[i]
+		l, err := t.Loss(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		if err := tp.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		m.losses[m.index[spec.Name]].Value = l.Item()
+		w := tp.Scale(l, m.cfg.Weight(spec.Weight))
+		if total == nil {
+			total = w
+		} else {
+			total = tp.Add(total, w)
+		}
+	}
+	if err := tp.Err(); err != nil {
+		return nil, err
+	}
+	m.losses[0].Value = total.Item()
+	return total, nil
 }
+
+// Step implements train.Method: one step of the encoder and the terms'
+// networks on the objective, then of each adversarial term's critic on
+// the same batch's outputs. A non-finite loss is an error and leaves the
+// parameters unchanged.
+func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
+	tp := m.tape
+	tp.Reset()
+	m.modes.Set(true)
+	total, err := m.Objective(tp, b)
+	if err != nil {
+		return m.losses, err
+	}
+	if v := m.losses[0].Value; !finite(v) {
+		return m.losses, fmt.Errorf("loss is %v", v)
+	}
+	// Critics see this step's outputs before the encoder moves, as the
+	// reference does.
+	for i, t := range m.Terms {
+		if a, ok := t.(Adversarial); ok {
+			name := m.specs[i].Critic
+			v, err := a.CriticLoss(&m.step)
+			m.losses[m.index[name]].Value = v
+			if err != nil {
+				return m.losses, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	m.opt.ZeroGrad()
+	if err := tp.Backward(total); err != nil {
+		return m.losses, err
+	}
+	m.opt.Step()
+	if err := m.opt.Err(); err != nil {
+		return m.losses, err
+	}
+	for i, t := range m.Terms {
+		if a, ok := t.(Adversarial); ok {
+			if err := a.Update(); err != nil {
+				return m.losses, fmt.Errorf("%s: %w", m.specs[i].Critic, err)
+			}
+		}
+	}
+	return m.losses, nil
+}
+
+// StepImages is Step on images x [N,C,H,W] without labels, as the
+// optimiser's next step (for benchmarks and examples).
+func (m *Model) StepImages(x *tensor.Tensor) ([]train.Loss, error) {
+	m.batch = train.Batch{X: x, Step: int(m.opt.Steps())}
+	return m.Step(&m.batch)
+}
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+var _ train.Method = (*Model)(nil)

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/deepinfomax/deepinfomax/adversarial"
 	"github.com/deepinfomax/deepinfomax/autograd"
-	"github.com/deepinfomax/deepinfomax/mi"
-	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -65,123 +66,67 @@ func (p Prior) Sample(rng *tensor.RNG, x *tensor.Tensor) {
 	}
 }
 
-// Discriminator is the prior-matching critic of the reference code: linear
-// layers d -> 1000 -> 200 -> 1 with ReLU between them, one score per row.
-type Discriminator struct {
-	L1, L2, L3 *nn.Linear
-}
-
-// NewDiscriminator returns a discriminator for d-dimensional inputs,
-// initialised as PyTorch's Linear.
-func NewDiscriminator(d int, rng *tensor.RNG) *Discriminator {
-	return &Discriminator{
-		L1: nn.NewLinear(d, 1000, true, rng),
-		L2: nn.NewLinear(1000, 200, true, rng),
-		L3: nn.NewLinear(200, 1, true, rng),
-	}
-}
-
-// Forward implements nn.Module: scores [N,1] for inputs [N,d].
-func (d *Discriminator) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	return d.L3.Forward(tp, tp.ReLU(d.L2.Forward(tp, tp.ReLU(d.L1.Forward(tp, x)))))
-}
-
-// ForwardPenalty returns the scores of x [N,d] and the reference's gradient
-// penalty: the mean over rows of |dD(x_i)/dx_i|^2, as a function of the
-// discriminator's weights so that it can be minimised. The input gradient
-// of this ReLU network is W1^T (m1 * W2^T (m2 * w3)) with the ReLU masks m
-// of the forward pass (their derivative is zero almost everywhere, as in
-// PyTorch's double backward), so it is built from first-order ops.
-func (d *Discriminator) ForwardPenalty(tp *autograd.Tape, x *autograd.Var) (score, penalty *autograd.Var) {
-	h1 := tp.ReLU(d.L1.Forward(tp, x))
-	h2 := tp.ReLU(d.L2.Forward(tp, h1))
-	score = d.L3.Forward(tp, h2)
-	if tp.Err() != nil {
-		return score, score
-	}
-	m1, m2 := reluMask(tp, h1.Value), reluMask(tp, h2.Value)
-	v2 := tp.Mul(tp.Const(m2), d.L3.W)                              // [N,200]: w3 masked
-	v1 := tp.Mul(tp.Const(m1), tp.MatMul(v2, d.L2.W, false, false)) // [N,1000]
-	g := tp.MatMul(v1, d.L1.W, false, false)                        // [N,d] = dD/dx
-	n := x.Value.Shape[0]
-	penalty = tp.Scale(tp.Sum(tp.Square(g)), 1/float32(n))
-	return score, penalty
-}
-
-// reluMask returns a tape buffer holding 1 where h > 0 and 0 elsewhere.
-func reluMask(tp *autograd.Tape, h *tensor.Tensor) *tensor.Tensor {
-	m := tp.Buffer(h.Shape...)
-	for i, v := range h.Data {
-		if v > 0 {
-			m.Data[i] = 1
-		} else {
-			m.Data[i] = 0
+// priorSpec registers prior matching (paper section 3.3, weight gamma).
+var priorSpec = TermSpec{
+	Name: "prior", Weight: "gamma", Critic: "discriminator",
+	Usage: "weight of prior matching (paper's DIM(L): 0.1, DIM(G): 1)",
+	New: func(enc encoder.Encoder, cfg Config, rng *tensor.RNG) (Term, error) {
+		kind, err := ParsePrior(string(cfg.Prior))
+		if err != nil {
+			return nil, err
 		}
-	}
-	return m
+		adv, err := adversarial.New(enc.Spec().Out, cfg.LR, cfg.GradPenalty, rng)
+		if err != nil {
+			return nil, fmt.Errorf("prior matching: %w", err)
+		}
+		return &PriorMatching{Prior: adv, Kind: kind, rng: tensor.NewRNG(0), samples: &tensor.Tensor{}}, nil
+	},
 }
 
-// Collect implements nn.Module with PyTorch Sequential names (0, 2, 4).
-func (d *Discriminator) Collect(prefix string, s *nn.State) {
-	d.L1.Collect(prefix+"0.", s)
-	d.L2.Collect(prefix+"2.", s)
-	d.L3.Collect(prefix+"4.", s)
-}
-
-// SetTraining implements nn.Module (the discriminator has no mode).
-func (d *Discriminator) SetTraining(bool) {}
-
-// PriorMatching is the adversarial term of DIM: a discriminator learns to
-// tell samples of the prior from the encoder's outputs (sigmoid(Y) for the
+// PriorMatching is the adversarial term of DIM: a critic learns to tell
+// samples of the prior from the encoder's outputs (sigmoid(Y) for the
 // uniform prior), and the encoder is trained to fool it with the
-// non-saturating GAN loss, weighted by Config.Gamma.
+// non-saturating GAN loss. The critic (the reference's 1000-200-1
+// discriminator with a gradient penalty) has its own Adam at the
+// encoder's learning rate; its parameters are saved as "prior.*".
 type PriorMatching struct {
-	D     *Discriminator
-	Prior Prior
-	// Penalty weighs the discriminator's gradient penalty (reference: 1).
-	Penalty float32
+	Prior *adversarial.Adversary
+	Kind  Prior
 
 	rng     *tensor.RNG
 	samples *tensor.Tensor
-}
-
-// NewPriorMatching returns prior matching for d-dimensional Y.
-func NewPriorMatching(d int, prior Prior, penalty float32, rng *tensor.RNG) *PriorMatching {
-	return &PriorMatching{D: NewDiscriminator(d, rng), Prior: prior, Penalty: penalty, rng: tensor.NewRNG(0), samples: &tensor.Tensor{}}
+	input   *autograd.Var
 }
 
 // Input maps Y to the space of the prior: sigmoid(Y) for the uniform prior,
 // Y otherwise.
 func (p *PriorMatching) Input(tp *autograd.Tape, y *autograd.Var) *autograd.Var {
-	if p.Prior == PriorUniform {
+	if p.Kind == PriorUniform {
 		return tp.Sigmoid(y)
 	}
 	return y
 }
 
-// EncoderLoss is the encoder's non-saturating loss on the prior-space
-// outputs q: E[softplus(-D(q))].
-func (p *PriorMatching) EncoderLoss(tp *autograd.Tape, q *autograd.Var) (*autograd.Var, error) {
-	return mi.GeneratorLoss(tp, mi.GAN, p.D.Forward(tp, q))
+// Loss implements Term: the encoder's non-saturating loss
+// E[softplus(-D(q))] on q = Input(Y).
+func (p *PriorMatching) Loss(s *Step) (*autograd.Var, error) {
+	p.input = p.Input(s.Tape, s.F.Y)
+	return p.Prior.GeneratorLoss(s.Tape, p.input)
 }
 
-// DiscriminatorLoss is the critic's loss for the encoder outputs q [N,d]
-// (constants) against as many prior samples drawn from seed: the GAN loss
-// E_Q[softplus(-D(q)) + D(q)] + E_P[softplus(-D(p))] plus Penalty times the
-// mean of the gradient penalties on both sets. The same seed gives the
-// same prior samples, which makes resumed runs exact.
-func (p *PriorMatching) DiscriminatorLoss(tp *autograd.Tape, q *autograd.Var, seed uint64) (*autograd.Var, error) {
-	p.samples.Resize(q.Value.Shape...)
-	p.rng.Seed(seed)
-	p.Prior.Sample(p.rng, p.samples)
-	sp, gpP := p.D.ForwardPenalty(tp, tp.Const(p.samples))
-	sq, gpQ := p.D.ForwardPenalty(tp, q)
-	loss, err := mi.DiscriminatorLoss(tp, mi.GAN, sp, sq)
-	if err != nil {
-		return nil, err
-	}
-	if p.Penalty != 0 {
-		loss = tp.Add(loss, tp.Scale(tp.Add(gpP, gpQ), 0.5*p.Penalty))
-	}
-	return loss, tp.Err()
+// CriticLoss implements Adversarial: the critic's loss on this step's
+// Input(Y) against as many prior samples, drawn from (seed, step) so that
+// a resumed run draws the same ones.
+func (p *PriorMatching) CriticLoss(s *Step) (float32, error) {
+	q := p.input.Value
+	p.samples.Resize(q.Shape...)
+	p.rng.Seed(s.Config.Seed*0x9e3779b97f4a7c15 ^ uint64(s.Batch.Step+1)*0xbf58476d1ce4e5b9)
+	p.Kind.Sample(p.rng, p.samples)
+	return p.Prior.CriticLoss(p.samples, q)
 }
+
+// Update implements Adversarial.
+func (p *PriorMatching) Update() error { return p.Prior.Update() }
+
+// CriticOptimizer implements Adversarial.
+func (p *PriorMatching) CriticOptimizer() optim.Optimizer { return p.Prior.Optimizer() }

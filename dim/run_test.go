@@ -10,9 +10,16 @@ import (
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 )
+
+// Train runs DIM with cfg on the spec's encoder through train.Train.
+func Train(ctx context.Context, cfg Config, spec encoder.Spec, o train.Options) (train.Method, train.Progress, error) {
+	return train.Train(ctx, func() (train.Method, error) { return New(cfg, spec) }, o)
+}
 
 // tinyData is a labelled in-memory data set of 9x9 grey images.
 func tinyData(t *testing.T, n int) data.Dataset {
@@ -36,7 +43,7 @@ func tinyData(t *testing.T, n int) data.Dataset {
 // stepLosses reads the per-step losses from a run's metrics.
 func stepLosses(t *testing.T, dir string) map[int]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, MetricsFile))
+	f, err := os.Open(filepath.Join(dir, train.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +72,17 @@ func TestTrainResume(t *testing.T) {
 	ds := tinyData(t, 20) // 6 batches of 3 per epoch, so 12 steps cross epochs
 	cfg := tinyConfig(mi.JSD, 0, 1)
 	full := t.TempDir()
-	if _, p, err := Train(context.Background(), cfg, RunOptions{Dir: full, Train: ds, DataSpec: "tiny", Steps: 12, LogEvery: 1}); err != nil || p.Step != 12 || p.Epoch != 2 {
+	if _, p, err := Train(context.Background(), cfg, tinySpec, train.Options{Dir: full, Train: ds, DataSpec: "tiny", Steps: 12, LogEvery: 1}); err != nil || p.Step != 12 || p.Epoch != 2 {
 		t.Fatalf("full run: %v, progress %+v", err, p)
 	}
 	part := t.TempDir()
-	if _, _, err := Train(context.Background(), cfg, RunOptions{Dir: part, Train: ds, DataSpec: "tiny", Steps: 5, LogEvery: 1}); err != nil {
+	if _, _, err := Train(context.Background(), cfg, tinySpec, train.Options{Dir: part, Train: ds, DataSpec: "tiny", Steps: 5, LogEvery: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Train(context.Background(), cfg, RunOptions{Dir: part, Train: ds, DataSpec: "tiny", Steps: 5, LogEvery: 1}); err == nil {
+	if _, _, err := Train(context.Background(), cfg, tinySpec, train.Options{Dir: part, Train: ds, DataSpec: "tiny", Steps: 5, LogEvery: 1}); err == nil {
 		t.Error("training into a run directory without --resume did not fail")
 	}
-	if _, p, err := Train(context.Background(), cfg, RunOptions{Dir: part, Train: ds, DataSpec: "tiny", Steps: 12, LogEvery: 1, Resume: true}); err != nil || p.Step != 12 {
+	if _, p, err := Train(context.Background(), cfg, tinySpec, train.Options{Dir: part, Train: ds, DataSpec: "tiny", Steps: 12, LogEvery: 1, Resume: true}); err != nil || p.Step != 12 {
 		t.Fatalf("resumed run: %v, progress %+v", err, p)
 	}
 	want, got := stepLosses(t, full), stepLosses(t, part)
@@ -87,20 +94,20 @@ func TestTrainResume(t *testing.T) {
 }
 
 // TestTrainInterrupt: a cancelled context checkpoints and returns
-// ErrInterrupted; the run resumes from there.
+// train.ErrInterrupted; the run resumes from there.
 func TestTrainInterrupt(t *testing.T) {
 	ds := tinyData(t, 12)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, p, err := Train(ctx, tinyConfig(mi.JSD, 0, 1), RunOptions{Dir: dir, Train: ds, Steps: 4})
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("err = %v, want ErrInterrupted", err)
+	_, p, err := Train(ctx, tinyConfig(mi.JSD, 0, 1), tinySpec, train.Options{Dir: dir, Train: ds, Steps: 4})
+	if !errors.Is(err, train.ErrInterrupted) {
+		t.Fatalf("err = %v, want train.ErrInterrupted", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, WeightsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, train.WeightsFile)); err != nil {
 		t.Fatalf("no checkpoint after interrupt: %v", err)
 	}
-	if _, p2, err := Train(context.Background(), Config{}, RunOptions{Dir: dir, Train: ds, Steps: 4, Resume: true}); err != nil || p2.Step != 4 || p.Step != 0 {
+	if _, p2, err := Train(context.Background(), Config{}, tinySpec, train.Options{Dir: dir, Train: ds, Steps: 4, Resume: true}); err != nil || p2.Step != 4 || p.Step != 0 {
 		t.Fatalf("resume after interrupt: %v, progress %+v then %+v", err, p, p2)
 	}
 }
@@ -108,8 +115,7 @@ func TestTrainInterrupt(t *testing.T) {
 func TestTrainWrongImageSize(t *testing.T) {
 	ds := tinyData(t, 6)
 	cfg := tinyConfig(mi.JSD, 0, 1)
-	cfg.Arch = "basic28x28"
-	if _, _, err := Train(context.Background(), cfg, RunOptions{Dir: t.TempDir(), Train: ds, Steps: 1}); err == nil {
+	if _, _, err := Train(context.Background(), cfg, encoder.Spec{Name: "basic28x28"}, train.Options{Dir: t.TempDir(), Train: ds, Steps: 1}); err == nil {
 		t.Error("no error for 9x9 images with basic28x28")
 	}
 }

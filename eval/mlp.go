@@ -92,7 +92,7 @@ func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY [
 	labels := make([]int, cfg.Batch)
 	nf := fit.x.Shape[0]
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		net.SetTraining(true)
+		nn.SetTraining(net, true)
 		perm := rng.Perm(nf)
 		for s := 0; s+2 <= nf; s += cfg.Batch { // BatchNorm needs 2 rows
 			e := min(s+cfg.Batch, nf)
@@ -108,7 +108,7 @@ func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY [
 		if err := opt.Err(); err != nil {
 			return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
 		}
-		net.SetTraining(false)
+		nn.SetTraining(net, false)
 		if acc := Accuracy(net, val.x, val.y); acc > res.ValAcc {
 			res.ValAcc, res.Epochs = acc, epoch
 			for k, v := range state.Tensors() {
@@ -119,7 +119,7 @@ func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY [
 	if err := state.Load(best); err != nil {
 		return ProbeResult{}, fmt.Errorf("mlp probe: %w", err)
 	}
-	net.SetTraining(false)
+	nn.SetTraining(net, false)
 	res.TrainAcc = Accuracy(net, fit.x, fit.y)
 	res.TestAcc = Accuracy(net, xte, testY)
 	return res, nil

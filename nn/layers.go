@@ -50,11 +50,9 @@ func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.Linear(x, l.W, l.B)
 }
 
-// Collect implements Module.
+// Collect implements Collector.
 func (l *Linear) Collect(prefix string, s *State) { collectWeightBias(prefix, s, l.W, l.B) }
 
-// SetTraining implements Module (no mode).
-func (l *Linear) SetTraining(bool) {}
 
 // Conv2d is a 2-D convolution with a square kernel.
 type Conv2d struct {
@@ -73,11 +71,9 @@ func (c *Conv2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.Conv2d(x, c.W, c.B, c.Stride, c.Pad)
 }
 
-// Collect implements Module.
+// Collect implements Collector.
 func (c *Conv2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
 
-// SetTraining implements Module (no mode).
-func (c *Conv2d) SetTraining(bool) {}
 
 // ConvTranspose2d is a transposed 2-D convolution with a square kernel.
 type ConvTranspose2d struct {
@@ -97,11 +93,9 @@ func (c *ConvTranspose2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.
 	return tp.ConvTranspose2d(x, c.W, c.B, c.Stride, c.Pad, c.OutPad)
 }
 
-// Collect implements Module.
+// Collect implements Collector.
 func (c *ConvTranspose2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
 
-// SetTraining implements Module (no mode).
-func (c *ConvTranspose2d) SetTraining(bool) {}
 
 // BatchNorm normalises over the batch per channel (axis 1), for [N,C]
 // (BatchNorm1d) and [N,C,H,W] (BatchNorm2d) inputs alike.
@@ -130,7 +124,7 @@ func (b *BatchNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.BatchNorm(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, b.Training, b.Momentum, b.Eps)
 }
 
-// Collect implements Module. The names match PyTorch's (weight, bias,
+// Collect implements Collector. The names match PyTorch's (weight, bias,
 // running_mean, running_var).
 func (b *BatchNorm) Collect(prefix string, s *State) {
 	if b.Gamma != nil {
@@ -141,7 +135,7 @@ func (b *BatchNorm) Collect(prefix string, s *State) {
 	s.AddBuffer(prefix+"running_var", b.RunVar)
 }
 
-// SetTraining implements Module.
+// SetTraining implements Switcher.
 func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
 
 // LayerNorm normalises over the last axis with a learnt scale and shift.
@@ -162,14 +156,12 @@ func (l *LayerNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.LayerNorm(x, l.Gamma, l.Beta, l.Eps)
 }
 
-// Collect implements Module.
+// Collect implements Collector.
 func (l *LayerNorm) Collect(prefix string, s *State) {
 	s.AddParam(prefix+"weight", l.Gamma)
 	s.AddParam(prefix+"bias", l.Beta)
 }
 
-// SetTraining implements Module (no mode).
-func (l *LayerNorm) SetTraining(bool) {}
 
 // Dropout zeroes activations with probability P while training.
 type Dropout struct {
@@ -188,10 +180,10 @@ func (d *Dropout) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.Dropout(x, d.P, d.Training, d.RNG)
 }
 
-// Collect implements Module (no parameters).
+// Collect implements Collector (no parameters).
 func (d *Dropout) Collect(string, *State) {}
 
-// SetTraining implements Module.
+// SetTraining implements Switcher.
 func (d *Dropout) SetTraining(on bool) { d.Training = on }
 
 // MaxPool2d is max pooling with a square window.

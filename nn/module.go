@@ -11,22 +11,20 @@ package nn
 
 import (
 	"fmt"
+	"iter"
 	"sort"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// Module is a layer or a network of layers.
+// Module is a layer or a network of layers with one input and one output.
+// Its parameters, buffers and training mode are found by walking the
+// module tree (StateOf, SetTraining): layers that hold them implement
+// Collector and Switcher, composites only hold their children in fields.
 type Module interface {
 	// Forward computes the module's output for x on tp.
 	Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var
-	// Collect adds the module's parameters and buffers to s, their names
-	// prefixed with prefix (which, when not empty, ends with ".").
-	Collect(prefix string, s *State)
-	// SetTraining switches training behaviour (batch statistics, dropout)
-	// on or off.
-	SetTraining(on bool)
 }
 
 // Param is a named trainable parameter.
@@ -56,17 +54,6 @@ func (s *State) AddParam(name string, v *autograd.Var) {
 // AddBuffer appends a buffer.
 func (s *State) AddBuffer(name string, t *tensor.Tensor) {
 	s.Buffers = append(s.Buffers, Buffer{Name: name, Tensor: t})
-}
-
-// StateOf returns the parameters and buffers of m under prefix (e.g.
-// "encoder"; empty for none).
-func StateOf(m Module, prefix string) *State {
-	s := &State{}
-	if prefix != "" {
-		prefix += "."
-	}
-	m.Collect(prefix, s)
-	return s
 }
 
 // Vars returns the parameters' Vars in order, as optimisers take them.
@@ -186,25 +173,20 @@ func (s *Sequential) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return x
 }
 
-// Collect implements Module.
-func (s *Sequential) Collect(prefix string, st *State) {
-	for i, m := range s.Modules {
-		m.Collect(prefix+s.Names[i]+".", st)
+// Children implements Container: the modules under their names.
+func (s *Sequential) Children() iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		for i, m := range s.Modules {
+			if !yield(s.Names[i], m) {
+				return
+			}
+		}
 	}
 }
 
-// SetTraining implements Module.
-func (s *Sequential) SetTraining(on bool) {
-	for _, m := range s.Modules {
-		m.SetTraining(on)
-	}
-}
-
-// stateless is embedded by layers without parameters or modes.
+// stateless is embedded by layers without parameters or modes: it makes
+// them leaves of the module tree.
 type stateless struct{}
 
-// Collect implements Module: there is nothing to collect.
+// Collect implements Collector: there is nothing to collect.
 func (stateless) Collect(string, *State) {}
-
-// SetTraining implements Module: there is no mode.
-func (stateless) SetTraining(bool) {}

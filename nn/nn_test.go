@@ -94,7 +94,7 @@ func TestTrainingMode(t *testing.T) {
 	rng := tensor.NewRNG(4)
 	bn, dr := NewBatchNorm(2, true), NewDropout(0.5, rng)
 	net := NewSequential(bn, dr)
-	net.SetTraining(false)
+	SetTraining(net, false)
 	if bn.Training || dr.Training {
 		t.Fatal("SetTraining(false) did not reach the layers")
 	}

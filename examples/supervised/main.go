@@ -93,7 +93,7 @@ func Run(o Options) (Result, error) {
 		bar.Add(1, fmt.Sprintf("loss=%.4f", loss.Item()))
 	}
 	bar.Finish()
-	net.SetTraining(false)
+	nn.SetTraining(net, false)
 	test, labels, err := load(split.Test)
 	if err != nil {
 		return Result{}, err
@@ -107,7 +107,7 @@ func load(ds data.Dataset) (*tensor.Tensor, []int, error) {
 	c, h, w := ds.Shape()
 	x := tensor.New(ds.Len(), c, h, w)
 	labels := make([]int, ds.Len())
-	for b, err := range data.Chunks(ds, 1000, nil, nil) {
+	for b, err := range data.Chunks(ds, 1000, data.Transform{}) {
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,41 +1,39 @@
-// Package dim is Deep InfoMax itself: the encoders of the reference code,
-// the mutual-information networks, the local and global objectives, and
-// the trainer that maximises them.
-package dim
+package encoder
 
 import (
+	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
+	"iter"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// ConvSpec is one convolutional layer of an encoder: a convolution
-// followed by BatchNorm and ReLU, then optional max pooling.
+// ConvSpec is one convolutional layer of a ConvNet: a convolution followed
+// by BatchNorm and ReLU, then optional max pooling.
 type ConvSpec struct {
 	Out, Kernel, Stride, Pad int
 	// PoolKernel and PoolStride add a max pool after the ReLU when non-zero.
 	PoolKernel, PoolStride int
 }
 
-// Arch describes a convolutional encoder: convolutions, fully connected
-// hidden layers (each Linear, BatchNorm, ReLU) and a linear output Y.
+// Arch describes a convolutional encoder of the reference code:
+// convolutions, fully connected hidden layers (each Linear, BatchNorm,
+// ReLU) and a linear output Y.
 type Arch struct {
-	Name          string
-	Channels      int // input channels
-	Size          int // input height and width
-	Convs         []ConvSpec
-	FCs           []int
-	Out           int
-	LocalLayer    int // index into Convs of the local feature map
-	FeatureLayer  int // index into Convs of the "conv" classifier features
-	ReferenceName string
+	Name         string
+	Channels     int // input channels
+	Size         int // input height and width
+	Convs        []ConvSpec
+	FCs          []int
+	Out          int
+	LocalLayer   int // index into Convs of the local feature map
+	FeatureLayer int // index into Convs of the "conv" classifier features
 }
 
-// Archs are the encoders of the reference code, by name.
+// Archs are the reference code's convnets (cortex_DIM/configs/convnets.py),
+// by name; each is registered as an encoder.
 var Archs = map[string]Arch{
 	"basic28x28": {
 		Name: "basic28x28", Channels: 1, Size: 28,
@@ -65,23 +63,19 @@ var Archs = map[string]Arch{
 	},
 }
 
-// ArchNames returns the known encoder names, sorted.
-func ArchNames() []string {
-	names := make([]string, 0, len(Archs))
-	for n := range Archs {
-		names = append(names, n)
+func init() {
+	docs := map[string]string{
+		"basic28x28": "MNIST-size: conv 64, 128 (5x5/2), fc 1024, Y 64; local map 7x7x128",
+		"basic32x32": "CIFAR: conv 64, 128, 256 (4x4/2), fc 1024, Y 64; local map 8x8x128",
+		"basic64x64": "64x64: conv 64, 128, 256, 512 (4x4/2), fc 1024, Y 64; local map 8x8x256",
+		"alex64x64":  "AlexNet-like for STL-10 and Tiny ImageNet: conv 96, 192, 384, 384, 192 with pools, fc 4096, 4096, Y 64",
 	}
-	sort.Strings(names)
-	return names
-}
-
-// LookupArch returns the named encoder architecture.
-func LookupArch(name string) (Arch, error) {
-	a, ok := Archs[name]
-	if !ok {
-		return Arch{}, fmt.Errorf("unknown encoder %q (want one of %s)", name, strings.Join(ArchNames(), ", "))
+	for name, a := range Archs {
+		a := a
+		if err := Register(name, docs[name], func(s Spec, rng *tensor.RNG) (Encoder, error) { return NewConvNet(a, s, rng) }); err != nil {
+			panic(err) // a duplicate name in this file: a programming error caught by any test
+		}
 	}
-	return a, nil
 }
 
 // convShapes returns the [C,H,W] output of every conv layer (after pooling).
@@ -130,31 +124,35 @@ func (b *fcBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.ReLU(b.bn.Forward(tp, b.fc.Forward(tp, x)))
 }
 
-// Encoder maps images to a local feature map, conv features, fc features
-// and the representation Y.
-type Encoder struct {
-	Arch Arch
-	// Mean and Std are the input normalisation the encoder was trained
-	// with (see data.LoaderOptions); nil means scaling to [-1, 1].
-	Mean, Std []float32
-
+// ConvNet is a reference convnet (Arch) as an Encoder. Its parameters are
+// named conv1, bn1, ..., fc1, bnfc1, ..., y, as the reference's
+// (e.g. "encoder.conv1.weight" in a checkpoint).
+type ConvNet struct {
+	arch  Arch
+	spec  Spec
 	convs []*convBlock
 	fcs   []*fcBlock
 	out   *nn.Linear
 }
 
-// Features are the activations of one forward pass of an Encoder.
-type Features struct {
-	Local *autograd.Var // [N,C,H,W] local map scored by local DIM
-	Conv  *autograd.Var // [N,C,H,W] conv features for classifiers
-	FC    *autograd.Var // [N,units] last hidden fc layer
-	Y     *autograd.Var // [N,Out] the representation
-}
-
-// NewEncoder builds an encoder of the architecture, initialised from rng as
-// PyTorch initialises its layers.
-func NewEncoder(a Arch, rng *tensor.RNG) *Encoder {
-	e := &Encoder{Arch: a}
+// NewConvNet builds the convnet a for spec (whose Channels, Size and Out,
+// when set, must agree with a), initialised as PyTorch initialises its
+// layers.
+func NewConvNet(a Arch, spec Spec, rng *tensor.RNG) (*ConvNet, error) {
+	if (spec.Channels != 0 && spec.Channels != a.Channels) || (spec.Size != 0 && spec.Size != a.Size) {
+		return nil, fmt.Errorf("takes %dx%dx%d images, not %dx%dx%d", a.Channels, a.Size, a.Size, spec.Channels, spec.Size, spec.Size)
+	}
+	if spec.Out != 0 {
+		a.Out = spec.Out
+	}
+	if len(spec.Options) > 0 && string(spec.Options) != "null" {
+		var o map[string]any
+		if err := json.Unmarshal(spec.Options, &o); err != nil || len(o) > 0 {
+			return nil, fmt.Errorf("takes no options, got %s", spec.Options)
+		}
+	}
+	spec.Channels, spec.Size, spec.Out = a.Channels, a.Size, a.Out
+	e := &ConvNet{arch: a, spec: spec}
 	c := a.Channels
 	for _, s := range a.Convs {
 		b := &convBlock{conv: nn.NewConv2d(c, s.Out, s.Kernel, s.Stride, s.Pad, true, rng), bn: nn.NewBatchNorm(s.Out, true)}
@@ -171,18 +169,45 @@ func NewEncoder(a Arch, rng *tensor.RNG) *Encoder {
 		in = u
 	}
 	e.out = nn.NewLinear(in, a.Out, true, rng)
-	return e
+	return e, nil
 }
 
-// Encode runs the encoder on x [N,C,H,W].
-func (e *Encoder) Encode(tp *autograd.Tape, x *autograd.Var) Features {
+// Arch returns the architecture.
+func (e *ConvNet) Arch() Arch { return e.arch }
+
+// Spec implements Encoder.
+func (e *ConvNet) Spec() Spec { return e.spec }
+
+// Taps implements Encoder.
+func (e *ConvNet) Taps() []string { return []string{TapLocal, TapConv, TapFC, TapY} }
+
+// TapShape implements Encoder.
+func (e *ConvNet) TapShape(name string) ([]int, error) {
+	a := e.arch
+	switch name {
+	case TapLocal:
+		s := a.LocalShape()
+		return s[:], nil
+	case TapConv:
+		s := a.FeatureShape()
+		return s[:], nil
+	case TapFC:
+		return []int{a.FCs[len(a.FCs)-1]}, nil
+	case TapY:
+		return []int{a.Out}, nil
+	}
+	return nil, fmt.Errorf("encoder %s: no tap %q (have local, conv, fc, y)", a.Name, name)
+}
+
+// Encode implements Encoder.
+func (e *ConvNet) Encode(tp *autograd.Tape, x *autograd.Var) Features {
 	var f Features
 	for i, b := range e.convs {
 		x = b.forward(tp, x)
-		if i == e.Arch.LocalLayer {
+		if i == e.arch.LocalLayer {
 			f.Local = x
 		}
-		if i == e.Arch.FeatureLayer {
+		if i == e.arch.FeatureLayer {
 			f.Conv = x
 		}
 	}
@@ -196,39 +221,31 @@ func (e *Encoder) Encode(tp *autograd.Tape, x *autograd.Var) Features {
 }
 
 // Forward implements nn.Module: it returns Y.
-func (e *Encoder) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+func (e *ConvNet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return e.Encode(tp, x).Y
 }
 
-// Collect implements nn.Module with names conv1, bn1, ..., fc1, bnfc1, ...,
-// y (e.g. "encoder.conv1.weight").
-func (e *Encoder) Collect(prefix string, s *nn.State) {
-	for i, b := range e.convs {
-		b.conv.Collect(fmt.Sprintf("%sconv%d.", prefix, i+1), s)
-		b.bn.Collect(fmt.Sprintf("%sbn%d.", prefix, i+1), s)
-	}
-	for i, b := range e.fcs {
-		b.fc.Collect(fmt.Sprintf("%sfc%d.", prefix, i+1), s)
-		b.bn.Collect(fmt.Sprintf("%sbnfc%d.", prefix, i+1), s)
-	}
-	e.out.Collect(prefix+"y.", s)
-}
-
-// SetTraining implements nn.Module.
-func (e *Encoder) SetTraining(on bool) {
-	for _, b := range e.convs {
-		b.bn.SetTraining(on)
-	}
-	for _, b := range e.fcs {
-		b.bn.SetTraining(on)
+// Children implements nn.Container with the reference's layer names.
+func (e *ConvNet) Children() iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		for i, b := range e.convs {
+			if !yield(fmt.Sprintf("conv%d", i+1), b.conv) || !yield(fmt.Sprintf("bn%d", i+1), b.bn) {
+				return
+			}
+		}
+		for i, b := range e.fcs {
+			if !yield(fmt.Sprintf("fc%d", i+1), b.fc) || !yield(fmt.Sprintf("bnfc%d", i+1), b.bn) {
+				return
+			}
+		}
+		yield("y", e.out)
 	}
 }
 
-// tail returns the encoder's layers after the local map as a new network
-// ending in a linear layer of `units` outputs: global DIM's encoder of the
-// local map (the reference's copy of the remaining layers).
-func (e *Encoder) tail(units int, rng *tensor.RNG) *nn.Sequential {
-	a := e.Arch
+// Tail implements Tailer: the layers after the local map, ending in a
+// linear layer of units outputs (the reference's copy for global DIM).
+func (e *ConvNet) Tail(units int, rng *tensor.RNG) nn.Module {
+	a := e.arch
 	s := &nn.Sequential{}
 	shapes := a.convShapes()
 	c := shapes[a.LocalLayer][0]
@@ -254,3 +271,9 @@ func (e *Encoder) tail(units int, rng *tensor.RNG) *nn.Sequential {
 	s.Add("out", nn.NewLinear(in, units, true, rng))
 	return s
 }
+
+var (
+	_ Encoder      = (*ConvNet)(nil)
+	_ Tailer       = (*ConvNet)(nil)
+	_ nn.Container = (*ConvNet)(nil)
+)

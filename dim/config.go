@@ -1,0 +1,147 @@
+// Package dim is Deep InfoMax itself (Hjelm et al., ICLR 2019): an encoder
+// trained so that its representation Y has high mutual information with
+// its input, estimated by networks trained with it. The objective is a sum
+// of weighted terms (local DIM, global DIM, prior matching; see Terms),
+// each in its own file and registered by name; Model is the method
+// (train.Method) that owns the encoder, the terms' networks and the
+// optimisers.
+package dim
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+// Config is everything that defines a DIM model and its training, but the
+// encoder (whose encoder.Spec is saved beside it). Its JSON has the common
+// settings and each term's weight at the top level, under the term's
+// weight name: {"lr":..., "batch":..., "seed":..., "mi_units":...,
+// "measure":..., "alpha":..., "beta":..., "gamma":..., ...}.
+type Config struct {
+	train.Common
+	MIUnits int        `json:"mi_units"` // width of the MI networks (paper: 2048)
+	Measure mi.Measure `json:"measure"`  // MI estimator
+	// Prior is the distribution prior matching pushes Y towards (empty
+	// means uniform), and GradPenalty the weight of its discriminator's
+	// gradient penalty (reference: 1).
+	Prior       Prior   `json:"prior,omitempty"`
+	GradPenalty float32 `json:"grad_penalty,omitempty"`
+	// Weights of the objective's terms by weight name ("alpha": global,
+	// "beta": local, "gamma": prior, and any registered term's); a missing
+	// or zero weight leaves the term out.
+	Weights map[string]float32 `json:"-"`
+}
+
+// DefaultConfig returns the reference defaults for local DIM: 2048 MI
+// units, beta 1 and no other term (the paper's DIM(L) adds gamma 0.1 with
+// the uniform prior and a gradient penalty of 1), JSD, Adam 1e-4, batch 64.
+func DefaultConfig() Config {
+	return Config{
+		Common:  train.Common{LR: 1e-4, Batch: 64, Seed: 0},
+		MIUnits: 2048, Measure: mi.JSD, Prior: PriorUniform, GradPenalty: 1,
+		Weights: map[string]float32{"beta": 1},
+	}
+}
+
+// Weight returns the weight of the term with weight name w (0 if unset).
+func (c Config) Weight(w string) float32 { return c.Weights[w] }
+
+// SetWeight sets the weight of the term with weight name w, copying the
+// map so that copies of a Config stay independent.
+func (c *Config) SetWeight(w string, v float32) {
+	m := make(map[string]float32, len(c.Weights)+1)
+	for k, x := range c.Weights {
+		m[k] = x
+	}
+	m[w] = v
+	c.Weights = m
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if err := c.Common.Validate(); err != nil {
+		return err
+	}
+	if _, err := mi.ParseMeasure(string(c.Measure)); err != nil {
+		return err
+	}
+	if _, err := ParsePrior(string(c.Prior)); err != nil {
+		return err
+	}
+	var mutual float32
+	for w, v := range c.Weights {
+		s, ok := termByWeight(w)
+		if !ok {
+			return fmt.Errorf("no term has the weight %q", w)
+		}
+		if v < 0 || v != v {
+			return fmt.Errorf("weight %s of the %s term must be non-negative, got %g", w, s.Name, v)
+		}
+		if s.MI {
+			mutual += v
+		}
+	}
+	switch {
+	case c.MIUnits < 1:
+		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
+	case mutual == 0:
+		return fmt.Errorf("alpha and beta are both 0: no mutual information to maximise")
+	case c.GradPenalty < 0:
+		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
+	case c.Batch < 2:
+		return fmt.Errorf("batch must be at least 2 (negatives come from other samples), got %d", c.Batch)
+	}
+	return nil
+}
+
+// configJSON is Config without its methods (for encoding/json).
+type configJSON Config
+
+// MarshalJSON writes the weights at the top level under their names.
+func (c Config) MarshalJSON() ([]byte, error) {
+	js, err := json.Marshal(configJSON(c))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, err
+	}
+	for _, s := range Terms() {
+		v, _ := json.Marshal(c.Weights[s.Weight])
+		m[s.Weight] = v
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (and the configs of runs made
+// before terms were plug-ins, which have the same keys).
+func (c *Config) UnmarshalJSON(js []byte) error {
+	var plain configJSON
+	if err := json.Unmarshal(js, &plain); err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(js, &m); err != nil {
+		return err
+	}
+	plain.Weights = map[string]float32{}
+	for _, s := range Terms() {
+		raw, ok := m[s.Weight]
+		if !ok {
+			continue
+		}
+		var v float32
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("weight %s: %w", s.Weight, err)
+		}
+		if v != 0 {
+			plain.Weights[s.Weight] = v
+		}
+	}
+	*c = Config(plain)
+	return nil
+}

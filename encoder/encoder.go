@@ -1,0 +1,210 @@
+// Package encoder holds the image encoders of Deep InfoMax and of the
+// methods it is compared with, behind one interface: an Encoder maps images
+// [N,C,H,W] to named feature taps (the local map scored by local DIM, the
+// conv, fc and Y features the paper's classifiers read), is described by a
+// JSON Spec that every checkpoint stores, and is built by name from a
+// registry. Embed runs a frozen encoder over a data set.
+//
+// The encoders are those of the reference code (rdevon/DIM,
+// cortex_DIM/configs/convnets.py): basic28x28, basic32x32, basic64x64 and
+// alex64x64; mission.md section 5 lists their layers.
+package encoder
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// The taps every encoder provides.
+const (
+	// TapLocal is the local feature map [N,C,H,W] that local DIM scores
+	// against Y.
+	TapLocal = "local"
+	// TapConv is the convolutional feature map [N,C,H,W] the "conv"
+	// classifiers read (the last conv layer of the reference encoders).
+	TapConv = "conv"
+	// TapFC is the last hidden fully connected layer [N,units].
+	TapFC = "fc"
+	// TapY is the representation Y [N,Out].
+	TapY = "y"
+)
+
+// Layers are the taps the paper's classifiers evaluate, in table order.
+var Layers = []string{TapConv, TapFC, TapY}
+
+// Spec describes an encoder completely: New(spec) rebuilds it (weights
+// aside). Checkpoints store it as JSON, so that any run directory's encoder
+// can be loaded without knowing which method trained it.
+type Spec struct {
+	// Name is the registry name, e.g. "basic28x28".
+	Name string `json:"name"`
+	// Channels and Size are the input images' shape, Channels x Size x
+	// Size; New fills them in from the architecture.
+	Channels int `json:"channels"`
+	Size     int `json:"size"`
+	// Out is the number of units of Y (reference: 64).
+	Out int `json:"out"`
+	// Transform is what evaluation does to an image before encoding it
+	// (centre crop, normalisation): the same as training, without the
+	// random augmentation.
+	Transform data.Transform `json:"transform"`
+	// Options hold architecture-specific settings (none for the reference
+	// convnets).
+	Options json.RawMessage `json:"options,omitempty"`
+}
+
+// Features are the taps of one forward pass. The four standard taps are
+// fields; Extra holds any others an encoder exposes.
+type Features struct {
+	Local, Conv, FC, Y *autograd.Var
+	Extra              []Tap
+}
+
+// Tap is a named feature of a forward pass.
+type Tap struct {
+	Name string
+	Var  *autograd.Var
+}
+
+// Tap returns the named feature, or an error naming the known taps.
+func (f Features) Tap(name string) (*autograd.Var, error) {
+	switch name {
+	case TapLocal:
+		return f.Local, nil
+	case TapConv:
+		return f.Conv, nil
+	case TapFC:
+		return f.FC, nil
+	case TapY:
+		return f.Y, nil
+	}
+	for _, t := range f.Extra {
+		if t.Name == name {
+			return t.Var, nil
+		}
+	}
+	names := []string{TapLocal, TapConv, TapFC, TapY}
+	for _, t := range f.Extra {
+		names = append(names, t.Name)
+	}
+	return nil, fmt.Errorf("encoder: no tap %q (have %s)", name, strings.Join(names, ", "))
+}
+
+// Encoder maps images to features. Its parameters and training mode are
+// found by walking it as a module tree (nn.StateOf, nn.SetTraining); a
+// checkpoint names them "encoder.<name>".
+type Encoder interface {
+	// Spec returns the complete description of the encoder.
+	Spec() Spec
+	// Encode runs the encoder on x [N,Channels,Size,Size] (normalised as
+	// Spec().Transform says) and returns its taps. Errors are recorded on
+	// tp (tp.Err).
+	Encode(tp *autograd.Tape, x *autograd.Var) Features
+	// Taps lists the encoder's tap names: the four standard ones first.
+	Taps() []string
+	// TapShape returns the per-sample shape of a tap ([C,H,W] for maps,
+	// [units] for vectors), or an error for an unknown tap.
+	TapShape(name string) ([]int, error)
+}
+
+// Tailer is implemented by encoders that can copy their layers after the
+// local tap: global DIM encodes the local map with such a copy, its last
+// layer replaced by a linear layer of `units` outputs (the reference's
+// global-DIM network).
+type Tailer interface {
+	Tail(units int, rng *tensor.RNG) nn.Module
+}
+
+// Builder makes an encoder from a spec (Name set; other zero fields take
+// the architecture's values), initialised from rng.
+type Builder func(spec Spec, rng *tensor.RNG) (Encoder, error)
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]registered{}
+)
+
+type registered struct {
+	build Builder
+	doc   string
+}
+
+// Register adds an encoder to the registry under name, with a one-line
+// description for help texts. Registering a name twice is an error.
+func Register(name, doc string, b Builder) error {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, ok := registry[name]; ok {
+		return fmt.Errorf("encoder: %q registered twice", name)
+	}
+	registry[name] = registered{build: b, doc: doc}
+	return nil
+}
+
+// Names returns the registered encoder names, sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Doc returns the registered description of an encoder ("" if unknown).
+func Doc(name string) string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return registry[name].doc
+}
+
+// New builds the encoder spec names, initialised from rng.
+func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
+	regMu.RLock()
+	r, ok := registry[spec.Name]
+	regMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown encoder %q (want one of %s)", spec.Name, strings.Join(Names(), ", "))
+	}
+	if len(spec.Transform.Mean) != len(spec.Transform.Std) {
+		return nil, fmt.Errorf("encoder %s: %d means but %d standard deviations", spec.Name, len(spec.Transform.Mean), len(spec.Transform.Std))
+	}
+	for _, s := range spec.Transform.Std {
+		if !(s > 0) {
+			return nil, fmt.Errorf("encoder %s: standard deviations must be positive, got %v", spec.Name, spec.Transform.Std)
+		}
+	}
+	if spec.Transform.CenterCrop < 0 {
+		return nil, fmt.Errorf("encoder %s: negative centre crop %d", spec.Name, spec.Transform.CenterCrop)
+	}
+	e, err := r.build(spec, rng)
+	if err != nil {
+		return nil, fmt.Errorf("encoder %s: %w", spec.Name, err)
+	}
+	return e, nil
+}
+
+// CheckInput returns an error unless images of shape c x h x w, after the
+// spec's centre crop, are what the encoder takes.
+func (s Spec) CheckInput(c, h, w int) error {
+	if k := s.Transform.CenterCrop; k > 0 {
+		if k > h || k > w {
+			return fmt.Errorf("images are %dx%dx%d, smaller than the centre crop %d of encoder %s", c, h, w, k, s.Name)
+		}
+		h, w = k, k
+	}
+	if c != s.Channels || h != s.Size || w != s.Size {
+		return fmt.Errorf("images are %dx%dx%d but encoder %s takes %dx%dx%d", c, h, w, s.Name, s.Channels, s.Size, s.Size)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/deepinfomax/deepinfomax/checkpoint"
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// Files of a run directory.
+const (
+	// WeightsFile holds the method's parameters and buffers (PyTorch-style
+	// names, the encoder's under "encoder."), its optimisers' state under
+	// their prefixes, and Info as metadata: one file, written atomically, so
+	// a checkpoint is always consistent.
+	WeightsFile = "model.safetensors"
+	// ConfigFile repeats Info as JSON for people and tools.
+	ConfigFile = "config.json"
+	// MetricsFile holds one JSON object per line: losses, timings, accuracies.
+	MetricsFile = "metrics.jsonl"
+	// metaKey is the safetensors metadata key holding Info.
+	metaKey = "deepinfomax"
+	// encoderPrefix names the encoder's tensors.
+	encoderPrefix = "encoder."
+)
+
+// Progress is how far a run has got.
+type Progress struct {
+	Epoch  int    `json:"epoch"`  // completed epochs
+	Sample int    `json:"sample"` // images consumed in the current epoch
+	Step   int    `json:"step"`   // total optimiser steps
+	Data   string `json:"data"`   // the data spec trained on
+}
+
+// Info is what a checkpoint says about its run: enough to rebuild the
+// method (Load) or only its encoder (LoadEncoder).
+type Info struct {
+	Method   string          `json:"method"`
+	Config   json.RawMessage `json:"config"`
+	Encoder  encoder.Spec    `json:"encoder"`
+	Progress Progress        `json:"progress"`
+}
+
+// Save writes the method's weights, its optimisers' state and the progress
+// into dir atomically (model.safetensors, then config.json).
+func Save(dir string, m Method, p Progress) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create run directory: %w", err)
+	}
+	tensors := nn.StateOf(m, "").Tensors()
+	for _, o := range m.Optimizers() {
+		for k, v := range o.Opt.State() {
+			tensors[o.Prefix+k] = v
+		}
+	}
+	cfg, err := json.Marshal(m.Config())
+	if err != nil {
+		return fmt.Errorf("encode %s config: %w", m.Name(), err)
+	}
+	info := Info{Method: m.Name(), Config: cfg, Encoder: m.Encoder().Spec(), Progress: p}
+	js, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encode run info: %w", err)
+	}
+	path := filepath.Join(dir, WeightsFile)
+	if err := checkpoint.Save(path, tensors, map[string]string{metaKey: string(js)}); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if err := checkpoint.WriteJSONAtomic(filepath.Join(dir, ConfigFile), info); err != nil {
+		return fmt.Errorf("save %s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	return nil
+}
+
+// readCheckpoint reads the tensors and Info of dir's checkpoint.
+func readCheckpoint(dir string) (map[string]*tensor.Tensor, Info, string, error) {
+	path := filepath.Join(dir, WeightsFile)
+	tensors, meta, err := checkpoint.Load(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, Info{}, path, fmt.Errorf("%s: no checkpoint (is %s a run directory made by dim train?)", path, dir)
+		}
+		return nil, Info{}, path, err
+	}
+	js, ok := meta[metaKey]
+	if !ok {
+		return nil, Info{}, path, fmt.Errorf("%s: no deepinfomax metadata (not written by dim train)", path)
+	}
+	info, err := parseInfo([]byte(js))
+	if err != nil {
+		return nil, Info{}, path, fmt.Errorf("%s: bad metadata: %w", path, err)
+	}
+	return tensors, info, path, nil
+}
+
+// parseInfo decodes Info, converting the metadata of runs written before
+// methods were plug-ins ({"config": {"arch", "mean", "std", ...},
+// "progress"}): those are DIM runs whose encoder was named by "arch".
+func parseInfo(js []byte) (Info, error) {
+	var info Info
+	if err := json.Unmarshal(js, &info); err != nil {
+		return info, err
+	}
+	if info.Method != "" {
+		return info, nil
+	}
+	var old struct {
+		Arch string    `json:"arch"`
+		Mean []float32 `json:"mean"`
+		Std  []float32 `json:"std"`
+	}
+	if err := json.Unmarshal(info.Config, &old); err != nil || old.Arch == "" {
+		return info, fmt.Errorf("no method and no encoder in %s", js)
+	}
+	info.Method = "dim"
+	info.Encoder = encoder.Spec{Name: old.Arch, Transform: data.Transform{Mean: old.Mean, Std: old.Std}}
+	return info, nil
+}
+
+// Load reads a run directory written by Save and rebuilds its method, with
+// its weights and its optimisers' state, ready to continue.
+func Load(dir string) (Method, Progress, error) {
+	tensors, info, path, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, Progress{}, err
+	}
+	load, err := lookup(info.Method)
+	if err != nil {
+		return nil, Progress{}, fmt.Errorf("%s: %w", path, err)
+	}
+	m, err := load(info.Config, info.Encoder)
+	if err != nil {
+		return nil, Progress{}, fmt.Errorf("%s: %w", path, err)
+	}
+	opts := m.Optimizers()
+	prefixes := make([]string, len(opts))
+	for i, o := range opts {
+		prefixes[i] = o.Prefix
+	}
+	if err := nn.StateOf(m, "").Load(tensors, prefixes...); err != nil {
+		return nil, Progress{}, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, o := range opts {
+		st := map[string]*tensor.Tensor{}
+		for k, v := range tensors {
+			if strings.HasPrefix(k, o.Prefix) && !owned(k, o.Prefix, prefixes) {
+				st[k[len(o.Prefix):]] = v
+			}
+		}
+		if err := o.Opt.LoadState(st); err != nil {
+			return nil, Progress{}, fmt.Errorf("%s: optimiser state %s: %w", path, o.Prefix, err)
+		}
+	}
+	return m, info.Progress, nil
+}
+
+// owned reports whether key belongs to a longer prefix than p.
+func owned(key, p string, prefixes []string) bool {
+	for _, q := range prefixes {
+		if len(q) > len(p) && strings.HasPrefix(key, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadEncoder reads only the encoder of a run directory, whatever method
+// trained it: its spec from the metadata, its weights from the tensors
+// named "encoder.*". The encoder is in training mode; Embed switches it.
+func LoadEncoder(dir string) (encoder.Encoder, Info, error) {
+	tensors, info, path, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, info, err
+	}
+	enc, err := encoder.New(info.Encoder, tensor.NewRNG(0))
+	if err != nil {
+		return nil, info, fmt.Errorf("%s: %w", path, err)
+	}
+	sub := maps.Collect(func(yield func(string, *tensor.Tensor) bool) {
+		for k, v := range tensors {
+			if strings.HasPrefix(k, encoderPrefix) && !yield(k, v) {
+				return
+			}
+		}
+	})
+	if err := nn.StateOf(enc, "encoder").Load(sub); err != nil {
+		return nil, info, fmt.Errorf("%s: %w", path, err)
+	}
+	return enc, info, nil
+}

@@ -1,0 +1,192 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled; the
+// run was checkpointed and can be resumed.
+var ErrInterrupted = errors.New("training interrupted; checkpoint saved (continue with --resume)")
+
+// Options say where and how long a training run goes.
+type Options struct {
+	Dir      string       // run directory: checkpoint, config, metrics
+	Train    data.Dataset // training images
+	DataSpec string       // recorded in the checkpoint
+	// Epochs or Steps set the target (total, counted from the start of the
+	// run, so a resumed run stops at the same point); Steps wins if both.
+	Epochs, Steps int
+	// Resume says the method was loaded from Dir's checkpoint (Load) and
+	// continues it; without it Dir must not hold a checkpoint already.
+	Resume bool
+	// Log receives progress (a bar on a terminal, lines otherwise); nil
+	// discards it.
+	Log io.Writer
+	// LogEvery is the number of steps between metrics lines (default 10).
+	LogEvery int
+	// Crop, Pad and Flip augment the training images (see
+	// data.LoaderOptions); normalisation comes from the encoder's spec.
+	Crop, Pad int
+	Flip      bool
+}
+
+// Run trains m from progress p until the target, checkpointing after every
+// epoch and at the end, and logging to Dir/metrics.jsonl: a "start" line
+// (method, config, encoder, data, parameters, steps), a "step" line every
+// LogEvery steps with each loss averaged over those steps and the time per
+// step, a "checkpoint" line per checkpoint. When ctx is cancelled it
+// finishes the current step, checkpoints, and returns ErrInterrupted.
+func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.LogEvery <= 0 {
+		o.LogEvery = 10
+	}
+	ckpt := filepath.Join(o.Dir, WeightsFile)
+	if o.Resume {
+		if p.Data != "" && o.DataSpec != "" && p.Data != o.DataSpec {
+			return p, fmt.Errorf("%s was trained on %q, not %q", o.Dir, p.Data, o.DataSpec)
+		}
+	} else {
+		if _, err := os.Stat(ckpt); err == nil {
+			return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
+		}
+		p.Data = o.DataSpec
+	}
+	spec, common := m.Encoder().Spec(), m.Common()
+	c, h, w := o.Train.Shape()
+	if o.Crop > 0 {
+		h, w = o.Crop, o.Crop
+	}
+	if c != spec.Channels || h != spec.Size || w != spec.Size {
+		return p, fmt.Errorf("images are %dx%dx%d (crop %d) but encoder %s takes %dx%dx%d", c, h, w, o.Crop, spec.Name, spec.Channels, spec.Size, spec.Size)
+	}
+	if err := spec.CheckInput(o.Train.Shape()); err != nil {
+		return p, fmt.Errorf("evaluation transform: %w", err)
+	}
+	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
+		BatchSize: common.Batch, Seed: common.Seed, Shuffle: true, DropLast: true,
+		Crop: o.Crop, Pad: o.Pad, Flip: o.Flip, Mean: spec.Transform.Mean, Std: spec.Transform.Std,
+		Start: data.Position{Epoch: p.Epoch, Sample: p.Sample},
+	})
+	if err != nil {
+		return p, err
+	}
+	defer loader.Close()
+	perEpoch := loader.BatchesPerEpoch()
+	target := o.Steps
+	if target <= 0 {
+		target = max(o.Epochs, 1) * perEpoch
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return p, fmt.Errorf("create run directory: %w", err)
+	}
+	metrics, err := runlog.Open(filepath.Join(o.Dir, MetricsFile), true)
+	if err != nil {
+		return p, err
+	}
+	defer metrics.Close()
+	if p.Step == 0 {
+		metrics.Log("start", map[string]any{
+			"method": m.Name(), "config": m.Config(), "encoder": spec, "data": p.Data,
+			"params": nn.StateOf(m, "").NumParams(), "steps": target, "steps_per_epoch": perEpoch,
+		})
+	} else {
+		metrics.Log("resume", map[string]any{"step": p.Step, "epoch": p.Epoch})
+	}
+	bar := runlog.NewProgress(o.Log, target, "train")
+	bar.Add(min(p.Step, target), "")
+	save := func() error {
+		if err := Save(o.Dir, m, p); err != nil {
+			return err
+		}
+		return metrics.Log("checkpoint", map[string]any{"step": p.Step, "epoch": p.Epoch})
+	}
+	batch := &Batch{X: &tensor.Tensor{}}
+	var sums []float64
+	var sumN int
+	t0 := time.Now()
+	for p.Step < target {
+		if ctx.Err() != nil {
+			bar.Finish()
+			if err := save(); err != nil {
+				return p, err
+			}
+			return p, ErrInterrupted
+		}
+		b, err := loader.Next()
+		if err != nil {
+			return p, fmt.Errorf("read training data: %w", err)
+		}
+		batch.X.Shape = append(batch.X.Shape[:0], b.N, b.C, b.H, b.W)
+		batch.X.Data = b.X
+		batch.Labels, batch.Index, batch.Step = b.Labels, b.Index, p.Step
+		losses, err := m.Step(batch)
+		if err != nil {
+			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
+			return p, fmt.Errorf("step %d: %w", p.Step, err)
+		}
+		p.Step++
+		p.Epoch, p.Sample = b.Next.Epoch, b.Next.Sample
+		if sums == nil {
+			sums = make([]float64, len(losses))
+		}
+		for i, l := range losses {
+			sums[i] += float64(l.Value)
+		}
+		sumN++
+		bar.Add(1, fmt.Sprintf("loss=%.4f", losses[0].Value))
+		if p.Step%o.LogEvery == 0 || p.Step == target {
+			el := time.Since(t0)
+			fields := map[string]any{
+				"step": p.Step, "epoch": float64(p.Step) / float64(perEpoch),
+				"ms_per_step": float64(el.Milliseconds()) / float64(sumN),
+			}
+			for i, l := range losses {
+				fields[l.Name] = sums[i] / float64(sumN)
+				sums[i] = 0
+			}
+			metrics.Log("step", fields)
+			sumN, t0 = 0, time.Now()
+		}
+		if b.Last || p.Step == target {
+			if err := save(); err != nil {
+				return p, err
+			}
+		}
+	}
+	bar.Finish()
+	return p, nil
+}
+
+// Train runs a method to o's target: the run in o.Dir loaded with Load
+// when o.Resume, or else the new method that newMethod builds.
+func Train(ctx context.Context, newMethod func() (Method, error), o Options) (Method, Progress, error) {
+	var (
+		m   Method
+		p   Progress
+		err error
+	)
+	if o.Resume {
+		m, p, err = Load(o.Dir)
+	} else {
+		m, err = newMethod()
+	}
+	if err != nil {
+		return nil, p, err
+	}
+	p, err = Run(ctx, m, p, o)
+	return m, p, err
+}
