@@ -1,7 +1,9 @@
 package runlog_test
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -34,4 +36,29 @@ func Example() {
 	// train: step 400/937 (42%) 20.0 it/s ETA 27s loss=0.0025
 	// train: step 800/937 (85%) 20.0 it/s ETA 7s loss=0.0013
 	// train: done 937/937 (100%) in 47s 20.0 it/s loss=0.0011
+}
+
+// Reading a metrics file back: ReadMetrics(path) for a file, ScanMetrics
+// for any reader. Non-finite floats come back as numbers; a last line cut
+// short by a killed run is skipped.
+func ExampleScanMetrics() {
+	var buf bytes.Buffer
+	m := runlog.New(&buf)
+	m.SetClock(func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) })
+	m.Log("train", map[string]any{"step": 100, "loss": 0.5})
+	m.Log("train", map[string]any{"step": 200, "loss": math.Inf(1)})
+	buf.WriteString(`{"time":"2025-01-02T03:04:05Z","event":"tr`) // killed mid-line
+
+	for rec, err := range runlog.ScanMetrics(&buf, "metrics.jsonl") {
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		step, _ := rec.Int("step")
+		loss, _ := rec.Float("loss")
+		fmt.Printf("line %d: %s step %d loss %v\n", rec.Line, rec.Event, step, loss)
+	}
+	// Output:
+	// line 1: train step 100 loss 0.5
+	// line 2: train step 200 loss +Inf
 }

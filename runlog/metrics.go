@@ -1,5 +1,6 @@
 // Package runlog records what a training run does: a JSON-lines metrics
-// file (Metrics) and progress reporting for long loops (Progress).
+// file (Metrics, read back by ReadMetrics and ScanMetrics) and progress
+// reporting for long loops (Progress).
 package runlog
 
 import (

@@ -3,14 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/eval"
@@ -28,38 +25,6 @@ type evalOptions struct {
 	ndmCfg eval.NDMConfig
 	probe  eval.ProbeConfig
 	mlp    eval.MLPConfig
-}
-
-// report is what eval.json (eval_KIND.json for the other classifiers)
-// holds.
-type report struct {
-	Model   string                 `json:"model"`
-	Data    string                 `json:"data"`
-	Arch    string                 `json:"arch"`
-	Random  bool                   `json:"random_encoder,omitempty"`
-	Probe   string                 `json:"probe"`
-	Kind    string                 `json:"-"` // linear, svm, mlp or knn: names the file
-	Results map[string]layerResult `json:"results"`
-	// NDM of Y: the Donsker-Varadhan estimate of KL(joint || product of
-	// marginals) of its units, on Y and on sigmoid(Y) (--ndm).
-	NDM     map[string]float64 `json:"ndm,omitempty"`
-	Seconds float64            `json:"seconds"`
-}
-
-type layerResult struct {
-	Dims        int     `json:"dims"`
-	TrainAcc    float64 `json:"train_acc"`
-	TestAcc     float64 `json:"test_acc"`
-	ValAcc      float64 `json:"val_acc"`      // on the held-out part of train that chose:
-	WeightDecay float64 `json:"weight_decay"` // the probe's L2 strength
-	Epochs      int     `json:"epochs"`       // and its training epochs
-	K           int     `json:"k,omitempty"`  // k-NN: the k chosen
-	// With --runs N > 1: the test accuracies of the N runs (seeds seed ..
-	// seed+N-1, each with its own validation split and initialisation),
-	// their mean (TestAcc) and standard deviation; the other fields are
-	// those of the first run.
-	Runs       []float64 `json:"runs,omitempty"`
-	TestAccStd float64   `json:"test_acc_std,omitempty"`
 }
 
 func evalCmd() *cobra.Command {
@@ -135,7 +100,7 @@ another implementation's features) with the same probe.`,
 			if err != nil {
 				return err
 			}
-			rep.Model, rep.Random = modelDir, random
+			rep.Model, rep.RandomEncoder = modelDir, random
 			if out == "" {
 				out = modelDir
 			}
@@ -154,27 +119,11 @@ another implementation's features) with the same probe.`,
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the probe (and of the random encoder)")
 	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
-	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of test accuracy (the paper: 5 for the SVM)")
+	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of each accuracy (the paper: 5 for the SVM)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
 	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours)")
 	return cmd
-}
-
-// reportFile names the report of a classifier kind.
-func reportFile(kind string) string {
-	if kind == "" || kind == "linear" {
-		return "eval.json"
-	}
-	return "eval_" + kind + ".json"
-}
-
-// reportKind is the classifier kind, "linear" when unset.
-func reportKind(kind string) string {
-	if kind == "" {
-		return "linear"
-	}
-	return kind
 }
 
 // probeName describes the probe in eval.json.
@@ -191,7 +140,7 @@ func probeName(o evalOptions) string {
 }
 
 // evaluate embeds both splits and runs a linear probe on each layer.
-func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, error) {
+func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*eval.Report, error) {
 	start := time.Now()
 	classes := split.Train.NumClasses()
 	if classes < 2 {
@@ -212,7 +161,7 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{Data: split.Name, Arch: model.Config.Arch, Probe: probeName(o), Kind: o.kind, Results: map[string]layerResult{}}
+	rep := newReport(o, split.Name, model.Config.Arch)
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
 		if err != nil {
@@ -228,10 +177,16 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*report, erro
 	return rep, err
 }
 
+// newReport starts the report of o's classifier on data (a data set or a
+// features directory); encoder is the encoder's architecture ("" when
+// unknown).
+func newReport(o evalOptions, data, encoder string) *eval.Report {
+	return &eval.Report{Classifier: o.kind, Data: data, Encoder: encoder, Probe: probeName(o)}
+}
+
 // measureNDM records the NDM of Y (train and test features [N,64]) with
 // and without a sigmoid.
-func measureNDM(rep *report, o evalOptions, train, test *tensor.Tensor) error {
-	rep.NDM = map[string]float64{}
+func measureNDM(rep *eval.Report, o evalOptions, train, test *tensor.Tensor) error {
 	for _, sig := range []bool{false, true} {
 		name := "y"
 		if sig {
@@ -244,57 +199,56 @@ func measureNDM(rep *report, o evalOptions, train, test *tensor.Tensor) error {
 		if err != nil {
 			return err
 		}
-		rep.NDM[name] = v
+		rep.Add(ndmRow("y", sig, v, cfg))
 	}
 	return nil
 }
 
-// probeLayers fits a linear probe on each of o.layers, whose train and test
-// features features returns, and records the results in rep.
-func probeLayers(rep *report, o evalOptions, classes int, trainY, testY []int, features func(layer string) (train, test *tensor.Tensor, err error)) error {
+// ndmRow is the result row of the NDM of layer (the Donsker-Varadhan
+// estimate, in nats, of KL(joint || product of marginals) of its units, on
+// the features or their sigmoid), measured with cfg.
+func ndmRow(layer string, sigmoid bool, nats float64, cfg eval.NDMConfig) eval.Result {
+	kind := eval.KindNDM
+	if sigmoid {
+		kind = eval.KindNDMSigmoid
+	}
+	r := eval.Result{Layer: layer, Kind: kind, Metric: eval.MetricNats, Value: nats}
+	if cfg.Steps > 0 {
+		r.Settings = map[string]any{"steps": cfg.Steps}
+	}
+	return r
+}
+
+// probeLayers fits the classifier of o.kind on each of o.layers, whose
+// train and test features features returns, o.runs times (seeds seed,
+// seed+1, ...), and adds the rows (means over the runs) to rep.
+func probeLayers(rep *eval.Report, o evalOptions, classes int, trainY, testY []int, features func(layer string) (train, test *tensor.Tensor, err error)) error {
 	for _, l := range o.layers {
 		xtr, xte, err := features(l)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
-		var res layerResult
-		for run := range max(o.runs, 1) {
+		runs := make([][]eval.Result, max(o.runs, 1))
+		for run := range runs {
 			ro := o
 			ro.probe.Seed, ro.mlp.Seed = o.probe.Seed+uint64(run), o.mlp.Seed+uint64(run)
-			r, err := classify(ro, classes, xtr, trainY, xte, testY)
-			if err != nil {
+			if runs[run], err = classify(ro, l, classes, xtr, trainY, xte, testY); err != nil {
 				return fmt.Errorf("probe %s: %w", l, err)
 			}
-			if run == 0 {
-				res = r
-			}
-			res.Runs = append(res.Runs, r.TestAcc)
 		}
-		if len(res.Runs) > 1 {
-			res.TestAcc, res.TestAccStd = meanStd(res.Runs)
-		} else {
-			res.Runs = nil
+		rows, err := eval.Combine(runs...)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", l, err)
 		}
-		rep.Results[l] = res
+		rep.Add(rows...)
 	}
 	return nil
 }
 
-// meanStd returns the mean and the (unbiased) standard deviation of xs.
-func meanStd(xs []float64) (mean, std float64) {
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		std += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(std / float64(max(len(xs)-1, 1)))
-}
-
-// classify runs the classifier of o.kind on one layer's features.
-func classify(o evalOptions, classes int, xtr *tensor.Tensor, trainY []int, xte *tensor.Tensor, testY []int) (layerResult, error) {
+// classify runs the classifier of o.kind on one layer's features and
+// returns its result rows.
+func classify(o evalOptions, layer string, classes int, xtr *tensor.Tensor, trainY []int, xte *tensor.Tensor, testY []int) ([]eval.Result, error) {
 	var (
 		r   eval.ProbeResult
 		err error
@@ -302,19 +256,19 @@ func classify(o evalOptions, classes int, xtr *tensor.Tensor, trainY []int, xte 
 	switch o.kind {
 	case "knn":
 		kr, err := eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed})
-		return layerResult{Dims: xtr.Shape[1], TestAcc: kr.TestAcc, ValAcc: kr.ValAcc, K: kr.K}, err
+		return kr.Rows(layer, xtr.Shape[1]), err
 	case "mlp":
 		r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
 	default:
 		r, err = eval.LinearProbe(xtr, trainY, xte, testY, classes, o.probe)
 	}
-	return layerResult{Dims: xtr.Shape[1], TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs}, err
+	return r.Rows(layer, o.kind, xtr.Shape[1]), err
 }
 
 // evaluateFeatures runs the probes on features saved as NumPy files
 // (train_LAYER.npy, test_LAYER.npy, train_labels.npy, test_labels.npy, as
 // dim embed writes them, or any other encoder's, e.g. the PyTorch peer's).
-func evaluateFeatures(dir string, o evalOptions) (*report, error) {
+func evaluateFeatures(dir string, o evalOptions) (*eval.Report, error) {
 	start := time.Now()
 	trainY, err := readLabels(filepath.Join(dir, "train_labels.npy"))
 	if err != nil {
@@ -328,7 +282,7 @@ func evaluateFeatures(dir string, o evalOptions) (*report, error) {
 	for _, y := range append(append([]int(nil), trainY...), testY...) {
 		classes = max(classes, y+1)
 	}
-	rep := &report{Data: dir, Probe: probeName(o), Kind: o.kind, Results: map[string]layerResult{}}
+	rep := newReport(o, dir, "")
 	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := readFeatures(filepath.Join(dir, "train_"+l+".npy"), len(trainY))
 		if err != nil {
@@ -382,54 +336,57 @@ func readFeatures(path string, n int) (*tensor.Tensor, error) {
 	return &tensor.Tensor{Shape: []int{n, len(v) / n}, Data: v}, nil
 }
 
-func printReport(rep *report) error {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "layer\tfeatures\ttrain acc\ttest acc\tprobe (val acc, weight decay, epochs)\n")
-	for _, l := range dim.Layers {
-		if r, ok := rep.Results[l]; ok && len(r.Runs) > 1 {
-			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%% +- %.2f (%d runs)\t%.2f%%, first run\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.TestAccStd, len(r.Runs), 100*r.ValAcc)
-		} else if ok && r.K > 0 {
-			fmt.Fprintf(tw, "%s\t%d\t-\t%.2f%%\t%.2f%%, k=%d\n", l, r.Dims, 100*r.TestAcc, 100*r.ValAcc, r.K)
-		} else if ok {
-			fmt.Fprintf(tw, "%s\t%d\t%.2f%%\t%.2f%%\t%.2f%%, %g, %d\n", l, r.Dims, 100*r.TrainAcc, 100*r.TestAcc, 100*r.ValAcc, r.WeightDecay, r.Epochs)
-		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if rep.NDM != nil {
-		fmt.Printf("NDM of Y: %.4f (sigmoid(Y): %.4f)\n", rep.NDM["y"], rep.NDM["sigmoid_y"])
-	}
-	return nil
+// printReport prints the report's table on standard output.
+func printReport(rep *eval.Report) error {
+	return rep.WriteTable(os.Stdout)
 }
 
 // writeReport prints the table, writes eval.json (eval_KIND.json for a
 // classifier other than the linear probe, so that results of different
 // classifiers sit side by side) into dir and appends an
 // "eval" line to the run's metrics.
-func writeReport(dir string, rep *report) error {
+func writeReport(dir string, rep *eval.Report) error {
 	if err := printReport(rep); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, reportFile(rep.Kind))
-	if err := checkpoint.WriteJSONAtomic(path, rep); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	path := filepath.Join(dir, eval.ReportFile(rep.Classifier))
+	if err := rep.WriteFile(path); err != nil {
+		return err
 	}
 	if m, err := runlog.Open(filepath.Join(dir, dim.MetricsFile), true); err == nil {
-		fields := map[string]any{"data": rep.Data, "random_encoder": rep.Random, "classifier": reportKind(rep.Kind)}
-		for l, r := range rep.Results {
-			fields[l+"_test_acc"] = r.TestAcc
-			fields[l+"_train_acc"] = r.TrainAcc
-		}
-		for k, v := range rep.NDM {
-			fields["ndm_"+k] = v
-		}
-		m.Log("eval", fields)
+		m.Log("eval", evalFields(rep))
 		m.Close()
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
 	return nil
+}
+
+// evalFields are the fields of the "eval" line of metrics.jsonl:
+// classifier, data, random_encoder, LAYER_test_acc and LAYER_train_acc of
+// the report's classifier, ndm_LAYER and ndm_sigmoid_LAYER for the NDM
+// (ndm_y, ndm_sigmoid_y), and KIND_LAYER_METRIC (KIND_METRIC without a
+// layer) for other measures.
+func evalFields(rep *eval.Report) map[string]any {
+	classifier := rep.Classifier
+	if classifier == "" {
+		classifier = eval.KindLinear
+	}
+	fields := map[string]any{"data": rep.Data, "random_encoder": rep.RandomEncoder, "classifier": classifier}
+	for _, r := range rep.Results {
+		switch {
+		case r.Kind == classifier && (r.Metric == eval.MetricTestAcc || r.Metric == eval.MetricTrainAcc):
+			fields[r.Layer+"_"+r.Metric] = r.Value
+		case r.Kind == classifier: // val_acc: in eval.json only, as before
+		case r.Kind == eval.KindNDM || r.Kind == eval.KindNDMSigmoid:
+			fields[r.Kind+"_"+r.Layer] = r.Value
+		case r.Layer == "":
+			fields[r.Kind+"_"+r.Metric] = r.Value
+		default:
+			fields[r.Kind+"_"+r.Layer+"_"+r.Metric] = r.Value
+		}
+	}
+	return fields
 }

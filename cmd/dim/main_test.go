@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepinfomax/deepinfomax/eval"
 	"github.com/deepinfomax/deepinfomax/npy"
+	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -61,17 +63,24 @@ func idxDir(t *testing.T, nTrain, nTest int) string {
 }
 
 // readReport reads the report of a classifier kind in dir.
-func readReport(t *testing.T, dir, kind string) report {
+func readReport(t *testing.T, dir, kind string) *eval.Report {
 	t.Helper()
-	js, err := os.ReadFile(filepath.Join(dir, reportFile(kind)))
+	rep, err := eval.ReadReport(filepath.Join(dir, eval.ReportFile(kind)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep report
-	if err := json.Unmarshal(js, &rep); err != nil {
-		t.Fatal(err)
-	}
 	return rep
+}
+
+// layerRows returns the rows of layer in rep.
+func layerRows(rep *eval.Report, layer string) []eval.Result {
+	var rows []eval.Result
+	for _, r := range rep.Results {
+		if r.Layer == layer {
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 func run(t *testing.T, args ...string) error {
@@ -135,9 +144,26 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 	rep := readReport(t, run1, "linear")
 	for _, l := range []string{"conv", "fc", "y"} {
-		if r, ok := rep.Results[l]; !ok || r.TestAcc < 0.75 { // chance is 1/3
+		if r, ok := rep.Lookup(l, eval.KindLinear, eval.MetricTestAcc); !ok || r.Value < 0.75 { // chance is 1/3
 			t.Errorf("%s probe on a trivially separable set: %+v", l, rep.Results)
 		}
+	}
+	// The "eval" line of the run's metrics holds the same accuracies.
+	recs, err := runlog.ReadMetrics(filepath.Join(run1, "metrics.jsonl"))
+	if err != nil || len(recs) == 0 || recs[len(recs)-1].Event != "eval" {
+		t.Fatalf("metrics.jsonl: %v, %d records", err, len(recs))
+	}
+	last := recs[len(recs)-1]
+	for _, l := range []string{"conv", "fc", "y"} {
+		for _, m := range []string{eval.MetricTestAcc, eval.MetricTrainAcc} {
+			r, _ := rep.Lookup(l, eval.KindLinear, m)
+			if v, ok := last.Float(l + "_" + m); !ok || v != r.Value {
+				t.Errorf("metrics.jsonl eval %s_%s = %v, eval.json %v", l, m, v, r.Value)
+			}
+		}
+	}
+	if c, _ := last.String("classifier"); c != "linear" {
+		t.Errorf("metrics.jsonl eval line: %v", last.Fields)
 	}
 
 	// The same probe on the exported features gives the same numbers.
@@ -146,8 +172,8 @@ func TestCLITrainEmbedEval(t *testing.T) {
 	}
 	frep := readReport(t, feats, "linear")
 	for _, l := range []string{"fc", "y"} {
-		if !reflect.DeepEqual(frep.Results[l], rep.Results[l]) {
-			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, frep.Results[l], rep.Results[l])
+		if f, m := layerRows(frep, l), layerRows(rep, l); len(f) == 0 || !reflect.DeepEqual(f, m) {
+			t.Errorf("%s: probe on saved features %+v, on the model %+v", l, f, m)
 		}
 	}
 
@@ -156,11 +182,12 @@ func TestCLITrainEmbedEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	mrep := readReport(t, feats, "mlp")
-	if r := mrep.Results["y"]; !strings.HasPrefix(mrep.Probe, "mlp") || r.TestAcc < 0.75 {
+	if r, _ := mrep.Lookup("y", eval.KindMLP, eval.MetricTestAcc); !strings.HasPrefix(mrep.Probe, "mlp") || r.Value < 0.75 {
 		t.Errorf("mlp probe: %q %+v", mrep.Probe, r)
 	}
-	if _, ok := mrep.NDM["sigmoid_y"]; !ok || len(mrep.NDM) != 2 {
-		t.Errorf("NDM: %v", mrep.NDM)
+	_, sig := mrep.Lookup("y", eval.KindNDMSigmoid, eval.MetricNats)
+	if _, plain := mrep.Lookup("y", eval.KindNDM, eval.MetricNats); !sig || !plain || len(mrep.Results) != 5 {
+		t.Errorf("NDM: %+v", mrep.Results)
 	}
 
 	// The linear SVM.
@@ -168,10 +195,10 @@ func TestCLITrainEmbedEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	srep := readReport(t, feats, "svm")
-	if r := srep.Results["y"]; !strings.HasPrefix(srep.Probe, "svm") || r.TestAcc < 0.75 || len(r.Runs) != 3 {
+	if r, _ := srep.Lookup("y", eval.KindSVM, eval.MetricTestAcc); !strings.HasPrefix(srep.Probe, "svm") || r.Value < 0.75 || len(r.Runs) != 3 {
 		t.Errorf("svm probe, 3 runs: %q %+v", srep.Probe, r)
-	} else if m, sd := meanStd(r.Runs); m != r.TestAcc || sd != r.TestAccStd {
-		t.Errorf("svm probe: mean %v std %v of runs %v, reported %v %v", m, sd, r.Runs, r.TestAcc, r.TestAccStd)
+	} else if m, sd := eval.MeanStd(r.Runs); m != r.Value || sd != r.Std {
+		t.Errorf("svm probe: mean %v std %v of runs %v, reported %v %v", m, sd, r.Runs, r.Value, r.Std)
 	}
 
 	// k nearest neighbours.
@@ -179,7 +206,8 @@ func TestCLITrainEmbedEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	krep := readReport(t, feats, "knn")
-	if r := krep.Results["fc"]; !strings.HasPrefix(krep.Probe, "knn") || r.TestAcc < 0.75 || r.K < 1 {
+	r, _ := krep.Lookup("fc", eval.KindKNN, eval.MetricTestAcc)
+	if k, _ := r.Setting("k"); !strings.HasPrefix(krep.Probe, "knn") || r.Value < 0.75 || k < 1 {
 		t.Errorf("knn: %q %+v", krep.Probe, r)
 	}
 }
@@ -203,17 +231,6 @@ func TestCLIErrors(t *testing.T) {
 		err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
-		}
-	}
-}
-
-func TestMeanStd(t *testing.T) {
-	for _, c := range []struct {
-		xs        []float64
-		mean, std float64
-	}{{[]float64{1, 2, 3}, 2, 1}, {[]float64{0.5}, 0.5, 0}, {[]float64{2, 2, 2, 2}, 2, 0}} {
-		if m, s := meanStd(c.xs); m != c.mean || s != c.std {
-			t.Errorf("meanStd(%v) = %v, %v; want %v, %v", c.xs, m, s, c.mean, c.std)
 		}
 	}
 }
