@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -20,24 +21,24 @@ import (
 
 // benchResult is one configuration's timing, printed as a JSON line too.
 type benchResult struct {
-	Arch      string  `json:"arch"`
-	Batch     int     `json:"batch"`
-	Measure   string  `json:"measure"`
-	MIUnits   int     `json:"mi_units"`
-	Alpha     float32 `json:"alpha"`
-	Beta      float32 `json:"beta"`
-	Gamma     float32 `json:"gamma"`
-	Steps     int     `json:"steps"`
-	MedianMS  float64 `json:"median_ms"`
-	MinMS     float64 `json:"min_ms"`
-	GFlopStep float64 `json:"gflop_per_step"`
-	GFlops    float64 `json:"gflops"`
-	Threads   int     `json:"threads"`
-	Allocs    float64 `json:"allocs_per_step"`
+	Arch      string             `json:"arch"`
+	Batch     int                `json:"batch"`
+	Measure   string             `json:"measure"`
+	MIUnits   int                `json:"mi_units"`
+	Weights   map[string]float32 `json:"weights"` // of the objective's terms, by weight name
+	Steps     int                `json:"steps"`
+	MedianMS  float64            `json:"median_ms"`
+	MinMS     float64            `json:"min_ms"`
+	GFlopStep float64            `json:"gflop_per_step"`
+	GFlops    float64            `json:"gflops"`
+	Threads   int                `json:"threads"`
+	Allocs    float64            `json:"allocs_per_step"`
 }
 
 func benchCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
+	arch := "basic28x28"
+	weights := map[string]*float32{}
 	var units, measure string
 	var steps, warmup int
 	var jsonOut bool
@@ -56,6 +57,12 @@ run in the same minute.`,
 				return err
 			}
 			cfg.Measure = m
+			cfg.Weights = map[string]float32{}
+			for w, v := range weights {
+				if *v != 0 {
+					cfg.Weights[w] = *v
+				}
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -74,7 +81,7 @@ run in the same minute.`,
 				}
 				c := cfg
 				c.MIUnits = n
-				r, err := benchOne(c, steps, warmup)
+				r, err := benchOne(c, arch, steps, warmup)
 				if err != nil {
 					return err
 				}
@@ -82,21 +89,19 @@ run in the same minute.`,
 					js, _ := json.Marshal(r)
 					fmt.Println(string(js))
 				} else {
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d alpha=%g beta=%g gamma=%g: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
-						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Alpha, r.Beta, r.Gamma, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d weights=%v: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Weights, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
 				}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Arch, "arch", cfg.Arch, "encoder")
+	f.StringVar(&arch, "arch", arch, "encoder")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
 	f.StringVar(&units, "mi-units", "512,2048", "comma-separated MI network widths to time")
 	f.StringVar(&measure, "measure", "jsd", "MI estimator")
-	f.Float32Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of global DIM")
-	f.Float32Var(&cfg.Beta, "beta", cfg.Beta, "weight of local DIM")
-	f.Float32Var(&cfg.Gamma, "gamma", cfg.Gamma, "weight of prior matching (adds the discriminator's step)")
+	termFlags(f, cfg, weights)
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
@@ -104,20 +109,16 @@ run in the same minute.`,
 	return cmd
 }
 
-func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
-	model, err := dim.New(cfg)
+func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, error) {
+	model, err := dim.New(cfg, encoder.Spec{Name: arch})
 	if err != nil {
 		return benchResult{}, err
 	}
-	a := model.Encoder.Arch
+	a := model.Encoder().Spec()
 	x := tensor.New(cfg.Batch, a.Channels, a.Size, a.Size)
 	tensor.NewRNG(1).Normal(x, 0, 1)
-	tr, err := dim.NewTrainer(model)
-	if err != nil {
-		return benchResult{}, err
-	}
 	for i := 0; i < warmup; i++ {
-		if _, err := tr.Step(x); err != nil {
+		if _, err := model.StepImages(x); err != nil {
 			return benchResult{}, err
 		}
 	}
@@ -128,7 +129,7 @@ func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
 	f0 := kernels.Flops()
 	for i := range times {
 		t := time.Now()
-		if _, err := tr.Step(x); err != nil {
+		if _, err := model.StepImages(x); err != nil {
 			return benchResult{}, err
 		}
 		times[i] = float64(time.Since(t).Microseconds()) / 1000
@@ -142,7 +143,7 @@ func benchOne(cfg dim.Config, steps, warmup int) (benchResult, error) {
 		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	return benchResult{
-		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Alpha: cfg.Alpha, Beta: cfg.Beta, Gamma: cfg.Gamma,
+		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Weights: cfg.Weights,
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
 		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
 	}, nil

@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 
 	"github.com/deepinfomax/deepinfomax/data"
-	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/npy"
 	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
@@ -20,16 +21,17 @@ func embedCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "embed --model RUN_DIR --data SPEC --out DIR",
 		Short: "Write the frozen encoder's features as NumPy files",
-		Long: `Embed every image of the data set's splits with the trained encoder (evaluation
-mode) and write, per split: train_conv.npy, train_fc.npy, train_y.npy (float32,
-one row per image, in data-set order), train_labels.npy (int64, -1 if
+		Long: `Embed every image of the data set's splits with the trained encoder of any run
+directory (evaluation mode, with the run's recorded transform: centre crop,
+normalisation) and write, per split: train_conv.npy, train_fc.npy, train_y.npy
+(float32, one row per image, in data-set order), train_labels.npy (int64, -1 if
 unlabelled), and the same with test_.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if modelDir == "" || out == "" {
 				return errors.New("--model RUN_DIR and --out DIR are required")
 			}
-			model, _, _, err := dim.LoadCheckpoint(modelDir)
+			enc, _, err := train.LoadEncoder(modelDir)
 			if err != nil {
 				return err
 			}
@@ -48,15 +50,12 @@ unlabelled), and the same with test_.`,
 				if s.ds == nil {
 					continue
 				}
-				bar := runlog.NewProgress(os.Stderr, s.ds.Len(), "embed "+s.name)
-				done := 0
-				e, err := dim.Embed(model.Encoder, s.ds, batch, func(n int) { bar.Add(n-done, ""); done = n })
-				bar.Finish()
+				e, err := embedSplit(enc, s.name, s.ds, encoder.EmbedOptions{Batch: batch})
 				if err != nil {
 					return err
 				}
-				for _, l := range dim.Layers {
-					t, _ := e.Layer(l)
+				for _, l := range encoder.Layers {
+					t := e.Taps[l]
 					path := filepath.Join(out, s.name+"_"+l+".npy")
 					if err := npy.WriteFloat32(path, t.Data, t.Shape...); err != nil {
 						return err
@@ -80,4 +79,14 @@ unlabelled), and the same with test_.`,
 	f.StringVar(&out, "out", "", "output directory for the .npy files")
 	f.IntVar(&batch, "batch", 500, "images per forward pass")
 	return cmd
+}
+
+// embedSplit embeds one split of a data set with a progress bar on stderr.
+func embedSplit(enc encoder.Encoder, name string, ds data.Dataset, o encoder.EmbedOptions) (*encoder.Embeddings, error) {
+	bar := runlog.NewProgress(os.Stderr, ds.Len(), "embed "+name)
+	done := 0
+	o.Progress = func(n int) { bar.Add(n-done, ""); done = n }
+	e, err := encoder.Embed(enc, ds, o)
+	bar.Finish()
+	return e, err
 }

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/deepinfomax/deepinfomax/data"
-	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/eval"
 	"github.com/deepinfomax/deepinfomax/npy"
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
@@ -82,21 +84,20 @@ another implementation's features) with the same probe.`,
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split (folders: pass --holdout)", df.spec)
 			}
-			var model *dim.Model
+			var enc encoder.Encoder
 			if random {
-				cfg := dim.DefaultConfig()
-				cfg.Seed = seed
-				if cfg.Arch, err = archFor(split.Train, 0); err != nil {
+				var name string
+				if name, err = archFor(split.Train, 0); err != nil {
 					return err
 				}
-				model, err = dim.New(cfg)
+				enc, err = encoder.New(encoder.Spec{Name: name}, tensor.NewRNG(seed))
 			} else {
-				model, _, _, err = dim.LoadCheckpoint(modelDir)
+				enc, _, err = train.LoadEncoder(modelDir)
 			}
 			if err != nil {
 				return err
 			}
-			rep, err := evaluate(model, split, o)
+			rep, err := evaluate(enc, split, o)
 			if err != nil {
 				return err
 			}
@@ -139,29 +140,27 @@ func probeName(o evalOptions) string {
 	return "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 }
 
-// evaluate embeds both splits and runs a linear probe on each layer.
-func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*eval.Report, error) {
+// evaluate embeds both splits with the frozen encoder and runs o's
+// classifier on each of o.layers.
+func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Report, error) {
 	start := time.Now()
 	classes := split.Train.NumClasses()
 	if classes < 2 {
 		return nil, fmt.Errorf("%s is unlabelled: a probe needs labels", split.Name)
 	}
-	embed := func(name string, ds data.Dataset) (*dim.Embeddings, error) {
-		bar := runlog.NewProgress(os.Stderr, ds.Len(), "embed "+name)
-		done := 0
-		e, err := dim.Embed(model.Encoder, ds, 500, func(n int) { bar.Add(n-done, ""); done = n })
-		bar.Finish()
-		return e, err
+	taps := o.layers
+	if o.ndm && !slices.Contains(taps, encoder.TapY) {
+		taps = append(slices.Clone(taps), encoder.TapY)
 	}
-	tr, err := embed("train", split.Train)
+	tr, err := embedSplit(enc, "train", split.Train, encoder.EmbedOptions{Taps: taps})
 	if err != nil {
 		return nil, err
 	}
-	te, err := embed("test", split.Test)
+	te, err := embedSplit(enc, "test", split.Test, encoder.EmbedOptions{Taps: taps})
 	if err != nil {
 		return nil, err
 	}
-	rep := newReport(o, split.Name, model.Config.Arch)
+	rep := newReport(o, split.Name, enc.Spec().Name)
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
 		if err != nil {
@@ -171,7 +170,7 @@ func evaluate(model *dim.Model, split *data.Split, o evalOptions) (*eval.Report,
 		return xtr, xte, err
 	})
 	if err == nil && o.ndm {
-		err = measureNDM(rep, o, tr.Y, te.Y)
+		err = measureNDM(rep, o, tr.Taps[encoder.TapY], te.Taps[encoder.TapY])
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
@@ -356,7 +355,7 @@ func writeReport(dir string, rep *eval.Report) error {
 	if err := rep.WriteFile(path); err != nil {
 		return err
 	}
-	if m, err := runlog.Open(filepath.Join(dir, dim.MetricsFile), true); err == nil {
+	if m, err := runlog.Open(filepath.Join(dir, train.MetricsFile), true); err == nil {
 		m.Log("eval", evalFields(rep))
 		m.Close()
 	}

@@ -12,14 +12,14 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "dim:", err)
-		if errors.Is(err, dim.ErrInterrupted) {
+		if errors.Is(err, train.ErrInterrupted) {
 			os.Exit(130)
 		}
 		os.Exit(1)

@@ -6,17 +6,23 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func trainCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
 	var (
+		arch              string
+		weights           = map[string]*float32{}
 		df                dataFlags
 		out, measure      string
 		epochs, steps     int
@@ -51,25 +57,27 @@ Data specs: ` + data.Specs,
 			if cfg.Prior, err = dim.ParsePrior(prior); err != nil {
 				return err
 			}
+			cfg.Weights = map[string]float32{}
+			for w, v := range weights {
+				if *v != 0 {
+					cfg.Weights[w] = *v
+				}
+			}
 			split, err := df.open(cfg.Seed)
 			if err != nil {
 				return err
 			}
 			defer split.Close()
-			if cfg.Arch == "auto" {
-				if cfg.Arch, err = archFor(split.Train, crop); err != nil {
-					return err
+			newModel := func() (train.Method, error) {
+				spec, err := encoderSpec(arch, split.Train, crop, normalize)
+				if err != nil {
+					return nil, err
 				}
-			}
-			if normalize && !resume {
-				if cfg.Mean, cfg.Std, err = data.ChannelStats(split.Train); err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "per-channel normalisation: mean %v std %v\n", cfg.Mean, cfg.Std)
+				return dim.New(cfg, spec)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			model, prog, err := dim.Train(ctx, cfg, dim.RunOptions{
+			model, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: split.Train, DataSpec: df.spec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Crop: crop, Pad: pad, Flip: flip,
 			})
@@ -83,7 +91,7 @@ Data specs: ` + data.Specs,
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split to evaluate on", df.spec)
 			}
-			rep, err := evaluate(model, split, evalOptions{layers: dim.Layers, kind: "linear"})
+			rep, err := evaluate(model.Encoder(), split, evalOptions{layers: encoder.Layers, kind: "linear"})
 			if err != nil {
 				return err
 			}
@@ -97,11 +105,9 @@ Data specs: ` + data.Specs,
 	f.IntVar(&steps, "steps", 0, "steps to train in total (overrides --epochs)")
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its last checkpoint")
 	f.BoolVar(&evalAfter, "eval", false, "evaluate with linear probes on conv, fc and Y after training")
-	f.StringVar(&cfg.Arch, "arch", "auto", "encoder: auto (by image size), basic28x28, basic32x32, basic64x64, alex64x64")
+	f.StringVar(&arch, "arch", "auto", "encoder: auto (by image size), "+strings.Join(encoder.Names(), ", "))
 	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~3x faster on a CPU)")
-	f.Float32Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of global DIM")
-	f.Float32Var(&cfg.Beta, "beta", cfg.Beta, "weight of local DIM")
-	f.Float32Var(&cfg.Gamma, "gamma", cfg.Gamma, "weight of prior matching (paper's DIM(L): 0.1, DIM(G): 1)")
+	termFlags(f, cfg, weights)
 	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
 	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
 	f.StringVar(&measure, "measure", string(cfg.Measure), "MI estimator: jsd, nce, dv, gan, kl, rkl, h2, x2, w1")
@@ -116,6 +122,40 @@ Data specs: ` + data.Specs,
 	return cmd
 }
 
+// termFlags registers a weight flag for every registered term of the DIM
+// objective (--alpha, --beta, --gamma, ...), with cfg's weights as
+// defaults, filling weights.
+func termFlags(f *pflag.FlagSet, cfg dim.Config, weights map[string]*float32) {
+	for _, t := range dim.Terms() {
+		weights[t.Weight] = f.Float32(t.Weight, cfg.Weight(t.Weight), t.Usage)
+	}
+}
+
+// encoderSpec describes the encoder a new run trains: arch ("auto" picks
+// the reference encoder for the image size), the normalisation (the
+// training set's per-channel statistics with normalize, else [-1, 1]) and
+// the evaluation-time transform (a centre crop when training takes random
+// crops smaller than the images).
+func encoderSpec(arch string, ds data.Dataset, crop int, normalize bool) (encoder.Spec, error) {
+	spec := encoder.Spec{Name: arch}
+	var err error
+	if arch == "auto" {
+		if spec.Name, err = archFor(ds, crop); err != nil {
+			return spec, err
+		}
+	}
+	if _, h, w := ds.Shape(); crop > 0 && (crop < h || crop < w) {
+		spec.Transform.CenterCrop = crop
+	}
+	if normalize {
+		if spec.Transform.Mean, spec.Transform.Std, err = data.ChannelStats(ds); err != nil {
+			return spec, err
+		}
+		fmt.Fprintf(os.Stderr, "per-channel normalisation: mean %v std %v\n", spec.Transform.Mean, spec.Transform.Std)
+	}
+	return spec, nil
+}
+
 // archFor picks the reference encoder for the images' size.
 func archFor(ds data.Dataset, crop int) (string, error) {
 	c, h, w := ds.Shape()
@@ -123,7 +163,7 @@ func archFor(ds data.Dataset, crop int) (string, error) {
 		h, w = crop, crop
 	}
 	for _, name := range []string{"basic28x28", "basic32x32", "basic64x64"} {
-		a := dim.Archs[name]
+		a := encoder.Archs[name]
 		if a.Size == h && a.Size == w && a.Channels == c {
 			return name, nil
 		}
