@@ -19,12 +19,24 @@ import (
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 )
 
 // refLosses are the terms of the objective.
 type refLosses struct{ local, global, prior, total float64 }
+
+// refCfg is a configuration of the objective: the encoder, the estimator,
+// the weights of global, local and prior terms, and the batch size.
+type refCfg struct {
+	arch               string
+	measure            mi.Measure
+	alpha, beta, gamma float32
+	batch              int
+}
 
 // projectLosses builds the model of cfg (in training mode, as after
 // dim.New), replaces the trivial initial values of the normalisation layers
@@ -32,14 +44,17 @@ type refLosses struct{ local, global, prior, total float64 }
 // so that a wrong use of them shows, and returns the weights by name (as
 // float64, with their shapes) and the losses m.Loss computes for the batch x.
 // It is the only function here that calls into the project.
-func projectLosses(t *testing.T, cfg dim.Config, x *arr) (map[string]*arr, refLosses) {
+func projectLosses(t *testing.T, rc refCfg, x *arr) (map[string]*arr, refLosses) {
 	t.Helper()
-	m, err := dim.New(cfg)
+	cfg := dim.DefaultConfig()
+	cfg.MIUnits, cfg.Measure, cfg.Batch, cfg.Prior = 8, rc.measure, rc.batch, dim.PriorUniform
+	cfg.Weights = map[string]float32{"alpha": rc.alpha, "beta": rc.beta, "gamma": rc.gamma}
+	m, err := dim.New(cfg, encoder.Spec{Name: rc.arch})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
-	tensors := m.State().Tensors()
+	tensors := nn.StateOf(m, "").Tensors()
 	names := make([]string, 0, len(tensors))
 	for name := range tensors {
 		names = append(names, name)
@@ -65,11 +80,17 @@ func projectLosses(t *testing.T, cfg dim.Config, x *arr) (map[string]*arr, refLo
 	}
 	tp := autograd.NewTape()
 	tp.SetNoGrad(true)
-	ls, err := m.Loss(tp, tp.Const(xt))
-	if err != nil {
+	if _, err := m.Objective(tp, &train.Batch{X: xt}); err != nil {
 		t.Fatal(err)
 	}
-	return weights, refLosses{local: float64(ls.Local), global: float64(ls.Global), prior: float64(ls.Prior), total: float64(ls.Total.Item())}
+	loss := func(name string) float64 {
+		v, ok := m.Loss(name)
+		if !ok {
+			t.Fatalf("no %s loss", name)
+		}
+		return float64(v)
+	}
+	return weights, refLosses{local: loss("local"), global: loss("global"), prior: loss("prior"), total: loss("loss")}
 }
 
 func allEqual(d []float32) bool {
@@ -83,9 +104,9 @@ func allEqual(d []float32) bool {
 
 // refPoolArch is a small encoder with max pooling (in the encoder and in
 // the part of it that global DIM copies), registered for this test.
-var refPoolArch = dim.Arch{
+var refPoolArch = encoder.Arch{
 	Name: "refpool", Channels: 2, Size: 12,
-	Convs: []dim.ConvSpec{
+	Convs: []encoder.ConvSpec{
 		{Out: 4, Kernel: 3, Stride: 1, Pad: 1, PoolKernel: 2, PoolStride: 2}, // 4x6x6
 		{Out: 6, Kernel: 3, Stride: 1, Pad: 1},                               // 6x6x6, the local map
 		{Out: 5, Kernel: 3, Stride: 1, Pad: 1, PoolKernel: 3, PoolStride: 2}, // 5x2x2
@@ -93,7 +114,14 @@ var refPoolArch = dim.Arch{
 	FCs: []int{7}, Out: 4, LocalLayer: 1, FeatureLayer: 2,
 }
 
-func init() { dim.Archs[refPoolArch.Name] = refPoolArch }
+func init() {
+	err := encoder.Register(refPoolArch.Name, "a test encoder with pooling", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
+		return encoder.NewConvNet(refPoolArch, s, rng)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
 
 // refConv is what the reference needs to know about a conv layer beyond its
 // weights (the kernel size comes from the weight's shape).
@@ -463,28 +491,28 @@ func logSumExp(v []float64) float64 {
 }
 
 // objective evaluates the DIM objective of cfg on x from the weights.
-func (r *ref) objective(cfg dim.Config, x *arr) refLosses {
-	a, ok := refArchs[cfg.Arch]
+func (r *ref) objective(cfg refCfg, x *arr) refLosses {
+	a, ok := refArchs[cfg.arch]
 	if !ok {
-		r.t.Fatalf("reference: no description of encoder %q", cfg.Arch)
+		r.t.Fatalf("reference: no description of encoder %q", cfg.arch)
 	}
 	last, local := r.convLayers("encoder.", a, 0, len(a.convs), x)
 	y := r.fcLayers("encoder.", "y", last)
 	n := x.s[0]
-	measure := string(cfg.Measure)
+	measure := string(cfg.measure)
 	var out refLosses
-	if cfg.Beta > 0 {
+	if cfg.beta > 0 {
 		lm := r.miNet("local_map.", locRows(local)) // [N*H*W, units]
 		ly := r.miNet("local_y.", y)                // [N, units]
 		out.local = estimator(measure, scores(ly, lm))
 	}
-	if cfg.Alpha > 0 {
+	if cfg.alpha > 0 {
 		g, _ := r.convLayers("global_map.", a, a.local+1, len(a.convs), local)
 		gx := r.fcLayers("global_map.", "out", g) // [N, units]
 		gy := r.miNet("global_y.", y)             // [N, units]
 		out.global = estimator(measure, scores(gy, gx))
 	}
-	if cfg.Gamma > 0 {
+	if cfg.gamma > 0 {
 		// Uniform prior: the discriminator sees sigmoid(Y); the encoder's
 		// loss is mean softplus(-D).
 		q := &arr{s: y.s, d: make([]float64, len(y.d))}
@@ -499,7 +527,7 @@ func (r *ref) objective(cfg dim.Config, x *arr) refLosses {
 		}
 		out.prior /= float64(n)
 	}
-	out.total = float64(cfg.Alpha)*out.global + float64(cfg.Beta)*out.local + float64(cfg.Gamma)*out.prior
+	out.total = float64(cfg.alpha)*out.global + float64(cfg.beta)*out.local + float64(cfg.gamma)*out.prior
 	return out
 }
 
@@ -523,10 +551,7 @@ func TestReferenceObjective(t *testing.T) {
 		{"pool-local+global-dv", "refpool", mi.DV, 1, 0.5, 0, 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := dim.DefaultConfig()
-			cfg.Arch, cfg.MIUnits, cfg.Measure, cfg.Batch = c.arch, 8, c.measure, c.batch
-			cfg.Alpha, cfg.Beta, cfg.Gamma = c.alpha, c.beta, c.gamma
-			cfg.Prior = dim.PriorUniform
+			cfg := refCfg{arch: c.arch, measure: c.measure, alpha: c.alpha, beta: c.beta, gamma: c.gamma, batch: c.batch}
 			a := refArchs[c.arch]
 			x := newArr(c.batch, a.channels, a.size, a.size)
 			rng := rand.New(rand.NewPCG(3, uint64(c.batch)))
