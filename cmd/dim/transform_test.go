@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+// pngFolder writes a folder data set (train/<class>/, test/<class>/) of
+// size x size colour images.
+func pngFolder(t *testing.T, size, perClass int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := tensor.NewRNG(9)
+	for _, split := range []string{"train", "test"} {
+		for c := range 2 {
+			d := filepath.Join(dir, split, fmt.Sprint("class", c))
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := range perClass {
+				img := image.NewRGBA(image.Rect(0, 0, size, size))
+				for y := range size {
+					for x := range size {
+						v := uint8(rng.IntN(128) + 100*c)
+						img.Set(x, y, color.RGBA{v, v / 2, 255 - v, 255})
+					}
+				}
+				f, err := os.Create(filepath.Join(d, fmt.Sprint(i, ".png")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := png.Encode(f, img); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+		}
+	}
+	return dir
+}
+
+// TestCLICropRecordsCentreCrop trains on random 32x32 crops of 36x36
+// images: the run records a centre crop of 32 as its evaluation transform,
+// and embed and eval apply it (without it the 36x36 images would not fit
+// the encoder).
+func TestCLICropRecordsCentreCrop(t *testing.T) {
+	data := "folder:" + pngFolder(t, 36, 12)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := run(t, "train", "--data", data, "--out", dir, "--crop", "32", "--flip", "--normalize", "--steps", "2", "--batch", "4", "--mi-units", "8"); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := train.LoadEncoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := info.Encoder.Transform
+	if info.Encoder.Name != "basic32x32" || tr.CenterCrop != 32 || len(tr.Mean) != 3 || len(tr.Std) != 3 {
+		t.Fatalf("recorded encoder %+v, want basic32x32 with a centre crop of 32 and per-channel statistics", info.Encoder)
+	}
+	js, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Method  string `json:"method"`
+		Encoder struct {
+			Transform struct {
+				CenterCrop int `json:"center_crop"`
+			} `json:"transform"`
+		} `json:"encoder"`
+	}
+	if err := json.Unmarshal(js, &cfg); err != nil || cfg.Method != "dim" || cfg.Encoder.Transform.CenterCrop != 32 {
+		t.Fatalf("config.json %s: %v", js, err)
+	}
+	feat := filepath.Join(t.TempDir(), "feat")
+	if err := run(t, "embed", "--model", dir, "--data", data, "--out", feat); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, "eval", "--model", dir, "--data", data, "--layers", "y", "--probe", "knn"); err != nil {
+		t.Fatal(err)
+	}
+	// Pad-and-crop to the image size (CIFAR style) needs no evaluation crop.
+	dir2 := filepath.Join(t.TempDir(), "run2")
+	if err := run(t, "train", "--data", "folder:"+pngFolder(t, 32, 4), "--out", dir2, "--crop", "32", "--pad", "4", "--steps", "1", "--batch", "4", "--mi-units", "8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, info, err := train.LoadEncoder(dir2); err != nil || info.Encoder.Transform.CenterCrop != 0 {
+		t.Fatalf("pad-and-crop run records %+v (%v), want no centre crop", info.Encoder.Transform, err)
+	}
+}
