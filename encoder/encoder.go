@@ -13,12 +13,11 @@ package encoder
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/internal/registry"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -127,10 +126,7 @@ type Tailer interface {
 // the architecture's values), initialised from rng.
 type Builder func(spec Spec, rng *tensor.RNG) (Encoder, error)
 
-var (
-	regMu    sync.RWMutex
-	registry = map[string]registered{}
-)
+var encoders = registry.New[registered]("encoder")
 
 type registered struct {
 	build Builder
@@ -140,41 +136,23 @@ type registered struct {
 // Register adds an encoder to the registry under name, with a one-line
 // description for help texts. Registering a name twice is an error.
 func Register(name, doc string, b Builder) error {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, ok := registry[name]; ok {
-		return fmt.Errorf("encoder: %q registered twice", name)
-	}
-	registry[name] = registered{build: b, doc: doc}
-	return nil
+	return encoders.Register(name, registered{build: b, doc: doc})
 }
 
 // Names returns the registered encoder names, sorted.
-func Names() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func Names() []string { return encoders.Names() }
 
 // Doc returns the registered description of an encoder ("" if unknown).
 func Doc(name string) string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return registry[name].doc
+	r, _ := encoders.Lookup(name)
+	return r.doc
 }
 
 // New builds the encoder spec names, initialised from rng.
 func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
-	regMu.RLock()
-	r, ok := registry[spec.Name]
-	regMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown encoder %q (want one of %s)", spec.Name, strings.Join(Names(), ", "))
+	r, err := encoders.Lookup(spec.Name)
+	if err != nil {
+		return nil, err
 	}
 	if len(spec.Transform.Mean) != len(spec.Transform.Std) {
 		return nil, fmt.Errorf("encoder %s: %d means but %d standard deviations", spec.Name, len(spec.Transform.Mean), len(spec.Transform.Std))

@@ -53,7 +53,6 @@ func (l *Linear) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 // Collect implements Collector.
 func (l *Linear) Collect(prefix string, s *State) { collectWeightBias(prefix, s, l.W, l.B) }
 
-
 // Conv2d is a 2-D convolution with a square kernel.
 type Conv2d struct {
 	W, B        *autograd.Var // W [out,in,k,k]; B [out] or nil
@@ -73,7 +72,6 @@ func (c *Conv2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 
 // Collect implements Collector.
 func (c *Conv2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
-
 
 // ConvTranspose2d is a transposed 2-D convolution with a square kernel.
 type ConvTranspose2d struct {
@@ -95,7 +93,6 @@ func (c *ConvTranspose2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.
 
 // Collect implements Collector.
 func (c *ConvTranspose2d) Collect(prefix string, s *State) { collectWeightBias(prefix, s, c.W, c.B) }
-
 
 // BatchNorm normalises over the batch per channel (axis 1), for [N,C]
 // (BatchNorm1d) and [N,C,H,W] (BatchNorm2d) inputs alike.
@@ -161,7 +158,6 @@ func (l *LayerNorm) Collect(prefix string, s *State) {
 	s.AddParam(prefix+"weight", l.Gamma)
 	s.AddParam(prefix+"bias", l.Beta)
 }
-
 
 // Dropout zeroes activations with probability P while training.
 type Dropout struct {

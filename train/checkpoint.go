@@ -133,7 +133,7 @@ func Load(dir string) (Method, Progress, error) {
 	if err != nil {
 		return nil, Progress{}, err
 	}
-	load, err := lookup(info.Method)
+	load, err := methods.Lookup(info.Method)
 	if err != nil {
 		return nil, Progress{}, fmt.Errorf("%s: %w", path, err)
 	}

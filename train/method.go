@@ -13,11 +13,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/internal/registry"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -118,41 +117,11 @@ func TrainableParams(root any) []*autograd.Var {
 // are loaded afterwards).
 type Loader func(config json.RawMessage, enc encoder.Spec) (Method, error)
 
-var (
-	regMu   sync.RWMutex
-	methods = map[string]Loader{}
-)
+var methods = registry.New[Loader]("method")
 
 // Register makes a method loadable from checkpoints under name.
 // Registering a name twice is an error.
-func Register(name string, load Loader) error {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, ok := methods[name]; ok {
-		return fmt.Errorf("train: method %q registered twice", name)
-	}
-	methods[name] = load
-	return nil
-}
+func Register(name string, load Loader) error { return methods.Register(name, load) }
 
 // Methods returns the registered method names, sorted.
-func Methods() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	names := make([]string, 0, len(methods))
-	for n := range methods {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-func lookup(name string) (Loader, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	l, ok := methods[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown method %q (known: %s)", name, strings.Join(Methods(), ", "))
-	}
-	return l, nil
-}
+func Methods() []string { return methods.Names() }
