@@ -258,8 +258,8 @@ const oldMeta = `{"config":{"arch":"basic28x28","mi_units":8,"alpha":0,"beta":1,
 const oldMetaAllTerms = `{"config":{"arch":"train-tiny","mi_units":6,"alpha":0.5,"beta":1,"gamma":0.1,"measure":"dv","lr":0.001,"batch":3,"seed":2,"prior":"gaussian","grad_penalty":0.5,"mean":[0.25],"std":[0.5]},"progress":{"epoch":1,"sample":0,"step":7,"data":"tiny"}}`
 
 // writeLegacy writes a checkpoint as the code before the framework did:
-// the tensors of a DIM model of the old metadata's config (after one
-// step), its optimisers' state under "optim." and "optim_prior.", and
+// the tensors of a DIM model of the old metadata's config (not fresh),
+// its optimisers' state under "optim." and "optim_prior.", and
 // the old metadata. It returns the model.
 func writeLegacy(t *testing.T, dir, meta string) *dim.Model {
 	t.Helper()
@@ -286,13 +286,30 @@ func writeLegacy(t *testing.T, dir, meta string) *dim.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One step, so that the weights are not those of a fresh model.
-	a := encoder.Archs[arch.Arch]
+	// Weights and optimiser state unlike a fresh model's: one step of the
+	// small encoder, or (cheaper for basic28x28's 6.5M parameters) a
+	// perturbation of the weights and a made-up Adam state.
 	if arch.Arch == tinyArch.Name {
-		a = tinyArch
-	}
-	if _, err := model.StepImages(randImages(3, cfg.Batch, a.Channels, a.Size)); err != nil {
-		t.Fatal(err)
+		if _, err := model.StepImages(randImages(3, cfg.Batch, tinyArch.Channels, tinyArch.Size)); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for _, v := range nn.StateOf(model, "").Tensors() {
+			for i := range v.Data {
+				v.Data[i] += float32(i%7+1) * 1e-3
+			}
+		}
+		opt := model.Optimizers()[0].Opt
+		st := opt.State()
+		for _, v := range st {
+			for i := range v.Data {
+				v.Data[i] = float32(i%5+1) * 1e-4
+			}
+		}
+		st["adam.step"].Data[0] = 30
+		if err := opt.LoadState(st); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tensors := nn.StateOf(model, "").Tensors()
 	opts := model.Optimizers()
