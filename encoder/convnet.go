@@ -78,6 +78,26 @@ func init() {
 	}
 }
 
+// validate reports an architecture whose layers or taps cannot exist.
+func (a Arch) validate() error {
+	switch {
+	case a.Channels < 1 || a.Size < 1:
+		return fmt.Errorf("architecture %q: input %dx%dx%d", a.Name, a.Channels, a.Size, a.Size)
+	case len(a.Convs) == 0 || len(a.FCs) == 0:
+		return fmt.Errorf("architecture %q needs at least one conv and one fc layer (has %d and %d)", a.Name, len(a.Convs), len(a.FCs))
+	case a.LocalLayer < 0 || a.LocalLayer >= len(a.Convs) || a.FeatureLayer < 0 || a.FeatureLayer >= len(a.Convs):
+		return fmt.Errorf("architecture %q: local layer %d or feature layer %d is not one of its %d conv layers", a.Name, a.LocalLayer, a.FeatureLayer, len(a.Convs))
+	case a.Out < 1:
+		return fmt.Errorf("architecture %q: %d output units", a.Name, a.Out)
+	}
+	for i, s := range a.convShapes() {
+		if s[1] < 1 {
+			return fmt.Errorf("architecture %q: conv layer %d leaves no pixels of a %dx%d input", a.Name, i+1, a.Size, a.Size)
+		}
+	}
+	return nil
+}
+
 // convShapes returns the [C,H,W] output of every conv layer (after pooling).
 func (a Arch) convShapes() [][3]int {
 	c, h := a.Channels, a.Size
@@ -139,6 +159,9 @@ type ConvNet struct {
 // when set, must agree with a), initialised as PyTorch initialises its
 // layers.
 func NewConvNet(a Arch, spec Spec, rng *tensor.RNG) (*ConvNet, error) {
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
 	if (spec.Channels != 0 && spec.Channels != a.Channels) || (spec.Size != 0 && spec.Size != a.Size) {
 		return nil, fmt.Errorf("takes %dx%dx%d images, not %dx%dx%d", a.Channels, a.Size, a.Size, spec.Channels, spec.Size, spec.Size)
 	}

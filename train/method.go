@@ -93,8 +93,9 @@ type SelfOptimizing interface {
 }
 
 // TrainableParams returns the parameters of the module tree under root that
-// its main optimiser trains: all of them, in tree order, except those
-// under a SelfOptimizing node.
+// its main optimiser trains: all of them, in tree order, except those that
+// a SelfOptimizing node's own optimiser trains (the walk does not look
+// inside such a node).
 func TrainableParams(root any) []*autograd.Var {
 	var own []*autograd.Var
 	nn.Walk(root, func(_ string, node any) bool {

@@ -73,7 +73,9 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	if c != spec.Channels || h != spec.Size || w != spec.Size {
 		return p, fmt.Errorf("images are %dx%dx%d (crop %d) but encoder %s takes %dx%dx%d", c, h, w, o.Crop, spec.Name, spec.Channels, spec.Size, spec.Size)
 	}
-	if err := spec.CheckInput(o.Train.Shape()); err != nil {
+	if err := spec.CheckInput(o.Train.Shape()); err != nil && !o.Resume {
+		// Runs made before evaluation transforms were recorded (and trained
+		// on crops) still resume; a new run must be evaluable.
 		return p, fmt.Errorf("evaluation transform: %w", err)
 	}
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{

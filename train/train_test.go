@@ -768,7 +768,6 @@ func TestMethodsRegistry(t *testing.T) {
 // crops smaller than the images (dim train --crop, e.g. STL-10 96 -> 64)
 // continues with --resume as it did then.
 func TestLegacyCropRunResumes(t *testing.T) {
-	t.Skip("BUG: old metadata has no centre crop, so parseInfo gives the encoder no Transform.CenterCrop, and Run's evaluation-transform check (spec.CheckInput on the uncropped images) refuses to resume an old --crop run: \"evaluation transform: images are 1x12x12 but encoder train-tiny takes 1x9x9\"; the old code resumed it")
 	dir := t.TempDir()
 	const meta = `{"config":{"arch":"train-tiny","mi_units":6,"alpha":0,"beta":1,"gamma":0,"measure":"jsd","lr":0.0001,"batch":3,"seed":0},"progress":{"epoch":1,"sample":0,"step":2,"data":"tiny"}}`
 	writeLegacy(t, dir, meta)
