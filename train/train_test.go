@@ -448,7 +448,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad metadata", all, "{", "bad metadata", "bad metadata"},
 		{"neither method nor arch", all, `{"config":{"lr":0.1}}`, "no method and no encoder", "no method and no encoder"},
 		// LoadEncoder needs no method: only the encoder's spec and tensors.
-		{"unknown method", all, info("no-such-method"), `unknown method "no-such-method" (known: dim`, ""},
+		{"unknown method", all, info("no-such-method"), `unknown method "no-such-method" (want one of dim`, ""},
 		{"unknown encoder", all, strings.Replace(info("dim"), tinyArch.Name, "no-such-encoder", 1), "no-such-encoder", "no-such-encoder"},
 		{"missing encoder tensor", with(nil, "encoder.conv1.weight"), info("dim"), "encoder.conv1.weight", "encoder.conv1.weight"},
 		{"wrong shape", with(map[string]*tensor.Tensor{"encoder.y.bias": tensor.New(5)}, ""), info("dim"), "encoder.y.bias", "encoder.y.bias"},
