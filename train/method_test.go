@@ -1,0 +1,159 @@
+package train_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/optim"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+// supervised is a method that is not DIM, written as a baseline would be:
+// the encoder and a linear head on Y trained with cross-entropy on the
+// batch's labels. Nothing in package train knows of it but the registry.
+type supervised struct {
+	Enc  encoder.Encoder `nn:"encoder"`
+	Head *nn.Linear
+
+	cfg    supervisedConfig `nn:"-"`
+	opt    *optim.Adam      `nn:"-"`
+	tape   *autograd.Tape   `nn:"-"`
+	modes  nn.Modes         `nn:"-"`
+	losses []train.Loss     `nn:"-"`
+}
+
+type supervisedConfig struct {
+	train.Common
+	Classes int `json:"classes"`
+}
+
+func newSupervised(cfg supervisedConfig, spec encoder.Spec) (*supervised, error) {
+	rng := tensor.NewRNG(cfg.Seed)
+	enc, err := encoder.New(spec, rng)
+	if err != nil {
+		return nil, err
+	}
+	m := &supervised{Enc: enc, Head: nn.NewLinear(enc.Spec().Out, cfg.Classes, true, rng), cfg: cfg, tape: autograd.NewTape()}
+	if m.opt, err = optim.NewAdam(train.TrainableParams(m), optim.AdamConfig{LR: cfg.LR}); err != nil {
+		return nil, err
+	}
+	m.modes = nn.ModesOf(m)
+	m.losses = []train.Loss{{Name: "loss"}, {Name: "batch_acc"}}
+	return m, nil
+}
+
+func init() {
+	err := train.Register("test-supervised", func(raw json.RawMessage, spec encoder.Spec) (train.Method, error) {
+		var c supervisedConfig
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		return newSupervised(c, spec)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+func (m *supervised) Name() string             { return "test-supervised" }
+func (m *supervised) Config() any              { return m.cfg }
+func (m *supervised) Common() train.Common     { return m.cfg.Common }
+func (m *supervised) Encoder() encoder.Encoder { return m.Enc }
+func (m *supervised) Optimizers() []train.Optimizer {
+	return []train.Optimizer{{Prefix: "optim.", Opt: m.opt}}
+}
+
+func (m *supervised) Step(b *train.Batch) ([]train.Loss, error) {
+	tp := m.tape
+	tp.Reset()
+	m.modes.Set(true)
+	logits := m.Head.Forward(tp, m.Enc.Encode(tp, tp.Const(b.X)).Y)
+	loss := tp.CrossEntropy(logits, b.Labels)
+	if err := tp.Err(); err != nil {
+		return m.losses, err
+	}
+	correct := 0
+	k := logits.Value.Shape[1]
+	for i, y := range b.Labels {
+		row := logits.Value.Data[i*k : (i+1)*k]
+		best := 0
+		for j := range row {
+			if row[j] > row[best] {
+				best = j
+			}
+		}
+		if best == y {
+			correct++
+		}
+	}
+	m.losses[0].Value, m.losses[1].Value = loss.Item(), float32(correct)/float32(len(b.Labels))
+	m.opt.ZeroGrad()
+	if err := tp.Backward(loss); err != nil {
+		return m.losses, err
+	}
+	m.opt.Step()
+	return m.losses, m.opt.Err()
+}
+
+// TestAnyMethod runs a non-DIM method through the shared loop: labels
+// reach its step, its named losses reach metrics.jsonl, it resumes exactly
+// from its checkpoint through the registry, and LoadEncoder gives its
+// encoder without knowing the method.
+func TestAnyMethod(t *testing.T) {
+	ds := tinyData(t, 12, 9)
+	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
+	build := func() (train.Method, error) { return newSupervised(cfg, tinySpec) }
+	full, part := filepath.Join(t.TempDir(), "full"), filepath.Join(t.TempDir(), "part")
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: full, Train: ds, Steps: 6, LogEvery: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: part, Train: ds, Steps: 4, LogEvery: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := train.Train(context.Background(), nil, train.Options{Dir: part, Train: ds, Steps: 6, LogEvery: 1, Resume: true}); err != nil || p.Step != 6 {
+		t.Fatalf("resume: %v, progress %+v", err, p)
+	}
+	lines := func(dir string) map[string]string {
+		recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range recs {
+			if r.Event == "step" {
+				l, _ := r.Float("loss")
+				a, ok := r.Float("batch_acc")
+				if !ok {
+					t.Fatalf("step line without the method's batch_acc: %v", r.Fields)
+				}
+				s, _ := r.Int("step")
+				out[fmt.Sprint(s)] = fmt.Sprint(l, a)
+			}
+		}
+		return out
+	}
+	want, got := lines(full), lines(part)
+	if len(want) != 6 {
+		t.Fatalf("%d step lines, want 6", len(want))
+	}
+	for s, w := range want {
+		if got[s] != w {
+			t.Errorf("step %s: loss and accuracy %s after resume, %s uninterrupted", s, got[s], w)
+		}
+	}
+	enc, info, err := train.LoadEncoder(full)
+	if err != nil || info.Method != "test-supervised" || enc.Spec().Name != tinySpec.Name {
+		t.Fatalf("LoadEncoder: %v, info %+v", err, info)
+	}
+	if _, err := encoder.Embed(enc, ds, encoder.EmbedOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
