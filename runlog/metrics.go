@@ -36,11 +36,16 @@ type Metrics struct {
 
 // Open opens the metrics file at path, appending to it when appendMode is
 // true (e.g. a resumed run) and truncating it otherwise. The file is
-// created with mode 0644 if it does not exist.
+// created with mode 0644 if it does not exist. When appending, a last line
+// without its newline (left by a process killed mid-write) is cut off
+// first, so that the next line does not run into it.
 func Open(path string, appendMode bool) (*Metrics, error) {
 	flag := os.O_WRONLY | os.O_CREATE
 	if appendMode {
 		flag |= os.O_APPEND
+		if err := cutPartialLine(path); err != nil {
+			return nil, fmt.Errorf("open metrics %s: %w", path, err)
+		}
 	} else {
 		flag |= os.O_TRUNC
 	}
@@ -49,6 +54,19 @@ func Open(path string, appendMode bool) (*Metrics, error) {
 		return nil, fmt.Errorf("open metrics %s: %w", path, err)
 	}
 	return &Metrics{w: f, f: f, name: path, now: time.Now}, nil
+}
+
+// cutPartialLine truncates the file at path after its last newline, if it
+// exists and does not end with one.
+func cutPartialLine(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil || len(b) == 0 || b[len(b)-1] == '\n' {
+		return err
+	}
+	return os.Truncate(path, int64(bytes.LastIndexByte(b, '\n')+1))
 }
 
 // New returns a Metrics writing to w. Close does not close w.

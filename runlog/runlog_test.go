@@ -260,3 +260,28 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAppendCutsPartialLine: a line cut short by a killed process is
+// dropped when the file is reopened for appending, so the next line stays
+// whole and the file reads back.
+func TestOpenAppendCutsPartialLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	if err := os.WriteFile(path, []byte("{\"time\":\"2025-01-02T03:04:05Z\",\"event\":\"start\"}\n{\"time\":\"2025-01-02T03:0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Log("resume", map[string]any{"step": 3}); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	recs, err := ReadMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Event != "start" || recs[1].Event != "resume" {
+		t.Errorf("records %+v, want start then resume", recs)
+	}
+}
