@@ -203,6 +203,8 @@ func TestGradShapeOps(t *testing.T) {
 		{name: "permute", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Permute(in[0], 2, 0, 1) }},
 		{name: "slice", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Slice(in[0], 1, 1, 4) }},
 		{name: "concat", inputs: []*tensor.Tensor{x, y}, build: func(tp *Tape, in []*Var) *Var { return tp.Concat(1, in[0], in[1], in[0]) }},
+		// Repeated and skipped rows: the gradient of a repeated row sums.
+		{name: "gather", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Gather(in[0], []int{2, 0, 2, 2}) }},
 	} {
 		checkGrad(t, c)
 	}
@@ -226,12 +228,17 @@ func TestShapeOpValues(t *testing.T) {
 	check("slice", tp.Slice(x, 1, 1, 3), []int{2, 2}, []float32{2, 3, 5, 6})
 	check("concat0", tp.Concat(0, x, x), []int{4, 3}, []float32{1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6})
 	check("concat1", tp.Concat(1, x, tp.Slice(x, 1, 0, 1)), []int{2, 4}, []float32{1, 2, 3, 1, 4, 5, 6, 4})
+	check("gather", tp.Gather(x, []int{1, 1, 0}), []int{3, 3}, []float32{4, 5, 6, 4, 5, 6, 1, 2, 3})
 	if err := tp.Err(); err != nil {
 		t.Fatal(err)
 	}
 	tp.Reshape(x, 4, -1)
 	if tp.Err() == nil {
 		t.Fatal("reshape of 6 elements to [4 -1] did not fail")
+	}
+	tp2 := NewTape()
+	if tp2.Gather(tp2.Const(x.Value), []int{0, 2}); tp2.Err() == nil {
+		t.Fatal("gather of row 2 of 2 rows did not fail")
 	}
 }
 

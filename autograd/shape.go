@@ -226,3 +226,44 @@ func concatBackward(tp *Tape, n *node) {
 // cloneInts copies s, so that formatting it in an error message does not
 // make the caller's (often stack-allocated, variadic) slice escape.
 func cloneInts(s []int) []int { return append([]int(nil), s...) }
+
+// Gather returns the rows idx of x: x is [R, D] (higher ranks are taken as
+// [shape[0], rest]), the result [len(idx), D] with row k = x[idx[k]].
+// Rows may repeat; the backward pass adds each row's gradient into the row
+// it came from. An index outside [0, R) is a tape error. The indices are
+// copied (into a tape buffer) during the call.
+func (tp *Tape) Gather(x *Var, idx []int) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	xs := x.Value.Shape
+	if len(xs) == 0 || len(idx) == 0 {
+		return tp.fail("gather: rows %v of shape %v", idx, xs)
+	}
+	r := xs[0]
+	d := x.Value.Size() / max(r, 1)
+	out := tp.newVar(len(idx), d)
+	ib := tp.Buffer(len(idx))
+	for k, i := range idx {
+		if i < 0 || i >= r {
+			return tp.fail("gather: row %d (index %d) outside [0,%d) of shape %v", i, k, r, xs)
+		}
+		ib.Data[k] = float32(i)
+		copy(out.Value.Data[k*d:(k+1)*d], x.Value.Data[i*d:(i+1)*d])
+	}
+	if n := tp.record(gatherBackward, out, x); n != nil {
+		n.ints[0] = d
+		n.aux[0] = ib
+	}
+	return out
+}
+
+func gatherBackward(tp *Tape, n *node) {
+	d := n.ints[0]
+	g := tp.grad(n.in[0]).Data
+	og := n.out.Grad.Data
+	for k, f := range n.aux[0].Data {
+		i := int(f)
+		addTo(g[i*d:(i+1)*d], og[k*d:(k+1)*d])
+	}
+}

@@ -29,6 +29,9 @@ type Config struct {
 	// gradient penalty (reference: 1).
 	Prior       Prior   `json:"prior,omitempty"`
 	GradPenalty float32 `json:"grad_penalty,omitempty"`
+	// Coordinates is the mode of coordinate prediction, CoordAbs (the
+	// default) or CoordRel; the term is on when its weight "coord" is.
+	Coordinates string `json:"coordinates,omitempty"`
 	// Weights of the objective's terms by weight name ("alpha": global,
 	// "beta": local, "gamma": prior, and any registered term's); a missing
 	// or zero weight leaves the term out.
@@ -70,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParsePrior(string(c.Prior)); err != nil {
 		return err
+	}
+	if c.Coordinates != "" && c.Coordinates != CoordAbs && c.Coordinates != CoordRel {
+		return fmt.Errorf("coordinates %q: want abs or rel", c.Coordinates)
 	}
 	var mutual float32
 	for w, v := range c.Weights {

@@ -75,16 +75,22 @@ func TestGradFullDIM(t *testing.T) {
 		name               string
 		m                  mi.Measure
 		alpha, beta, gamma float32
+		edit               func(*Config)
 	}{
-		{"local-jsd", mi.JSD, 0, 1, 0},
-		{"local-nce", mi.NCE, 0, 1, 0},
-		{"local-dv", mi.DV, 0, 1, 0},
-		{"local+global-jsd", mi.JSD, 0.5, 0.1, 0},
-		{"local+prior-jsd", mi.JSD, 0, 1, 2}, // a large gamma: the prior term must show
+		{"local-jsd", mi.JSD, 0, 1, 0, nil},
+		{"local-nce", mi.NCE, 0, 1, 0, nil},
+		{"local-dv", mi.DV, 0, 1, 0, nil},
+		{"local+global-jsd", mi.JSD, 0.5, 0.1, 0, nil},
+		{"local+prior-jsd", mi.JSD, 0, 1, 2, nil}, // a large gamma: the prior term must show
+		{"local+coord-abs", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2) }},
+		{"local+coord-rel", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2); c.Coordinates = CoordRel }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := tinyConfig(c.m, c.alpha, c.beta)
 			cfg.SetWeight("gamma", c.gamma)
+			if c.edit != nil {
+				c.edit(&cfg)
+			}
 			m := newModel(t, cfg, tinySpec)
 			x := randBatch(1, 3, tinyArch)
 			loss := func() float64 {
@@ -205,6 +211,8 @@ func TestConfigValidate(t *testing.T) {
 func TestStepNoAlloc(t *testing.T) {
 	cfg := tinyConfig(mi.JSD, 0.5, 1)
 	cfg.SetWeight("gamma", 0.1)
+	cfg.SetWeight("coord", 1)
+	cfg.Coordinates = CoordRel
 	m := newModel(t, cfg, tinySpec)
 	x := randBatch(7, 3, tinyArch)
 	step := func() {

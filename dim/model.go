@@ -39,15 +39,16 @@ type Model struct {
 	Enc   encoder.Encoder `nn:"encoder"`
 	Terms []Term          `nn:",inline"`
 
-	cfg    Config         `nn:"-"`
-	specs  []TermSpec     `nn:"-"` // of Terms
-	opt    *optim.Adam    `nn:"-"`
-	tape   *autograd.Tape `nn:"-"`
-	modes  nn.Modes       `nn:"-"`
-	losses []train.Loss   `nn:"-"`
-	index  map[string]int `nn:"-"` // position of each loss name in losses
-	step   Step           `nn:"-"`
-	batch  train.Batch    `nn:"-"` // StepImages's
+	cfg     Config         `nn:"-"`
+	specs   []TermSpec     `nn:"-"` // of Terms
+	opt     *optim.Adam    `nn:"-"`
+	tape    *autograd.Tape `nn:"-"`
+	modes   nn.Modes       `nn:"-"`
+	losses  []train.Loss   `nn:"-"`
+	index   map[string]int `nn:"-"` // position of each loss name in losses
+	step    Step           `nn:"-"`
+	batch   train.Batch    `nn:"-"` // StepImages's
+	scratch []float32      `nn:"-"` // a Metered term's values
 }
 
 // New builds a model from a valid config and the spec of its encoder,
@@ -68,9 +69,11 @@ func New(cfg Config, spec encoder.Spec) (*Model, error) {
 	for _, s := range Terms() {
 		m.index[s.Name] = len(m.losses)
 		m.losses = append(m.losses, train.Loss{Name: s.Name})
-		if s.Critic != "" {
-			m.index[s.Critic] = len(m.losses)
-			m.losses = append(m.losses, train.Loss{Name: s.Critic})
+		for _, name := range append([]string{s.Critic}, s.Metrics...) {
+			if name != "" {
+				m.index[name] = len(m.losses)
+				m.losses = append(m.losses, train.Loss{Name: name})
+			}
 		}
 		if cfg.Weight(s.Weight) <= 0 {
 			continue
@@ -82,6 +85,10 @@ func New(cfg Config, spec encoder.Spec) (*Model, error) {
 		if _, ok := t.(Adversarial); ok != (s.Critic != "") {
 			return nil, fmt.Errorf("dim: %s term: a critic name needs an Adversarial term and vice versa", s.Name)
 		}
+		if _, ok := t.(Metered); ok != (len(s.Metrics) > 0) {
+			return nil, fmt.Errorf("dim: %s term: metric names need a Metered term and vice versa", s.Name)
+		}
+		m.scratch = make([]float32, max(len(m.scratch), len(s.Metrics)))
 		m.Terms = append(m.Terms, t)
 		m.specs = append(m.specs, s)
 	}
@@ -152,6 +159,13 @@ func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, err
 			return nil, fmt.Errorf("%s: %w", spec.Name, err)
 		}
 		m.losses[m.index[spec.Name]].Value = l.Item()
+		if mt, ok := t.(Metered); ok {
+			vals := m.scratch[:len(spec.Metrics)]
+			mt.Metrics(vals)
+			for k, name := range spec.Metrics {
+				m.losses[m.index[name]].Value = vals[k]
+			}
+		}
 		w := tp.Scale(l, m.cfg.Weight(spec.Weight))
 		if total == nil {
 			total = w

@@ -35,6 +35,12 @@ type Adversarial interface {
 	CriticOptimizer() optim.Optimizer
 }
 
+// Metered is implemented by terms that report values beside their loss:
+// after Loss, Metrics fills out (one value per name in the spec's Metrics).
+type Metered interface {
+	Metrics(out []float32)
+}
+
 // Step is what a term sees of one training step.
 type Step struct {
 	Tape   *autograd.Tape
@@ -61,6 +67,9 @@ type TermSpec struct {
 	// Critic names the loss of an Adversarial term's critic in metrics
 	// ("discriminator"); empty for other terms.
 	Critic string
+	// Metrics names other values a Metered term reports each step (an
+	// accuracy), in metrics.jsonl beside the losses.
+	Metrics []string
 	// New builds the term's networks for the model's encoder and config,
 	// drawing their initial weights from rng.
 	New func(enc encoder.Encoder, cfg Config, rng *tensor.RNG) (Term, error)
@@ -71,7 +80,7 @@ var (
 	// terms are the registered terms in registration order: the order
 	// their networks are built (and so initialised from the seed), their
 	// losses computed and reported.
-	terms = []TermSpec{localSpec, globalSpec, priorSpec}
+	terms = []TermSpec{localSpec, globalSpec, priorSpec, coordSpec}
 )
 
 // RegisterTerm adds a term to the objective's registry. Its names must be

@@ -63,6 +63,9 @@ Data specs: ` + data.Specs,
 					cfg.Weights[w] = *v
 				}
 			}
+			if cfg.Coordinates != "" && !cmd.Flags().Changed("coord") {
+				cfg.Weights["coord"] = 1
+			}
 			split, err := df.open(cfg.Seed)
 			if err != nil {
 				return err
@@ -110,6 +113,7 @@ Data specs: ` + data.Specs,
 	termFlags(f, cfg, weights)
 	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
 	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
+	f.StringVar(&cfg.Coordinates, "coordinates", "", "coordinate prediction: abs (each local feature's location) or rel (another location's offset); weight --coord, 1 by default")
 	f.StringVar(&measure, "measure", string(cfg.Measure), "MI estimator: jsd, nce, dv, gan, kl, rkl, h2, x2, w1")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
