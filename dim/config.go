@@ -32,6 +32,9 @@ type Config struct {
 	// Coordinates is the mode of coordinate prediction, CoordAbs (the
 	// default) or CoordRel; the term is on when its weight "coord" is.
 	Coordinates string `json:"coordinates,omitempty"`
+	// Occlude, when set, computes Y from the images with parts hidden
+	// (Occlusion), the local features from the full images.
+	Occlude *Occlusion `json:"occlude,omitempty"`
 	// Weights of the objective's terms by weight name ("alpha": global,
 	// "beta": local, "gamma": prior, and any registered term's); a missing
 	// or zero weight leaves the term out.

@@ -84,6 +84,7 @@ func TestGradFullDIM(t *testing.T) {
 		{"local+prior-jsd", mi.JSD, 0, 1, 2, nil}, // a large gamma: the prior term must show
 		{"local+coord-abs", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2) }},
 		{"local+coord-rel", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2); c.Coordinates = CoordRel }},
+		{"occluded-local+global-nce", mi.NCE, 0.5, 1, 0, func(c *Config) { c.Occlude = &Occlusion{Size: 3, Blocks: 2} }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := tinyConfig(c.m, c.alpha, c.beta)
@@ -213,6 +214,7 @@ func TestStepNoAlloc(t *testing.T) {
 	cfg.SetWeight("gamma", 0.1)
 	cfg.SetWeight("coord", 1)
 	cfg.Coordinates = CoordRel
+	cfg.Occlude = &Occlusion{}
 	m := newModel(t, cfg, tinySpec)
 	x := randBatch(7, 3, tinyArch)
 	step := func() {

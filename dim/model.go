@@ -49,6 +49,9 @@ type Model struct {
 	step    Step           `nn:"-"`
 	batch   train.Batch    `nn:"-"` // StepImages's
 	scratch []float32      `nn:"-"` // a Metered term's values
+	// occluded holds the images with blocks hidden (Config.Occlude).
+	occluded *tensor.Tensor `nn:"-"`
+	occRNG   *tensor.RNG    `nn:"-"`
 }
 
 // New builds a model from a valid config and the spec of its encoder,
@@ -63,7 +66,12 @@ func New(cfg Config, spec encoder.Spec) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Enc: enc, cfg: cfg, tape: autograd.NewTape(), index: map[string]int{}}
+	if o := cfg.Occlude; o != nil {
+		if err := o.validate(enc.Spec().Size); err != nil {
+			return nil, fmt.Errorf("dim: %w", err)
+		}
+	}
+	m := &Model{Enc: enc, cfg: cfg, tape: autograd.NewTape(), index: map[string]int{}, occluded: &tensor.Tensor{}, occRNG: tensor.NewRNG(0)}
 	m.losses = append(m.losses, train.Loss{Name: "loss"})
 	m.index["loss"] = 0
 	for _, s := range Terms() {
@@ -148,6 +156,11 @@ func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, err
 	s.Tape, s.Batch, s.Config = tp, b, m.cfg
 	s.X = tp.Const(b.X)
 	s.F = m.Enc.Encode(tp, s.X)
+	if o := m.cfg.Occlude; o != nil {
+		m.occRNG.Seed(m.cfg.Seed*0xa0761d6478bd642f ^ uint64(b.Step+1)*0xe7037ed1a0b428db)
+		o.apply(m.occluded, b.X, m.occRNG)
+		s.F.Y = m.Enc.Encode(tp, tp.Const(m.occluded)).Y
+	}
 	var total *autograd.Var
 	for i, t := range m.Terms {
 		spec := m.specs[i]

@@ -32,6 +32,8 @@ func trainCmd() *cobra.Command {
 		logEvery          int
 		normalize         bool
 		prior             string
+		occlude           bool
+		occlusion         dim.Occlusion
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -62,6 +64,9 @@ Data specs: ` + data.Specs,
 				if *v != 0 {
 					cfg.Weights[w] = *v
 				}
+			}
+			if occlude {
+				cfg.Occlude = &occlusion
 			}
 			if cfg.Coordinates != "" && !cmd.Flags().Changed("coord") {
 				cfg.Weights["coord"] = 1
@@ -114,6 +119,9 @@ Data specs: ` + data.Specs,
 	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
 	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
 	f.StringVar(&cfg.Coordinates, "coordinates", "", "coordinate prediction: abs (each local feature's location) or rel (another location's offset); weight --coord, 1 by default")
+	f.BoolVar(&occlude, "occlude", false, "compute Y from the images with squares hidden (local features from the full images), as the paper's occlusion")
+	f.IntVar(&occlusion.Size, "occlude-size", 0, "side of each hidden square in pixels (0: half the image side)")
+	f.IntVar(&occlusion.Blocks, "occlude-blocks", 1, "hidden squares per image")
 	f.StringVar(&measure, "measure", string(cfg.Measure), "MI estimator: jsd, nce, dv, gan, kl, rkl, h2, x2, w1")
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
