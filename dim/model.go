@@ -68,7 +68,7 @@ func New(cfg Config, spec encoder.Spec) (*Model, error) {
 	}
 	if o := cfg.Occlude; o != nil {
 		if err := o.validate(enc.Spec().Size); err != nil {
-			return nil, fmt.Errorf("dim: %w", err)
+			return nil, err
 		}
 	}
 	m := &Model{Enc: enc, cfg: cfg, tape: autograd.NewTape(), index: map[string]int{}, occluded: &tensor.Tensor{}, occRNG: tensor.NewRNG(0)}

@@ -22,7 +22,7 @@ type Occlusion struct {
 // validate reports settings that cannot work for side x side images.
 func (o Occlusion) validate(side int) error {
 	if o.Size < 0 || o.Blocks < 0 || o.Size > side {
-		return fmt.Errorf("occlusion of %d blocks of side %d for %dx%d images", o.Blocks, o.Size, side, side)
+		return fmt.Errorf("occlusion: %d squares of side %d do not fit %dx%d images (--occlude-size, --occlude-blocks)", o.Blocks, o.Size, side, side)
 	}
 	return nil
 }
