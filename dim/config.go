@@ -32,6 +32,16 @@ type Config struct {
 	// Coordinates is the mode of coordinate prediction, CoordAbs (the
 	// default) or CoordRel; the term is on when its weight "coord" is.
 	Coordinates string `json:"coordinates,omitempty"`
+	// Score is the score function, ScoreDot (the default) or ScoreConcat.
+	Score string `json:"score,omitempty"`
+	// LocalSamples > 0 scores that many locations per image, drawn at
+	// random each step, instead of all (the reference's local_samples).
+	LocalSamples int `json:"local_samples,omitempty"`
+	// Globals names a feature-map tap of the encoder whose locations are
+	// local DIM's global vectors instead of Y (the reference's multiple
+	// globals); GlobalSamples > 0 draws that many of them per image.
+	Globals       string `json:"globals,omitempty"`
+	GlobalSamples int    `json:"global_samples,omitempty"`
 	// Occlude, when set, computes Y from the images with parts hidden
 	// (Occlusion), the local features from the full images.
 	Occlude *Occlusion `json:"occlude,omitempty"`
@@ -76,6 +86,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParsePrior(string(c.Prior)); err != nil {
 		return err
+	}
+	if err := c.validateScore(); err != nil {
+		return err
+	}
+	if c.GlobalSamples > 0 && c.Globals == "" {
+		return fmt.Errorf("global samples (%d) need multiple globals (--globals TAP)", c.GlobalSamples)
 	}
 	if c.Coordinates != "" && c.Coordinates != CoordAbs && c.Coordinates != CoordRel {
 		return fmt.Errorf("coordinates %q: want abs or rel", c.Coordinates)

@@ -85,6 +85,10 @@ func TestGradFullDIM(t *testing.T) {
 		{"local+coord-abs", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2) }},
 		{"local+coord-rel", mi.JSD, 0, 0.1, 0, func(c *Config) { c.SetWeight("coord", 2); c.Coordinates = CoordRel }},
 		{"occluded-local+global-nce", mi.NCE, 0.5, 1, 0, func(c *Config) { c.Occlude = &Occlusion{Size: 3, Blocks: 2} }},
+		{"concat-local+global-jsd", mi.JSD, 0.5, 1, 0, func(c *Config) { c.Score = ScoreConcat }},
+		{"sampled-local-dv", mi.DV, 0, 1, 0, func(c *Config) { c.LocalSamples = 4 }},
+		{"multi-global-nce", mi.NCE, 0, 1, 0, func(c *Config) { c.Globals = "conv"; c.GlobalSamples = 5 }},
+		{"multi-global-concat-jsd", mi.JSD, 0, 1, 0, func(c *Config) { c.Globals = "conv"; c.Score = ScoreConcat; c.LocalSamples = 3 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := tinyConfig(c.m, c.alpha, c.beta)

@@ -19,24 +19,37 @@ var globalSpec = TermSpec{
 		if !ok {
 			return nil, fmt.Errorf("global DIM: encoder %s cannot copy its layers after the local map", enc.Spec().Name)
 		}
-		return &Global{GlobalMap: t.Tail(cfg.MIUnits, rng), GlobalY: NewMINet(enc.Spec().Out, cfg.MIUnits, rng)}, nil
+		g := &Global{GlobalMap: t.Tail(cfg.MIUnits, rng)}
+		if cfg.Score == ScoreConcat {
+			g.GlobalScore = NewConcatScore(cfg.MIUnits, enc.Spec().Out, cfg.MIUnits, rng)
+		} else {
+			g.GlobalY = NewMINet(enc.Spec().Out, cfg.MIUnits, rng)
+		}
+		return g, nil
 	},
 }
 
 // Global is global DIM: the local map encoded by a copy of the rest of the
-// encoder (ending in mi_units outputs) is scored against Y's MI-network
-// encoding.
+// encoder (ending in mi_units outputs) is scored against Y: by the dot
+// product with Y's MI-network encoding (GlobalY), or by a
+// concat-and-convolve network (GlobalScore), per Config.Score.
 type Global struct {
-	GlobalMap nn.Module
-	GlobalY   *MINet
-	cache     mi.Cache
+	GlobalMap   nn.Module
+	GlobalY     *MINet
+	GlobalScore *ConcatScore
+	cache       mi.Cache
 }
 
 // Loss implements Term: the MI estimator's loss on the [N, N] scores.
 func (g *Global) Loss(s *Step) (*autograd.Var, error) {
 	tp := s.Tape
 	gx := g.GlobalMap.Forward(tp, s.F.Local) // [N, units]
-	gy := g.GlobalY.Forward(tp, s.F.Y)       // [N, units]
-	u := tp.MatMul(gy, gx, false, true)      // [N, N]
+	var u *autograd.Var                      // [N, N]
+	if g.GlobalScore != nil {
+		u = g.GlobalScore.Scores(tp, s.F.Y, gx)
+	} else {
+		gy := g.GlobalY.Forward(tp, s.F.Y) // [N, units]
+		u = tp.MatMul(gy, gx, false, true)
+	}
 	return g.cache.Loss(tp, s.Config.Measure, u)
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/mi"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+// cliTiny is a small encoder of 12x12 grey images with basic28x28's
+// structure, registered for the CLI tests so that they stay fast.
+var cliTiny = encoder.Arch{
+	Name: "cli-tiny", Channels: 1, Size: 12,
+	Convs: []encoder.ConvSpec{{Out: 4, Kernel: 3, Stride: 2, Pad: 1}, {Out: 6, Kernel: 3, Stride: 2, Pad: 1}},
+	FCs:   []int{8}, Out: 5, LocalLayer: 1, FeatureLayer: 1,
+}
+
+func init() {
+	err := encoder.Register(cliTiny.Name, "a test encoder", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
+		return encoder.NewConvNet(cliTiny, s, rng)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// tinyIDX writes a labelled IDX data set of n 12x12 images.
+func tinyIDX(t *testing.T, n int) string {
+	dir := t.TempDir()
+	rng := tensor.NewRNG(3)
+	img, lbl := make([]byte, n*144), make([]byte, n)
+	for i := range img {
+		img[i] = byte(rng.IntN(256))
+	}
+	for i := range lbl {
+		lbl[i] = byte(i % 3)
+	}
+	for _, p := range []string{"train", "t10k"} {
+		writeIDX(t, filepath.Join(dir, p+"-images-idx3-ubyte.gz"), []int{n, 12, 12}, img)
+		writeIDX(t, filepath.Join(dir, p+"-labels-idx1-ubyte.gz"), []int{n}, lbl)
+	}
+	return dir
+}
+
+// TestCLISmoke runs `dim train` for two steps with every combination a
+// user would try: each estimator with each score function, each prior,
+// occlusion, coordinates abs and rel, multiple globals with and without
+// sampling, and all of them at once; each run must log finite losses.
+func TestCLISmoke(t *testing.T) {
+	data := "idx:" + tinyIDX(t, 16)
+	type smokeRun struct {
+		name string
+		args []string
+	}
+	var runs []smokeRun
+	for _, m := range mi.Measures {
+		for _, score := range []string{"dot", "concat"} {
+			runs = append(runs, smokeRun{fmt.Sprintf("%s-%s", m, score), []string{"--measure", string(m), "--score", score, "--alpha", "0.5"}})
+		}
+	}
+	for _, p := range []string{"uniform", "gaussian", "sphere", "ball"} {
+		runs = append(runs, smokeRun{"prior-" + p, []string{"--gamma", "0.1", "--prior", p}})
+	}
+	runs = append(runs,
+		smokeRun{"occlude", []string{"--occlude", "--occlude-size", "4", "--occlude-blocks", "2"}},
+		smokeRun{"coordinates-abs", []string{"--coordinates", "abs"}},
+		smokeRun{"coordinates-rel", []string{"--coordinates", "rel", "--coord", "0.5"}},
+		smokeRun{"globals", []string{"--globals", "conv"}},
+		smokeRun{"globals-sampled", []string{"--globals", "conv", "--global-samples", "2", "--local-samples", "3", "--measure", "nce"}},
+		smokeRun{"everything", []string{"--alpha", "0.5", "--gamma", "0.1", "--score", "concat", "--occlude", "--coordinates", "rel", "--globals", "conv", "--global-samples", "2", "--local-samples", "4", "--measure", "dv"}},
+	)
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"train", "--data", data, "--arch", "cli-tiny", "--out", dir, "--steps", "2", "--batch", "4", "--mi-units", "8", "--log-every", "1"}, r.args...)
+			if err := run(t, args...); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := 0
+			for _, rec := range recs {
+				if rec.Event != "step" {
+					continue
+				}
+				steps++
+				for k := range rec.Fields {
+					if v, ok := rec.Float(k); !ok || v != v || v > 1e30 || v < -1e30 {
+						t.Errorf("step %v: %s = %v", rec.Fields["step"], k, rec.Fields[k])
+					}
+				}
+			}
+			if steps != 2 {
+				t.Errorf("%d step lines, want 2", steps)
+			}
+		})
+	}
+}
