@@ -88,7 +88,7 @@ another implementation's features) with the same probe.`,
 			if random {
 				var name string
 				if name, err = archFor(split.Train, 0); err != nil {
-					return err
+					return fmt.Errorf("--random: %w (--size resizes folder, tinyimagenet and celeba images)", err)
 				}
 				enc, err = encoder.New(encoder.Spec{Name: name}, tensor.NewRNG(seed))
 			} else {

@@ -157,7 +157,7 @@ func encoderSpec(arch string, ds data.Dataset, crop int, normalize bool) (encode
 	var err error
 	if arch == "auto" {
 		if spec.Name, err = archFor(ds, crop); err != nil {
-			return spec, err
+			return spec, fmt.Errorf("%w: choose --arch, and --crop to train on crops of that size", err)
 		}
 	}
 	if _, h, w := ds.Shape(); crop > 0 && (crop < h || crop < w) {
@@ -184,5 +184,5 @@ func archFor(ds data.Dataset, crop int) (string, error) {
 			return name, nil
 		}
 	}
-	return "", fmt.Errorf("no encoder for %dx%dx%d images: choose --arch (and --crop to resize)", c, h, w)
+	return "", fmt.Errorf("no reference encoder takes %dx%dx%d images", c, h, w)
 }
