@@ -33,6 +33,7 @@ func trainCmd() *cobra.Command {
 		normalize         bool
 		prior             string
 		occlude           bool
+		unlabeled         bool
 		occlusion         dim.Occlusion
 	)
 	cmd := &cobra.Command{
@@ -76,8 +77,18 @@ Data specs: ` + data.Specs,
 				return err
 			}
 			defer split.Close()
+			images, dataSpec := split.Train, df.spec
+			if unlabeled {
+				if split.Unlabeled == nil {
+					return fmt.Errorf("--unlabeled: %s has no unlabeled part", df.spec)
+				}
+				if images, err = data.Concat(split.Train, split.Unlabeled); err != nil {
+					return err
+				}
+				dataSpec += "+unlabeled"
+			}
 			newModel := func() (train.Method, error) {
-				spec, err := encoderSpec(arch, split.Train, crop, normalize)
+				spec, err := encoderSpec(arch, images, crop, normalize)
 				if err != nil {
 					return nil, err
 				}
@@ -86,7 +97,7 @@ Data specs: ` + data.Specs,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			model, prog, err := train.Train(ctx, newModel, train.Options{
-				Dir: out, Train: split.Train, DataSpec: df.spec, Epochs: epochs, Steps: steps,
+				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Crop: crop, Pad: pad, Flip: flip,
 			})
 			if err != nil {
@@ -130,7 +141,8 @@ Data specs: ` + data.Specs,
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation and data order")
-	f.IntVar(&crop, "crop", 0, "random crop side (0: none)")
+	f.BoolVar(&unlabeled, "unlabeled", false, "train on the training and unlabeled parts together (STL-10, as the paper)")
+	f.IntVar(&crop, "crop", 0, "random crop side (0: none); embed and eval then take the centre crop of that side")
 	f.IntVar(&pad, "pad", 0, "zero padding before random crops")
 	f.BoolVar(&flip, "flip", false, "random horizontal flips")
 	f.BoolVar(&normalize, "normalize", false, "normalise each channel by the training set's mean and std (default: scale to [-1, 1])")

@@ -97,3 +97,63 @@ func TestCLICropRecordsCentreCrop(t *testing.T) {
 		t.Fatalf("pad-and-crop run records %+v (%v), want no centre crop", info.Encoder.Transform, err)
 	}
 }
+
+// stlDir writes a small STL-10 binary data set: n images per part, 96x96
+// colour, stored as the format does (channel planes, column-major).
+func stlDir(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := tensor.NewRNG(4)
+	for _, part := range []string{"train", "test", "unlabeled"} {
+		pix := make([]byte, n*3*96*96)
+		for i := range pix {
+			pix[i] = byte(rng.IntN(256))
+		}
+		if err := os.WriteFile(filepath.Join(dir, part+"_X.bin"), pix, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if part == "unlabeled" {
+			continue
+		}
+		lbl := make([]byte, n)
+		for i := range lbl {
+			lbl[i] = byte(1 + i%2)
+		}
+		if err := os.WriteFile(filepath.Join(dir, part+"_y.bin"), lbl, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestCLISTL10AsThePaper trains on STL-10's train and unlabeled parts with
+// random 64x64 crops and flips; embed and eval then centre-crop the 96x96
+// images to the encoder's input.
+func TestCLISTL10AsThePaper(t *testing.T) {
+	data := "stl10:" + stlDir(t, 4)
+	dir := filepath.Join(t.TempDir(), "run")
+	common := []string{"--data", data, "--out", dir, "--unlabeled", "--crop", "64", "--flip", "--batch", "4", "--mi-units", "8"}
+	if err := run(t, append([]string{"train", "--steps", "2"}, common...)...); err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := train.LoadEncoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Encoder.Name != "basic64x64" || info.Encoder.Transform.CenterCrop != 64 || info.Progress.Data != data+"+unlabeled" {
+		t.Fatalf("run info %+v", info)
+	}
+	// 8 images (train + unlabeled), batch 4: 2 steps per epoch.
+	if info.Progress.Epoch != 1 {
+		t.Errorf("epoch %d after 2 steps over train+unlabeled (8 images), want 1", info.Progress.Epoch)
+	}
+	if err := run(t, append([]string{"train", "--steps", "3", "--resume"}, common...)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, "embed", "--model", dir, "--data", data, "--out", filepath.Join(t.TempDir(), "feat")); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, "train", "--data", "idx:"+tinyIDX(t, 8), "--out", filepath.Join(t.TempDir(), "r"), "--arch", "cli-tiny", "--unlabeled", "--steps", "1"); err == nil {
+		t.Error("--unlabeled on a data set without an unlabeled part: no error")
+	}
+}
