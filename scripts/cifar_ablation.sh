@@ -8,7 +8,7 @@
 #   OUT: runs/cifar (default); EPOCHS: 3 (default); ROWs: all below (default)
 #   DIM=path/to/dim uses a built binary (default: go run ./cmd/dim).
 # It resumes: a row whose eval.json exists is skipped, a row with a checkpoint continues.
-# Every row: --mi-units 512, batch 64, Adam 1e-4, seed 0, per-channel normalisation, random
+# Table 4's rows (coordinates, occlusion) use infoNCE as the paper's. Every row: --mi-units 512, batch 64, Adam 1e-4, seed 0, per-channel normalisation, random
 # crops of 32 after padding by 4, horizontal flips.
 set -euo pipefail
 data=${1:?usage: scripts/cifar_ablation.sh CIFAR_DIR [OUT] [EPOCHS] [ROW...]}
@@ -23,8 +23,11 @@ declare -A rows=(
   [dim-l-jsd-prior]="--beta 1 --gamma 0.1 --measure jsd"
   [dim-g]="--alpha 1 --beta 0 --gamma 1 --measure jsd"
   [dim-lg]="--alpha 0.5 --beta 0.1 --measure jsd"
+  [dim-l-nce-coord]="--beta 1 --measure nce --coordinates abs"
+  [dim-l-nce-occlude]="--beta 1 --measure nce --occlude"
+  [dim-l-nce-coord-occlude]="--beta 1 --measure nce --coordinates abs --occlude"
 )
-order=(random dim-l-jsd dim-l-nce dim-l-dv dim-l-jsd-prior dim-g dim-lg)
+order=(random dim-l-jsd dim-l-nce dim-l-dv dim-l-jsd-prior dim-g dim-lg dim-l-nce-coord dim-l-nce-occlude dim-l-nce-coord-occlude)
 [ $# -gt 0 ] && order=("$@")
 common="--data folder:$data --arch basic32x32 --mi-units 512 --normalize --crop 32 --pad 4 --flip --log-every 50"
 mkdir -p "$out"
