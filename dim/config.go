@@ -10,6 +10,8 @@ package dim
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/train"
@@ -113,7 +115,7 @@ func (c Config) Validate() error {
 	case c.MIUnits < 1:
 		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
 	case mutual == 0:
-		return fmt.Errorf("alpha and beta are both 0: no mutual information to maximise")
+		return fmt.Errorf("no mutual-information term has a positive weight (%s): nothing to maximise", strings.Join(miWeights(), ", "))
 	case c.GradPenalty < 0:
 		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
 	case c.Batch < 2:
@@ -153,6 +155,17 @@ func (c *Config) UnmarshalJSON(js []byte) error {
 	if err := json.Unmarshal(js, &m); err != nil {
 		return err
 	}
+	fields := configKeys()
+	// Configs of runs made before encoders had specs named the encoder and
+	// its normalisation here (train reads them into the spec).
+	fields["arch"], fields["mean"], fields["std"] = true, true, true
+	for k := range m {
+		if !fields[k] {
+			if _, ok := termByWeight(k); !ok {
+				return fmt.Errorf("config has %q, neither a setting nor the weight of a registered term (made by a build with more terms?)", k)
+			}
+		}
+	}
 	plain.Weights = map[string]float32{}
 	for _, s := range Terms() {
 		raw, ok := m[s.Weight]
@@ -169,4 +182,36 @@ func (c *Config) UnmarshalJSON(js []byte) error {
 	}
 	*c = Config(plain)
 	return nil
+}
+
+// configKeys returns the JSON keys of Config's own fields (those of
+// embedded structs included).
+func configKeys() map[string]bool {
+	keys := map[string]bool{}
+	var add func(t reflect.Type)
+	add = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case f.Anonymous && name == "":
+				add(f.Type)
+			case name != "" && name != "-":
+				keys[name] = true
+			}
+		}
+	}
+	add(reflect.TypeOf(configJSON{}))
+	return keys
+}
+
+// miWeights lists the weight names of the mutual-information terms.
+func miWeights() []string {
+	var out []string
+	for _, t := range Terms() {
+		if t.MI {
+			out = append(out, "--"+t.Weight)
+		}
+	}
+	return out
 }

@@ -91,10 +91,24 @@ func RegisterTerm(s TermSpec) error {
 	if s.Name == "" || s.Weight == "" || s.New == nil {
 		return fmt.Errorf("dim: term spec needs a name, a weight name and New")
 	}
+	// The weight's name must be new among the config's keys and the other
+	// weights (they share the config's JSON object); the loss and metric
+	// names among the metrics line's fields.
+	weights, fields := configKeys(), map[string]bool{"loss": true, "step": true, "epoch": true, "ms_per_step": true, "time": true, "event": true}
 	for _, t := range terms {
-		if t.Name == s.Name || t.Weight == s.Weight || t.Name == s.Critic && s.Critic != "" {
-			return fmt.Errorf("dim: term %q (weight %q) clashes with term %q (weight %q)", s.Name, s.Weight, t.Name, t.Weight)
+		weights[t.Weight] = true
+		for _, n := range append([]string{t.Name, t.Critic}, t.Metrics...) {
+			fields[n] = true
 		}
+	}
+	if weights[s.Weight] {
+		return fmt.Errorf("dim: term %q: weight name %q is taken by a config key or another term", s.Name, s.Weight)
+	}
+	for _, n := range append([]string{s.Name, s.Critic}, s.Metrics...) {
+		if n != "" && fields[n] {
+			return fmt.Errorf("dim: term %q: %q is taken by a metrics field or another term's loss", s.Name, n)
+		}
+		fields[n] = true
 	}
 	terms = append(terms, s)
 	return nil

@@ -2,6 +2,7 @@ package dim
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"path/filepath"
 	"slices"
@@ -122,5 +123,26 @@ func TestToyTerm(t *testing.T) {
 	}
 	if _, _, err := Train(context.Background(), cfg, tinySpec, train.Options{Dir: dir, Train: ds, Steps: 5, Resume: true}); err != nil {
 		t.Errorf("resume with the toy term: %v", err)
+	}
+}
+
+func TestRegisterTermClashes(t *testing.T) {
+	noop := func(encoder.Encoder, Config, *tensor.RNG) (Term, error) { return nil, nil }
+	for _, s := range []TermSpec{
+		{Name: "x1", Weight: "lr", New: noop},                           // a config key
+		{Name: "x2", Weight: "beta", New: noop},                         // another term's weight
+		{Name: "loss", Weight: "x3w", New: noop},                        // the total's field
+		{Name: "x4", Weight: "x4w", Critic: "discriminator", New: noop}, // prior's critic
+		{Name: "x5", Weight: "x5w", Metrics: []string{"local"}, New: noop},
+		{Name: "x6", Weight: "x6w", Critic: "x6", New: noop}, // its own name twice
+		{Name: "x7", Weight: "x7w"},                          // no New
+	} {
+		if err := RegisterTerm(s); err == nil {
+			t.Errorf("RegisterTerm(%+v): no error", s)
+		}
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(`{"lr":0.1,"batch":4,"beta":1,"zeta":2}`), &c); err == nil {
+		t.Error("a config with the weight of an unknown term: no error")
 	}
 }

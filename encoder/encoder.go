@@ -165,9 +165,15 @@ func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
 	if spec.Transform.CenterCrop < 0 {
 		return nil, fmt.Errorf("encoder %s: negative centre crop %d", spec.Name, spec.Transform.CenterCrop)
 	}
+	if spec.Out < 0 || spec.Channels < 0 || spec.Size < 0 {
+		return nil, fmt.Errorf("encoder %s: negative size in %+v", spec.Name, spec)
+	}
 	e, err := r.build(spec, rng)
 	if err != nil {
 		return nil, fmt.Errorf("encoder %s: %w", spec.Name, err)
+	}
+	if c, k := e.Spec().Channels, len(spec.Transform.Mean); k > 1 && k != c {
+		return nil, fmt.Errorf("encoder %s: %d means and standard deviations for %d channels", spec.Name, k, c)
 	}
 	return e, nil
 }

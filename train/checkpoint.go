@@ -39,6 +39,9 @@ type Progress struct {
 	Sample int    `json:"sample"` // images consumed in the current epoch
 	Step   int    `json:"step"`   // total optimiser steps
 	Data   string `json:"data"`   // the data spec trained on
+	// Augment is the training images' augmentation (nil in runs made
+	// before it was recorded).
+	Augment *Augment `json:"augment,omitempty"`
 }
 
 // Info is what a checkpoint says about its run: enough to rebuild the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -155,5 +156,33 @@ func TestAnyMethod(t *testing.T) {
 	}
 	if _, err := encoder.Embed(enc, ds, encoder.EmbedOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResumeKeepsAugmentation: a resumed run keeps the augmentation it was
+// started with when none is given, and refuses a different one.
+func TestResumeKeepsAugmentation(t *testing.T) {
+	ds := tinyData(t, 12, 11)
+	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
+	spec := tinySpec
+	spec.Transform.CenterCrop = 9
+	build := func() (train.Method, error) { return newSupervised(cfg, spec) }
+	dir := filepath.Join(t.TempDir(), "run")
+	aug := train.Augment{Crop: 9, Pad: 1, Flip: true}
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: dir, Train: ds, Steps: 2, Augment: aug}); err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, Steps: 3, Resume: true})
+	if err != nil || p.Augment == nil || *p.Augment != aug {
+		t.Fatalf("resume without augmentation flags: %v, augmentation %v, want %v", err, p.Augment, aug)
+	}
+	if _, _, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, Steps: 4, Resume: true, Augment: train.Augment{Flip: true}}); err == nil {
+		t.Error("resume with another augmentation: no error")
+	}
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: filepath.Join(t.TempDir(), "r"), Train: ds, Steps: 1, Augment: train.Augment{Crop: 14}}); err == nil || !strings.Contains(err.Error(), "--crop 14 is larger") {
+		t.Errorf("a crop larger than the images: %v", err)
+	}
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: filepath.Join(t.TempDir(), "r"), Train: ds, Steps: -3}); err == nil {
+		t.Error("negative steps: no error")
 	}
 }

@@ -35,10 +35,24 @@ type Options struct {
 	Log io.Writer
 	// LogEvery is the number of steps between metrics lines (default 10).
 	LogEvery int
-	// Crop, Pad and Flip augment the training images (see
-	// data.LoaderOptions); normalisation comes from the encoder's spec.
-	Crop, Pad int
-	Flip      bool
+	// Augment is the training images' augmentation; normalisation comes
+	// from the encoder's spec. A resumed run keeps its own: a zero Augment
+	// takes it, another one is an error.
+	Augment Augment
+}
+
+// Augment is the random augmentation of training images (see
+// data.LoaderOptions): a Crop x Crop square cut after padding by Pad
+// (Crop 0: none) and horizontal flips.
+type Augment struct {
+	Crop int  `json:"crop,omitempty"`
+	Pad  int  `json:"pad,omitempty"`
+	Flip bool `json:"flip,omitempty"`
+}
+
+// String is the augmentation as dim train's flags.
+func (a Augment) String() string {
+	return fmt.Sprintf("--crop %d --pad %d --flip=%v", a.Crop, a.Pad, a.Flip)
 }
 
 // Run trains m from progress p until the target, checkpointing after every
@@ -54,24 +68,38 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	if o.LogEvery <= 0 {
 		o.LogEvery = 10
 	}
+	if o.Steps < 0 || o.Epochs < 0 {
+		return p, fmt.Errorf("steps (%d) and epochs (%d) must not be negative", o.Steps, o.Epochs)
+	}
 	ckpt := filepath.Join(o.Dir, WeightsFile)
 	if o.Resume {
 		if p.Data != "" && o.DataSpec != "" && p.Data != o.DataSpec {
 			return p, fmt.Errorf("%s was trained on %q, not %q", o.Dir, p.Data, o.DataSpec)
 		}
+		switch {
+		case p.Augment == nil: // a run from before augmentation was recorded
+			p.Augment = &o.Augment
+		case o.Augment == Augment{}:
+			o.Augment = *p.Augment
+		case o.Augment != *p.Augment:
+			return p, fmt.Errorf("%s was trained with %v, not %v: resume with the same augmentation or none", o.Dir, *p.Augment, o.Augment)
+		}
 	} else {
 		if _, err := os.Stat(ckpt); err == nil {
 			return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
 		}
-		p.Data = o.DataSpec
+		p.Data, p.Augment = o.DataSpec, &o.Augment
 	}
 	spec, common := m.Encoder().Spec(), m.Common()
 	c, h, w := o.Train.Shape()
-	if o.Crop > 0 {
-		h, w = o.Crop, o.Crop
+	if a := o.Augment; a.Crop > 0 {
+		if a.Pad < 0 || a.Crop > min(h, w)+2*a.Pad {
+			return p, fmt.Errorf("--crop %d is larger than the %dx%d images padded by %d", a.Crop, h, w, a.Pad)
+		}
+		h, w = a.Crop, a.Crop
 	}
 	if c != spec.Channels || h != spec.Size || w != spec.Size {
-		return p, fmt.Errorf("images are %dx%dx%d (crop %d) but encoder %s takes %dx%dx%d", c, h, w, o.Crop, spec.Name, spec.Channels, spec.Size, spec.Size)
+		return p, fmt.Errorf("images are %dx%dx%d (crop %d) but encoder %s takes %dx%dx%d", c, h, w, o.Augment.Crop, spec.Name, spec.Channels, spec.Size, spec.Size)
 	}
 	if err := spec.CheckInput(o.Train.Shape()); err != nil && !o.Resume {
 		// Runs made before evaluation transforms were recorded (and trained
@@ -80,7 +108,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	}
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: common.Batch, Seed: common.Seed, Shuffle: true, DropLast: true,
-		Crop: o.Crop, Pad: o.Pad, Flip: o.Flip, Mean: spec.Transform.Mean, Std: spec.Transform.Std,
+		Crop: o.Augment.Crop, Pad: o.Augment.Pad, Flip: o.Augment.Flip, Mean: spec.Transform.Mean, Std: spec.Transform.Std,
 		Start: data.Position{Epoch: p.Epoch, Sample: p.Sample},
 	})
 	if err != nil {
@@ -117,12 +145,31 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		return metrics.Log("checkpoint", map[string]any{"step": p.Step, "epoch": p.Epoch})
 	}
 	batch := &Batch{X: &tensor.Tensor{}}
-	var sums []float64
-	var sumN int
+	var (
+		sums   []float64
+		sumN   int
+		losses []Loss
+	)
 	t0 := time.Now()
+	// logStep writes a step line with the losses averaged since the last.
+	logStep := func() {
+		fields := map[string]any{
+			"step": p.Step, "epoch": float64(p.Step) / float64(perEpoch),
+			"ms_per_step": float64(time.Since(t0).Milliseconds()) / float64(sumN),
+		}
+		for i, l := range losses {
+			fields[l.Name] = sums[i] / float64(sumN)
+			sums[i] = 0
+		}
+		metrics.Log("step", fields)
+		sumN, t0 = 0, time.Now()
+	}
 	for p.Step < target {
 		if ctx.Err() != nil {
 			bar.Finish()
+			if sumN > 0 {
+				logStep()
+			}
 			if err := save(); err != nil {
 				return p, err
 			}
@@ -135,7 +182,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		batch.X.Shape = append(batch.X.Shape[:0], b.N, b.C, b.H, b.W)
 		batch.X.Data = b.X
 		batch.Labels, batch.Index, batch.Step = b.Labels, b.Index, p.Step
-		losses, err := m.Step(batch)
+		losses, err = m.Step(batch)
 		if err != nil {
 			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
 			return p, fmt.Errorf("step %d: %w", p.Step, err)
@@ -151,17 +198,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		sumN++
 		bar.Add(1, fmt.Sprintf("loss=%.4f", losses[0].Value))
 		if p.Step%o.LogEvery == 0 || p.Step == target {
-			el := time.Since(t0)
-			fields := map[string]any{
-				"step": p.Step, "epoch": float64(p.Step) / float64(perEpoch),
-				"ms_per_step": float64(el.Milliseconds()) / float64(sumN),
-			}
-			for i, l := range losses {
-				fields[l.Name] = sums[i] / float64(sumN)
-				sums[i] = 0
-			}
-			metrics.Log("step", fields)
-			sumN, t0 = 0, time.Now()
+			logStep()
 		}
 		if b.Last || p.Step == target {
 			if err := save(); err != nil {

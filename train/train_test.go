@@ -542,7 +542,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny"}); p != want || m.steps != 3 {
+	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny", Augment: &train.Augment{}}); !reflect.DeepEqual(p, want) || m.steps != 3 {
 		t.Errorf("progress %+v after %d steps, want %+v after 3", p, m.steps, want)
 	}
 	// Checkpoints after epoch 1 (step 2) and at the end (step 3).
@@ -553,7 +553,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lp != p {
+	if !reflect.DeepEqual(lp, p) {
 		t.Errorf("checkpointed progress %+v, want %+v", lp, p)
 	}
 	sameTensors(t, "checkpointed weights", nn.StateOf(loaded, "").Tensors(), nn.StateOf(m.Model, "").Tensors())
@@ -622,7 +622,7 @@ func TestRunChecksImages(t *testing.T) {
 				before[k] = v.Clone()
 			}
 			dir := filepath.Join(t.TempDir(), "run")
-			_, err = train.Run(context.Background(), m, train.Progress{}, train.Options{Dir: dir, Train: c.ds, Steps: 1, Crop: c.crop})
+			_, err = train.Run(context.Background(), m, train.Progress{}, train.Options{Dir: dir, Train: c.ds, Steps: 1, Augment: train.Augment{Crop: c.crop}})
 			if !c.wantError {
 				if err != nil || m.steps != 1 {
 					t.Errorf("Run: %v after %d steps", err, m.steps)
@@ -677,15 +677,15 @@ func TestRunInterrupted(t *testing.T) {
 		if !errors.Is(err, train.ErrInterrupted) {
 			t.Fatalf("err = %v, want ErrInterrupted", err)
 		}
-		want := train.Progress{Epoch: 0, Sample: 6, Step: 2}
-		if p != want || m.steps != 2 {
+		want := train.Progress{Epoch: 0, Sample: 6, Step: 2, Augment: &train.Augment{}}
+		if !reflect.DeepEqual(p, want) || m.steps != 2 {
 			t.Errorf("progress %+v after %d steps, want %+v after 2", p, m.steps, want)
 		}
 		loaded, lp, err := train.Load(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if lp != want {
+		if !reflect.DeepEqual(lp, want) {
 			t.Errorf("checkpointed progress %+v, want %+v", lp, want)
 		}
 		sameTensors(t, "checkpointed weights", nn.StateOf(loaded, "").Tensors(), nn.StateOf(m.Model, "").Tensors())
@@ -772,7 +772,7 @@ func TestLegacyCropRunResumes(t *testing.T) {
 	const meta = `{"config":{"arch":"train-tiny","mi_units":6,"alpha":0,"beta":1,"gamma":0,"measure":"jsd","lr":0.0001,"batch":3,"seed":0},"progress":{"epoch":1,"sample":0,"step":2,"data":"tiny"}}`
 	writeLegacy(t, dir, meta)
 	ds := tinyData(t, 6, 12)
-	_, p, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, DataSpec: "tiny", Steps: 3, Crop: 9, Resume: true})
+	_, p, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, DataSpec: "tiny", Steps: 3, Augment: train.Augment{Crop: 9}, Resume: true})
 	if err != nil || p.Step != 3 {
 		t.Fatalf("resume of an old --crop run: %v, progress %+v", err, p)
 	}

@@ -39,6 +39,7 @@ func benchCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
 	arch := "basic28x28"
 	weights := map[string]*float32{}
+	var flagErr error // a term's weight flag that could not be registered
 	var units, measure string
 	var steps, warmup int
 	var jsonOut bool
@@ -52,6 +53,9 @@ GFLOP/s achieved. Compare with ../shared/peers/torch_dim.py time --mi-units N
 run in the same minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if flagErr != nil {
+				return flagErr
+			}
 			m, err := mi.ParseMeasure(measure)
 			if err != nil {
 				return err
@@ -101,7 +105,7 @@ run in the same minute.`,
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
 	f.StringVar(&units, "mi-units", "512,2048", "comma-separated MI network widths to time")
 	f.StringVar(&measure, "measure", "jsd", "MI estimator")
-	termFlags(f, cfg, weights)
+	flagErr = termFlags(f, cfg, weights)
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")

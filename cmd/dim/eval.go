@@ -40,17 +40,34 @@ func evalCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model RUN_DIR --data SPEC",
-		Short: "Evaluate a trained encoder with linear probes on frozen features",
-		Long: `Embed the training and test splits with the frozen encoder and train a
-multinomial logistic regression (linear probe) on standardised conv, fc and Y
-features; print train and test accuracy per layer and write eval.json.
---random evaluates a randomly initialised encoder instead (a baseline), and
---features DIR probes features saved as NumPy files (train_LAYER.npy,
-test_LAYER.npy, train_labels.npy, test_labels.npy: what dim embed writes, or
-another implementation's features) with the same probe.`,
+		Short: "Evaluate a trained encoder with classifiers on frozen features",
+		Long: `Embed the training and test splits with the frozen encoder of any run directory
+(with the transform the run recorded) and fit a classifier (--probe: linear
+probe, linear SVM, the paper's MLP, or k-NN) on standardised conv, fc and Y
+features; print train, validation and test accuracy per layer, write
+eval.json (eval_KIND.json for the other classifiers) into --out (default: the
+run directory) and append an "eval" line to its metrics.jsonl. --ndm adds the
+neural dependency measure of Y. --random evaluates a randomly initialised
+encoder instead (a baseline), and --features DIR probes features saved as
+NumPy files (train_LAYER.npy, test_LAYER.npy, train_labels.npy,
+test_labels.npy: what dim embed writes, or another implementation's
+features) with the same classifiers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.layers = strings.Split(layers, ",")
+			for i, l := range o.layers {
+				if l == "" || slices.Contains(o.layers[:i], l) {
+					return fmt.Errorf("--layers %q: empty or repeated layer %q", layers, l)
+				}
+			}
+			switch {
+			case o.probe.Epochs < 1:
+				return fmt.Errorf("--probe-epochs %d: want at least 1", o.probe.Epochs)
+			case o.runs < 1:
+				return fmt.Errorf("--runs %d: want at least 1", o.runs)
+			case o.ndmCfg.Steps < 1:
+				return fmt.Errorf("--ndm-steps %d: want at least 1", o.ndmCfg.Steps)
+			}
 			o.probe.Seed, o.mlp.Seed = seed, seed
 			switch o.kind {
 			case "linear", "mlp", "knn":
@@ -118,8 +135,8 @@ another implementation's features) with the same probe.`,
 	f.StringVar(&out, "out", "", "directory for eval.json (default: the run directory)")
 	f.StringVar(&layers, "layers", "conv,fc,y", "feature layers to probe")
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
-	f.Uint64Var(&seed, "seed", 0, "seed of the probe (and of the random encoder)")
-	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of probe training (the number is chosen on a validation split)")
+	f.Uint64Var(&seed, "seed", 0, "seed of the classifiers, of the random encoder and of a folder's held-out split")
+	f.IntVar(&o.probe.Epochs, "probe-epochs", 30, "most epochs of linear, SVM and MLP training (the number is chosen on a validation split; k-NN has none)")
 	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of each accuracy (the paper: 5 for the SVM)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
@@ -282,12 +299,23 @@ func evaluateFeatures(dir string, o evalOptions) (*eval.Report, error) {
 		classes = max(classes, y+1)
 	}
 	rep := newReport(o, dir, "")
+	for _, l := range o.layers {
+		for _, split := range []string{"train_", "test_"} {
+			if _, err := os.Stat(filepath.Join(dir, split+l+".npy")); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", l, err)
+			}
+		}
+	}
 	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
-		xtr, err := readFeatures(filepath.Join(dir, "train_"+l+".npy"), len(trainY))
+		trPath, tePath := filepath.Join(dir, "train_"+l+".npy"), filepath.Join(dir, "test_"+l+".npy")
+		xtr, err := readFeatures(trPath, len(trainY))
 		if err != nil {
 			return nil, nil, err
 		}
-		xte, err := readFeatures(filepath.Join(dir, "test_"+l+".npy"), len(testY))
+		xte, err := readFeatures(tePath, len(testY))
+		if err == nil && xtr.Shape[1] != xte.Shape[1] {
+			err = fmt.Errorf("%s has %d features per row but %s has %d", trPath, xtr.Shape[1], tePath, xte.Shape[1])
+		}
 		return xtr, xte, err
 	})
 	if err == nil && o.ndm {
@@ -310,8 +338,8 @@ func readLabels(path string) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
 	}
-	if len(shape) != 1 {
-		return nil, fmt.Errorf("%s: labels of shape %v: want [N]", path, shape)
+	if len(shape) != 1 || shape[0] == 0 {
+		return nil, fmt.Errorf("%s: labels of shape %v: want [N] with N > 0", path, shape)
 	}
 	out := make([]int, len(v))
 	for i, y := range v {

@@ -33,6 +33,7 @@ func trainCmd() *cobra.Command {
 		normalize         bool
 		prior             string
 		occlude           bool
+		flagErr           error // a term's weight flag that could not be registered
 		unlabeled         bool
 		occlusion         dim.Occlusion
 	)
@@ -43,14 +44,32 @@ func trainCmd() *cobra.Command {
 data set. Weights (safetensors), config (JSON) and metrics (JSON lines) go to
 RUN_DIR; a checkpoint is written after every epoch and at the end, and Ctrl-C
 saves one before exiting (exit status 130). --resume continues a run from its
-last checkpoint with the checkpoint's own config (model flags are then
-ignored) and the same data order, up to the new --epochs or --steps total.
+last checkpoint with the checkpoint's own config and augmentation (model flags
+are then ignored, with a note; a different --crop, --pad or --flip is an
+error) and the same data order, up to the new --epochs or --steps total.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if flagErr != nil {
+				return flagErr
+			}
 			if out == "" {
 				return errors.New("--out RUN_DIR is required")
+			}
+			if steps < 0 || epochs < 1 {
+				return fmt.Errorf("--steps %d, --epochs %d: want steps >= 0 (0: use --epochs) and epochs >= 1", steps, epochs)
+			}
+			if resume {
+				var ignored []string
+				cmd.Flags().Visit(func(fl *pflag.Flag) {
+					if !runFlags[fl.Name] {
+						ignored = append(ignored, "--"+fl.Name)
+					}
+				})
+				if len(ignored) > 0 {
+					fmt.Fprintf(os.Stderr, "note: --resume continues with the run's own config; ignoring %s\n", strings.Join(ignored, " "))
+				}
 			}
 			m, err := mi.ParseMeasure(measure)
 			if err != nil {
@@ -98,12 +117,13 @@ Data specs: ` + data.Specs,
 			defer stop()
 			model, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
-				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Crop: crop, Pad: pad, Flip: flip,
+				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
 			})
+			stop() // from here Ctrl-C stops the process at once: the checkpoint is written
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "trained %d steps (%d epochs); checkpoint in %s\n", prog.Step, prog.Epoch, out)
+			fmt.Fprintf(os.Stderr, "trained %d steps (%d full epochs); checkpoint in %s\n", prog.Step, prog.Epoch, out)
 			if !evalAfter {
 				return nil
 			}
@@ -126,7 +146,7 @@ Data specs: ` + data.Specs,
 	f.BoolVar(&evalAfter, "eval", false, "evaluate with linear probes on conv, fc and Y after training")
 	f.StringVar(&arch, "arch", "auto", "encoder: auto (by image size), "+strings.Join(encoder.Names(), ", "))
 	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~3x faster on a CPU)")
-	termFlags(f, cfg, weights)
+	flagErr = termFlags(f, cfg, weights)
 	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
 	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
 	f.StringVar(&cfg.Coordinates, "coordinates", "", "coordinate prediction: abs (each local feature's location) or rel (another location's offset); weight --coord, 1 by default")
@@ -150,13 +170,28 @@ Data specs: ` + data.Specs,
 	return cmd
 }
 
+// runFlags are the train flags that apply to a resumed run too; the others
+// define the model, which a resumed run takes from its checkpoint.
+var runFlags = map[string]bool{
+	"data": true, "size": true, "holdout": true, "coarse": true, "out": true, "epochs": true, "steps": true,
+	"resume": true, "eval": true, "log-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true,
+}
+
 // termFlags registers a weight flag for every registered term of the DIM
 // objective (--alpha, --beta, --gamma, ...), with cfg's weights as
 // defaults, filling weights.
-func termFlags(f *pflag.FlagSet, cfg dim.Config, weights map[string]*float32) {
+// A term whose weight name is already a flag gets no flag, and the error
+// returned says so (it is a term registered with a clashing name).
+func termFlags(f *pflag.FlagSet, cfg dim.Config, weights map[string]*float32) error {
+	var err error
 	for _, t := range dim.Terms() {
+		if f.Lookup(t.Weight) != nil {
+			err = fmt.Errorf("term %s: its weight name --%s is already a flag", t.Name, t.Weight)
+			continue
+		}
 		weights[t.Weight] = f.Float32(t.Weight, cfg.Weight(t.Weight), t.Usage)
 	}
+	return err
 }
 
 // encoderSpec describes the encoder a new run trains: arch ("auto" picks
