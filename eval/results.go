@@ -224,7 +224,7 @@ type Report struct {
 	Model string `json:"model,omitempty"`
 	// Data names the data set (or the features directory).
 	Data string `json:"data"`
-	// Encoder is the encoder's architecture (e.g. "mnist", "cifar"); ""
+	// Encoder is the encoder's registry name (e.g. "basic28x28"); ""
 	// when unknown.
 	Encoder string `json:"encoder,omitempty"`
 	// RandomEncoder marks the baseline of a randomly initialised encoder.
@@ -365,7 +365,7 @@ type layerV1 struct {
 }
 
 // canonicalLayers is the order of the encoder's layers in tables (that of
-// dim.Layers); other names follow, sorted.
+// encoder.Layers); other names follow, sorted.
 var canonicalLayers = []string{"conv", "fc", "y"}
 
 func layerOrder(a, b string) int {

@@ -17,7 +17,7 @@ import (
 type Record struct {
 	// Time is when the line was logged (UTC).
 	Time time.Time
-	// Event names the line ("start", "train", "eval", ...).
+	// Event names the line ("start", "step", "checkpoint", "resume", "error", "eval", ...).
 	Event string
 	// Fields holds the other keys as encoding/json decodes them: numbers
 	// are float64, arrays []any, objects map[string]any. NaN and ±Inf

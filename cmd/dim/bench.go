@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,8 +95,8 @@ run in the same minute.`,
 					js, _ := json.Marshal(r)
 					fmt.Println(string(js))
 				} else {
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d weights=%v: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
-						r.Arch, r.Batch, r.Measure, r.MIUnits, r.Weights, r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
 				}
 			}
 			return nil
@@ -151,4 +153,14 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, erro
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
 		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
 	}, nil
+}
+
+// weightList prints term weights as flags: "--alpha 0.5 --beta 1".
+func weightList(w map[string]float32) string {
+	keys := slices.Sorted(maps.Keys(w))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("--%s %g", k, w[k])
+	}
+	return strings.Join(parts, " ")
 }
