@@ -58,6 +58,9 @@ run in the same minute.`,
 			if flagErr != nil {
 				return flagErr
 			}
+			if steps < 1 || warmup < 0 {
+				return fmt.Errorf("--steps %d, --warmup %d: want steps >= 1 and warmup >= 0", steps, warmup)
+			}
 			m, err := mi.ParseMeasure(measure)
 			if err != nil {
 				return err
