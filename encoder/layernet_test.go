@@ -172,6 +172,7 @@ func TestLayerNetTail(t *testing.T) {
 		first string // the tail's first parameter
 	}{
 		{"tiny", func(t *testing.T) Encoder { return newTiny(t, 1) }, "layer5.layers.layer0.conv.weight"},
+		{"resnet19_32x32", func(t *testing.T) Encoder { return mustNew(t, "resnet19_32x32") }, "layer3.layers.layer0.conv.weight"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := c.enc(t)
