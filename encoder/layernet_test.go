@@ -173,6 +173,7 @@ func TestLayerNetTail(t *testing.T) {
 	}{
 		{"tiny", func(t *testing.T) Encoder { return newTiny(t, 1) }, "layer5.layers.layer0.conv.weight"},
 		{"resnet19_32x32", func(t *testing.T) Encoder { return mustNew(t, "resnet19_32x32") }, "layer3.layers.layer0.conv.weight"},
+		{"foldmultialex64x64", func(t *testing.T) Encoder { return mustNew(t, "foldmultialex64x64") }, "layer7.conv.weight"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := c.enc(t)

@@ -12,7 +12,7 @@ import (
 
 // layerNetCases are the encoders built from the reference's layer lists,
 // with the tap shapes derived by hand from rdevon/DIM
-// cortex_DIM/configs/resnets.py (sizes: conv (H+2p-k)/s+1,
+// cortex_DIM/configs/resnets.py and convnets.py (sizes: conv (H+2p-k)/s+1,
 // pool (H-k)/s+1; a bottleneck's width is 4x its first 1x1), and some
 // parameter names and shapes as the reference's PyTorch state_dict has
 // them (BigEncoder.encoder.layers.layer<i>...).
@@ -76,6 +76,22 @@ var layerNetCases = []struct {
 		params: map[string][]int{
 			"encoder.layers.layer4.resblock_4.layers.layer1.conv.weight": {128, 128, 3, 3},
 			"encoder.layers.layer9.fc.weight":                            {1024, 50176},
+		},
+	},
+	{
+		// 49 crops 16x16 (stride 8) -(conv, pool 3/2)-> 7x7x96 -(conv,
+		// pool)-> 3x3x192 -> 3x3x384 -> 3x3x384 -(conv, pool)-> 1x1x192
+		// -(layer 6: fold)-> 7x7x192 = local = conv -(3x3, no pad)-> 5x5x192
+		// -(layer 8: 1x1)-> 5x5x192 = globals; fc = globals flattened (4800);
+		// Y 64 (a Linear after a map: its block is flatten + fc).
+		name: "foldmultialex64x64", c: 3, size: 64,
+		local: []int{192, 7, 7}, conv: []int{192, 7, 7}, globals: []int{192, 5, 5}, fc: 4800,
+		params: map[string][]int{
+			"encoder.layers.layer1.conv.weight": {96, 3, 3, 3},
+			"encoder.layers.layer7.conv.weight": {192, 192, 3, 3},
+			"encoder.layers.layer8.bn.bias":     {192},
+			"encoder.layers.layer9.fc.weight":   {64, 4800},
+			"encoder.layers.layer9.fc.bias":     {64},
 		},
 	},
 }
