@@ -453,3 +453,25 @@ func evalY(t *testing.T, e Encoder, x *tensor.Tensor) []float32 {
 	}
 	return slices.Clone(y.Value.Data)
 }
+
+// TestLayerNetNoAllocs: a warm training pass (forward and backward) of a
+// LayerNet allocates nothing.
+func TestLayerNetNoAllocs(t *testing.T) {
+	e := newTiny(t, 1)
+	x := tensor.New(2, 2, 8, 8)
+	tensor.NewRNG(3).Uniform(x, -1, 1)
+	params := nn.StateOf(e, "").Vars()
+	tp := autograd.NewTape()
+	step := func() {
+		tp.Reset()
+		autograd.ZeroGrad(params...)
+		f := e.Encode(tp, tp.Const(x))
+		if err := tp.Backward(tp.Sum(tp.Square(f.Y))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if a := testing.AllocsPerRun(10, step); a != 0 {
+		t.Errorf("%v allocations per warm pass, want 0", a)
+	}
+}
