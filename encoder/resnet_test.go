@@ -23,6 +23,9 @@ var layerNetCases = []struct {
 	local, conv, globals []int
 	fc                   int
 	params               map[string][]int
+	// large encoders (the folded ResNets' 51M-weight fc) are skipped in
+	// -short mode.
+	large bool
 }{
 	{
 		// 32 -(conv 3x3/2 p1)-> 16x16x64 -(64 blocks)-> 16x16x256
@@ -60,7 +63,7 @@ var layerNetCases = []struct {
 		// 4x4x64 -> 4x4x256 -(128/2)-> 2x2x512 -> 2x2x512 -(256/2)->
 		// 1x1x1024 -> 1x1x1024 -(layer 7: fold)-> 7x7x1024 = local = conv
 		// -> flatten 50176 -> fc 1024 -> Y 64.
-		name: "foldresnet19_32x32", c: 3, size: 32,
+		name: "foldresnet19_32x32", c: 3, size: 32, large: true,
 		local: []int{1024, 7, 7}, conv: []int{1024, 7, 7}, fc: 1024,
 		params: map[string][]int{
 			"encoder.layers.layer1.conv.weight":         {64, 3, 3, 3},
@@ -71,7 +74,7 @@ var layerNetCases = []struct {
 	},
 	{
 		// As foldresnet19 with resnet34's blocks: the same shapes.
-		name: "foldresnet34_32x32", c: 3, size: 32,
+		name: "foldresnet34_32x32", c: 3, size: 32, large: true,
 		local: []int{1024, 7, 7}, conv: []int{1024, 7, 7}, fc: 1024,
 		params: map[string][]int{
 			"encoder.layers.layer4.resblock_4.layers.layer1.conv.weight": {128, 128, 3, 3},
@@ -105,6 +108,9 @@ var layerNetCases = []struct {
 func TestReferenceLayerNets(t *testing.T) {
 	for _, c := range layerNetCases {
 		t.Run(c.name, func(t *testing.T) {
+			if testing.Short() && c.large {
+				t.Skip("large encoder in -short mode (TestLayerNet* cover the folded path)")
+			}
 			e, err := New(Spec{Name: c.name}, tensor.NewRNG(1))
 			if err != nil {
 				t.Fatal(err)
