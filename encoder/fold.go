@@ -19,7 +19,8 @@ func (u *unfoldLayer) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var 
 // crops of each image, [N*n*n, C, h, w] in unfoldLayer's order, become one
 // map [N, C*h*w, n, n] whose location (i, j) is crop i*n+j. Channel
 // c*h*w + y*w + x is the crop's channel c at (y, x), so for 1x1 crop maps
-// the channels are the crops' channels.
+// the channels are the crops' channels. A vector input [N*n*n, C] is
+// folded as 1x1 maps, as the reference's is.
 type foldLayer struct {
 	n int
 }
@@ -27,11 +28,10 @@ type foldLayer struct {
 // Forward implements nn.Module.
 func (f *foldLayer) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	s := x.Value.Shape
-	l := f.n * f.n
-	if len(s) != 4 {
-		return tp.Reshape(x, -1, l, 1, 1) // an error with the shapes in it
+	l, d := f.n*f.n, 1
+	for _, v := range s[min(1, len(s)):] {
+		d *= v
 	}
-	d := s[1] * s[2] * s[3]
 	x = tp.Reshape(x, -1, l, d)           // [N, L, C*h*w]
 	x = tp.Permute(x, 0, 2, 1)            // [N, C*h*w, L]
 	return tp.Reshape(x, -1, d, f.n, f.n) // [N, C*h*w, n, n]

@@ -425,6 +425,19 @@ func TestFoldValues(t *testing.T) {
 		}
 	}
 
+	// Vectors fold as 1x1 maps; a batch that is not whole images is an
+	// error.
+	tp = autograd.NewTape()
+	vec := (&foldLayer{n: n}).Forward(tp, tp.Const(&tensor.Tensor{Shape: []int{2 * n * n, c}, Data: in.Data[:2*n*n*c]}))
+	if err := tp.Err(); err != nil || !slices.Equal(vec.Value.Shape, []int{2, c, n, n}) {
+		t.Errorf("fold of vectors: %v, %v; want shape [2 %d %d %d]", vec.Value.Shape, err, c, n, n)
+	}
+	tp = autograd.NewTape()
+	(&foldLayer{n: n}).Forward(tp, tp.Const(tensor.New(2*n*n+1, c, h, w)))
+	if tp.Err() == nil {
+		t.Error("fold of 19 crops in 9s: no error")
+	}
+
 	img := tensor.New(2, 3, 8, 8)
 	tensor.NewRNG(9).Uniform(img, -1, 1)
 	tp = autograd.NewTape()
