@@ -7,7 +7,11 @@
 //
 // The encoders are those of the reference code (rdevon/DIM,
 // cortex_DIM/configs/convnets.py): basic28x28, basic32x32, basic64x64 and
-// alex64x64; mission.md section 5 lists their layers.
+// alex64x64 (ConvNet; mission.md section 5 lists their layers); and, built
+// from the reference's layer lists by LayerNet, the ResNets of
+// cortex_DIM/configs/resnets.py (resnet19_32x32, resnet34_32x32 and their
+// strided-crop versions foldresnet19_32x32, foldresnet34_32x32) and the
+// folded STL-10 AlexNet with multiple globals, foldmultialex64x64.
 package encoder
 
 import (
