@@ -153,6 +153,13 @@ func TestCLISTL10AsThePaper(t *testing.T) {
 	if err := run(t, "embed", "--model", dir, "--data", data, "--out", filepath.Join(t.TempDir(), "feat")); err != nil {
 		t.Fatal(err)
 	}
+	// The reference's STL-10 model: the folded AlexNet with multiple
+	// globals, local DIM scoring sampled locations against sampled globals.
+	multi := filepath.Join(t.TempDir(), "multi")
+	if err := run(t, "train", "--data", data, "--out", multi, "--unlabeled", "--crop", "64", "--flip", "--batch", "4", "--mi-units", "8",
+		"--steps", "1", "--arch", "foldmultialex64x64", "--globals", "globals", "--global-samples", "4", "--local-samples", "8"); err != nil {
+		t.Fatal(err)
+	}
 	if err := run(t, "train", "--data", "idx:"+tinyIDX(t, 8), "--out", filepath.Join(t.TempDir(), "r"), "--arch", "cli-tiny", "--unlabeled", "--steps", "1"); err == nil {
 		t.Error("--unlabeled on a data set without an unlabeled part: no error")
 	}
