@@ -44,7 +44,7 @@ type Container interface {
 // by its `nn:"name"` tag, or else by its name in snake case (LocalMap ->
 // local_map); `nn:"-"` skips the field and `nn:",inline"` puts its
 // children (or, for a slice, its elements' children) directly under the
-// parent's name. Maps, functions, channels,
+// parent's name, as an embedded field's are by default. Maps, functions, channels,
 // and the tensors and tapes of packages tensor and autograd are not
 // walked. A node reached twice (a shared module) is visited once, under
 // its first name.
@@ -144,6 +144,9 @@ func (w *walker) value(name string, v reflect.Value) {
 		}
 		if n, opt, ok := strings.Cut(tag, ","); ok {
 			tag, inline = n, opt == "inline"
+		}
+		if f.Anonymous && tag == "" {
+			inline = true // an embedded struct's children are the parent's, as in encoding/json
 		}
 		fname := tag
 		if fname == "" {

@@ -21,7 +21,10 @@ type block struct {
 	Body    Module // an interface holding a Sequential
 	Scratch *tensor.Tensor
 	tape    *autograd.Tape
+	shared  // embedded: its children are block's
 }
+
+type shared struct{ Out *Linear }
 
 func TestWalkNamesEveryChild(t *testing.T) {
 	rng := tensor.NewRNG(1)
@@ -34,6 +37,7 @@ func TestWalkNamesEveryChild(t *testing.T) {
 		Scratch: tensor.New(3), tape: autograd.NewTape(),
 	}
 	b.Inner.BN = NewBatchNorm(2, false)
+	b.Out = NewLinear(2, 2, false, rng)
 	b.Again = b.Proj
 	st := StateOf(b, "m")
 	var names []string
@@ -43,7 +47,7 @@ func TestWalkNamesEveryChild(t *testing.T) {
 	for _, x := range st.Buffers {
 		names = append(names, x.Name)
 	}
-	want := "m.proj.weight m.proj.bias m.norm.weight m.norm.bias m.head.0.weight m.head.1.weight m.nested.proj.weight m.body.0.weight " +
+	want := "m.proj.weight m.proj.bias m.norm.weight m.norm.bias m.head.0.weight m.head.1.weight m.nested.proj.weight m.body.0.weight m.out.weight " +
 		"m.norm.running_mean m.norm.running_var m.bn.running_mean m.bn.running_var m.nested.norm.running_mean m.nested.norm.running_var"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("names\n got %s\nwant %s", got, want)

@@ -1,0 +1,275 @@
+package baselines
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+var tinyArch = encoder.Arch{
+	Name: "baselines-tiny", Channels: 1, Size: 9,
+	Convs: []encoder.ConvSpec{{Out: 3, Kernel: 3, Stride: 2, Pad: 1}, {Out: 5, Kernel: 3, Stride: 2, Pad: 1}},
+	FCs:   []int{7}, Out: 4, LocalLayer: 1, FeatureLayer: 1,
+}
+
+func init() {
+	err := encoder.Register(tinyArch.Name, "a test encoder", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
+		return encoder.NewConvNet(tinyArch, s, rng)
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+var tinySpec = encoder.Spec{Name: tinyArch.Name}
+
+func tinyData(t *testing.T, n int) data.Dataset {
+	t.Helper()
+	rng := tensor.NewRNG(42)
+	pix, labels := make([]uint8, n*81), make([]int, n)
+	for i := range labels {
+		labels[i] = i % 3
+		for j := range 81 {
+			// The label shows: a bright row.
+			v := rng.IntN(100)
+			if j/9 == 2*labels[i] {
+				v += 150
+			}
+			pix[i*81+j] = uint8(v)
+		}
+	}
+	ds, err := data.NewMemory(1, 9, 9, pix, labels, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func options() Options {
+	return Options{Common: train.Common{LR: 3e-3, Batch: 6, Seed: 1}, Classes: 3, Samples: 12}
+}
+
+// TestAssignmentBruteForce compares the Hungarian algorithm with every
+// permutation on small random cost matrices (with ties).
+func TestAssignmentBruteForce(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	var sc hungarianScratch
+	for n := 1; n <= 6; n++ {
+		for trial := range 20 {
+			cost := make([]float64, n*n)
+			for i := range cost {
+				cost[i] = float64(rng.IntN(5 + trial)) // small integers: many ties
+			}
+			p := assignment(cost, n, &sc)
+			seen := make([]bool, n)
+			var got float64
+			for i, j := range p {
+				if j < 0 || j >= n || seen[j] {
+					t.Fatalf("n=%d: %v is not a permutation", n, p)
+				}
+				seen[j] = true
+				got += cost[i*n+j]
+			}
+			best := math.Inf(1)
+			perm := make([]int, n)
+			for i := range perm {
+				perm[i] = i
+			}
+			var walk func(k int)
+			walk = func(k int) {
+				if k == n {
+					var s float64
+					for i, j := range perm {
+						s += cost[i*n+j]
+					}
+					best = math.Min(best, s)
+					return
+				}
+				for i := k; i < n; i++ {
+					perm[k], perm[i] = perm[i], perm[k]
+					walk(k + 1)
+					perm[k], perm[i] = perm[i], perm[k]
+				}
+			}
+			walk(0)
+			if got != best {
+				t.Fatalf("n=%d trial %d: assignment costs %v, the best permutation %v", n, trial, got, best)
+			}
+		}
+	}
+}
+
+// batch returns the first n images of ds as a training batch.
+func batch(t *testing.T, ds data.Dataset, n, step int) *train.Batch {
+	t.Helper()
+	for b, err := range data.Chunks(ds, n, data.Transform{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := tensor.New(b.N, b.C, b.H, b.W)
+		copy(x.Data, b.X)
+		return &train.Batch{X: x, Labels: slices.Clone(b.Labels), Index: slices.Clone(b.Index), Step: step}
+	}
+	return nil
+}
+
+// TestLossesDecrease: on one small batch, supervised and NAT lower their
+// loss; random changes nothing.
+func TestLossesDecrease(t *testing.T) {
+	ds := tinyData(t, 12)
+	b := batch(t, ds, 12, 0)
+	for _, name := range []string{"supervised", "nat", "random"} {
+		m, err := New(name, options(), tinySpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := nn.StateOf(m, "").Tensors()
+		snapshot := map[string][]float32{}
+		for k, v := range before {
+			snapshot[k] = slices.Clone(v.Data)
+		}
+		var first, last float32
+		for i := range 40 {
+			b.Step = i
+			l, err := m.Step(b)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if i == 0 {
+				first = l[0].Value
+			}
+			last = l[0].Value
+		}
+		t.Logf("%s: loss %.4f -> %.4f", name, first, last)
+		if name == "random" {
+			for k, v := range nn.StateOf(m, "").Tensors() {
+				if !slices.Equal(v.Data, snapshot[k]) {
+					t.Errorf("random: %s changed", k)
+				}
+			}
+			continue
+		}
+		if !(last < 0.8*first) {
+			t.Errorf("%s: loss %.4f after 40 steps, %.4f at the first", name, last, first)
+		}
+	}
+}
+
+// TestNATStep checks NAT's loss against float64 (mean squared distance of
+// the unit-norm Y to the reassigned targets, which the Hungarian algorithm
+// chose) and that the assignment stays a permutation of the targets.
+func TestNATStep(t *testing.T) {
+	ds := tinyData(t, 12)
+	mm, err := New("nat", options(), tinySpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mm.(*NAT)
+	b := batch(t, ds, 6, 0)
+	// Y in training mode, as the step computes it.
+	tp := autograd.NewTape()
+	y := m.Enc.Encode(tp, tp.Const(b.X)).Y.Value
+	before := slices.Clone(m.NAT.assign.Data)
+	l, err := m.Step(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := y.Shape[1]
+	var want float64
+	for k, i := range b.Index {
+		var norm float64
+		for j := range d {
+			norm += float64(y.Data[k*d+j]) * float64(y.Data[k*d+j])
+		}
+		norm = math.Sqrt(norm)
+		tg := int(m.NAT.assign.Data[i])
+		for j := range d {
+			diff := float64(y.Data[k*d+j])/norm - float64(m.NAT.targets.Data[tg*d+j])
+			want += diff * diff
+		}
+	}
+	want /= float64(len(b.Index))
+	if math.Abs(float64(l[0].Value)-want) > 1e-5 {
+		t.Errorf("loss %v, float64 %v", l[0].Value, want)
+	}
+	// The batch's images hold the same set of targets as before, the
+	// others theirs.
+	var was, is []float32
+	for i, v := range m.NAT.assign.Data {
+		if slices.Contains(b.Index, i) {
+			was, is = append(was, before[i]), append(is, v)
+		} else if v != before[i] {
+			t.Errorf("image %d outside the batch changed target", i)
+		}
+	}
+	slices.Sort(was)
+	slices.Sort(is)
+	if !slices.Equal(was, is) {
+		t.Errorf("the batch's targets %v became %v", was, is)
+	}
+	for r := range m.NAT.targets.Shape[0] {
+		var s float64
+		for _, v := range m.NAT.targets.Data[r*d : (r+1)*d] {
+			s += float64(v) * float64(v)
+		}
+		if math.Abs(s-1) > 1e-5 {
+			t.Fatalf("target %d has norm^2 %v", r, s)
+		}
+	}
+}
+
+// TestBaselinesThroughTheLoop trains each baseline with the shared loop,
+// resumes it exactly (NAT's targets and assignment included), and reads
+// its encoder back.
+func TestBaselinesThroughTheLoop(t *testing.T) {
+	ds := tinyData(t, 12)
+	for _, name := range []string{"supervised", "nat", "random"} {
+		build := func() (train.Method, error) { return New(name, options(), tinySpec) }
+		full, part := filepath.Join(t.TempDir(), "full"), filepath.Join(t.TempDir(), "part")
+		if _, _, err := train.Train(context.Background(), build, train.Options{Dir: full, Train: ds, Steps: 5, LogEvery: 1}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, _, err := train.Train(context.Background(), build, train.Options{Dir: part, Train: ds, Steps: 3, LogEvery: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := train.Train(context.Background(), nil, train.Options{Dir: part, Train: ds, Steps: 5, LogEvery: 1, Resume: true}); err != nil {
+			t.Fatalf("%s resume: %v", name, err)
+		}
+		losses := func(dir string) []float64 {
+			recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []float64
+			for _, r := range recs {
+				if v, ok := r.Float("loss"); ok && r.Event == "step" {
+					out = append(out, v)
+				}
+			}
+			return out
+		}
+		if a, b := losses(full), losses(part); !slices.Equal(a, b) {
+			t.Errorf("%s: losses %v uninterrupted, %v resumed", name, a, b)
+		}
+		enc, info, err := train.LoadEncoder(full)
+		if err != nil || info.Method != name {
+			t.Fatalf("%s: LoadEncoder: %v, %+v", name, err, info)
+		}
+		if _, err := encoder.Embed(enc, ds, encoder.EmbedOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New("vae", options(), tinySpec); err == nil {
+		t.Error("an unknown baseline: no error")
+	}
+}

@@ -1,0 +1,74 @@
+package baselines
+
+import (
+	"fmt"
+
+	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+)
+
+var supervisedSpec = Spec{
+	Name: "supervised",
+	Doc:  "the encoder and a linear classifier on Y trained with the labels (the paper's upper reference)",
+	New: func(o Options, enc encoder.Spec) (train.Method, error) {
+		if o.Classes < 2 {
+			return nil, fmt.Errorf("supervised: %d classes: the data set needs labels", o.Classes)
+		}
+		rng := tensor.NewRNG(o.Seed)
+		e, err := encoder.New(enc, rng)
+		if err != nil {
+			return nil, err
+		}
+		m := &Supervised{base: base{Enc: e}, Head: nn.NewLinear(e.Spec().Out, o.Classes, true, rng)}
+		return m, m.init(m, "supervised", o, "train_acc")
+	},
+}
+
+// Supervised trains the encoder and a linear classifier on Y with
+// cross-entropy on the labels: the fully supervised encoder the paper
+// compares with (75.39% on CIFAR-10 with its MLP probe). The "train_acc"
+// it logs is the batch's accuracy before the step.
+type Supervised struct {
+	base
+	Head *nn.Linear
+}
+
+// Step implements train.Method.
+func (m *Supervised) Step(b *train.Batch) ([]train.Loss, error) {
+	return m.step(func(tp *autograd.Tape) (*autograd.Var, error) {
+		if err := checkImages(m.Enc, b); err != nil {
+			return nil, err
+		}
+		for i, y := range b.Labels {
+			if y < 0 || y >= m.cfg.Classes {
+				return nil, fmt.Errorf("supervised: image %d has label %d, want a class in [0,%d)", b.Index[i], y, m.cfg.Classes)
+			}
+		}
+		logits := m.Head.Forward(tp, m.Enc.Encode(tp, tp.Const(b.X)).Y)
+		m.losses[1].Value = accuracy(logits.Value, b.Labels)
+		return tp.CrossEntropy(logits, b.Labels), nil
+	})
+}
+
+// accuracy is the fraction of rows of logits [N,K] whose maximum is at the
+// label.
+func accuracy(logits *tensor.Tensor, labels []int) float32 {
+	k := logits.Shape[1]
+	correct := 0
+	for i, y := range labels {
+		row := logits.Data[i*k : (i+1)*k]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		if best == y {
+			correct++
+		}
+	}
+	return float32(correct) / float32(len(labels))
+}
