@@ -103,3 +103,31 @@ func TestCLISmoke(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIBaselines trains every baseline with `dim train --method` for two
+// steps, resumes it, and embeds with its encoder.
+func TestCLIBaselines(t *testing.T) {
+	data := "idx:" + tinyIDX(t, 16)
+	for _, m := range []string{"supervised", "nat", "random"} {
+		t.Run(m, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			common := []string{"--data", data, "--arch", "cli-tiny", "--out", dir, "--batch", "4", "--method", m}
+			if err := run(t, append([]string{"train", "--steps", "2"}, common...)...); err != nil {
+				t.Fatal(err)
+			}
+			if err := run(t, append([]string{"train", "--steps", "3", "--resume"}, common...)...); err != nil {
+				t.Fatal(err)
+			}
+			_, info, err := train.LoadEncoder(dir)
+			if err != nil || info.Method != m || info.Progress.Step != 3 {
+				t.Fatalf("run %+v: %v", info, err)
+			}
+			if err := run(t, "embed", "--model", dir, "--data", data, "--out", filepath.Join(t.TempDir(), "feat")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if err := run(t, "train", "--data", data, "--arch", "cli-tiny", "--out", filepath.Join(t.TempDir(), "x"), "--method", "bogus", "--steps", "1"); err == nil {
+		t.Error("--method bogus: no error")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/deepinfomax/deepinfomax/baselines"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -33,6 +34,7 @@ func trainCmd() *cobra.Command {
 		normalize         bool
 		prior             string
 		occlude           bool
+		method            string
 		flagErr           error // a term's weight flag that could not be registered
 		unlabeled         bool
 		occlusion         dim.Occlusion
@@ -111,6 +113,9 @@ Data specs: ` + data.Specs,
 				if err != nil {
 					return nil, err
 				}
+				if method != dim.MethodName {
+					return baselines.New(method, baselines.Options{Common: cfg.Common, Classes: images.NumClasses(), Samples: images.Len()}, spec)
+				}
 				return dim.New(cfg, spec)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -140,6 +145,7 @@ Data specs: ` + data.Specs,
 	f := cmd.Flags()
 	df.register(f)
 	f.StringVar(&out, "out", "", "run directory for checkpoints, config and metrics")
+	f.StringVar(&method, "method", dim.MethodName, "what trains the encoder: dim, or a baseline: "+baselineNames()+" (for a baseline, the DIM flags are ignored)")
 	f.IntVar(&epochs, "epochs", 1, "epochs to train in total")
 	f.IntVar(&steps, "steps", 0, "steps to train in total (overrides --epochs)")
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its last checkpoint")
@@ -170,11 +176,20 @@ Data specs: ` + data.Specs,
 	return cmd
 }
 
+// baselineNames lists the baselines for help texts.
+func baselineNames() string {
+	var names []string
+	for _, s := range baselines.Specs() {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
 // runFlags are the train flags that apply to a resumed run too; the others
 // define the model, which a resumed run takes from its checkpoint.
 var runFlags = map[string]bool{
 	"data": true, "size": true, "holdout": true, "coarse": true, "out": true, "epochs": true, "steps": true,
-	"resume": true, "eval": true, "log-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true,
+	"resume": true, "eval": true, "log-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
 }
 
 // termFlags registers a weight flag for every registered term of the DIM
