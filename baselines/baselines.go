@@ -3,8 +3,8 @@
 // encoder as DIM and each a train.Method, so that the shared loop trains,
 // checkpoints and resumes it and `dim embed` / `dim eval` read its
 // encoder: supervised (the upper reference), random (an untrained encoder,
-// the lower reference) and NAT (noise as targets) so far; the
-// autoencoders and the adversarial methods are to come.
+// the lower reference), NAT (noise as targets), the autoencoders (AE, VAE,
+// beta-VAE) and the adversarial autoencoder (AAE); BiGAN is to come.
 //
 // A baseline is a file with its type and a Spec, and a line in the specs
 // list below.
@@ -17,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
@@ -31,6 +32,14 @@ type Options struct {
 	Classes int `json:"classes,omitempty"`
 	// Samples is the size of the training set (NAT: one target each).
 	Samples int `json:"samples,omitempty"`
+	// KLWeight weighs the KL term of the VAEs (vae: 1; beta-vae: its
+	// beta, default 4).
+	KLWeight float32 `json:"kl_weight,omitempty"`
+	// Prior, PriorWeight (default 1) and GradPenalty set the AAE's prior
+	// matching (the priors of dim.Prior; penalty as the reference's 1).
+	Prior       dim.Prior `json:"prior,omitempty"`
+	PriorWeight float32   `json:"prior_weight,omitempty"`
+	GradPenalty float32   `json:"grad_penalty,omitempty"`
 }
 
 // Spec describes a baseline for the registry.
@@ -42,7 +51,7 @@ type Spec struct {
 }
 
 // specs are the baselines, in the order help texts list them.
-var specs = []Spec{supervisedSpec, randomSpec, natSpec}
+var specs = []Spec{supervisedSpec, randomSpec, natSpec, aeSpec, vaeSpec, betaVAESpec, aaeSpec}
 
 func init() {
 	for _, s := range specs {

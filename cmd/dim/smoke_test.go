@@ -12,7 +12,8 @@ import (
 	"github.com/deepinfomax/deepinfomax/train"
 )
 
-// cliTiny is a small encoder of 12x12 grey images with basic28x28's
+// cliTiny is a small encoder of 12x12 grey images (12 = 6 x 2: the
+// decoders of the autoencoder baselines fit it) with basic28x28's
 // structure, registered for the CLI tests so that they stay fast.
 var cliTiny = encoder.Arch{
 	Name: "cli-tiny", Channels: 1, Size: 12,
@@ -108,7 +109,7 @@ func TestCLISmoke(t *testing.T) {
 // steps, resumes it, and embeds with its encoder.
 func TestCLIBaselines(t *testing.T) {
 	data := "idx:" + tinyIDX(t, 16)
-	for _, m := range []string{"supervised", "nat", "random"} {
+	for _, m := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae"} {
 		t.Run(m, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
 			common := []string{"--data", data, "--arch", "cli-tiny", "--out", dir, "--batch", "4", "--method", m}

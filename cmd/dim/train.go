@@ -35,6 +35,8 @@ func trainCmd() *cobra.Command {
 		prior             string
 		occlude           bool
 		method            string
+		klWeight          float32
+		priorWeight       float32
 		flagErr           error // a term's weight flag that could not be registered
 		unlabeled         bool
 		occlusion         dim.Occlusion
@@ -114,7 +116,10 @@ Data specs: ` + data.Specs,
 					return nil, err
 				}
 				if method != dim.MethodName {
-					return baselines.New(method, baselines.Options{Common: cfg.Common, Classes: images.NumClasses(), Samples: images.Len()}, spec)
+					return baselines.New(method, baselines.Options{
+						Common: cfg.Common, Classes: images.NumClasses(), Samples: images.Len(),
+						KLWeight: klWeight, Prior: cfg.Prior, PriorWeight: priorWeight, GradPenalty: cfg.GradPenalty,
+					}, spec)
 				}
 				return dim.New(cfg, spec)
 			}
@@ -145,7 +150,9 @@ Data specs: ` + data.Specs,
 	f := cmd.Flags()
 	df.register(f)
 	f.StringVar(&out, "out", "", "run directory for checkpoints, config and metrics")
-	f.StringVar(&method, "method", dim.MethodName, "what trains the encoder: dim, or a baseline: "+baselineNames()+" (for a baseline, the DIM flags are ignored)")
+	f.StringVar(&method, "method", dim.MethodName, "what trains the encoder: dim, or a baseline: "+baselineNames()+" (for a baseline, the DIM flags are ignored but --prior and --grad-penalty for aae)")
+	f.Float32Var(&klWeight, "kl-weight", 0, "beta-vae: the weight of the KL term (0: 4)")
+	f.Float32Var(&priorWeight, "prior-weight", 0, "aae: the weight of its prior-matching loss (0: 1)")
 	f.IntVar(&epochs, "epochs", 1, "epochs to train in total")
 	f.IntVar(&steps, "steps", 0, "steps to train in total (overrides --epochs)")
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its last checkpoint")
