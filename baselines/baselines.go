@@ -4,7 +4,7 @@
 // checkpoints and resumes it and `dim embed` / `dim eval` read its
 // encoder: supervised (the upper reference), random (an untrained encoder,
 // the lower reference), NAT (noise as targets), the autoencoders (AE, VAE,
-// beta-VAE) and the adversarial autoencoder (AAE); BiGAN is to come.
+// beta-VAE), the adversarial autoencoder (AAE) and BiGAN.
 //
 // A baseline is a file with its type and a Spec, and a line in the specs
 // list below.
@@ -51,7 +51,7 @@ type Spec struct {
 }
 
 // specs are the baselines, in the order help texts list them.
-var specs = []Spec{supervisedSpec, randomSpec, natSpec, aeSpec, vaeSpec, betaVAESpec, aaeSpec}
+var specs = []Spec{supervisedSpec, randomSpec, natSpec, aeSpec, vaeSpec, betaVAESpec, aaeSpec, biganSpec}
 
 func init() {
 	for _, s := range specs {

@@ -233,7 +233,7 @@ func TestNATStep(t *testing.T) {
 // its encoder back.
 func TestBaselinesThroughTheLoop(t *testing.T) {
 	ds := tinyData(t, 12)
-	for _, name := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae"} {
+	for _, name := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae", "bigan"} {
 		build := func() (train.Method, error) { return New(name, options(), tinySpec) }
 		full, part := filepath.Join(t.TempDir(), "full"), filepath.Join(t.TempDir(), "part")
 		if _, _, err := train.Train(context.Background(), build, train.Options{Dir: full, Train: ds, Steps: 5, LogEvery: 1}); err != nil {
@@ -269,7 +269,7 @@ func TestBaselinesThroughTheLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := New("bigan", options(), tinySpec); err == nil {
+	if _, err := New("gan", options(), tinySpec); err == nil {
 		t.Error("an unknown baseline: no error")
 	}
 }
@@ -336,5 +336,58 @@ func TestVAEReparameterisation(t *testing.T) {
 	}
 	if math.Abs(float64(l[1].Value)-recon) > 1e-3*math.Max(1, recon) || math.Abs(float64(l[2].Value)-kl) > 1e-4*math.Max(1, kl) {
 		t.Errorf("recon %v kl %v, want %v %v", l[1].Value, l[2].Value, recon, kl)
+	}
+}
+
+// TestBiGANGame: against a fixed critic the encoder and generator lower
+// their loss, and against fixed pairs the critic lowers its own; the
+// generator's images have the encoder's input shape.
+func TestBiGANGame(t *testing.T) {
+	ds := tinyData(t, 12)
+	b := batch(t, ds, 12, 0)
+	mm, err := New("bigan", options(), tinySpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mm.(*BiGAN)
+	var first, last float32
+	for i := range 30 {
+		b.Step = i
+		l, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = l[0].Value
+		}
+		last = l[0].Value
+	}
+	if !(last < 0.95*first) {
+		t.Errorf("encoder+generator loss against a fixed critic: %.4f -> %.4f", first, last)
+	}
+	tp := autograd.NewTape()
+	z := tensor.New(5, 4)
+	tensor.NewRNG(1).Normal(z, 0, 1)
+	if x := m.Generator.Forward(tp, tp.Const(z)); !slices.Equal(x.Value.Shape, []int{5, 1, 8, 8}) {
+		t.Errorf("generated images %v, want [5 1 8 8]", x.Value.Shape)
+	}
+	real, fake := tensor.New(12, 68), tensor.New(12, 68)
+	tensor.NewRNG(2).Uniform(real, 0, 1)
+	tensor.NewRNG(3).Uniform(fake, -1, 0)
+	c0, err := m.Critic.CriticLoss(real, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c1 float32
+	for range 30 {
+		if err := m.Critic.Update(); err != nil {
+			t.Fatal(err)
+		}
+		if c1, err = m.Critic.CriticLoss(real, fake); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !(c1 < 0.8*c0) {
+		t.Errorf("critic loss on fixed pairs: %.4f -> %.4f", c0, c1)
 	}
 }

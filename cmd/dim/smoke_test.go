@@ -109,7 +109,7 @@ func TestCLISmoke(t *testing.T) {
 // steps, resumes it, and embeds with its encoder.
 func TestCLIBaselines(t *testing.T) {
 	data := "idx:" + tinyIDX(t, 16)
-	for _, m := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae"} {
+	for _, m := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae", "bigan"} {
 		t.Run(m, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
 			common := []string{"--data", data, "--arch", "cli-tiny", "--out", dir, "--batch", "4", "--method", m}
