@@ -25,11 +25,11 @@ type evalOptions struct {
 	kinds  []string // the classifiers to run: linear, svm, mlp, knn
 	// distance of k-NN: eval.Euclidean or eval.Cosine.
 	distance string
-	ndm    bool   // also the neural dependency measure of Y
-	runs   int    // repetitions of each classifier (mean and std reported)
-	ndmCfg eval.NDMConfig
-	probe  eval.ProbeConfig
-	mlp    eval.MLPConfig
+	ndm      bool // also the neural dependency measure of Y
+	runs     int  // repetitions of each classifier (mean and std reported)
+	ndmCfg   eval.NDMConfig
+	probe    eval.ProbeConfig
+	mlp      eval.MLPConfig
 }
 
 func evalCmd() *cobra.Command {
