@@ -21,15 +21,15 @@ import (
 
 type evalOptions struct {
 	layers []string
-	kind   string   // the classifier of a step, or of the report: one of kinds, or "all", or the kinds joined by "+"
-	kinds  []string // the classifiers to run: linear, svm, mlp, knn
-	// distance of k-NN: eval.Euclidean or eval.Cosine.
-	distance string
-	ndm      bool // also the neural dependency measure of Y
-	runs     int  // repetitions of each classifier (mean and std reported)
-	ndmCfg   eval.NDMConfig
-	probe    eval.ProbeConfig
-	mlp      eval.MLPConfig
+	kind   string // the classifier of a step, or of the report: one of kinds, "all", or the kinds joined by "+"
+	ndm    bool   // also the neural dependency measure of Y
+	runs   int    // repetitions of each classifier (mean and std reported)
+	ndmCfg eval.NDMConfig
+	probe  eval.ProbeConfig
+	mlp    eval.MLPConfig
+
+	kinds    []string // the classifiers to run: linear, svm, mlp, knn
+	distance string   // of k-NN: eval.Euclidean or eval.Cosine
 }
 
 func evalCmd() *cobra.Command {
