@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -50,8 +51,9 @@ type EmbedOptions struct {
 
 // Embed runs enc in evaluation mode (running BatchNorm statistics) over
 // every image of ds in order, with the spec's transform (centre crop,
-// normalisation), and returns the requested taps. The encoder is left in
-// training mode.
+// normalisation), and returns the requested taps. A NaN or Inf feature is
+// an error naming the tap, the image and the column. The encoder is left
+// in training mode.
 func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
 	spec := enc.Spec()
 	if err := spec.CheckInput(ds.Shape()); err != nil {
@@ -104,6 +106,11 @@ func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
 			dst := e.Taps[name]
 			d := dst.Shape[1]
 			copy(dst.Data[b.Start*d:(b.Start+b.N)*d], v.Value.Data)
+			for i, f := range v.Value.Data {
+				if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+					return nil, fmt.Errorf("embed: tap %s of image %d, column %d is %v (non-finite weights or inputs?)", name, b.Start+i/d, i%d, f)
+				}
+			}
 		}
 		if e.Images != nil {
 			d := len(b.X) / b.N

@@ -3,6 +3,7 @@ package encoder_test
 import (
 	"errors"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -346,4 +347,22 @@ func TestEmbedErrors(t *testing.T) {
 	if _, err := encoder.Embed(cropped, small, encoder.EmbedOptions{}); err == nil || small.calls != 0 {
 		t.Errorf("images smaller than the centre crop: err %v after %d reads", err, small.calls)
 	}
+}
+
+// TestEmbedNonFinite: NaN weights give an error naming the tap, the first
+// image and the column, not features full of NaN.
+func TestEmbedNonFinite(t *testing.T) {
+	enc := newEmbedEncoder(t, embedTransform)
+	st := nn.StateOf(enc, "").Tensors()
+	keys := slices.Sorted(maps.Keys(st))
+	st[keys[0]].Data[0] = float32(math.NaN())
+	ds := &countingData{Memory: memData(t, 5, 2, 9, 9), failAt: -1}
+	e, err := encoder.Embed(enc, ds, encoder.EmbedOptions{Taps: []string{encoder.TapY}, Batch: 2})
+	if err == nil || e != nil || !strings.Contains(err.Error(), "tap y of image 0, column 0 is NaN") {
+		t.Errorf("NaN weight %s: Embed = %v, %v", keys[0], e, err)
+	}
+	if ds.calls > 2 {
+		t.Errorf("%d images read after the first batch was non-finite", ds.calls)
+	}
+	allTraining(t, enc)
 }

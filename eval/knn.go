@@ -2,32 +2,52 @@ package eval
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
+// Distances between feature rows for k nearest neighbours.
+const (
+	Euclidean = "euclidean" // |q - r|
+	Cosine    = "cosine"    // 1 - q.r / (|q| |r|); a zero row is at distance 1 from every row
+)
+
+// CheckDistance returns an error unless name is Euclidean or Cosine.
+func CheckDistance(name string) error {
+	if name != Euclidean && name != Cosine {
+		return fmt.Errorf("distance %q: want %s or %s", name, Euclidean, Cosine)
+	}
+	return nil
+}
+
 // KNNConfig sets up k-nearest-neighbour classification. Zero fields take
 // the defaults: k chosen among 1, 5, 10 and 20 on a 10% validation split of
-// the training set.
+// the training set, Euclidean distance.
 type KNNConfig struct {
 	Ks          []int
 	ValFraction float64
 	Seed        uint64
+	// Distance is Euclidean (default) or Cosine.
+	Distance string
 }
 
 // KNNResult is the outcome of KNN.
 type KNNResult struct {
 	K               int     // the k chosen on validation
 	ValAcc, TestAcc float64 // accuracy with that k
+	Distance        string  // Euclidean or Cosine
 }
 
 // KNN classifies every test row by a majority vote of its k nearest
-// training rows (Euclidean distance between standardised features; a tie
-// goes to the class that reached the winning count first, counting from
-// the nearest neighbour), choosing k on held-out training rows. Labels must
-// be in [0, classes).
+// training rows (Euclidean or cosine distance between standardised
+// features; a tie goes to the class that reached the winning count first,
+// counting from the nearest neighbour), choosing k on held-out training
+// rows (standardised with the statistics of the other training rows; the
+// test rows with those of the whole training set). Labels must be in
+// [0, classes).
 func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg KNNConfig) (KNNResult, error) {
 	if len(cfg.Ks) == 0 {
 		cfg.Ks = []int{1, 5, 10, 20}
@@ -35,41 +55,84 @@ func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int,
 	if cfg.ValFraction <= 0 || cfg.ValFraction >= 1 {
 		cfg.ValFraction = 0.1
 	}
+	if cfg.Distance == "" {
+		cfg.Distance = Euclidean
+	}
+	if err := CheckDistance(cfg.Distance); err != nil {
+		return KNNResult{}, fmt.Errorf("knn: %w", err)
+	}
 	for _, k := range cfg.Ks {
 		if k < 1 {
 			return KNNResult{}, fmt.Errorf("knn: k = %d: want k >= 1", k)
 		}
 	}
-	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
-	if err != nil {
+	if err := check(trainX, trainY, testX, testY, classes); err != nil {
 		return KNNResult{}, err
 	}
-	n := xtr.Shape[0]
-	split := tensor.NewRNG(cfg.Seed ^ 0x5eed).Perm(n)
-	nv := max(1, int(float64(n)*cfg.ValFraction))
-	fit, val := rows(xtr, trainY, split[nv:]), rows(xtr, trainY, split[:nv])
+	fit, val, _ := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
 	maxK := slices.Max(cfg.Ks)
-	accs := knnAccuracies(fit, val, classes, cfg.Ks, maxK)
-	res := KNNResult{ValAcc: -1}
+	accs := knnAccuracies(fit, val, classes, cfg.Ks, maxK, cfg.Distance)
+	res := KNNResult{ValAcc: -1, Distance: cfg.Distance}
 	for i, k := range cfg.Ks {
 		if accs[i] > res.ValAcc {
 			res.ValAcc, res.K = accs[i], k
 		}
 	}
-	res.TestAcc = knnAccuracies(labelled{xtr, trainY}, labelled{xte, testY}, classes, []int{res.K}, res.K)[0]
+	mean, std := Standardize(trainX)
+	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
+	res.TestAcc = knnAccuracies(labelled{xtr, trainY}, labelled{xte, testY}, classes, []int{res.K}, res.K, cfg.Distance)[0]
 	return res, nil
 }
 
-// knnAccuracies returns, for each k in ks, the accuracy on query of the
-// k-nearest-neighbour vote among ref.
-func knnAccuracies(ref, query labelled, classes int, ks []int, maxK int) []float64 {
-	nr, d := ref.x.Shape[0], ref.x.Shape[1]
-	nq := query.x.Shape[0]
-	maxK = min(maxK, nr)
-	refNorm := rowNorms(ref.x)
+// Neighbors returns, for every row of query [M, D], the indices of its k
+// nearest rows of ref [N, D] (min(k, N) of them), nearest first, ties to
+// the lower index, by distance (Euclidean or Cosine) between the rows as
+// given (standardise them first if wanted). Non-finite features are an
+// error naming the set, row and column.
+func Neighbors(ref, query *tensor.Tensor, k int, distance string) ([][]int, error) {
+	if err := CheckDistance(distance); err != nil {
+		return nil, fmt.Errorf("neighbors: %w", err)
+	}
+	if ref.Rank() != 2 || query.Rank() != 2 || ref.Shape[1] != query.Shape[1] || ref.Shape[0] == 0 {
+		return nil, fmt.Errorf("neighbors: reference %v and query %v: want [N, D] and [M, D] with N > 0", ref.Shape, query.Shape)
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("neighbors: k = %d: want k >= 1", k)
+	}
+	for _, s := range []struct {
+		name string
+		x    *tensor.Tensor
+	}{{"reference", ref}, {"query", query}} {
+		if err := CheckFinite(s.x); err != nil {
+			return nil, fmt.Errorf("neighbors: %s features: %w", s.name, err)
+		}
+	}
+	out := make([][]int, query.Shape[0])
+	nearest(ref, query, k, distance, func(q int, nbs []int) { out[q] = slices.Clone(nbs) })
+	return out, nil
+}
+
+// nearest calls visit, for every query row in order, with the indices of
+// its min(k, N) nearest reference rows, nearest first (the slice is
+// reused: copy it to keep it).
+func nearest(ref, query *tensor.Tensor, k int, distance string, visit func(q int, nbs []int)) {
+	var refNorm []float32
+	if distance == Cosine {
+		ref, query = unitRows(ref), unitRows(query)
+		// |r|^2 - 2 q.r = 2 (1 - cos) - 1 for unit rows; 1 also for a
+		// zero row, whose cosine distance is 1 (cos = 0).
+		refNorm = make([]float32, ref.Shape[0])
+		for i := range refNorm {
+			refNorm[i] = 1
+		}
+	} else {
+		refNorm = rowNorms(ref)
+	}
+	nr, d := ref.Shape[0], ref.Shape[1]
+	nq := query.Shape[0]
+	maxK := min(k, nr)
 	const chunk = 256
 	dist := make([]float32, chunk*nr)
-	correct := make([]int, len(ks))
 	type nb struct {
 		d float32
 		i int
@@ -78,15 +141,12 @@ func knnAccuracies(ref, query labelled, classes int, ks []int, maxK int) []float
 	for i := range best {
 		best[i] = make([]nb, 0, maxK+1)
 	}
-	votes := make([][]int, chunk)
-	for i := range votes {
-		votes[i] = make([]int, classes)
-	}
+	idx := make([]int, maxK)
 	for s := 0; s < nq; s += chunk {
 		e := min(s+chunk, nq)
 		m := e - s
 		// dist = |r|^2 - 2 q.r (|q|^2 is the same for every neighbour).
-		kernels.Sgemm(false, true, m, nr, d, -2, query.x.Data[s*d:e*d], d, ref.x.Data, d, 0, dist, nr)
+		kernels.Sgemm(false, true, m, nr, d, -2, query.Data[s*d:e*d], d, ref.Data, d, 0, dist, nr)
 		kernels.ParallelFor(m, func(lo, hi int) {
 			for qi := lo; qi < hi; qi++ {
 				row := dist[qi*nr : (qi+1)*nr]
@@ -113,27 +173,62 @@ func knnAccuracies(ref, query labelled, classes int, ks []int, maxK int) []float
 			}
 		})
 		for qi := range m {
-			want := query.y[s+qi]
-			for ki, k := range ks {
-				v := votes[qi]
-				clear(v)
-				win, top := -1, 0
-				for _, n := range best[qi][:min(k, len(best[qi]))] {
-					c := ref.y[n.i]
-					v[c]++
-					if v[c] > top { // strictly more: ties keep the class reached first (nearer)
-						win, top = c, v[c]
-					}
-				}
-				if win == want {
-					correct[ki]++
-				}
+			for j, n := range best[qi] {
+				idx[j] = n.i
 			}
+			visit(s+qi, idx[:len(best[qi])])
 		}
 	}
+}
+
+// unitRows returns x [N, D] with every row scaled to unit Euclidean norm
+// (zero rows stay zero), so that squared Euclidean distance ranks rows as
+// cosine distance does.
+func unitRows(x *tensor.Tensor) *tensor.Tensor {
+	n, d := x.Shape[0], x.Shape[1]
+	out := tensor.New(n, d)
+	for i := range n {
+		var s float64
+		row := x.Data[i*d : (i+1)*d]
+		for _, v := range row {
+			s += float64(v) * float64(v)
+		}
+		if s == 0 {
+			continue
+		}
+		inv := float32(1 / math.Sqrt(s))
+		for j, v := range row {
+			out.Data[i*d+j] = v * inv
+		}
+	}
+	return out
+}
+
+// knnAccuracies returns, for each k in ks, the accuracy on query of the
+// k-nearest-neighbour vote among ref by distance.
+func knnAccuracies(ref, query labelled, classes int, ks []int, maxK int, distance string) []float64 {
+	correct := make([]int, len(ks))
+	votes := make([]int, classes)
+	nearest(ref.x, query.x, maxK, distance, func(q int, nbs []int) {
+		want := query.y[q]
+		for ki, k := range ks {
+			clear(votes)
+			win, top := -1, 0
+			for _, n := range nbs[:min(k, len(nbs))] {
+				c := ref.y[n]
+				votes[c]++
+				if votes[c] > top { // strictly more: ties keep the class reached first (nearer)
+					win, top = c, votes[c]
+				}
+			}
+			if win == want {
+				correct[ki]++
+			}
+		}
+	})
 	out := make([]float64, len(ks))
 	for i, c := range correct {
-		out[i] = float64(c) / float64(nq)
+		out[i] = float64(c) / float64(query.x.Shape[0])
 	}
 	return out
 }

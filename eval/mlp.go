@@ -61,19 +61,20 @@ func NewMLP(d, classes int, cfg MLPConfig, rng *tensor.RNG) *nn.Sequential {
 	)
 }
 
-// MLPProbe trains the MLP classifier on standardised training features
-// (minus a validation part that picks the epoch) and reports accuracy on
-// the training and test sets. Labels must be in [0, classes).
+// MLPProbe trains the MLP classifier on training features (minus a
+// validation part that picks the epoch), standardised with the statistics
+// of the rows it is fitted on, and reports accuracy on the fitted rows and
+// the test set. Labels must be in [0, classes).
 func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg MLPConfig) (ProbeResult, error) {
 	cfg = cfg.withDefaults()
-	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
-	if err != nil {
+	if err := check(trainX, trainY, testX, testY, classes); err != nil {
 		return ProbeResult{}, err
 	}
-	n, d := xtr.Shape[0], xtr.Shape[1]
-	split := tensor.NewRNG(cfg.Seed ^ 0x5eed).Perm(n)
-	nv := max(1, int(float64(n)*cfg.ValFraction))
-	fit, val := rows(xtr, trainY, split[nv:]), rows(xtr, trainY, split[:nv])
+	d := trainX.Shape[1]
+	// The network is fitted on the fitting part only, so everything is
+	// standardised with its statistics.
+	fit, val, stats := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
+	xte := applyStandardize(testX, stats[0], stats[1])
 
 	rng := tensor.NewRNG(cfg.Seed)
 	net := NewMLP(d, classes, cfg, rng)

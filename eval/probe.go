@@ -115,17 +115,14 @@ func applyStandardize(x *tensor.Tensor, mean, std []float32) *tensor.Tensor {
 // on both sets. Labels must be in [0, classes).
 func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg ProbeConfig) (ProbeResult, error) {
 	cfg = cfg.withDefaults()
-	xtr, xte, err := prepare(trainX, trainY, testX, testY, classes)
-	if err != nil {
+	if err := check(trainX, trainY, testX, testY, classes); err != nil {
 		return ProbeResult{}, err
 	}
 	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs}
 	if cfg.ValFraction > 0 && cfg.ValFraction < 1 {
-		// Choose the weight decay and the epoch count on held-out training rows.
-		n := xtr.Shape[0]
-		perm := tensor.NewRNG(cfg.Seed ^ 0x5eed).Perm(n)
-		nv := max(1, int(float64(n)*cfg.ValFraction))
-		fit, val := rows(xtr, trainY, perm[nv:]), rows(xtr, trainY, perm[:nv])
+		// Choose the weight decay and the epoch count on held-out training
+		// rows, standardised with the statistics of the fitting rows only.
+		fit, val, _ := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
 		res.ValAcc = -1
 		// Ties go to the first weight decay in the list and the earliest epoch.
 		best := make([]float64, len(cfg.WeightDecays))
@@ -146,6 +143,9 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 			}
 		}
 	}
+	// The final probe: the whole training set, standardised with its statistics.
+	mean, std := Standardize(trainX)
+	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
 	final := cfg
 	final.Epochs = res.Epochs
 	clfs, err := trainLinear(xtr, trainY, classes, []float64{res.WeightDecay}, final, nil)
@@ -158,20 +158,50 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	return res, nil
 }
 
-// prepare checks both sets and standardises them with the training set's
-// statistics.
-func prepare(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int) (xtr, xte *tensor.Tensor, err error) {
+// check checks both sets before any fitting: shapes, labels in [0,
+// classes), and finite features (the error names the set, the row and the
+// column of the first NaN or Inf).
+func check(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int) error {
 	if err := checkSet("train", trainX, trainY, classes); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if err := checkSet("test", testX, testY, classes); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if trainX.Shape[1] != testX.Shape[1] {
-		return nil, nil, fmt.Errorf("probe: train has %d features, test %d", trainX.Shape[1], testX.Shape[1])
+		return fmt.Errorf("probe: train has %d features, test %d", trainX.Shape[1], testX.Shape[1])
 	}
-	mean, std := Standardize(trainX)
-	return applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std), nil
+	return nil
+}
+
+// selectionSets splits the training rows into a fitting part and a
+// validation part (a fraction frac of the rows, at least one, drawn with
+// seed) and standardises both with the fitting part's statistics, which
+// it returns too: the validation rows must not leak into what the
+// selected classifier was fitted with.
+func selectionSets(x *tensor.Tensor, y []int, frac float64, seed uint64) (fit, val labelled, stats [2][]float32) {
+	n := x.Shape[0]
+	perm := tensor.NewRNG(seed ^ 0x5eed).Perm(n)
+	nv := max(1, int(float64(n)*frac))
+	fit, val = rows(x, y, perm[nv:]), rows(x, y, perm[:nv])
+	mean, std := Standardize(fit.x)
+	fit.x, val.x = applyStandardize(fit.x, mean, std), applyStandardize(val.x, mean, std)
+	return fit, val, [2][]float32{mean, std}
+}
+
+// CheckFinite returns an error naming the first row and column of x
+// [N, D] that holds NaN or ±Inf, or nil.
+func CheckFinite(x *tensor.Tensor) error {
+	d := 1
+	if len(x.Shape) > 1 {
+		d = tensor.SizeOf(x.Shape[1:])
+	}
+	for i, v := range x.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("row %d, column %d is %v", i/d, i%d, v)
+		}
+	}
+	return nil
 }
 
 // labelled is a feature matrix with its labels.
@@ -318,6 +348,9 @@ func checkSet(name string, x *tensor.Tensor, y []int, classes int) error {
 		if l < 0 || l >= classes {
 			return fmt.Errorf("probe: %s label %d of sample %d outside [0,%d)", name, l, i, classes)
 		}
+	}
+	if err := CheckFinite(x); err != nil {
+		return fmt.Errorf("probe: %s features: %w", name, err)
 	}
 	return nil
 }

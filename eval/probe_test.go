@@ -2,6 +2,8 @@ package eval
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -196,5 +198,113 @@ func TestLinearSVMSeparable(t *testing.T) {
 	}
 	if r.TrainAcc < 0.97 || r.TestAcc < 0.95 {
 		t.Errorf("SVM accuracy train %.3f test %.3f on separable blobs", r.TrainAcc, r.TestAcc)
+	}
+}
+
+// TestSelectionSetsStatistics checks that the rows used to choose a
+// probe's settings are standardised with the fitting rows' statistics
+// only: the fitting part has column mean 0 and (unbiased) std 1 in
+// float64, and planting huge outliers in the validation rows changes
+// neither the fitting part nor the validation rows' other columns.
+func TestSelectionSetsStatistics(t *testing.T) {
+	const n, d = 200, 4
+	x, y := blobs(4, n, d, 2)
+	fit, val, _ := selectionSets(x, y, 0.25, 7)
+	if len(val.y) != 50 || len(fit.y) != 150 {
+		t.Fatalf("split %d + %d rows, want 150 + 50", len(fit.y), len(val.y))
+	}
+	for j := range d {
+		var s, sq float64
+		for i := range len(fit.y) {
+			s += float64(fit.x.Data[i*d+j])
+		}
+		mean := s / float64(len(fit.y))
+		for i := range len(fit.y) {
+			v := float64(fit.x.Data[i*d+j]) - mean
+			sq += v * v
+		}
+		if std := math.Sqrt(sq / float64(len(fit.y)-1)); math.Abs(mean) > 1e-5 || math.Abs(std-1) > 1e-4 {
+			t.Errorf("column %d of the fitting rows: mean %v std %v, want 0 and 1", j, mean, std)
+		}
+	}
+	// The same split with the validation rows' column 0 multiplied by 1e4.
+	planted := x.Clone()
+	inVal := map[float32]bool{} // validation rows, by their (distinct) column 1
+	for i := range len(val.y) {
+		inVal[val.x.Data[i*d+1]] = true
+	}
+	_, _, stats := selectionSets(x, y, 0.25, 7)
+	marked := 0
+	for i := range n {
+		z := (x.Data[i*d+1] - stats[0][1]) / stats[1][1]
+		if inVal[z] {
+			planted.Data[i*d] *= 1e4
+			marked++
+		}
+	}
+	if marked != len(val.y) {
+		t.Fatalf("found %d validation rows, want %d", marked, len(val.y))
+	}
+	fit2, val2, _ := selectionSets(planted, y, 0.25, 7)
+	if !slices.Equal(fit.x.Data, fit2.x.Data) {
+		t.Error("outliers in the validation rows changed the standardised fitting rows")
+	}
+	for i := range len(val.y) {
+		for j := 1; j < d; j++ {
+			if val.x.Data[i*d+j] != val2.x.Data[i*d+j] {
+				t.Fatalf("outliers in column 0 of the validation rows changed their column %d", j)
+			}
+		}
+	}
+}
+
+func TestCheckFinite(t *testing.T) {
+	for _, c := range []struct {
+		at   int
+		v    float64
+		want string
+	}{
+		{-1, 0, ""},
+		{5, math.NaN(), "row 1, column 2 is NaN"},
+		{11, math.Inf(1), "row 3, column 2 is +Inf"},
+		{0, math.Inf(-1), "row 0, column 0 is -Inf"},
+	} {
+		x := tensor.New(4, 3)
+		if c.at >= 0 {
+			x.Data[c.at] = float32(c.v)
+		}
+		x.Data[11-max(c.at, 0)/2] = 1 // a finite value elsewhere
+		err := CheckFinite(x)
+		if (c.want == "") != (err == nil) || (err != nil && err.Error() != c.want) {
+			t.Errorf("value %v at %d: error %v, want %q", c.v, c.at, err, c.want)
+		}
+	}
+	// Every classifier refuses non-finite features before fitting.
+	xtr, ytr := blobs(1, 60, 3, 2)
+	xte, yte := blobs(2, 20, 3, 2)
+	bad := xte.Clone()
+	bad.Data[3*3+1] = float32(math.NaN())
+	for name, f := range map[string]func(a, b *tensor.Tensor) error{
+		"linear": func(a, b *tensor.Tensor) error {
+			_, err := LinearProbe(a, ytr, b, yte, 2, ProbeConfig{Epochs: 1})
+			return err
+		},
+		"mlp": func(a, b *tensor.Tensor) error {
+			_, err := MLPProbe(a, ytr, b, yte, 2, MLPConfig{Epochs: 1})
+			return err
+		},
+		"knn": func(a, b *tensor.Tensor) error {
+			_, err := KNN(a, ytr, b, yte, 2, KNNConfig{})
+			return err
+		},
+	} {
+		if err := f(xtr, bad); err == nil || !strings.Contains(err.Error(), "test features: row 3, column 1 is NaN") {
+			t.Errorf("%s: error %v", name, err)
+		}
+		badTrain := xtr.Clone()
+		badTrain.Data[59*3+2] = float32(math.Inf(-1))
+		if err := f(badTrain, xte); err == nil || !strings.Contains(err.Error(), "train features: row 59, column 2 is -Inf") {
+			t.Errorf("%s: error %v for -Inf training features", name, err)
+		}
 	}
 }

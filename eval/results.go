@@ -201,9 +201,15 @@ func (r ProbeResult) Rows(layer, kind string, dims int) []Result {
 
 // Rows returns the results of k nearest neighbours on layer's dims
 // features: val and test accuracy (there is no training accuracy), with
-// the chosen k as a setting.
+// the chosen k and the distance as settings.
 func (r KNNResult) Rows(layer string, dims int) []Result {
-	s := func() map[string]any { return map[string]any{"dims": dims, "k": r.K} }
+	s := func() map[string]any {
+		m := map[string]any{"dims": dims, "k": r.K}
+		if r.Distance != "" {
+			m["distance"] = r.Distance
+		}
+		return m
+	}
 	return []Result{
 		{Layer: layer, Kind: KindKNN, Metric: MetricValAcc, Value: r.ValAcc, Settings: s()},
 		{Layer: layer, Kind: KindKNN, Metric: MetricTestAcc, Value: r.TestAcc, Settings: s()},

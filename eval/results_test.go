@@ -264,3 +264,27 @@ y      ndm_sigmoid  -          -        -                        0.0567  -      
 		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
+
+func TestWriteGrid(t *testing.T) {
+	rep := &Report{Results: []Result{
+		{Layer: "y", Kind: KindLinear, Metric: MetricTrainAcc, Value: 0.9},
+		{Layer: "y", Kind: KindLinear, Metric: MetricTestAcc, Value: 0.8},
+		{Layer: "conv", Kind: KindLinear, Metric: MetricTestAcc, Value: 0.75, Std: 0.01, Runs: []float64{0.74, 0.76}},
+		{Layer: "y", Kind: KindKNN, Metric: MetricTestAcc, Value: 0.5},
+		{Layer: "y", Kind: KindNDM, Metric: MetricNats, Value: 0.123456},
+		{Kind: "mine", Metric: MetricNats, Value: 2},
+	}}
+	var b strings.Builder
+	if err := rep.WriteGrid(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `                  conv                     y       -
+linear  test acc  75.00% +- 1.00 (2 runs)  80.00%  -
+knn     test acc  -                        50.00%  -
+ndm     nats      -                        0.1235  -
+mine    nats      -                        -       2.0000
+`
+	if b.String() != want {
+		t.Errorf("grid:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

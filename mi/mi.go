@@ -188,18 +188,32 @@ func infoNCE(tp *autograd.Tape, mk *Masks, u *autograd.Var) *autograd.Var {
 	return tp.Mean(tp.Sub(lse, up))
 }
 
-// donskerVaradhan follows the reference: E_pos[u] over positives, and
-// log(sum_neg e^(u - max) + 1e-6) + max - log(N(N-1)) over negatives with
-// self-pairs shifted by -10 (the max is treated as a constant).
+// donskerVaradhan is log E_neg[e^u] - E_pos[u] with the reference's
+// normalisation: E_pos[u] over positives, and
+// log(sum_neg e^(u - m) + 1e-6) + m - log(N(N-1)) over negatives, where m
+// is the largest negative score (a constant for the gradient, exactly).
+// The reference takes m over all scores with self-pairs shifted by only
+// -10, so once positives exceed the negatives by about 25 the sum
+// underflows: the value is biased, beyond about 100 it has the wrong sign,
+// and negatives get no gradient. With m over negatives the sum is at least
+// 1 and the 1e-6 is negligible.
 func donskerVaradhan(tp *autograd.Tape, mk *Masks, u *autograd.Var) *autograd.Var {
 	n, l := mk.N, mk.L
 	ePos := tp.Scale(tp.Sum(tp.Mul(u, tp.Const(mk.Pos))), 1/float32(n*l))
-	shifted := tp.Add(u, tp.Const(mk.NegLarge))
 	umax := float32(math.Inf(-1))
-	for _, v := range shifted.Value.Data {
-		umax = max(umax, v)
+	for i, v := range u.Value.Data {
+		if mk.Neg.Data[i] != 0 {
+			umax = max(umax, v)
+		}
 	}
-	sum := tp.Sum(tp.Mul(tp.Exp(tp.AddScalar(shifted, -umax)), tp.Const(mk.Neg)))
+	// Positives enter the exponential as m - 100 (e^-100 after the shift,
+	// then masked to 0), so they can neither overflow nor get a gradient.
+	away := tp.Buffer(n, n*l)
+	for i, p := range mk.Pos.Data {
+		away.Data[i] = p * (umax - 100)
+	}
+	masked := tp.Add(tp.Mul(u, tp.Const(mk.Neg)), tp.Const(away))
+	sum := tp.Sum(tp.Mul(tp.Exp(tp.AddScalar(masked, -umax)), tp.Const(mk.Neg)))
 	eNeg := tp.AddScalar(tp.Log(tp.AddScalar(sum, 1e-6)), umax-float32(math.Log(float64(n*(n-1)))))
 	return tp.Sub(eNeg, ePos)
 }

@@ -49,32 +49,22 @@ func refLoss(m Measure, u []float64, n, l int) float64 {
 		}
 		return total / float64(n*l)
 	case DV:
-		var ePos float64
-		mx := math.Inf(-1)
+		// Exactly log mean_neg e^u - mean_pos u, with the reference's
+		// normalisation of the negatives by N(N-1) (not N(N-1)L): no
+		// shift, no epsilon (float64 holds e^u for |u| < 700).
+		var ePos, s float64
 		for i := 0; i < n; i++ {
 			for j := 0; j < n; j++ {
 				for k := 0; k < l; k++ {
-					v := at(i, j, k)
 					if i == j {
-						ePos += v
-						v -= 10
-					}
-					mx = math.Max(mx, v)
-				}
-			}
-		}
-		ePos /= float64(n * l)
-		var s float64
-		for i := 0; i < n; i++ {
-			for j := 0; j < n; j++ {
-				if i != j {
-					for k := 0; k < l; k++ {
-						s += math.Exp(at(i, j, k) - mx)
+						ePos += at(i, j, k)
+					} else {
+						s += math.Exp(at(i, j, k))
 					}
 				}
 			}
 		}
-		return math.Log(s+1e-6) + mx - math.Log(float64(n*(n-1))) - ePos
+		return math.Log(s/float64(n*(n-1))) - ePos/float64(n*l)
 	}
 	pos, neg := refTerms(m)
 	// The reference averages over locations, then over masked pairs.
@@ -159,6 +149,80 @@ func TestLossGradient(t *testing.T) {
 			got := float64(uv.Grad.Data[i])
 			if math.Abs(got-num) > 1e-4+1e-3*math.Abs(num) {
 				t.Errorf("%s: d/du[%d] = %v, numeric %v", m, i, got, num)
+			}
+		}
+	}
+}
+
+// largeScores returns an n x n*l score matrix with entries uniform in
+// [-1, 1] plus 3 on the positives, times scale: the positives exceed the
+// negatives by about 3*scale, as in a well-trained critic.
+func largeScores(rng *tensor.RNG, n, l int, scale float32) *tensor.Tensor {
+	u := tensor.New(n, n*l)
+	rng.Uniform(u, -1, 1)
+	for i := range n {
+		for j := range n * l {
+			if j/l == i {
+				u.Data[i*n*l+j] += 3
+			}
+			if v := u.Data[i*n*l+j]; math.Abs(float64(v)) < 0.05 { // away from |u| kinks (X2)
+				u.Data[i*n*l+j] = 0.1
+			}
+			u.Data[i*n*l+j] *= scale
+		}
+	}
+	return u
+}
+
+// TestLossLargeScores checks every measure's value and gradient against
+// the float64 formulas when the positives lie far above the negatives
+// (scores up to 4*scale). The exponential measures (KL, H2) have e^u in
+// their value, so their negatives must stay below float32's e^88: at scale
+// 50 they reach 50.
+func TestLossLargeScores(t *testing.T) {
+	n, l := 8, 4 // an 8x32 score matrix, as in the DV bug report
+	for _, scale := range []float32{1, 10, 25, 50} {
+		rng := tensor.NewRNG(uint64(scale))
+		u := largeScores(rng, n, l, scale)
+		ref := make([]float64, u.Size())
+		for i, v := range u.Data {
+			ref[i] = float64(v)
+		}
+		for _, m := range Measures {
+			var c Cache
+			tp := autograd.NewTape()
+			uv := autograd.NewParam(u.Clone())
+			loss, err := c.Loss(tp, m, uv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := refLoss(m, ref, n, l)
+			if got := float64(loss.Item()); math.Abs(got-want) > 1e-4*math.Max(1, math.Abs(want)) {
+				t.Errorf("%s scale %v: loss %v, want %v", m, scale, got, want)
+			}
+			if err := tp.Backward(loss); err != nil {
+				t.Fatal(err)
+			}
+			grad := make([]float64, len(ref))
+			gmax := 0.0
+			for i := range ref {
+				h := 1e-6 * math.Max(1, math.Abs(ref[i]))
+				orig := ref[i]
+				ref[i] = orig + h
+				lp := refLoss(m, ref, n, l)
+				ref[i] = orig - h
+				lm := refLoss(m, ref, n, l)
+				ref[i] = orig
+				grad[i] = (lp - lm) / (2 * h)
+				gmax = math.Max(gmax, math.Abs(grad[i]))
+			}
+			bad := 0
+			for i, num := range grad {
+				if got := float64(uv.Grad.Data[i]); math.Abs(got-num) > 1e-3*math.Abs(num)+1e-4*gmax+1e-7 {
+					if bad++; bad <= 3 {
+						t.Errorf("%s scale %v: d/du[%d] = %v, float64 %v", m, scale, i, got, num)
+					}
+				}
 			}
 		}
 	}

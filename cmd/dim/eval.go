@@ -21,12 +21,15 @@ import (
 
 type evalOptions struct {
 	layers []string
-	kind   string // "linear" (default) or "mlp"
+	kind   string // the classifier of a step, or of the report: one of kinds, "all", or the kinds joined by "+"
 	ndm    bool   // also the neural dependency measure of Y
 	runs   int    // repetitions of each classifier (mean and std reported)
 	ndmCfg eval.NDMConfig
 	probe  eval.ProbeConfig
 	mlp    eval.MLPConfig
+
+	kinds    []string // the classifiers to run: linear, svm, mlp, knn
+	distance string   // of k-NN: eval.Euclidean or eval.Cosine
 }
 
 func evalCmd() *cobra.Command {
@@ -37,16 +40,24 @@ func evalCmd() *cobra.Command {
 		random                bool
 		seed                  uint64
 		o                     evalOptions
+		probes                string
+		otherData             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model RUN_DIR --data SPEC",
 		Short: "Evaluate a trained encoder with classifiers on frozen features",
 		Long: `Embed the training and test splits with the frozen encoder of any run directory
 (with the transform the run recorded) and fit a classifier (--probe: linear
-probe, linear SVM, the paper's MLP, or k-NN) on standardised conv, fc and Y
-features; print train, validation and test accuracy per layer, write
-eval.json (eval_KIND.json for the other classifiers) into --out (default: the
-run directory) and append an "eval" line to its metrics.jsonl. --ndm adds the
+probe, linear SVM, the paper's MLP, or k-NN; "all" or a list such as
+linear,knn for several) on standardised conv, fc and Y features; print train,
+validation and test accuracy per layer (with several classifiers: one table
+of test accuracies, classifiers and measures by layer), write eval.json
+(eval_KIND.json for the other classifiers, eval_all.json for all of them,
+eval_K1+K2.json for a list) into --out (default: the run directory) and append
+an "eval" line to its metrics.jsonl. Without --data the data set the run was
+trained on is used; another one is refused unless --other-data is given.
+Flags, the layers and --out are checked, and features must be finite, before
+any embedding or fitting. --ndm adds the
 neural dependency measure of Y. --random evaluates a randomly initialised
 encoder instead (a baseline), and --features DIR probes features saved as
 NumPy files (train_LAYER.npy, test_LAYER.npy, train_labels.npy,
@@ -54,11 +65,9 @@ test_labels.npy: what dim embed writes, or another implementation's
 features) with the same classifiers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.layers = strings.Split(layers, ",")
-			for i, l := range o.layers {
-				if l == "" || slices.Contains(o.layers[:i], l) {
-					return fmt.Errorf("--layers %q: empty or repeated layer %q", layers, l)
-				}
+			var err error
+			if o.layers, err = parseLayers(layers, nil); err != nil {
+				return err
 			}
 			switch {
 			case o.probe.Epochs < 1:
@@ -68,30 +77,53 @@ features) with the same classifiers.`,
 			case o.ndmCfg.Steps < 1:
 				return fmt.Errorf("--ndm-steps %d: want at least 1", o.ndmCfg.Steps)
 			}
+			if err := eval.CheckDistance(o.distance); err != nil {
+				return fmt.Errorf("--knn-distance: %w", err)
+			}
 			o.probe.Seed, o.mlp.Seed = seed, seed
-			switch o.kind {
-			case "linear", "mlp", "knn":
-			case "svm":
-				o.probe.Hinge = true
-			default:
-				return fmt.Errorf("--probe %q: want linear, svm, mlp or knn", o.kind)
+			if o.kinds, o.kind, err = parseProbes(probes); err != nil {
+				return err
 			}
 			o.mlp.Epochs = o.probe.Epochs
 			if featDir != "" {
 				if modelDir != "" || random {
 					return errors.New("--features excludes --model and --random")
 				}
+				if out == "" {
+					out = featDir
+				}
+				if err := checkWritable("--out", out); err != nil {
+					return err
+				}
 				rep, err := evaluateFeatures(featDir, o)
 				if err != nil {
 					return err
-				}
-				if out == "" {
-					out = featDir
 				}
 				return writeReport(out, rep)
 			}
 			if !random && modelDir == "" {
 				return errors.New("--model RUN_DIR is required (or --random, or --features DIR)")
+			}
+			var enc encoder.Encoder
+			if !random {
+				var info train.Info
+				if enc, info, err = train.LoadEncoder(modelDir); err != nil {
+					return err
+				}
+				if err := runData(&df, cmd.Flags(), modelDir, info, otherData); err != nil {
+					return err
+				}
+				if o.layers, err = parseLayers(layers, enc); err != nil {
+					return err
+				}
+			}
+			if out == "" {
+				out = modelDir
+			}
+			if out != "" {
+				if err := checkWritable("--out", out); err != nil {
+					return err
+				}
 			}
 			split, err := df.open(seed)
 			if err != nil {
@@ -101,27 +133,23 @@ features) with the same classifiers.`,
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split (folders: pass --holdout)", df.spec)
 			}
-			var enc encoder.Encoder
 			if random {
 				var name string
 				if name, err = archFor(split.Train, 0); err != nil {
 					return fmt.Errorf("--random: %w (--size resizes folder, tinyimagenet and celeba images)", err)
 				}
-				enc, err = encoder.New(encoder.Spec{Name: name}, tensor.NewRNG(seed))
-			} else {
-				enc, _, err = train.LoadEncoder(modelDir)
-			}
-			if err != nil {
-				return err
+				if enc, err = encoder.New(encoder.Spec{Name: name}, tensor.NewRNG(seed)); err != nil {
+					return err
+				}
+				if o.layers, err = parseLayers(layers, enc); err != nil {
+					return err
+				}
 			}
 			rep, err := evaluate(enc, split, o)
 			if err != nil {
 				return err
 			}
 			rep.Model, rep.RandomEncoder = modelDir, random
-			if out == "" {
-				out = modelDir
-			}
 			if out == "" {
 				return printReport(rep)
 			}
@@ -132,7 +160,8 @@ features) with the same classifiers.`,
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
 	f.StringVar(&featDir, "features", "", "probe the NumPy features in this directory instead of embedding with a model")
 	df.register(f)
-	f.StringVar(&out, "out", "", "directory for eval.json (default: the run directory)")
+	f.Lookup("data").Usage += "; default with --model: the run's"
+	f.StringVar(&out, "out", "", "directory for eval.json (default: the run directory, or the --features directory)")
 	f.StringVar(&layers, "layers", "conv,fc,y", "feature layers to probe")
 	f.BoolVar(&random, "random", false, "evaluate a randomly initialised encoder (baseline)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the classifiers, of the random encoder and of a folder's held-out split")
@@ -140,11 +169,24 @@ features) with the same classifiers.`,
 	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of each accuracy (the paper: 5 for the SVM)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
-	f.StringVar(&o.kind, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours)")
+	f.StringVar(&probes, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours); all, or a comma-separated list, for several")
+	f.StringVar(&o.distance, "knn-distance", eval.Euclidean, "distance of k-NN: euclidean or cosine")
+	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on (default: that data set)")
 	return cmd
 }
 
-// probeName describes the probe in eval.json.
+// probeNames describes the probes of o.kinds in eval.json.
+func probeNames(o evalOptions) string {
+	names := make([]string, len(o.kinds))
+	for i, k := range o.kinds {
+		ko := o
+		ko.kind = k
+		names[i] = probeName(ko)
+	}
+	return strings.Join(names, "; ")
+}
+
+// probeName describes the probe of o.kind in eval.json.
 func probeName(o evalOptions) string {
 	switch o.kind {
 	case "mlp":
@@ -152,7 +194,7 @@ func probeName(o evalOptions) string {
 	case "svm":
 		return "svm (linear, multi-class hinge loss on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 	case "knn":
-		return "knn (Euclidean distance between standardised features, majority vote; k in 1, 5, 10, 20 chosen on 10% of train)"
+		return "knn (" + o.distance + " distance between standardised features, majority vote; k in 1, 5, 10, 20 chosen on 10% of train)"
 	}
 	return "linear (logistic regression on standardised features, Adam 1e-3, batch 256; weight decay and epochs chosen on 10% of train)"
 }
@@ -171,11 +213,11 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 	}
 	tr, err := embedSplit(enc, "train", split.Train, encoder.EmbedOptions{Taps: taps})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s train split: %w", split.Name, err)
 	}
 	te, err := embedSplit(enc, "test", split.Test, encoder.EmbedOptions{Taps: taps})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s test split: %w", split.Name, err)
 	}
 	rep := newReport(o, split.Name, enc.Spec().Name)
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
@@ -197,7 +239,7 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 // features directory); encoder is the encoder's architecture ("" when
 // unknown).
 func newReport(o evalOptions, data, encoder string) *eval.Report {
-	return &eval.Report{Classifier: o.kind, Data: data, Encoder: encoder, Probe: probeName(o)}
+	return &eval.Report{Classifier: o.kind, Data: data, Encoder: encoder, Probe: probeNames(o)}
 }
 
 // measureNDM records the NDM of Y (train and test features [N,64]) with
@@ -235,7 +277,7 @@ func ndmRow(layer string, sigmoid bool, nats float64, cfg eval.NDMConfig) eval.R
 	return r
 }
 
-// probeLayers fits the classifier of o.kind on each of o.layers, whose
+// probeLayers fits each classifier of o.kinds on each of o.layers, whose
 // train and test features features returns, o.runs times (seeds seed,
 // seed+1, ...), and adds the rows (means over the runs) to rep.
 func probeLayers(rep *eval.Report, o evalOptions, classes int, trainY, testY []int, features func(layer string) (train, test *tensor.Tensor, err error)) error {
@@ -244,20 +286,23 @@ func probeLayers(rep *eval.Report, o evalOptions, classes int, trainY, testY []i
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", o.kind, l, xtr.Shape[1])
-		runs := make([][]eval.Result, max(o.runs, 1))
-		for run := range runs {
-			ro := o
-			ro.probe.Seed, ro.mlp.Seed = o.probe.Seed+uint64(run), o.mlp.Seed+uint64(run)
-			if runs[run], err = classify(ro, l, classes, xtr, trainY, xte, testY); err != nil {
-				return fmt.Errorf("probe %s: %w", l, err)
+		for _, kind := range o.kinds {
+			fmt.Fprintf(os.Stderr, "%s probe %s (%d features)...\n", kind, l, xtr.Shape[1])
+			runs := make([][]eval.Result, max(o.runs, 1))
+			for run := range runs {
+				ro := o
+				ro.kind, ro.probe.Hinge = kind, kind == eval.KindSVM
+				ro.probe.Seed, ro.mlp.Seed = o.probe.Seed+uint64(run), o.mlp.Seed+uint64(run)
+				if runs[run], err = classify(ro, l, classes, xtr, trainY, xte, testY); err != nil {
+					return fmt.Errorf("%s probe %s: %w", kind, l, err)
+				}
 			}
+			rows, err := eval.Combine(runs...)
+			if err != nil {
+				return fmt.Errorf("%s probe %s: %w", kind, l, err)
+			}
+			rep.Add(rows...)
 		}
-		rows, err := eval.Combine(runs...)
-		if err != nil {
-			return fmt.Errorf("probe %s: %w", l, err)
-		}
-		rep.Add(rows...)
 	}
 	return nil
 }
@@ -271,7 +316,7 @@ func classify(o evalOptions, layer string, classes int, xtr *tensor.Tensor, trai
 	)
 	switch o.kind {
 	case "knn":
-		kr, err := eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed})
+		kr, err := eval.KNN(xtr, trainY, xte, testY, classes, eval.KNNConfig{Seed: o.probe.Seed, Distance: o.distance})
 		return kr.Rows(layer, xtr.Shape[1]), err
 	case "mlp":
 		r, err = eval.MLPProbe(xtr, trainY, xte, testY, classes, o.mlp)
@@ -299,34 +344,32 @@ func evaluateFeatures(dir string, o evalOptions) (*eval.Report, error) {
 		classes = max(classes, y+1)
 	}
 	rep := newReport(o, dir, "")
-	for _, l := range o.layers {
-		for _, split := range []string{"train_", "test_"} {
-			if _, err := os.Stat(filepath.Join(dir, split+l+".npy")); err != nil {
-				return nil, fmt.Errorf("layer %s: %w", l, err)
-			}
-		}
+	// Every file is read and checked before any fitting.
+	need := slices.Clone(o.layers)
+	if o.ndm && !slices.Contains(need, encoder.TapY) {
+		need = append(need, encoder.TapY)
 	}
-	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
+	feats := map[string][2]*tensor.Tensor{}
+	for _, l := range need {
 		trPath, tePath := filepath.Join(dir, "train_"+l+".npy"), filepath.Join(dir, "test_"+l+".npy")
 		xtr, err := readFeatures(trPath, len(trainY))
 		if err != nil {
-			return nil, nil, err
+			return nil, fmt.Errorf("layer %s: %w", l, err)
 		}
 		xte, err := readFeatures(tePath, len(testY))
-		if err == nil && xtr.Shape[1] != xte.Shape[1] {
-			err = fmt.Errorf("%s has %d features per row but %s has %d", trPath, xtr.Shape[1], tePath, xte.Shape[1])
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l, err)
 		}
-		return xtr, xte, err
+		if xtr.Shape[1] != xte.Shape[1] {
+			return nil, fmt.Errorf("%s has %d features per row but %s has %d", trPath, xtr.Shape[1], tePath, xte.Shape[1])
+		}
+		feats[l] = [2]*tensor.Tensor{xtr, xte}
+	}
+	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
+		return feats[l][0], feats[l][1], nil
 	})
 	if err == nil && o.ndm {
-		var ytr, yte *tensor.Tensor
-		if ytr, err = readFeatures(filepath.Join(dir, "train_y.npy"), len(trainY)); err != nil {
-			return nil, err
-		}
-		if yte, err = readFeatures(filepath.Join(dir, "test_y.npy"), len(testY)); err != nil {
-			return nil, err
-		}
-		err = measureNDM(rep, o, ytr, yte)
+		err = measureNDM(rep, o, feats[encoder.TapY][0], feats[encoder.TapY][1])
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
@@ -351,7 +394,8 @@ func readLabels(path string) ([]int, error) {
 	return out, nil
 }
 
-// readFeatures reads float32 features [N, ...] from a .npy file as [N, D].
+// readFeatures reads float32 features [N, ...] from a .npy file as [N, D];
+// a NaN or Inf is an error naming the file, the row and the column.
 func readFeatures(path string, n int) (*tensor.Tensor, error) {
 	v, shape, err := npy.ReadFloat32(path)
 	if err != nil {
@@ -360,11 +404,30 @@ func readFeatures(path string, n int) (*tensor.Tensor, error) {
 	if len(shape) < 2 || shape[0] != n {
 		return nil, fmt.Errorf("%s: features of shape %v for %d labels: want [%d, D]", path, shape, n, n)
 	}
-	return &tensor.Tensor{Shape: []int{n, len(v) / n}, Data: v}, nil
+	x := &tensor.Tensor{Shape: []int{n, len(v) / n}, Data: v}
+	if err := eval.CheckFinite(x); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return x, nil
 }
 
-// printReport prints the report's table on standard output.
+// printReport prints the report's table on standard output, under a line
+// naming the data set and the model: with several classifiers the grid of
+// test accuracies and measures by layer, else the table of every metric.
 func printReport(rep *eval.Report) error {
+	model := rep.Model
+	switch {
+	case rep.RandomEncoder:
+		model = "random " + rep.Encoder + " encoder"
+	case model == "":
+		model = "features"
+	case rep.Encoder != "":
+		model += " (" + rep.Encoder + ")"
+	}
+	fmt.Printf("data: %s  model: %s\n", rep.Data, model)
+	if rep.Classifier != "" && !slices.Contains(classifiers, rep.Classifier) { // all, or a list
+		return rep.WriteGrid(os.Stdout)
+	}
 	return rep.WriteTable(os.Stdout)
 }
 

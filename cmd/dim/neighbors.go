@@ -1,0 +1,194 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+
+	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/eval"
+	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
+	"github.com/spf13/cobra"
+)
+
+// gridGap is the gap in pixels around the cells of a neighbours grid.
+const gridGap = 2
+
+func neighborsCmd() *cobra.Command {
+	var (
+		modelDir, out, tap, distance string
+		df                           dataFlags
+		k, queries, scale, batch     int
+		otherData                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "neighbors --model RUN_DIR [--data SPEC] [--out FILE.png]",
+		Short: "Draw test images and their nearest training images by a layer's features",
+		Long: `Embed the training split and the first --queries test images with the frozen
+encoder of a run, standardise the features of --tap (default y) with the
+training set's statistics, find each test image's --k nearest training images
+(--distance euclidean or cosine) and draw them as a PNG grid: one row per test
+image, the test image first, then its neighbours, nearest first, each image
+scaled up --scale times (default: to at least 84 pixels). Without --data the
+data set the run was trained on is used; another one needs --other-data.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case modelDir == "":
+				return errors.New("--model RUN_DIR is required")
+			case k < 1:
+				return fmt.Errorf("--k %d: want at least 1", k)
+			case queries < 1:
+				return fmt.Errorf("--queries %d: want at least 1", queries)
+			case scale < 0 || scale > 64:
+				return fmt.Errorf("--scale %d: want 0 (automatic) to 64", scale)
+			case batch < 1:
+				return fmt.Errorf("--batch %d: want at least 1", batch)
+			}
+			if err := eval.CheckDistance(distance); err != nil {
+				return fmt.Errorf("--distance: %w", err)
+			}
+			enc, info, err := train.LoadEncoder(modelDir)
+			if err != nil {
+				return err
+			}
+			if err := runData(&df, cmd.Flags(), modelDir, info, otherData); err != nil {
+				return err
+			}
+			if _, err := enc.TapShape(tap); err != nil {
+				return fmt.Errorf("--tap %q: %w", tap, err)
+			}
+			if out == "" {
+				out = filepath.Join(modelDir, "neighbors_"+tap+".png")
+			}
+			if err := checkWritable("--out", filepath.Dir(out)); err != nil {
+				return err
+			}
+			split, err := df.open(0)
+			if err != nil {
+				return err
+			}
+			defer split.Close()
+			if split.Test == nil {
+				return fmt.Errorf("%s has no test split (folders: pass --holdout)", df.spec)
+			}
+			qIdx := make([]int, min(queries, split.Test.Len()))
+			for i := range qIdx {
+				qIdx[i] = i
+			}
+			nbs, err := trainNeighbors(enc, split.Train, data.Subset(split.Test, qIdx), tap, k, distance, batch)
+			if err != nil {
+				return err
+			}
+			img, err := neighborGrid(split.Test, split.Train, qIdx, nbs, scale)
+			if err != nil {
+				return err
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s (%d test images, %d neighbours each, by %s, %s distance)\n", out, len(qIdx), k, tap, distance)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
+	df.register(f)
+	f.Lookup("data").Usage += "; default: the run's"
+	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on")
+	f.StringVar(&out, "out", "", "PNG file to write (default: RUN_DIR/neighbors_TAP.png)")
+	f.StringVar(&tap, "tap", encoder.TapY, "features to compare (y, fc, conv, or another tap of the encoder)")
+	f.StringVar(&distance, "distance", eval.Euclidean, "euclidean or cosine")
+	f.IntVar(&k, "k", 8, "neighbours per test image")
+	f.IntVar(&queries, "queries", 10, "test images (the first ones of the test split)")
+	f.IntVar(&scale, "scale", 0, "pixels per image pixel (0: enough for 84 pixels)")
+	f.IntVar(&batch, "batch", 500, "images per forward pass")
+	return cmd
+}
+
+// trainNeighbors embeds ref and query with enc, standardises tap's
+// features with ref's statistics and returns each query image's k nearest
+// ref images, nearest first.
+func trainNeighbors(enc encoder.Encoder, ref, query data.Dataset, tap string, k int, distance string, batch int) ([][]int, error) {
+	o := encoder.EmbedOptions{Taps: []string{tap}, Batch: batch}
+	er, err := embedSplit(enc, "train", ref, o)
+	if err != nil {
+		return nil, fmt.Errorf("train split: %w", err)
+	}
+	eq, err := embedSplit(enc, "test", query, o)
+	if err != nil {
+		return nil, fmt.Errorf("test split: %w", err)
+	}
+	xr, xq := er.Taps[tap], eq.Taps[tap]
+	mean, std := eval.Standardize(xr)
+	for _, x := range []*tensor.Tensor{xr, xq} {
+		d := x.Shape[1]
+		for i, v := range x.Data {
+			x.Data[i] = (v - mean[i%d]) / std[i%d]
+		}
+	}
+	return eval.Neighbors(xr, xq, k, distance)
+}
+
+// neighborGrid draws row i as query image qIdx[i] of queries, then the
+// images nbs[i] of ref, each scaled by scale (0: the smallest factor that
+// makes it at least 84 pixels tall), gridGap pixels apart on white.
+// Grey images are drawn grey, three-channel ones in colour (others: their
+// first channel).
+func neighborGrid(queries, ref data.Dataset, qIdx []int, nbs [][]int, scale int) (*image.RGBA, error) {
+	c, h, w := queries.Shape()
+	if rc, rh, rw := ref.Shape(); rc != c || rh != h || rw != w {
+		return nil, fmt.Errorf("neighbours: test images %dx%dx%d, training images %dx%dx%d", c, h, w, rc, rh, rw)
+	}
+	if scale == 0 {
+		scale = max(1, (84+h-1)/h)
+	}
+	cols := 0
+	for _, n := range nbs {
+		cols = max(cols, 1+len(n))
+	}
+	ph, pw := h*scale+gridGap, w*scale+gridGap
+	img := image.NewRGBA(image.Rect(0, 0, gridGap+cols*pw, gridGap+len(qIdx)*ph))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	buf := make([]uint8, c*h*w)
+	draw := func(ds data.Dataset, idx, row, col int) error {
+		if err := ds.Image(idx, buf); err != nil {
+			return err
+		}
+		x0, y0 := gridGap+col*pw, gridGap+row*ph
+		for y := range h * scale {
+			for x := range w * scale {
+				p := (y/scale)*w + x/scale
+				v := color.RGBA{buf[p], buf[p], buf[p], 255}
+				if c == 3 {
+					v.G, v.B = buf[h*w+p], buf[2*h*w+p]
+				}
+				img.SetRGBA(x0+x, y0+y, v)
+			}
+		}
+		return nil
+	}
+	for r, q := range qIdx {
+		if err := draw(queries, q, r, 0); err != nil {
+			return nil, fmt.Errorf("neighbours: test image %d: %w", q, err)
+		}
+		for j, n := range nbs[r] {
+			if err := draw(ref, n, r, 1+j); err != nil {
+				return nil, fmt.Errorf("neighbours: training image %d: %w", n, err)
+			}
+		}
+	}
+	return img, nil
+}
