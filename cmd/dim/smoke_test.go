@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -130,5 +133,44 @@ func TestCLIBaselines(t *testing.T) {
 	}
 	if err := run(t, "train", "--data", data, "--arch", "cli-tiny", "--out", filepath.Join(t.TempDir(), "x"), "--method", "bogus", "--steps", "1"); err == nil {
 		t.Error("--method bogus: no error")
+	}
+}
+
+// TestCLICompare trains three methods with `dim compare`, evaluates them
+// and writes the table; a second call reuses the finished runs.
+func TestCLICompare(t *testing.T) {
+	data := "idx:" + tinyIDX(t, 16)
+	out := filepath.Join(t.TempDir(), "cmp")
+	args := []string{"compare", "--data", data, "--out", out, "--methods", "dim,ae,random", "--arch", "cli-tiny", "--steps", "2", "--probe", "knn", "--train-args", "--batch 4 --mi-units 8"}
+	if err := run(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "compare.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"| dim |", "| ae |", "| random |"} {
+		if !strings.Contains(string(md), m) {
+			t.Errorf("compare.md lacks %q:\n%s", m, md)
+		}
+	}
+	js, err := os.ReadFile(filepath.Join(out, "compare.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c comparison
+	if err := json.Unmarshal(js, &c); err != nil || len(c.Rows) != 3 || c.Rows[0].TestAcc["y"] <= 0 {
+		t.Fatalf("compare.json %s: %v", js, err)
+	}
+	before, _ := os.Stat(filepath.Join(out, "dim", "model.safetensors"))
+	if err := run(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(filepath.Join(out, "dim", "model.safetensors"))
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Error("a second compare retrained a finished run")
+	}
+	if err := run(t, "compare", "--data", data, "--out", out, "--methods", "dim,gan"); err == nil {
+		t.Error("an unknown method: no error")
 	}
 }

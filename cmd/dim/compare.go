@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/deepinfomax/deepinfomax/baselines"
+	"github.com/deepinfomax/deepinfomax/checkpoint"
+	"github.com/deepinfomax/deepinfomax/dim"
+	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/eval"
+	"github.com/deepinfomax/deepinfomax/runlog"
+	"github.com/deepinfomax/deepinfomax/train"
+	"github.com/spf13/cobra"
+)
+
+// comparison is what compare.json holds: per method, the test accuracy of
+// the classifier on each layer and the training time.
+type comparison struct {
+	Data       string             `json:"data"`
+	Classifier string             `json:"classifier"`
+	Epochs     int                `json:"epochs,omitempty"`
+	Steps      int                `json:"steps,omitempty"`
+	Rows       []comparisonMethod `json:"rows"`
+}
+
+type comparisonMethod struct {
+	Method string `json:"method"`
+	Dir    string `json:"dir"`
+	// TestAcc by layer (conv, fc, y).
+	TestAcc map[string]float64 `json:"test_acc"`
+	// TrainSeconds is the wall time of the training steps (from the run's
+	// metrics.jsonl, so resumed and reused runs count theirs).
+	TrainSeconds float64 `json:"train_seconds"`
+}
+
+func compareCmd() *cobra.Command {
+	var (
+		df                        dataFlags
+		out, methods, probe, arch string
+		epochs, steps             int
+		extra                     string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare --data SPEC --methods dim,vae,... --out DIR",
+		Short: "Train several methods on the same encoder and compare their representations (the paper's Table 1)",
+		Long: `Train each method of --methods on the same data, encoder and budget (--epochs or
+--steps) into DIR/METHOD, reusing finished runs and resuming unfinished ones,
+evaluate each with the same classifier on conv, fc and Y, and write
+DIR/compare.md (rows: methods; columns: conv, fc, Y, training time) and
+DIR/compare.json. Methods: dim and the baselines (` + baselineNames() + `).
+--train-args passes more flags to every dim train (e.g. "--mi-units 512 --normalize").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out DIR is required")
+			}
+			names := strings.Split(methods, ",")
+			known := map[string]bool{dim.MethodName: true}
+			for _, s := range baselines.Specs() {
+				known[s.Name] = true
+			}
+			for _, m := range names {
+				if !known[m] {
+					return fmt.Errorf("--methods: unknown method %q (want dim or %s)", m, baselineNames())
+				}
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", out, err)
+			}
+			cmp := comparison{Data: df.spec, Classifier: probe, Epochs: epochs, Steps: steps}
+			for _, m := range names {
+				dir := filepath.Join(out, m)
+				args := []string{"--data", df.spec, "--out", dir, "--method", m, "--arch", arch, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps)}
+				if _, err := os.Stat(filepath.Join(dir, train.WeightsFile)); err == nil {
+					args = append(args, "--resume")
+				}
+				args = append(args, strings.Fields(extra)...)
+				fmt.Fprintf(os.Stderr, "== %s: dim train %s\n", m, strings.Join(args, " "))
+				if err := runSub(trainCmd(), args); err != nil {
+					return fmt.Errorf("%s: %w", m, err)
+				}
+				if _, err := os.Stat(filepath.Join(dir, eval.ReportFile(probe))); err != nil {
+					if err := runSub(evalCmd(), []string{"--model", dir, "--data", df.spec, "--probe", probe}); err != nil {
+						return fmt.Errorf("%s: eval: %w", m, err)
+					}
+				}
+				row, err := comparisonRow(m, dir, probe)
+				if err != nil {
+					return err
+				}
+				cmp.Rows = append(cmp.Rows, row)
+			}
+			if err := checkpoint.WriteJSONAtomic(filepath.Join(out, "compare.json"), cmp); err != nil {
+				return err
+			}
+			md := comparisonMarkdown(cmp)
+			fmt.Print(md)
+			return checkpoint.WriteFileAtomic(filepath.Join(out, "compare.md"), func(w io.Writer) error {
+				_, err := io.WriteString(w, md)
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	df.register(f)
+	f.StringVar(&out, "out", "", "directory of the runs and the comparison")
+	f.StringVar(&methods, "methods", "dim,vae,aae,bigan,nat,supervised,random", "methods to compare")
+	f.StringVar(&arch, "arch", "auto", "encoder, the same for every method")
+	f.IntVar(&epochs, "epochs", 1, "epochs per method")
+	f.IntVar(&steps, "steps", 0, "steps per method (overrides --epochs)")
+	f.StringVar(&probe, "probe", "linear", "classifier on the frozen features: linear, svm, mlp or knn")
+	f.StringVar(&extra, "train-args", "", "more dim train flags for every method, space-separated")
+	return cmd
+}
+
+// runSub runs a subcommand in-process with args.
+func runSub(c *cobra.Command, args []string) error {
+	c.SetArgs(args)
+	c.SilenceUsage, c.SilenceErrors = true, true
+	return c.Execute()
+}
+
+// comparisonRow reads a method's evaluation and training time.
+func comparisonRow(method, dir, probe string) (comparisonMethod, error) {
+	rep, err := eval.ReadReport(filepath.Join(dir, eval.ReportFile(probe)))
+	if err != nil {
+		return comparisonMethod{}, err
+	}
+	row := comparisonMethod{Method: method, Dir: dir, TestAcc: map[string]float64{}}
+	for _, l := range encoder.Layers {
+		if r, ok := rep.Lookup(l, probe, eval.MetricTestAcc); ok {
+			row.TestAcc[l] = r.Value
+		}
+	}
+	recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		return row, err
+	}
+	var last int64
+	for _, r := range recs {
+		if r.Event == "start" {
+			last = 0
+		}
+		if r.Event != "step" {
+			continue
+		}
+		step, _ := r.Int("step")
+		ms, _ := r.Float("ms_per_step")
+		if step > last {
+			row.TrainSeconds += ms * float64(step-last) / 1000
+			last = step
+		}
+	}
+	return row, nil
+}
+
+// comparisonMarkdown is the table of the paper's Table 1: methods by
+// layers, test accuracy in percent, and training time.
+func comparisonMarkdown(c comparison) string {
+	var b strings.Builder
+	budget := fmt.Sprintf("%d epochs", c.Epochs)
+	if c.Steps > 0 {
+		budget = fmt.Sprintf("%d steps", c.Steps)
+	}
+	fmt.Fprintf(&b, "Test accuracy of a %s classifier on frozen features, %s, %s per method.\n\n", c.Classifier, c.Data, budget)
+	b.WriteString("| method | conv | fc | Y | training |\n|---|---|---|---|---|\n")
+	for _, r := range c.Rows {
+		fmt.Fprintf(&b, "| %s |", r.Method)
+		for _, l := range encoder.Layers {
+			if v, ok := r.TestAcc[l]; ok {
+				fmt.Fprintf(&b, " %.2f%% |", 100*v)
+			} else {
+				b.WriteString(" - |")
+			}
+		}
+		fmt.Fprintf(&b, " %s |\n", time.Duration(r.TrainSeconds*float64(time.Second)).Round(time.Second))
+	}
+	return b.String()
+}
