@@ -19,12 +19,16 @@ import (
 // Kinds of result: the classifiers trained on frozen features and the
 // measures computed on them.
 const (
-	KindLinear     = "linear"      // logistic regression (LinearProbe)
-	KindSVM        = "svm"         // linear SVM (LinearProbe with Hinge)
-	KindMLP        = "mlp"         // the paper's MLP classifier (MLPProbe)
-	KindKNN        = "knn"         // k nearest neighbours (KNN)
-	KindNDM        = "ndm"         // neural dependency measure (NDM)
-	KindNDMSigmoid = "ndm_sigmoid" // NDM of sigmoid(features)
+	KindLinear     = "linear"         // logistic regression (LinearProbe)
+	KindSVM        = "svm"            // linear SVM (LinearProbe with Hinge)
+	KindMLP        = "mlp"            // the paper's MLP classifier (MLPProbe)
+	KindKNN        = "knn"            // k nearest neighbours (KNN)
+	KindNDM        = "ndm"            // neural dependency measure (NDM)
+	KindNDMSigmoid = "ndm_sigmoid"    // NDM of sigmoid(features)
+	KindMINE       = "mine"           // MINE estimate of I(X;Y) between images and features (MINE)
+	KindMSSSIM     = "msssim"         // MS-SSIM of a decoder trained on frozen features (DecoderMSSSIM)
+	KindFrozen     = "semi_frozen"    // classifier on N labels per class, encoder frozen (SemiSupervised)
+	KindFineTuned  = "semi_finetuned" // the same, encoder fine-tuned with it (SemiSupervised)
 )
 
 // Metrics of a result row.
@@ -32,7 +36,8 @@ const (
 	MetricTrainAcc = "train_acc" // accuracy on the training set, in [0, 1]
 	MetricValAcc   = "val_acc"   // accuracy on the held-out part of train that chose the settings
 	MetricTestAcc  = "test_acc"  // accuracy on the test set, in [0, 1]
-	MetricNats     = "nats"      // an information quantity in nats (NDM)
+	MetricNats     = "nats"      // an information quantity in nats (NDM, MINE)
+	MetricMSSSIM   = "ms_ssim"   // mean MS-SSIM of test reconstructions, at most 1
 )
 
 // ReportFormat is the version of the eval.json layout that WriteFile
@@ -52,7 +57,8 @@ type Result struct {
 	// of the whole representation.
 	Layer string `json:"layer,omitempty"`
 	// Kind is the classifier (KindLinear, KindSVM, KindMLP, KindKNN) or
-	// measure (KindNDM, KindNDMSigmoid; MINE and MS-SSIM to come).
+	// measure (KindNDM, KindNDMSigmoid, KindMINE, KindMSSSIM), or the
+	// semi-supervised classifiers (KindFrozen, KindFineTuned).
 	Kind string `json:"kind"`
 	// Metric names Value: MetricTestAcc, MetricTrainAcc, MetricValAcc,
 	// MetricNats, ...

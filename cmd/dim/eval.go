@@ -27,6 +27,7 @@ type evalOptions struct {
 	ndmCfg eval.NDMConfig
 	probe  eval.ProbeConfig
 	mlp    eval.MLPConfig
+	meas   measureOptions // --mine, --msssim, --labels-per-class (measures.go)
 
 	kinds    []string // the classifiers to run: linear, svm, mlp, knn
 	distance string   // of k-NN: eval.Euclidean or eval.Cosine
@@ -169,6 +170,7 @@ features) with the same classifiers.`,
 	f.IntVar(&o.runs, "runs", 1, "repeat each classifier with seeds seed..seed+N-1 and report the mean and standard deviation of each accuracy (the paper: 5 for the SVM)")
 	f.BoolVar(&o.ndm, "ndm", false, "also measure the neural dependency measure (NDM) of Y, with and without a sigmoid")
 	f.IntVar(&o.ndmCfg.Steps, "ndm-steps", 2000, "training steps of the NDM critic (batches of 1000 rows)")
+	o.meas.register(f)
 	f.StringVar(&probes, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours); all, or a comma-separated list, for several")
 	f.StringVar(&o.distance, "knn-distance", eval.Euclidean, "distance of k-NN: euclidean or cosine")
 	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on (default: that data set)")
@@ -211,11 +213,11 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 	if o.ndm && !slices.Contains(taps, encoder.TapY) {
 		taps = append(slices.Clone(taps), encoder.TapY)
 	}
-	tr, err := embedSplit(enc, "train", split.Train, encoder.EmbedOptions{Taps: taps})
+	tr, err := embedSplit(enc, "train", split.Train, o.meas.embedOptions(taps))
 	if err != nil {
 		return nil, fmt.Errorf("%s train split: %w", split.Name, err)
 	}
-	te, err := embedSplit(enc, "test", split.Test, encoder.EmbedOptions{Taps: taps})
+	te, err := embedSplit(enc, "test", split.Test, o.meas.embedOptions(taps))
 	if err != nil {
 		return nil, fmt.Errorf("%s test split: %w", split.Name, err)
 	}
@@ -230,6 +232,9 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 	})
 	if err == nil && o.ndm {
 		err = measureNDM(rep, o, tr.Taps[encoder.TapY], te.Taps[encoder.TapY])
+	}
+	if err == nil {
+		err = o.meas.add(rep, enc, tr, te, classes, o.probe.Seed)
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
@@ -331,6 +336,9 @@ func classify(o evalOptions, layer string, classes int, xtr *tensor.Tensor, trai
 // dim embed writes them, or any other encoder's, e.g. the PyTorch peer's).
 func evaluateFeatures(dir string, o evalOptions) (*eval.Report, error) {
 	start := time.Now()
+	if o.meas.any() {
+		return nil, errors.New("--mine, --msssim and --labels-per-class need images: use --model or --random, not --features")
+	}
 	trainY, err := readLabels(filepath.Join(dir, "train_labels.npy"))
 	if err != nil {
 		return nil, err
