@@ -77,7 +77,7 @@ func newAutoencoder(name string, o Options, enc encoder.Spec) (train.Method, err
 		return nil, err
 	}
 	s := e.Spec()
-	dec, err := decoder.New(s.Out, s.Channels, s.Size, rng)
+	dec, err := decoder.New(s.Out, s.Channels, s.Size, 0, rng)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

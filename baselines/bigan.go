@@ -21,7 +21,7 @@ var biganSpec = Spec{
 			return nil, err
 		}
 		s := e.Spec()
-		g, err := decoder.New(s.Out, s.Channels, s.Size, rng)
+		g, err := decoder.New(s.Out, s.Channels, s.Size, 0, rng)
 		if err != nil {
 			return nil, fmt.Errorf("bigan: %w", err)
 		}

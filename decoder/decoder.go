@@ -34,28 +34,45 @@ type Decoder struct {
 	channels int
 }
 
-// New returns a decoder from codes of width in to channels x size x size
-// images, initialised as PyTorch's layers, or an error for a size that is
-// not s0 * 2^k with s0 in [4, 7].
-func New(in, channels, size int, rng *tensor.RNG) (*Decoder, error) {
-	if in < 1 || channels < 1 {
-		return nil, fmt.Errorf("decoder: code width %d, %d channels", in, channels)
-	}
-	s0, k := size, 0
+// Layout returns the side s0 of the decoder's first map and the number k
+// of upsamplings for size x size images: size = s0 * 2^k with s0 in
+// [4, 7] and k >= 1, or an error.
+func Layout(size int) (s0, k int, err error) {
+	s0 = size
 	for s0 > 7 && s0%2 == 0 {
 		s0, k = s0/2, k+1
 	}
 	if s0 < 4 || s0 > 7 || k == 0 {
-		return nil, fmt.Errorf("decoder: image size %d is not 4..7 times a power of two", size)
+		return 0, 0, fmt.Errorf("decoder: image size %d is not 4..7 times a power of two", size)
 	}
-	d := &Decoder{s0: s0, channels: channels, c0: 64 << k}
+	return s0, k, nil
+}
+
+// New returns a decoder from codes of width in to channels x size x size
+// images, initialised as PyTorch's layers, or an error for a size Layout
+// refuses. width is the channels of the first map (0: 64 * 2^k, so that
+// the last transposed convolution has 64 as the reference's); each
+// transposed convolution halves them (not below 1).
+func New(in, channels, size, width int, rng *tensor.RNG) (*Decoder, error) {
+	if in < 1 || channels < 1 || width < 0 {
+		return nil, fmt.Errorf("decoder: code width %d, %d channels, first map width %d", in, channels, width)
+	}
+	s0, k, err := Layout(size)
+	if err != nil {
+		return nil, err
+	}
+	if width == 0 {
+		width = 64 << k
+	}
+	d := &Decoder{s0: s0, channels: channels, c0: width}
 	d.fc = nn.NewLinear(in, d.c0*s0*s0, true, rng)
 	d.bnfc = nn.NewBatchNorm(d.c0*s0*s0, true)
 	c := d.c0
 	for range k {
-		d.tconvs = append(d.tconvs, nn.NewConvTranspose2d(c, c/2, 4, 2, 1, 0, true, rng))
-		d.bns = append(d.bns, nn.NewBatchNorm(c/2, true))
-		c /= 2
+		next := max(c/2, 1)
+		d.tconvs = append(d.tconvs, nn.NewConvTranspose2d(c, next, 4, 2, 1, 0, true, rng))
+		d.bns = append(d.bns, nn.NewBatchNorm(next, true))
+		c = next
 	}
 	d.out = nn.NewConv2d(c, channels, 3, 1, 1, false, rng)
 	return d, nil

@@ -18,7 +18,7 @@ func TestShapesAndNames(t *testing.T) {
 		{3, 32, "fc bnfc tconv1 bn1 tconv2 bn2 tconv3 bn3 out"},
 		{3, 64, "fc bnfc tconv1 bn1 tconv2 bn2 tconv3 bn3 tconv4 bn4 out"},
 	} {
-		d, err := New(5, c.channels, c.size, tensor.NewRNG(1))
+		d, err := New(5, c.channels, c.size, 0, tensor.NewRNG(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestShapesAndNames(t *testing.T) {
 		}
 	}
 	for _, size := range []int{30, 3, 9} {
-		if _, err := New(5, 3, size, tensor.NewRNG(1)); err == nil {
+		if _, err := New(5, 3, size, 0, tensor.NewRNG(1)); err == nil {
 			t.Errorf("size %d: no error", size)
 		}
 	}
@@ -62,4 +62,39 @@ func joined(s []string) string {
 		out += x
 	}
 	return out
+}
+
+func TestLayout(t *testing.T) {
+	for _, c := range []struct{ size, s0, k int }{
+		{28, 7, 2}, {32, 4, 3}, {64, 4, 4}, {96, 6, 4}, {16, 4, 2}, {8, 4, 1}, {7, 0, 0}, {6, 0, 0}, {27, 0, 0},
+	} {
+		s0, k, err := Layout(c.size)
+		if (err != nil) != (c.k == 0) || s0 != c.s0 || k != c.k {
+			t.Errorf("Layout(%d) = %d, %d, %v; want %d, %d", c.size, s0, k, err, c.s0, c.k)
+		}
+	}
+}
+
+// TestReferenceParameters: the 32x32 decoder has the reference's layers
+// (its parameter count), and a narrow one still works at 64x64.
+func TestReferenceParameters(t *testing.T) {
+	d, err := New(64, 3, 32, 0, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (64*8192 + 8192 + 2*8192) + // linear to 512x4x4, BatchNorm
+		(512*256*16 + 256 + 2*256) + (256*128*16 + 128 + 2*128) + (128*64*16 + 64 + 2*64) + // tconvs, BatchNorm
+		64*3*9 // conv, no bias
+	if got := nn.StateOf(d, "").NumParams(); got != want {
+		t.Errorf("32x32 decoder: %d parameters, want %d", got, want)
+	}
+	narrow, err := New(5, 3, 64, 8, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := autograd.NewTape()
+	x := narrow.Forward(tp, tp.Const(tensor.New(2, 5)))
+	if err := tp.Err(); err != nil || !slices.Equal(x.Value.Shape, []int{2, 3, 64, 64}) {
+		t.Errorf("narrow 64x64 decoder: %v, %v", x.Value.Shape, err)
+	}
 }

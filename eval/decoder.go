@@ -5,17 +5,19 @@ import (
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/decoder"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// DecoderConfig sets up the decoder of the MS-SSIM evaluation. Zero fields
-// take the reference's values (Width 512, Adam 1e-4, batch 64) and 2000
-// steps.
+// DecoderConfig sets up the decoder of the MS-SSIM evaluation (package
+// decoder: the reference's cortex_DIM/configs/deconvnets.py, sized to the
+// image). Zero fields take the reference's values (Adam 1e-4, batch 64,
+// the decoder's default width: 512x4x4 for 32x32 images) and 2000 steps.
 type DecoderConfig struct {
-	// Width is the number of channels of the linear layer's map; each
-	// transposed convolution halves it (512: 256, 128, 64 as the paper).
+	// Width is the number of channels of the first map (0: the decoder's
+	// default, 64 * 2^upsamplings); each transposed convolution halves it.
 	Width        int
 	Steps, Batch int
 	LR           float64
@@ -23,9 +25,6 @@ type DecoderConfig struct {
 }
 
 func (c DecoderConfig) withDefaults() DecoderConfig {
-	if c.Width == 0 {
-		c.Width = 512
-	}
 	if c.Steps == 0 {
 		c.Steps = 2000
 	}
@@ -36,56 +35,6 @@ func (c DecoderConfig) withDefaults() DecoderConfig {
 		c.LR = 1e-4
 	}
 	return c
-}
-
-// DecoderLayout returns the side of the decoder's first map and the number
-// of upsamplings (transposed convolutions, 4x4 stride 2) for size x size
-// images: size is halved while it is even and the half is at least 4. So
-// 32x32 starts at 4x4 with 3 upsamplings (the paper's decoder), 28x28 at
-// 7x7 with 2, 64x64 at 4x4 with 4 and 96x96 at 6x6 with 4. Sizes that
-// allow no upsampling (odd, or below 8) are an error.
-func DecoderLayout(size int) (base, ups int, err error) {
-	base = size
-	for base%2 == 0 && base/2 >= 4 {
-		base /= 2
-		ups++
-	}
-	if ups == 0 {
-		return 0, 0, fmt.Errorf("decoder: %dx%d images: need an even size of at least 8", size, size)
-	}
-	return base, ups, nil
-}
-
-// NewDecoder returns the decoder of the MS-SSIM evaluation (reference:
-// cortex_DIM/configs/deconvnets.py) from d features to images [N,channels,
-// size,size] in [-1, 1]: Linear to Width*base*base, BatchNorm, ReLU,
-// reshape to [Width,base,base]; per upsampling (DecoderLayout) a 4x4
-// stride-2 transposed convolution halving the channels (at least 1),
-// BatchNorm, ReLU; a 3x3 convolution without bias to the image's channels
-// and tanh.
-func NewDecoder(d, channels, size int, cfg DecoderConfig, rng *tensor.RNG) (*nn.Sequential, error) {
-	cfg = cfg.withDefaults()
-	base, ups, err := DecoderLayout(size)
-	if err != nil {
-		return nil, err
-	}
-	if d < 1 || channels < 1 || cfg.Width < 1 {
-		return nil, fmt.Errorf("decoder: %d features, %d channels, width %d: want positive", d, channels, cfg.Width)
-	}
-	w := cfg.Width
-	layers := []nn.Module{
-		nn.NewLinear(d, w*base*base, true, rng), nn.NewBatchNorm(w*base*base, true), nn.ReLU,
-		nn.Func{F: func(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-			return tp.Reshape(x, x.Shape()[0], cfg.Width, base, base)
-		}},
-	}
-	for range ups {
-		out := max(w/2, 1)
-		layers = append(layers, nn.NewConvTranspose2d(w, out, 4, 2, 1, 0, true, rng), nn.NewBatchNorm(out, true), nn.ReLU)
-		w = out
-	}
-	layers = append(layers, nn.NewConv2d(w, channels, 3, 1, 1, false, rng), nn.Tanh)
-	return nn.NewSequential(layers...), nil
 }
 
 // DecoderResult is the outcome of DecoderMSSSIM.
@@ -102,7 +51,7 @@ type DecoderResult struct {
 }
 
 // DecoderMSSSIM measures how much of the images a representation keeps,
-// as the paper's Table 3 does: a decoder (NewDecoder) is trained with the
+// as the paper's Table 3 does: a decoder (package decoder) is trained with the
 // L2 (mean squared error) loss to reconstruct the training images trainX
 // [N,C,S,S] from their frozen features trainY [N,D], and its
 // reconstructions of the test images are scored with MS-SSIM, averaged
@@ -111,7 +60,7 @@ type DecoderResult struct {
 // minimum and maximum to -1 and 1 (the identity for the default
 // transform, whose pixels are already in [-1, 1]); MS-SSIM then uses the
 // data range 2. Errors: shapes that disagree, constant training images,
-// image sizes DecoderLayout or MSSSIM reject, or a non-finite loss.
+// image sizes decoder.Layout or MSSSIM reject, or a non-finite loss.
 func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfig) (DecoderResult, error) {
 	cfg = cfg.withDefaults()
 	for _, s := range []struct {
@@ -152,7 +101,7 @@ func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfi
 	xtr, xte := scale(trainX), scale(testX)
 
 	rng := tensor.NewRNG(cfg.Seed)
-	dec, err := NewDecoder(trainY.Shape[1], c, size, cfg, rng)
+	dec, err := decoder.New(trainY.Shape[1], c, size, cfg.Width, rng)
 	if err != nil {
 		return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %w", err)
 	}

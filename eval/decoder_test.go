@@ -4,60 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/deepinfomax/deepinfomax/autograd"
-	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
-
-func TestDecoderLayout(t *testing.T) {
-	for _, c := range []struct{ size, base, ups int }{
-		{28, 7, 2}, {32, 4, 3}, {64, 4, 4}, {96, 6, 4}, {16, 4, 2}, {8, 4, 1}, {7, 0, 0}, {6, 0, 0}, {27, 0, 0},
-	} {
-		base, ups, err := DecoderLayout(c.size)
-		if (err != nil) != (c.ups == 0) || base != c.base || ups != c.ups {
-			t.Errorf("DecoderLayout(%d) = %d, %d, %v; want %d, %d", c.size, base, ups, err, c.base, c.ups)
-		}
-	}
-}
-
-// TestNewDecoder checks output shapes and range, and that the 32x32
-// decoder has the paper's layers (its parameter count).
-func TestNewDecoder(t *testing.T) {
-	for _, c := range []struct{ ch, size int }{{1, 28}, {3, 32}, {3, 64}} {
-		dec, err := NewDecoder(5, c.ch, c.size, DecoderConfig{Width: 8}, tensor.NewRNG(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y := tensor.New(2, 5)
-		tensor.NewRNG(2).Normal(y, 0, 3)
-		tp := autograd.NewTape()
-		out := dec.Forward(tp, tp.Const(y))
-		if err := tp.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if want := []int{2, c.ch, c.size, c.size}; !tensor.EqualShape(out.Shape(), want) {
-			t.Errorf("size %d: output %v, want %v", c.size, out.Shape(), want)
-		}
-		for _, v := range out.Data() {
-			if !(v >= -1 && v <= 1) {
-				t.Fatalf("size %d: output %v outside [-1, 1]", c.size, v)
-			}
-		}
-	}
-	dec, err := NewDecoder(64, 3, 32, DecoderConfig{}, tensor.NewRNG(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := (64*8192 + 8192 + 2*8192) + // linear to 512x4x4, BatchNorm
-		(512*256*16 + 256 + 2*256) + (256*128*16 + 128 + 2*128) + (128*64*16 + 64 + 2*64) + // tconvs, BatchNorm
-		64*3*9 // conv, no bias
-	if got := nn.StateOf(dec, "").NumParams(); got != want {
-		t.Errorf("32x32 decoder: %d parameters, want %d", got, want)
-	}
-	if _, err := NewDecoder(64, 3, 27, DecoderConfig{}, tensor.NewRNG(1)); err == nil {
-		t.Error("no error for 27x27 images")
-	}
-}
 
 // decoderData returns n features [n,4] and 1x16x16 images that are a
 // smooth function of them.
