@@ -48,27 +48,7 @@ func (m *Supervised) Step(b *train.Batch) ([]train.Loss, error) {
 			}
 		}
 		logits := m.Head.Forward(tp, m.Enc.Encode(tp, tp.Const(b.X)).Y)
-		m.losses[1].Value = accuracy(logits.Value, b.Labels)
+		m.losses[1].Value = nn.Accuracy(logits.Value, b.Labels)
 		return tp.CrossEntropy(logits, b.Labels), nil
 	})
-}
-
-// accuracy is the fraction of rows of logits [N,K] whose maximum is at the
-// label.
-func accuracy(logits *tensor.Tensor, labels []int) float32 {
-	k := logits.Shape[1]
-	correct := 0
-	for i, y := range labels {
-		row := logits.Data[i*k : (i+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
-	return float32(correct) / float32(len(labels))
 }

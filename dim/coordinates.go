@@ -5,6 +5,7 @@ import (
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -111,27 +112,7 @@ func (c *Coordinates) labels(n int, s *Step) {
 // Metrics implements Metered: coord_acc, the mean of the row and column
 // accuracies of the last Loss.
 func (c *Coordinates) Metrics(out []float32) {
-	out[0] = (accuracy(c.rowsOut.Value, c.rowLab) + accuracy(c.colsOut.Value, c.colLab)) / 2
-}
-
-// accuracy returns the fraction of rows of logits [R,K] whose largest
-// value is at the label.
-func accuracy(logits *tensor.Tensor, labels []int) float32 {
-	k := logits.Shape[1]
-	correct := 0
-	for r, y := range labels {
-		row := logits.Data[r*k : (r+1)*k]
-		best := 0
-		for j, v := range row {
-			if v > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
-	return float32(correct) / float32(len(labels))
+	out[0] = (nn.Accuracy(c.rowsOut.Value, c.rowLab) + nn.Accuracy(c.colsOut.Value, c.colLab)) / 2
 }
 
 // broadcastRows repeats each row of y [N,D] hw times: [N*hw, D], by adding

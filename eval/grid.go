@@ -73,14 +73,5 @@ func (rep *Report) WriteGrid(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}
 	tw.Flush() // into a buffer: cannot fail
-	var out strings.Builder
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
-		if l != "" {
-			out.WriteString(strings.TrimRight(l, " \n") + "\n")
-		}
-	}
-	if _, err := io.WriteString(w, out.String()); err != nil {
-		return fmt.Errorf("write eval table: %w", err)
-	}
-	return nil
+	return writeTrimmed(w, buf.String())
 }

@@ -322,20 +322,7 @@ func Accuracy(m nn.Module, x *tensor.Tensor, labels []int) float64 {
 		tp.Reset()
 		shape := append([]int{e - s}, x.Shape[1:]...)
 		xb := &tensor.Tensor{Shape: shape, Data: x.Data[s*d : e*d]}
-		out := m.Forward(tp, tp.Const(xb)).Value
-		k := out.Shape[1]
-		for i := 0; i < e-s; i++ {
-			row := out.Data[i*k : (i+1)*k]
-			best := 0
-			for j, v := range row {
-				if v > row[best] {
-					best = j
-				}
-			}
-			if best == labels[s+i] {
-				correct++
-			}
-		}
+		correct += nn.Correct(m.Forward(tp, tp.Const(xb)).Value, labels[s:e])
 	}
 	return float64(correct) / float64(max(n, 1))
 }

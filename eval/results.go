@@ -506,16 +506,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}
 	tw.Flush() // into a buffer: cannot fail
-	var out strings.Builder
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
-		if l != "" {
-			out.WriteString(strings.TrimRight(l, " \n") + "\n")
-		}
-	}
-	if _, err := io.WriteString(w, out.String()); err != nil {
-		return fmt.Errorf("write eval table: %w", err)
-	}
-	return nil
+	return writeTrimmed(w, buf.String())
 }
 
 // formatValue writes an accuracy in percent, anything else to 4 decimals,
@@ -544,4 +535,19 @@ func formatSettings(s map[string]any) string {
 		parts[i] = fmt.Sprintf("%s=%v", k, s[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeTrimmed writes a tabwriter's text to w without the padding at the
+// ends of its lines.
+func writeTrimmed(w io.Writer, text string) error {
+	var out strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if l != "" {
+			out.WriteString(strings.TrimRight(l, " \n") + "\n")
+		}
+	}
+	if _, err := io.WriteString(w, out.String()); err != nil {
+		return fmt.Errorf("write eval table: %w", err)
+	}
+	return nil
 }

@@ -108,3 +108,20 @@ func TestTrainingMode(t *testing.T) {
 		}
 	}
 }
+
+func TestAccuracy(t *testing.T) {
+	logits := &tensor.Tensor{Shape: []int{4, 3}, Data: []float32{
+		1, 2, 3, // 2
+		5, 1, 1, // 0
+		0, 0, 0, // 0 (ties: the first)
+		1, 3, 2, // 1
+	}}
+	for _, c := range []struct {
+		labels []int
+		want   float32
+	}{{[]int{2, 0, 0, 1}, 1}, {[]int{2, 1, 0, 0}, 0.5}, {[]int{0, 1, 2, 0}, 0}} {
+		if got := Accuracy(logits, c.labels); got != c.want {
+			t.Errorf("Accuracy(%v) = %v, want %v", c.labels, got, c.want)
+		}
+	}
+}
