@@ -81,21 +81,7 @@ func (m *supervised) Step(b *train.Batch) ([]train.Loss, error) {
 	if err := tp.Err(); err != nil {
 		return m.losses, err
 	}
-	correct := 0
-	k := logits.Value.Shape[1]
-	for i, y := range b.Labels {
-		row := logits.Value.Data[i*k : (i+1)*k]
-		best := 0
-		for j := range row {
-			if row[j] > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
-	m.losses[0].Value, m.losses[1].Value = loss.Item(), float32(correct)/float32(len(b.Labels))
+	m.losses[0].Value, m.losses[1].Value = loss.Item(), nn.Accuracy(logits.Value, b.Labels)
 	m.opt.ZeroGrad()
 	if err := tp.Backward(loss); err != nil {
 		return m.losses, err
