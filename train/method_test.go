@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,5 +172,70 @@ func TestResumeKeepsAugmentation(t *testing.T) {
 	}
 	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: filepath.Join(t.TempDir(), "r"), Train: ds, Steps: -3}); err == nil {
 		t.Error("negative steps: no error")
+	}
+}
+
+// TestRunLockAndCheckpoints: a run directory held by a live process is
+// refused, naming it; a stale lock and stale temporary files are cleared;
+// CheckpointEvery checkpoints every that many steps; a resumed run logs
+// each step once.
+func TestRunLockAndCheckpoints(t *testing.T) {
+	ds := tinyData(t, 24, 9)
+	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
+	build := func() (train.Method, error) { return newSupervised(cfg, tinySpec) }
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, train.LockFile)
+	os.WriteFile(lock, []byte(fmt.Sprintln(os.Getpid())), 0o644)
+	_, _, err := train.Train(context.Background(), build, train.Options{Dir: dir, Train: ds, Steps: 1})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("process %d", os.Getpid())) {
+		t.Fatalf("a run directory locked by a live process: %v", err)
+	}
+	os.WriteFile(lock, []byte("2147483646\n"), 0o644) // no such process
+	stale := filepath.Join(dir, ".model.safetensors.tmp-123")
+	os.WriteFile(stale, []byte("half a checkpoint"), 0o644)
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: dir, Train: ds, Steps: 5, LogEvery: 1, CheckpointEvery: 2}); err != nil {
+		t.Fatalf("a stale lock: %v", err)
+	}
+	for _, f := range []string{lock, stale} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", filepath.Base(f))
+		}
+	}
+	recs, err := runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ckpts []int64
+	for _, r := range recs {
+		if s, _ := r.Int("step"); r.Event == "checkpoint" {
+			ckpts = append(ckpts, s)
+		}
+	}
+	if !slices.Equal(ckpts, []int64{2, 4, 5}) {
+		t.Errorf("checkpoints at steps %v, want 2, 4, 5", ckpts)
+	}
+	// A run killed after logging steps past its last checkpoint: the
+	// resumed run replaces those lines instead of repeating them.
+	f, _ := os.OpenFile(filepath.Join(dir, train.MetricsFile), os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintln(f, `{"time":"2025-01-01T00:00:00Z","event":"step","step":6,"loss":1}`)
+	fmt.Fprintln(f, `{"time":"2025-01-01T00:00:01Z","event":"step","step":7,"loss":1}`)
+	f.Close()
+	if _, _, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, Steps: 8, LogEvery: 1, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = runlog.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+	seen := map[int64]int{}
+	for _, r := range recs {
+		if s, _ := r.Int("step"); r.Event == "step" {
+			seen[s]++
+		}
+	}
+	for s := int64(1); s <= 8; s++ {
+		if seen[s] != 1 {
+			t.Errorf("step %d logged %d times", s, seen[s])
+		}
 	}
 }

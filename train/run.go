@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/runlog"
@@ -35,6 +37,11 @@ type Options struct {
 	Log io.Writer
 	// LogEvery is the number of steps between metrics lines (default 10).
 	LogEvery int
+	// CheckpointEvery > 0 checkpoints every that many steps, and
+	// CheckpointInterval > 0 whenever that much time has passed since the
+	// last checkpoint; either way also after every epoch and at the end.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
 	// Augment is the training images' augmentation; normalisation comes
 	// from the encoder's spec. A resumed run keeps its own: a zero Augment
 	// takes it, another one is an error.
@@ -123,7 +130,20 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return p, fmt.Errorf("create run directory: %w", err)
 	}
-	metrics, err := runlog.Open(filepath.Join(o.Dir, MetricsFile), true)
+	unlock, err := lockDir(o.Dir)
+	if err != nil {
+		return p, err
+	}
+	defer unlock()
+	removeStaleTemps(o.Dir)
+	metricsPath := filepath.Join(o.Dir, MetricsFile)
+	if o.Resume {
+		// Steps logged after the checkpoint will be logged again.
+		if err := dropStepsAfter(metricsPath, p.Step); err != nil {
+			return p, err
+		}
+	}
+	metrics, err := runlog.Open(metricsPath, true)
 	if err != nil {
 		return p, err
 	}
@@ -138,10 +158,12 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	}
 	bar := runlog.NewProgress(o.Log, target, "train")
 	bar.Add(min(p.Step, target), "")
+	lastSave, lastSaveStep := time.Now(), p.Step
 	save := func() error {
 		if err := Save(o.Dir, m, p); err != nil {
 			return err
 		}
+		lastSave, lastSaveStep = time.Now(), p.Step
 		return metrics.Log("checkpoint", map[string]any{"step": p.Step, "epoch": p.Epoch})
 	}
 	batch := &Batch{X: &tensor.Tensor{}}
@@ -200,7 +222,12 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		if p.Step%o.LogEvery == 0 || p.Step == target {
 			logStep()
 		}
-		if b.Last || p.Step == target {
+		due := (o.CheckpointEvery > 0 && p.Step-lastSaveStep >= o.CheckpointEvery) ||
+			(o.CheckpointInterval > 0 && time.Since(lastSave) >= o.CheckpointInterval)
+		if b.Last || p.Step == target || due {
+			if sumN > 0 && !b.Last && p.Step != target {
+				logStep() // so that no logged step comes after the checkpoint's
+			}
 			if err := save(); err != nil {
 				return p, err
 			}
@@ -228,4 +255,44 @@ func Train(ctx context.Context, newMethod func() (Method, error), o Options) (Me
 	}
 	p, err = Run(ctx, m, p, o)
 	return m, p, err
+}
+
+// dropStepsAfter rewrites the metrics file without its "step" lines past
+// step (logged after the checkpoint a resumed run continues from, so they
+// will be logged again), atomically. A missing file is fine.
+func dropStepsAfter(path string, step int) error {
+	recs, err := runlog.ReadMetrics(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	keep, drop := make([]bool, len(lines)), false
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, r := range recs {
+		if s, ok := r.Int("step"); ok && r.Event == "step" && int(s) > step && r.Line-1 < len(lines) {
+			keep[r.Line-1], drop = false, true
+		}
+	}
+	if !drop {
+		return nil
+	}
+	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
+		for i, l := range lines {
+			if keep[i] {
+				if _, err := io.WriteString(w, l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/deepinfomax/deepinfomax/baselines"
 	"github.com/deepinfomax/deepinfomax/data"
@@ -35,6 +37,7 @@ func trainCmd() *cobra.Command {
 		prior             string
 		occlude           bool
 		method            string
+		checkpointEvery   string
 		klWeight          float32
 		priorWeight       float32
 		flagErr           error // a term's weight flag that could not be registered
@@ -46,8 +49,10 @@ func trainCmd() *cobra.Command {
 		Short: "Train a Deep InfoMax encoder",
 		Long: `Train a Deep InfoMax encoder and its MI networks on the training split of a
 data set. Weights (safetensors), config (JSON) and metrics (JSON lines) go to
-RUN_DIR; a checkpoint is written after every epoch and at the end, and Ctrl-C
-saves one before exiting (exit status 130). --resume continues a run from its
+RUN_DIR; a checkpoint is written every --checkpoint-every (5 minutes by
+default), after every epoch and at the end; Ctrl-C, SIGTERM or SIGHUP during
+training saves one before exiting (exit status 130), and during --eval stops at
+once. A second dim train on the same RUN_DIR is refused while the first runs. --resume continues a run from its
 last checkpoint with the checkpoint's own config and augmentation (model flags
 are then ignored, with a note; a different --crop, --pad or --flip is an
 error) and the same data order, up to the new --epochs or --steps total.
@@ -123,11 +128,16 @@ Data specs: ` + data.Specs,
 				}
 				return dim.New(cfg, spec)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			every, interval, err := parseCheckpointEvery(checkpointEvery)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			model, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
+				CheckpointEvery: every, CheckpointInterval: interval,
 			})
 			stop() // from here Ctrl-C stops the process at once: the checkpoint is written
 			if err != nil {
@@ -180,6 +190,7 @@ Data specs: ` + data.Specs,
 	f.BoolVar(&flip, "flip", false, "random horizontal flips")
 	f.BoolVar(&normalize, "normalize", false, "normalise each channel by the training set's mean and std (default: scale to [-1, 1])")
 	f.IntVar(&logEvery, "log-every", 10, "steps between metrics lines")
+	f.StringVar(&checkpointEvery, "checkpoint-every", "5m", "checkpoint every N steps (500) or every duration (5m, 1h); 0: only after each epoch and at the end")
 	return cmd
 }
 
@@ -192,11 +203,23 @@ func baselineNames() string {
 	return strings.Join(names, ", ")
 }
 
+// parseCheckpointEvery reads --checkpoint-every: a number of steps or a
+// duration.
+func parseCheckpointEvery(v string) (steps int, interval time.Duration, err error) {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return n, 0, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return 0, d, nil
+	}
+	return 0, 0, fmt.Errorf("--checkpoint-every %q: want a number of steps (500) or a duration (5m)", v)
+}
+
 // runFlags are the train flags that apply to a resumed run too; the others
 // define the model, which a resumed run takes from its checkpoint.
 var runFlags = map[string]bool{
 	"data": true, "size": true, "holdout": true, "coarse": true, "out": true, "epochs": true, "steps": true,
-	"resume": true, "eval": true, "log-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
+	"resume": true, "eval": true, "log-every": true, "checkpoint-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
 }
 
 // termFlags registers a weight flag for every registered term of the DIM
