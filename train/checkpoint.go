@@ -1,12 +1,16 @@
 package train
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/checkpoint"
@@ -27,8 +31,14 @@ const (
 	ConfigFile = "config.json"
 	// MetricsFile holds one JSON object per line: losses, timings, accuracies.
 	MetricsFile = "metrics.jsonl"
-	// metaKey is the safetensors metadata key holding Info.
+	// PrevWeightsFile is the checkpoint before the latest, kept until the
+	// next one is complete: Load falls back to it when WeightsFile is
+	// missing or damaged.
+	PrevWeightsFile = "model.prev.safetensors"
+	// metaKey is the safetensors metadata key holding Info, and crcKey the
+	// one holding each tensor's CRC-32 (IEEE) of its float32 bytes.
 	metaKey = "deepinfomax"
+	crcKey  = "deepinfomax_crc32"
 	// encoderPrefix names the encoder's tensors.
 	encoderPrefix = "encoder."
 )
@@ -74,8 +84,17 @@ func Save(dir string, m Method, p Progress) error {
 	if err != nil {
 		return fmt.Errorf("encode run info: %w", err)
 	}
+	crc, err := json.Marshal(checksums(tensors))
+	if err != nil {
+		return fmt.Errorf("encode checksums: %w", err)
+	}
 	path := filepath.Join(dir, WeightsFile)
-	if err := checkpoint.Save(path, tensors, map[string]string{metaKey: string(js)}); err != nil {
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Rename(path, filepath.Join(dir, PrevWeightsFile)); err != nil {
+			return fmt.Errorf("keep the previous checkpoint: %w", err)
+		}
+	}
+	if err := checkpoint.Save(path, tensors, map[string]string{metaKey: string(js), crcKey: string(crc)}); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	if err := checkpoint.WriteJSONAtomic(filepath.Join(dir, ConfigFile), info); err != nil {
@@ -84,9 +103,39 @@ func Save(dir string, m Method, p Progress) error {
 	return nil
 }
 
-// readCheckpoint reads the tensors and Info of dir's checkpoint.
+// checksums returns the CRC-32 of each tensor's float32 data.
+func checksums(tensors map[string]*tensor.Tensor) map[string]uint32 {
+	out := make(map[string]uint32, len(tensors))
+	var buf []byte
+	for name, t := range tensors {
+		buf = buf[:0]
+		for _, v := range t.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		out[name] = crc32.ChecksumIEEE(buf)
+	}
+	return out
+}
+
+// readCheckpoint reads the tensors and Info of dir's checkpoint, falling
+// back (with a warning on stderr) to the previous checkpoint when the
+// latest is missing or damaged.
 func readCheckpoint(dir string) (map[string]*tensor.Tensor, Info, string, error) {
-	path := filepath.Join(dir, WeightsFile)
+	tensors, info, path, err := readCheckpointFile(dir, WeightsFile)
+	if err == nil {
+		return tensors, info, path, nil
+	}
+	if pt, pi, pp, perr := readCheckpointFile(dir, PrevWeightsFile); perr == nil {
+		fmt.Fprintf(os.Stderr, "warning: %v; using the previous checkpoint %s (step %d)\n", err, pp, pi.Progress.Step)
+		return pt, pi, pp, nil
+	}
+	return nil, info, path, err
+}
+
+// readCheckpointFile reads one checkpoint file of dir and verifies its
+// tensors' checksums (when it has them).
+func readCheckpointFile(dir, file string) (map[string]*tensor.Tensor, Info, string, error) {
+	path := filepath.Join(dir, file)
 	tensors, meta, err := checkpoint.Load(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -101,6 +150,18 @@ func readCheckpoint(dir string) (map[string]*tensor.Tensor, Info, string, error)
 	info, err := parseInfo([]byte(js))
 	if err != nil {
 		return nil, Info{}, path, fmt.Errorf("%s: bad metadata: %w", path, err)
+	}
+	if raw, ok := meta[crcKey]; ok {
+		var want map[string]uint32
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			return nil, info, path, fmt.Errorf("%s: bad checksums: %w", path, err)
+		}
+		got := checksums(tensors)
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			if got[name] != want[name] {
+				return nil, info, path, fmt.Errorf("%s: tensor %s is damaged (checksum %08x, saved %08x)", path, name, got[name], want[name])
+			}
+		}
 	}
 	return tensors, info, path, nil
 }

@@ -239,3 +239,32 @@ func TestRunLockAndCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedCheckpoint: a flipped byte inside a tensor is reported with
+// the tensor's name, and Load falls back to the previous checkpoint.
+func TestDamagedCheckpoint(t *testing.T) {
+	ds := tinyData(t, 16, 9) // 4 steps per epoch: checkpoints at steps 2 and 4
+	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
+	build := func() (train.Method, error) { return newSupervised(cfg, tinySpec) }
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, _, err := train.Train(context.Background(), build, train.Options{Dir: dir, Train: ds, Steps: 4, CheckpointEvery: 2}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, train.WeightsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0x40 // inside the last tensor's data
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := train.Load(dir)
+	if err != nil || p.Step != 2 {
+		t.Fatalf("Load with a damaged latest checkpoint: %v, step %d; want the previous one (step 2)", err, p.Step)
+	}
+	os.Remove(filepath.Join(dir, train.PrevWeightsFile))
+	if _, _, err := train.Load(dir); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("Load with only a damaged checkpoint: %v", err)
+	}
+}
