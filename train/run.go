@@ -92,8 +92,10 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			return p, fmt.Errorf("%s was trained with %v, not %v: resume with the same augmentation or none", o.Dir, *p.Augment, o.Augment)
 		}
 	} else {
-		if _, err := os.Stat(ckpt); err == nil {
-			return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
+		for _, f := range []string{ckpt, filepath.Join(o.Dir, PrevWeightsFile)} {
+			if _, err := os.Stat(f); err == nil {
+				return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
+			}
 		}
 		p.Data, p.Augment = o.DataSpec, &o.Augment
 	}
