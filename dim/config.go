@@ -116,7 +116,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
 	case mutual == 0:
 		return fmt.Errorf("no mutual-information term has a positive weight (%s): nothing to maximise", strings.Join(miWeights(), ", "))
-	case c.GradPenalty < 0:
+	case !(c.GradPenalty >= 0):
 		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
 	case c.Batch < 2:
 		return fmt.Errorf("batch must be at least 2 (negatives come from other samples), got %d", c.Batch)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,10 @@ type Options struct {
 	// last checkpoint; either way also after every epoch and at the end.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
+	// DivergeFactor > 0 stops the run when a loss's magnitude exceeds
+	// that many times its running average (after 20 steps), naming the
+	// step and the loss; 0 means 1e4; negative never stops.
+	DivergeFactor float64
 	// Augment is the training images' augmentation; normalisation comes
 	// from the encoder's spec. A resumed run keeps its own: a zero Augment
 	// takes it, another one is an error.
@@ -158,8 +163,11 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	} else {
 		metrics.Log("resume", map[string]any{"step": p.Step, "epoch": p.Epoch})
 	}
-	bar := runlog.NewProgress(o.Log, target, "train")
-	bar.Add(min(p.Step, target), "")
+	desc := "train"
+	if p.Step > 0 {
+		desc = fmt.Sprintf("train from step %d", p.Step)
+	}
+	bar := runlog.NewProgress(o.Log, max(target-p.Step, 0), desc)
 	lastSave, lastSaveStep := time.Now(), p.Step
 	save := func() error {
 		if err := Save(o.Dir, m, p); err != nil {
@@ -173,6 +181,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		sums   []float64
 		sumN   int
 		losses []Loss
+		watch  *divergence
 	)
 	t0 := time.Now()
 	// logStep writes a step line with the losses averaged since the last.
@@ -215,6 +224,14 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		p.Epoch, p.Sample = b.Next.Epoch, b.Next.Sample
 		if sums == nil {
 			sums = make([]float64, len(losses))
+			watch = newDivergence(len(losses), o.DivergeFactor)
+		}
+		if err := watch.check(losses); err != nil {
+			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
+			if serr := save(); serr != nil {
+				return p, serr
+			}
+			return p, fmt.Errorf("step %d: %w", p.Step, err)
 		}
 		for i, l := range losses {
 			sums[i] += float64(l.Value)
@@ -297,4 +314,34 @@ func dropStepsAfter(path string, step int) error {
 		}
 		return nil
 	})
+}
+
+// divergence watches the losses for an explosion: a magnitude many times
+// the loss's running average.
+type divergence struct {
+	factor float64
+	avg    []float64
+	n      int
+}
+
+func newDivergence(losses int, factor float64) *divergence {
+	if factor == 0 {
+		factor = 1e4
+	}
+	return &divergence{factor: factor, avg: make([]float64, losses)}
+}
+
+// check updates the averages with a step's losses and reports the first
+// that exploded.
+func (d *divergence) check(losses []Loss) error {
+	d.n++
+	for i, l := range losses {
+		v := math.Abs(float64(l.Value))
+		if d.factor > 0 && d.n > 20 && v > 1 && v > d.factor*d.avg[i] {
+			return fmt.Errorf("loss %s = %.4g, %.0f times its running average %.4g: training diverged (a smaller --lr may help)", l.Name, l.Value, v/d.avg[i], d.avg[i])
+		}
+		rate := max(0.01, 1/float64(d.n))
+		d.avg[i] += rate * (v - d.avg[i])
+	}
+	return nil
 }
