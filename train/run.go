@@ -227,10 +227,8 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			watch = newDivergence(len(losses), o.DivergeFactor)
 		}
 		if err := watch.check(losses); err != nil {
+			// No checkpoint: the last one is from before the explosion.
 			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
-			if serr := save(); serr != nil {
-				return p, serr
-			}
 			return p, fmt.Errorf("step %d: %w", p.Step, err)
 		}
 		for i, l := range losses {
