@@ -3,7 +3,6 @@ package data
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,25 +68,41 @@ func isDir(path string) bool {
 func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // listImages returns the files below dir (recursively, sorted, hidden names
-// skipped).
+// skipped), following symbolic links to files and folders as torchvision's
+// ImageFolder does; a folder reached twice (a link cycle) is read once.
 func listImages(dir string) ([]string, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	seen := map[string]bool{}
+	var walk func(d string) error
+	walk = func(d string) error {
+		real, err := filepath.EvalSymlinks(d)
 		if err != nil {
 			return err
 		}
-		if path != dir && hidden(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
+		if seen[real] {
 			return nil
 		}
-		if !d.IsDir() {
-			files = append(files, path)
+		seen[real] = true
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries { // sorted by name
+			if hidden(e.Name()) {
+				continue
+			}
+			p := filepath.Join(d, e.Name())
+			if isDir(p) { // os.Stat: follows links
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			files = append(files, p)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(dir); err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	return files, nil

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"image"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -293,4 +294,34 @@ func TestCelebA(t *testing.T) {
 	}
 	_, err = Open("celeba:"+t.TempDir(), Options{})
 	wantErr(t, err, "img_align_celeba", "missing")
+}
+
+// TestFolderSymlinks reads class folders and images that are symbolic
+// links (a layout torchvision's ImageFolder accepts), and a link cycle
+// once.
+func TestFolderSymlinks(t *testing.T) {
+	store, dir := t.TempDir(), t.TempDir()
+	img, want := rgbImage(5, 4, func(x, y int) [3]uint8 { return [3]uint8{uint8(x * 40), uint8(y * 30), 7} })
+	writeFile(t, store, "cats/a.png", pngBytes(t, img))
+	writeFile(t, store, "dogs/b.png", pngBytes(t, img))
+	for _, l := range []struct{ target, link string }{
+		{filepath.Join(store, "cats"), filepath.Join(dir, "cat")},                   // a linked class folder
+		{filepath.Join(store, "dogs", "b.png"), filepath.Join(dir, "dog", "b.png")}, // a linked image
+		{dir, filepath.Join(store, "cats", "loop")},                                 // a cycle back up
+	} {
+		os.MkdirAll(filepath.Dir(l.link), 0o755)
+		if err := os.Symlink(l.target, l.link); err != nil {
+			t.Skipf("symlinks: %v", err)
+		}
+	}
+	s, err := Open("folder:"+dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Classes, []string{"cat", "dog"}) || s.Train.Len() < 2 {
+		t.Fatalf("classes %v, %d images", s.Classes, s.Train.Len())
+	}
+	if got := image0(t, s.Train, 0); !bytes.Equal(got, want) {
+		t.Fatalf("linked image = %v, want %v", got, want)
+	}
 }
