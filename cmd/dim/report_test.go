@@ -8,7 +8,8 @@ import (
 )
 
 // TestCLIReport trains with --report (the page lands in the run
-// directory) and runs dim report on one run and on two side by side.
+// directory), runs dim report on one run and on two side by side, and
+// dim compare, which writes a report of its methods.
 func TestCLIReport(t *testing.T) {
 	data := "idx:" + tinyIDX(t, 64)
 	base := t.TempDir()
@@ -40,6 +41,19 @@ func TestCLIReport(t *testing.T) {
 			if !strings.Contains(string(page), w) {
 				t.Errorf("%s lacks %q", c.path, w)
 			}
+		}
+	}
+	cmpDir := filepath.Join(base, "cmp")
+	if err := run(t, "compare", "--data", data, "--methods", "dim,ae", "--steps", "2", "--arch", cliTiny.Name, "--out", cmpDir, "--train-args", "--mi-units 8 --batch 8"); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(cmpDir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`id="summary"`, "<th>linear y</th>", "<th>dim</th>", "<th>ae</th>"} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("compare's report lacks %q", w)
 		}
 	}
 	if err := run(t, "report"); err == nil || !strings.Contains(err.Error(), "--run") {
