@@ -101,10 +101,13 @@ DIR/compare.json. Methods: dim and the baselines (` + baselineNames() + `).
 			}
 			md := comparisonMarkdown(cmp)
 			fmt.Print(md)
-			return checkpoint.WriteFileAtomic(filepath.Join(out, "compare.md"), func(w io.Writer) error {
+			if err := checkpoint.WriteFileAtomic(filepath.Join(out, "compare.md"), func(w io.Writer) error {
 				_, err := io.WriteString(w, md)
 				return err
-			})
+			}); err != nil {
+				return err
+			}
+			return writeComparisonReport(out, names, &df)
 		},
 	}
 	f := cmd.Flags()

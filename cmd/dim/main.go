@@ -37,6 +37,6 @@ classifiers on frozen features, as the paper does.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(trainCmd(), embedCmd(), evalCmd(), neighborsCmd(), compareCmd(), benchCmd())
+	root.AddCommand(trainCmd(), embedCmd(), evalCmd(), neighborsCmd(), compareCmd(), benchCmd(), reportCmd())
 	return root
 }

@@ -24,25 +24,25 @@ import (
 func trainCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
 	var (
-		arch              string
-		weights           = map[string]*float32{}
-		df                dataFlags
-		out, measure      string
-		epochs, steps     int
-		resume, evalAfter bool
-		crop, pad         int
-		flip              bool
-		logEvery          int
-		normalize         bool
-		prior             string
-		occlude           bool
-		method            string
-		checkpointEvery   string
-		klWeight          float32
-		priorWeight       float32
-		flagErr           error // a term's weight flag that could not be registered
-		unlabeled         bool
-		occlusion         dim.Occlusion
+		arch                           string
+		weights                        = map[string]*float32{}
+		df                             dataFlags
+		out, measure                   string
+		epochs, steps                  int
+		resume, evalAfter, reportAfter bool
+		crop, pad                      int
+		flip                           bool
+		logEvery                       int
+		normalize                      bool
+		prior                          string
+		occlude                        bool
+		method                         string
+		checkpointEvery                string
+		klWeight                       float32
+		priorWeight                    float32
+		flagErr                        error // a term's weight flag that could not be registered
+		unlabeled                      bool
+		occlusion                      dim.Occlusion
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -145,7 +145,7 @@ Data specs: ` + data.Specs,
 			}
 			fmt.Fprintf(os.Stderr, "trained %d steps (%d full epochs); checkpoint in %s\n", prog.Step, prog.Epoch, out)
 			if !evalAfter {
-				return nil
+				return maybeReport(reportAfter, out, &df)
 			}
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split to evaluate on", df.spec)
@@ -154,7 +154,10 @@ Data specs: ` + data.Specs,
 			if err != nil {
 				return err
 			}
-			return writeReport(out, rep)
+			if err := writeReport(out, rep); err != nil {
+				return err
+			}
+			return maybeReport(reportAfter, out, &df)
 		},
 	}
 	f := cmd.Flags()
@@ -167,6 +170,7 @@ Data specs: ` + data.Specs,
 	f.IntVar(&steps, "steps", 0, "steps to train in total (overrides --epochs)")
 	f.BoolVar(&resume, "resume", false, "continue the run in --out from its last checkpoint")
 	f.BoolVar(&evalAfter, "eval", false, "evaluate with linear probes on conv, fc and Y after training")
+	f.BoolVar(&reportAfter, "report", false, "write RUN_DIR/report.html at the end (see dim report)")
 	f.StringVar(&arch, "arch", "auto", "encoder: auto (by image size), "+strings.Join(encoder.Names(), ", "))
 	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~3x faster on a CPU)")
 	flagErr = termFlags(f, cfg, weights)
@@ -219,7 +223,7 @@ func parseCheckpointEvery(v string) (steps int, interval time.Duration, err erro
 // define the model, which a resumed run takes from its checkpoint.
 var runFlags = map[string]bool{
 	"data": true, "size": true, "holdout": true, "coarse": true, "out": true, "epochs": true, "steps": true,
-	"resume": true, "eval": true, "log-every": true, "checkpoint-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
+	"resume": true, "eval": true, "report": true, "log-every": true, "checkpoint-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
 }
 
 // termFlags registers a weight flag for every registered term of the DIM
