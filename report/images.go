@@ -16,29 +16,32 @@ import (
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// gap is the white gap in pixels around the cells of an image grid.
-const gap = 2
+// Gap is the white gap in pixels around the cells of an image grid.
+const Gap = 2
 
 // cell is one image of a grid: c x h x w uint8 pixels, channel-major.
-type cell []uint8
+type cell = []uint8
 
-// tileGrid draws rows of cells (each c x h x w), each scaled up so that
-// it is at least 56 pixels tall, gap pixels apart on white, and returns
-// the PNG. A column sep > 0 gets a wider gap before it (the query's).
+// Grid draws rows of images (each c x h x w uint8 pixels, channel-major)
+// Gap pixels apart on white, each scaled up by scale (0: the smallest
+// factor that makes it at least minHeight pixels tall). A column sep > 0
+// gets a wider gap before it (to set a query apart from its neighbours).
 // Grey images are drawn grey, three-channel ones in colour, others by
 // their first channel.
-func tileGrid(rows [][]cell, c, h, w, sep int) ([]byte, error) {
-	scale := max(1, (56+h-1)/h)
+func Grid(rows [][][]uint8, c, h, w, scale, minHeight, sep int) (*image.RGBA, error) {
+	if scale <= 0 {
+		scale = max(1, (minHeight+h-1)/h)
+	}
 	cols := 0
 	for _, r := range rows {
 		cols = max(cols, len(r))
 	}
 	extra := 0
 	if sep > 0 {
-		extra = 3 * gap
+		extra = 3 * Gap
 	}
-	pw, ph := w*scale+gap, h*scale+gap
-	img := image.NewRGBA(image.Rect(0, 0, gap+cols*pw+extra, gap+len(rows)*ph))
+	pw, ph := w*scale+Gap, h*scale+Gap
+	img := image.NewRGBA(image.Rect(0, 0, Gap+cols*pw+extra, Gap+len(rows)*ph))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
@@ -47,7 +50,7 @@ func tileGrid(rows [][]cell, c, h, w, sep int) ([]byte, error) {
 			if len(px) != c*h*w {
 				return nil, fmt.Errorf("image grid: cell (%d, %d) has %d pixels, want %d", r, col, len(px), c*h*w)
 			}
-			x0, y0 := gap+col*pw, gap+r*ph
+			x0, y0 := Gap+col*pw, Gap+r*ph
 			if sep > 0 && col >= sep {
 				x0 += extra
 			}
@@ -62,6 +65,15 @@ func tileGrid(rows [][]cell, c, h, w, sep int) ([]byte, error) {
 				}
 			}
 		}
+	}
+	return img, nil
+}
+
+// tileGrid is Grid at least 56 pixels tall, as PNG bytes.
+func tileGrid(rows [][]cell, c, h, w, sep int) ([]byte, error) {
+	img, err := Grid(rows, c, h, w, 0, 56, sep)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {

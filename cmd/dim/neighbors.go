@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -12,13 +11,14 @@ import (
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/eval"
+	"github.com/deepinfomax/deepinfomax/report"
 	"github.com/deepinfomax/deepinfomax/tensor"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
 // gridGap is the gap in pixels around the cells of a neighbours grid.
-const gridGap = 2
+const gridGap = report.Gap
 
 func neighborsCmd() *cobra.Command {
 	var (
@@ -141,54 +141,33 @@ func trainNeighbors(enc encoder.Encoder, ref, query data.Dataset, tap string, k 
 }
 
 // neighborGrid draws row i as query image qIdx[i] of queries, then the
-// images nbs[i] of ref, each scaled by scale (0: the smallest factor that
-// makes it at least 84 pixels tall), gridGap pixels apart on white.
-// Grey images are drawn grey, three-channel ones in colour (others: their
-// first channel).
+// images nbs[i] of ref (report.Grid: scale 0 makes each at least 84 pixels
+// tall).
 func neighborGrid(queries, ref data.Dataset, qIdx []int, nbs [][]int, scale int) (*image.RGBA, error) {
 	c, h, w := queries.Shape()
 	if rc, rh, rw := ref.Shape(); rc != c || rh != h || rw != w {
 		return nil, fmt.Errorf("neighbours: test images %dx%dx%d, training images %dx%dx%d", c, h, w, rc, rh, rw)
 	}
-	if scale == 0 {
-		scale = max(1, (84+h-1)/h)
-	}
-	cols := 0
-	for _, n := range nbs {
-		cols = max(cols, 1+len(n))
-	}
-	ph, pw := h*scale+gridGap, w*scale+gridGap
-	img := image.NewRGBA(image.Rect(0, 0, gridGap+cols*pw, gridGap+len(qIdx)*ph))
-	for i := range img.Pix {
-		img.Pix[i] = 255
-	}
-	buf := make([]uint8, c*h*w)
-	draw := func(ds data.Dataset, idx, row, col int) error {
-		if err := ds.Image(idx, buf); err != nil {
-			return err
+	read := func(ds data.Dataset, i int, what string) ([]uint8, error) {
+		px := make([]uint8, c*h*w)
+		if err := ds.Image(i, px); err != nil {
+			return nil, fmt.Errorf("neighbours: %s image %d: %w", what, i, err)
 		}
-		x0, y0 := gridGap+col*pw, gridGap+row*ph
-		for y := range h * scale {
-			for x := range w * scale {
-				p := (y/scale)*w + x/scale
-				v := color.RGBA{buf[p], buf[p], buf[p], 255}
-				if c == 3 {
-					v.G, v.B = buf[h*w+p], buf[2*h*w+p]
-				}
-				img.SetRGBA(x0+x, y0+y, v)
-			}
-		}
-		return nil
+		return px, nil
 	}
+	rows := make([][][]uint8, len(qIdx))
 	for r, q := range qIdx {
-		if err := draw(queries, q, r, 0); err != nil {
-			return nil, fmt.Errorf("neighbours: test image %d: %w", q, err)
+		px, err := read(queries, q, "test")
+		if err != nil {
+			return nil, err
 		}
-		for j, n := range nbs[r] {
-			if err := draw(ref, n, r, 1+j); err != nil {
-				return nil, fmt.Errorf("neighbours: training image %d: %w", n, err)
+		rows[r] = append(rows[r], px)
+		for _, n := range nbs[r] {
+			if px, err = read(ref, n, "training"); err != nil {
+				return nil, err
 			}
+			rows[r] = append(rows[r], px)
 		}
 	}
-	return img, nil
+	return report.Grid(rows, c, h, w, scale, 84, 0)
 }
