@@ -51,8 +51,8 @@ func trainCmd() *cobra.Command {
 data set. Weights (safetensors), config (JSON) and metrics (JSON lines) go to
 RUN_DIR; a checkpoint is written every --checkpoint-every (5 minutes by
 default), after every epoch and at the end; Ctrl-C, SIGTERM or SIGHUP during
-training saves one before exiting (exit status 130), and during --eval stops at
-once. A second dim train on the same RUN_DIR is refused while the first runs. --resume continues a run from its
+training saves one before exiting (exit status 130; a second signal exits at
+once), and during --eval stops at once. A second dim train on the same RUN_DIR is refused while the first runs. --resume continues a run from its
 last checkpoint with the checkpoint's own config and augmentation (model flags
 are then ignored, with a note; a different --crop, --pad or --flip is an
 error) and the same data order, up to the new --epochs or --steps total.
@@ -134,6 +134,12 @@ Data specs: ` + data.Specs,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
+			go func() {
+				// The first signal asks for a checkpoint; a second one ends
+				// the process at once (the default action once stopped).
+				<-ctx.Done()
+				stop()
+			}()
 			model, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
