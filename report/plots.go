@@ -146,7 +146,13 @@ func scatterPlot(title, xl, yl string, xy [][2]float64, labels []int, classes []
 			p.Legend.Add(name, sc)
 		}
 	}
-	b, err := renderPNG(p, 5.2*vg.Inch, 4.4*vg.Inch)
+	width := 5.2 * vg.Inch
+	if maxLabel < maxLegend {
+		// Room on the right for the legend, so that it covers no point.
+		p.X.Max += 0.4 * (p.X.Max - p.X.Min)
+		width = 6.4 * vg.Inch
+	}
+	b, err := renderPNG(p, width, 4.4*vg.Inch)
 	if err != nil {
 		return nil, err
 	}
