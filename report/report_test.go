@@ -8,6 +8,7 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,5 +305,20 @@ func TestPCA2(t *testing.T) {
 	}
 	if _, _, err := pca2(x[:3], 1, 3); err == nil {
 		t.Errorf("one row: no error")
+	}
+}
+
+func TestBarChart(t *testing.T) {
+	b, err := BarChart("test accuracy", "%", []string{"dim", "vae", "random"}, []string{"conv", "fc", "y"},
+		[][]float64{{54, 50, 50}, {52, 49, 45}, {43, 40, 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil || img.Bounds().Dx() < 100 {
+		t.Fatalf("bar chart PNG: %v, %v", err, img)
+	}
+	if _, err := BarChart("x", "%", []string{"a"}, []string{"conv"}, [][]float64{{math.NaN()}}); err == nil {
+		t.Error("a NaN bar: no error")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/eval"
+	"github.com/deepinfomax/deepinfomax/report"
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
@@ -52,8 +53,9 @@ func compareCmd() *cobra.Command {
 		Long: `Train each method of --methods on the same data, encoder and budget (--epochs or
 --steps) into DIR/METHOD, reusing finished runs and resuming unfinished ones,
 evaluate each with the same classifier on conv, fc and Y, and write
-DIR/compare.md (rows: methods; columns: conv, fc, Y, training time) and
-DIR/compare.json. Methods: dim and the baselines (` + baselineNames() + `).
+DIR/compare.md (rows: methods; columns: conv, fc, Y, training time),
+DIR/compare.json, a bar chart DIR/compare.png and a side-by-side report
+DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 --train-args passes more flags to every dim train (e.g. "--mi-units 512 --normalize").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,6 +103,9 @@ DIR/compare.json. Methods: dim and the baselines (` + baselineNames() + `).
 			}
 			md := comparisonMarkdown(cmp)
 			fmt.Print(md)
+			if err := writeComparisonChart(filepath.Join(out, "compare.png"), cmp); err != nil {
+				return err
+			}
 			if err := checkpoint.WriteFileAtomic(filepath.Join(out, "compare.md"), func(w io.Writer) error {
 				_, err := io.WriteString(w, md)
 				return err
@@ -161,6 +166,30 @@ func comparisonRow(method, dir, probe string) (comparisonMethod, error) {
 		}
 	}
 	return row, nil
+}
+
+// writeComparisonChart draws the comparison's test accuracies as grouped
+// bars (methods; conv, fc, Y) into path.
+func writeComparisonChart(path string, c comparison) error {
+	methods := make([]string, len(c.Rows))
+	values := make([][]float64, len(encoder.Layers))
+	for i := range values {
+		values[i] = make([]float64, len(c.Rows))
+	}
+	for g, r := range c.Rows {
+		methods[g] = r.Method
+		for s, l := range encoder.Layers {
+			values[s][g] = 100 * r.TestAcc[l]
+		}
+	}
+	b, err := report.BarChart(fmt.Sprintf("%s classifier, test accuracy (%s)", c.Classifier, c.Data), "%", methods, encoder.Layers, values)
+	if err != nil {
+		return err
+	}
+	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
 
 // comparisonMarkdown is the table of the paper's Table 1: methods by

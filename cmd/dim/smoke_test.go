@@ -145,6 +145,9 @@ func TestCLICompare(t *testing.T) {
 	if err := run(t, args...); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(filepath.Join(out, "compare.png")); err != nil {
+		t.Errorf("no bar chart: %v", err)
+	}
 	md, err := os.ReadFile(filepath.Join(out, "compare.md"))
 	if err != nil {
 		t.Fatal(err)

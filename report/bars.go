@@ -1,0 +1,47 @@
+package report
+
+import (
+	"fmt"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// BarChart draws grouped bars as a PNG: one group per name of groups (the
+// methods of a comparison), one bar per series within it (the layers),
+// values[s][g] the height of series s in group g, with the series named
+// in a legend. Non-finite values are an error.
+func BarChart(title, yLabel string, groups, seriesNames []string, values [][]float64) ([]byte, error) {
+	if len(values) != len(seriesNames) {
+		return nil, fmt.Errorf("bar chart %s: %d series of values for %d names", title, len(values), len(seriesNames))
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = yLabel
+	p.Legend.Top = true
+	w := vg.Points(40 / float64(max(len(seriesNames), 1)))
+	for s, vals := range values {
+		if len(vals) != len(groups) {
+			return nil, fmt.Errorf("bar chart %s: series %s has %d values for %d groups", title, seriesNames[s], len(vals), len(groups))
+		}
+		for g, v := range vals {
+			if !finite(v) {
+				return nil, fmt.Errorf("bar chart %s: %s of %s is %v", title, seriesNames[s], groups[g], v)
+			}
+		}
+		bars, err := plotter.NewBarChart(plotter.Values(vals), w)
+		if err != nil {
+			return nil, fmt.Errorf("bar chart %s: %w", title, err)
+		}
+		bars.Color = palette[s%len(palette)]
+		bars.LineStyle.Width = 0
+		bars.Offset = w * vg.Length(float64(s)-float64(len(values)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(seriesNames[s], bars)
+	}
+	p.Add(plotter.NewGlyphBoxes())
+	p.NominalX(groups...)
+	p.Y.Min = 0
+	return renderPNG(p, vg.Length(1.2+0.9*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
+}
