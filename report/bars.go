@@ -20,7 +20,9 @@ func BarChart(title, yLabel string, groups, seriesNames []string, values [][]flo
 	p.Title.Text = title
 	p.Y.Label.Text = yLabel
 	p.Legend.Top = true
-	w := vg.Points(40 / float64(max(len(seriesNames), 1)))
+	p.Add(plotter.NewGrid()) // under the bars
+	w := vg.Points(48 / float64(max(len(seriesNames), 1)))
+	top := 0.0
 	for s, vals := range values {
 		if len(vals) != len(groups) {
 			return nil, fmt.Errorf("bar chart %s: series %s has %d values for %d groups", title, seriesNames[s], len(vals), len(groups))
@@ -29,6 +31,7 @@ func BarChart(title, yLabel string, groups, seriesNames []string, values [][]flo
 			if !finite(v) {
 				return nil, fmt.Errorf("bar chart %s: %s of %s is %v", title, seriesNames[s], groups[g], v)
 			}
+			top = max(top, v)
 		}
 		bars, err := plotter.NewBarChart(plotter.Values(vals), w)
 		if err != nil {
@@ -40,8 +43,7 @@ func BarChart(title, yLabel string, groups, seriesNames []string, values [][]flo
 		p.Add(bars)
 		p.Legend.Add(seriesNames[s], bars)
 	}
-	p.Add(plotter.NewGlyphBoxes())
 	p.NominalX(groups...)
-	p.Y.Min = 0
-	return renderPNG(p, vg.Length(1.2+0.9*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
+	p.Y.Min, p.Y.Max = 0, 1.3*top // room above the bars for the legend
+	return renderPNG(p, vg.Length(1.5+1.1*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
 }
