@@ -49,15 +49,45 @@ type EmbedOptions struct {
 	Progress func(done int)
 }
 
-// Embed runs enc in evaluation mode (running BatchNorm statistics) over
-// every image of ds in order, with the spec's transform (centre crop,
-// normalisation), and returns the requested taps. A NaN or Inf feature is
-// an error naming the tap, the image and the column. The encoder is left
-// in training mode.
-func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
+// Chunk is one forward pass of EmbedEach: images Start .. Start+N-1 of
+// the data set. Its tensors are reused by the next chunk.
+type Chunk struct {
+	Start, N int
+	// Taps are [N, D] rows of each requested tap.
+	Taps map[string]*tensor.Tensor
+	// Labels of the N images (-1 when unlabelled).
+	Labels []int
+	// Images [N,C,H,W] the encoder saw (EmbedOptions.Images only).
+	Images *tensor.Tensor
+}
+
+// TapWidths returns the flattened width of each tap (the D of [N, D]).
+func TapWidths(enc Encoder, taps []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, name := range taps {
+		shape, err := enc.TapShape(name)
+		if err != nil {
+			return nil, err
+		}
+		d := 1
+		for _, s := range shape {
+			d *= s
+		}
+		out[name] = d
+	}
+	return out, nil
+}
+
+// EmbedEach runs enc in evaluation mode (running BatchNorm statistics)
+// over every image of ds in order, with the spec's transform (centre
+// crop, normalisation), in chunks of o.Batch images, and hands each chunk
+// to each: memory stays bounded whatever the data set's size. A NaN or Inf
+// feature is an error naming the tap, the image and the column; so is an
+// error of each. The encoder is left in training mode.
+func EmbedEach(enc Encoder, ds data.Dataset, o EmbedOptions, each func(c *Chunk) error) error {
 	spec := enc.Spec()
 	if err := spec.CheckInput(ds.Shape()); err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
+		return fmt.Errorf("embed: %w", err)
 	}
 	if o.Batch <= 0 {
 		o.Batch = 500
@@ -65,21 +95,9 @@ func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
 	if o.Taps == nil {
 		o.Taps = Layers
 	}
-	n := ds.Len()
-	e := &Embeddings{Taps: map[string]*tensor.Tensor{}, Labels: make([]int, n)}
-	for _, name := range o.Taps {
-		shape, err := enc.TapShape(name)
-		if err != nil {
-			return nil, fmt.Errorf("embed: %w", err)
-		}
-		d := 1
-		for _, s := range shape {
-			d *= s
-		}
-		e.Taps[name] = tensor.New(n, d)
-	}
-	if o.Images {
-		e.Images = tensor.New(n, spec.Channels, spec.Size, spec.Size)
+	widths, err := TapWidths(enc, o.Taps)
+	if err != nil {
+		return fmt.Errorf("embed: %w", err)
 	}
 	modes := nn.ModesOf(enc)
 	modes.Set(false)
@@ -87,39 +105,82 @@ func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
 	tp := autograd.NewTape()
 	tp.SetNoGrad(true)
 	x := &tensor.Tensor{}
+	c := &Chunk{Taps: map[string]*tensor.Tensor{}}
 	for b, err := range data.Chunks(ds, o.Batch, spec.Transform) {
 		if err != nil {
-			return nil, fmt.Errorf("embed: %w", err)
+			return fmt.Errorf("embed: %w", err)
 		}
 		tp.Reset()
 		x.Shape = append(x.Shape[:0], b.N, b.C, b.H, b.W)
 		x.Data = b.X
 		f := enc.Encode(tp, tp.Const(x))
 		if err := tp.Err(); err != nil {
-			return nil, fmt.Errorf("embed: %w", err)
+			return fmt.Errorf("embed: %w", err)
 		}
+		c.Start, c.N, c.Labels = b.Start, b.N, b.Labels
 		for _, name := range o.Taps {
 			v, err := f.Tap(name)
 			if err != nil {
-				return nil, fmt.Errorf("embed: %w", err)
+				return fmt.Errorf("embed: %w", err)
 			}
-			dst := e.Taps[name]
-			d := dst.Shape[1]
-			copy(dst.Data[b.Start*d:(b.Start+b.N)*d], v.Value.Data)
+			d := widths[name]
 			for i, f := range v.Value.Data {
 				if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-					return nil, fmt.Errorf("embed: tap %s of image %d, column %d is %v (non-finite weights or inputs?)", name, b.Start+i/d, i%d, f)
+					return fmt.Errorf("embed: tap %s of image %d, column %d is %v (non-finite weights or inputs?)", name, b.Start+i/d, i%d, f)
 				}
 			}
+			c.Taps[name] = &tensor.Tensor{Shape: []int{b.N, d}, Data: v.Value.Data}
 		}
-		if e.Images != nil {
-			d := len(b.X) / b.N
-			copy(e.Images.Data[b.Start*d:], b.X)
+		c.Images = nil
+		if o.Images {
+			c.Images = x
 		}
-		copy(e.Labels[b.Start:], b.Labels)
+		if err := each(c); err != nil {
+			return err
+		}
 		if o.Progress != nil {
 			o.Progress(b.Start + b.N)
 		}
+	}
+	return nil
+}
+
+// Embed is EmbedEach into memory: the requested taps of every image of ds
+// as [N, D] rows, the labels and (with o.Images) the encoder's inputs.
+func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
+	if err := enc.Spec().CheckInput(ds.Shape()); err != nil {
+		return nil, fmt.Errorf("embed: %w", err) // before allocating
+	}
+	if o.Taps == nil {
+		o.Taps = Layers
+	}
+	widths, err := TapWidths(enc, o.Taps)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	n := ds.Len()
+	e := &Embeddings{Taps: map[string]*tensor.Tensor{}, Labels: make([]int, n)}
+	for name, d := range widths {
+		e.Taps[name] = tensor.New(n, d)
+	}
+	if o.Images {
+		spec := enc.Spec()
+		e.Images = tensor.New(n, spec.Channels, spec.Size, spec.Size)
+	}
+	err = EmbedEach(enc, ds, o, func(c *Chunk) error {
+		for name, t := range c.Taps {
+			d := t.Shape[1]
+			copy(e.Taps[name].Data[c.Start*d:], t.Data)
+		}
+		if c.Images != nil {
+			d := c.Images.Size() / c.N
+			copy(e.Images.Data[c.Start*d:], c.Images.Data)
+		}
+		copy(e.Labels[c.Start:], c.Labels)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
 }
