@@ -7,16 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
-	"github.com/deepinfomax/deepinfomax/npy"
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
 func embedCmd() *cobra.Command {
-	var modelDir, out, layers string
+	var modelDir, out, layers, shard, merge string
 	var df dataFlags
 	var batch int
 	var otherData bool
@@ -31,11 +31,25 @@ train_labels.npy (int64, -1 if unlabelled), and the same with test_. Without
 --data the data set the run was trained on is used; another one is refused
 unless --other-data is given. The layers and --out are checked before
 embedding, and a non-finite feature is an error naming the tap, image and
-column.`,
+column. Features are written as they are computed, so memory does not grow
+with the data set. --shard i/n embeds the i-th of n contiguous parts of each
+split (for n machines; each writes shard.json beside its files) and
+--merge DIR0,...,DIRn-1 --out DIR joins the parts into exactly the files an
+unsharded run writes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if merge != "" {
+				if out == "" {
+					return errors.New("--merge needs --out DIR")
+				}
+				return mergeShards(strings.Split(merge, ","), out)
+			}
 			if modelDir == "" || out == "" {
 				return errors.New("--model RUN_DIR and --out DIR are required")
+			}
+			sh, err := parseShard(shard)
+			if err != nil {
+				return err
 			}
 			if batch < 1 {
 				return fmt.Errorf("--batch %d: want at least 1", batch)
@@ -59,6 +73,7 @@ column.`,
 				return err
 			}
 			defer split.Close()
+			manifest := shardManifest{Shard: sh.i, Shards: sh.n, Splits: map[string]shardRange{}}
 			for _, s := range []struct {
 				name string
 				ds   data.Dataset
@@ -66,25 +81,17 @@ column.`,
 				if s.ds == nil {
 					continue
 				}
-				e, err := embedSplit(enc, s.name, s.ds, encoder.EmbedOptions{Batch: batch, Taps: taps})
-				if err != nil {
+				start, count := sh.rangeOf(s.ds.Len())
+				manifest.Splits[s.name] = shardRange{Start: start, Count: count, Total: s.ds.Len()}
+				if count == 0 {
+					continue
+				}
+				if err := embedToFiles(enc, s.name, data.Subset(s.ds, seq(start, count)), taps, batch, out); err != nil {
 					return fmt.Errorf("%s %s split: %w", split.Name, s.name, err)
 				}
-				for _, l := range taps {
-					t := e.Taps[l]
-					path := filepath.Join(out, s.name+"_"+l+".npy")
-					if err := npy.WriteFloat32(path, t.Data, t.Shape...); err != nil {
-						return err
-					}
-				}
-				labels := make([]int64, len(e.Labels))
-				for i, v := range e.Labels {
-					labels[i] = int64(v)
-				}
-				if err := npy.WriteInt64(filepath.Join(out, s.name+"_labels.npy"), labels, len(labels)); err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "wrote %s_{%s,labels}.npy (%d images) to %s\n", s.name, strings.Join(taps, ","), len(labels), out)
+			}
+			if sh.n > 1 {
+				return checkpoint.WriteJSONAtomic(filepath.Join(out, shardFile), manifest)
 			}
 			return nil
 		},
@@ -97,15 +104,29 @@ column.`,
 	f.StringVar(&layers, "layers", strings.Join(encoder.Layers, ","), "taps to write (comma-separated; y alone avoids the large conv features)")
 	f.StringVar(&out, "out", "", "output directory for the .npy files")
 	f.IntVar(&batch, "batch", 500, "images per forward pass")
+	f.StringVar(&shard, "shard", "", "embed only part i of n of each split (i/n, from 0): n machines embed one data set, --merge joins them")
+	f.StringVar(&merge, "merge", "", "join the --shard output directories DIR0,DIR1,... into --out instead of embedding")
 	return cmd
 }
 
+// embedProgress is a progress bar of images embedded, on stderr.
+type embedProgress struct {
+	bar  *runlog.Progress
+	done int
+}
+
+func newEmbedProgress(split string, n int) *embedProgress {
+	return &embedProgress{bar: runlog.NewProgress(os.Stderr, n, "embed "+split)}
+}
+
+func (p *embedProgress) update(n int) { p.bar.Add(n-p.done, ""); p.done = n }
+func (p *embedProgress) finish()      { p.bar.Finish() }
+
 // embedSplit embeds one split of a data set with a progress bar on stderr.
 func embedSplit(enc encoder.Encoder, name string, ds data.Dataset, o encoder.EmbedOptions) (*encoder.Embeddings, error) {
-	bar := runlog.NewProgress(os.Stderr, ds.Len(), "embed "+name)
-	done := 0
-	o.Progress = func(n int) { bar.Add(n-done, ""); done = n }
+	bar := newEmbedProgress(name, ds.Len())
+	o.Progress = bar.update
 	e, err := encoder.Embed(enc, ds, o)
-	bar.Finish()
+	bar.finish()
 	return e, err
 }
