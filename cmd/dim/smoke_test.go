@@ -177,3 +177,22 @@ func TestCLICompare(t *testing.T) {
 		t.Error("an unknown method: no error")
 	}
 }
+
+// TestCLITrainEval: train --eval ends with the linear probe's rows for
+// conv, fc and Y in eval.json, as dim eval writes them.
+func TestCLITrainEval(t *testing.T) {
+	data := "idx:" + tinyIDX(t, 16)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := run(t, "train", "--data", data, "--arch", "cli-tiny", "--out", dir, "--steps", "2", "--batch", "4", "--mi-units", "8", "--eval"); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, dir, "linear")
+	for _, l := range []string{"conv", "fc", "y"} {
+		if r, ok := rep.Lookup(l, "linear", "test_acc"); !ok || !(r.Value >= 0) {
+			t.Errorf("eval.json has no linear test accuracy for %s: %+v", l, rep.Results)
+		}
+	}
+	if rep.Model != dir {
+		t.Errorf("eval.json names model %q, want %q", rep.Model, dir)
+	}
+}

@@ -140,7 +140,7 @@ Data specs: ` + data.Specs,
 				<-ctx.Done()
 				stop()
 			}()
-			model, prog, err := train.Train(ctx, newModel, train.Options{
+			_, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
 				CheckpointEvery: every, CheckpointInterval: interval,
@@ -156,12 +156,10 @@ Data specs: ` + data.Specs,
 			if split.Test == nil {
 				return fmt.Errorf("%s has no test split to evaluate on", df.spec)
 			}
-			rep, err := evaluate(model.Encoder(), split, evalOptions{layers: encoder.Layers, kind: "linear"})
-			if err != nil {
-				return err
-			}
-			if err := writeReport(out, rep); err != nil {
-				return err
+			// What dim eval --model RUN_DIR does, with its defaults.
+			args := []string{"--model", out, "--data", df.spec, "--size", fmt.Sprint(df.size), "--holdout", fmt.Sprint(df.holdOut), fmt.Sprintf("--coarse=%v", df.coarse)}
+			if err := runSub(evalCmd(), args); err != nil {
+				return fmt.Errorf("--eval: %w", err)
 			}
 			return maybeReport(reportAfter, out, &df)
 		},
