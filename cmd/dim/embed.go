@@ -37,8 +37,8 @@ column.`,
 			if modelDir == "" || out == "" {
 				return errors.New("--model RUN_DIR and --out DIR are required")
 			}
-			if batch < 1 {
-				return fmt.Errorf("--batch %d: want at least 1", batch)
+			if err := checkFlags(cmd.Flags(), append(df.ranges(), atLeast("batch", 1))...); err != nil {
+				return err
 			}
 			enc, info, err := train.LoadEncoder(modelDir)
 			if err != nil {
