@@ -55,7 +55,7 @@ func Open(spec string, opts Options) (*Split, error) {
 	if opts.Size < 0 || opts.CropSide < 0 {
 		return nil, fmt.Errorf("data set %q: negative size", spec)
 	}
-	if opts.HoldOut < 0 || opts.HoldOut >= 1 {
+	if !(opts.HoldOut >= 0 && opts.HoldOut < 1) {
 		return nil, fmt.Errorf("data set %q: hold-out fraction %v not in [0,1)", spec, opts.HoldOut)
 	}
 	needDir := func(how string) error {

@@ -10,6 +10,7 @@ package dim
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 
@@ -78,6 +79,13 @@ func (c *Config) SetWeight(w string, v float32) {
 	c.Weights = m
 }
 
+// Upper bounds of Config's sizes, far above any useful setting: larger
+// values would only overflow allocations.
+const (
+	MaxMIUnits = 1 << 16 // MIUnits
+	MaxSamples = 1 << 16 // LocalSamples, GlobalSamples
+)
+
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
 	if err := c.Common.Validate(); err != nil {
@@ -95,6 +103,11 @@ func (c Config) Validate() error {
 	if c.GlobalSamples > 0 && c.Globals == "" {
 		return fmt.Errorf("global samples (%d) need multiple globals (--globals TAP)", c.GlobalSamples)
 	}
+	if c.Occlude != nil {
+		if err := c.Occlude.check(); err != nil {
+			return err
+		}
+	}
 	if c.Coordinates != "" && c.Coordinates != CoordAbs && c.Coordinates != CoordRel {
 		return fmt.Errorf("coordinates %q: want abs or rel", c.Coordinates)
 	}
@@ -104,20 +117,20 @@ func (c Config) Validate() error {
 		if !ok {
 			return fmt.Errorf("no term has the weight %q", w)
 		}
-		if v < 0 || v != v {
-			return fmt.Errorf("weight %s of the %s term must be non-negative, got %g", w, s.Name, v)
+		if !(v >= 0) || math.IsInf(float64(v), 1) {
+			return fmt.Errorf("weight %s of the %s term must be non-negative and finite, got %g", w, s.Name, v)
 		}
 		if s.MI {
 			mutual += v
 		}
 	}
 	switch {
-	case c.MIUnits < 1:
-		return fmt.Errorf("mi-units must be positive, got %d", c.MIUnits)
+	case c.MIUnits < 1 || c.MIUnits > MaxMIUnits:
+		return fmt.Errorf("mi-units must be 1 to %d, got %d", MaxMIUnits, c.MIUnits)
 	case mutual == 0:
 		return fmt.Errorf("no mutual-information term has a positive weight (%s): nothing to maximise", strings.Join(miWeights(), ", "))
-	case !(c.GradPenalty >= 0):
-		return fmt.Errorf("gradient penalty must be non-negative, got %g", c.GradPenalty)
+	case !(c.GradPenalty >= 0) || math.IsInf(float64(c.GradPenalty), 1):
+		return fmt.Errorf("gradient penalty must be non-negative and finite, got %g", c.GradPenalty)
 	case c.Batch < 2:
 		return fmt.Errorf("batch must be at least 2 (negatives come from other samples), got %d", c.Batch)
 	}

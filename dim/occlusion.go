@@ -19,9 +19,23 @@ type Occlusion struct {
 	Blocks int `json:"blocks,omitempty"` // squares per image; 0: 1
 }
 
+// MaxOcclusionBlocks is the most squares Occlusion hides per image.
+const MaxOcclusionBlocks = 1024
+
+// check reports settings that cannot work for any image.
+func (o Occlusion) check() error {
+	if o.Size < 0 || o.Blocks < 0 || o.Blocks > MaxOcclusionBlocks {
+		return fmt.Errorf("occlusion: %d squares of side %d: want a side of 0 or more and 0 to %d squares (--occlude-size, --occlude-blocks)", o.Blocks, o.Size, MaxOcclusionBlocks)
+	}
+	return nil
+}
+
 // validate reports settings that cannot work for side x side images.
 func (o Occlusion) validate(side int) error {
-	if o.Size < 0 || o.Blocks < 0 || o.Size > side {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.Size > side {
 		return fmt.Errorf("occlusion: %d squares of side %d do not fit %dx%d images (--occlude-size, --occlude-blocks)", o.Blocks, o.Size, side, side)
 	}
 	return nil

@@ -75,8 +75,8 @@ func (c Config) validateScore() error {
 	switch {
 	case c.Score != "" && c.Score != ScoreDot && c.Score != ScoreConcat:
 		return fmt.Errorf("score %q: want dot or concat", c.Score)
-	case c.LocalSamples < 0 || c.GlobalSamples < 0:
-		return fmt.Errorf("local and global samples must be non-negative, got %d and %d", c.LocalSamples, c.GlobalSamples)
+	case c.LocalSamples < 0 || c.GlobalSamples < 0 || c.LocalSamples > MaxSamples || c.GlobalSamples > MaxSamples:
+		return fmt.Errorf("local and global samples must be 0 to %d, got %d and %d", MaxSamples, c.LocalSamples, c.GlobalSamples)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -30,13 +31,17 @@ type Common struct {
 	Seed  uint64  `json:"seed"`  // initialisation, data order, augmentation
 }
 
+// MaxBatch is the largest batch a method takes (a larger one would only
+// exhaust memory).
+const MaxBatch = 1 << 16
+
 // Validate reports the first invalid setting.
 func (c Common) Validate() error {
 	switch {
-	case !(c.LR > 0):
-		return fmt.Errorf("learning rate must be positive, got %g", c.LR)
-	case c.Batch < 1:
-		return fmt.Errorf("batch must be positive, got %d", c.Batch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 1):
+		return fmt.Errorf("learning rate must be positive and finite, got %g", c.LR)
+	case c.Batch < 1 || c.Batch > MaxBatch:
+		return fmt.Errorf("batch must be 1 to %d, got %d", MaxBatch, c.Batch)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -18,6 +19,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/tensor"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
@@ -58,8 +60,24 @@ run in the same minute.`,
 			if flagErr != nil {
 				return flagErr
 			}
-			if steps < 1 || warmup < 0 {
-				return fmt.Errorf("--steps %d, --warmup %d: want steps >= 1 and warmup >= 0", steps, warmup)
+			ranges := []flagRange{
+				between("batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
+				between("steps", 1, maxSteps, fmt.Sprintf("1 to %d", maxSteps)),
+				between("warmup", 0, maxSteps, fmt.Sprintf("0 to %d", maxSteps)),
+			}
+			for _, t := range dim.Terms() {
+				ranges = append(ranges, between(t.Weight, 0, math.MaxFloat32, "0 (off) or more"))
+			}
+			if err := checkFlags(cmd.Flags(), ranges...); err != nil {
+				return err
+			}
+			var widths []int
+			for _, u := range strings.Split(units, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(u))
+				if err != nil || n < 1 || n > dim.MaxMIUnits {
+					return fmt.Errorf("--mi-units %q: want comma-separated widths of 1 to %d", units, dim.MaxMIUnits)
+				}
+				widths = append(widths, n)
 			}
 			m, err := mi.ParseMeasure(measure)
 			if err != nil {
@@ -83,11 +101,7 @@ run in the same minute.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			for _, u := range strings.Split(units, ",") {
-				n, err := strconv.Atoi(strings.TrimSpace(u))
-				if err != nil {
-					return fmt.Errorf("--mi-units %q: %w", units, err)
-				}
+			for _, n := range widths {
 				c := cfg
 				c.MIUnits = n
 				r, err := benchOne(c, arch, steps, warmup)

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +64,12 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 			if out == "" {
 				return errors.New("--out DIR is required")
 			}
+			ranges := append(df.ranges(), between("epochs", 1, maxEpochs, fmt.Sprintf("1 to %d", maxEpochs)), between("steps", 0, math.MaxInt, "0 (use --epochs) or more"))
+			if err := checkFlags(cmd.Flags(), ranges...); err != nil {
+				return err
+			}
+			// The data options go to every dim train and dim eval.
+			dataArgs := []string{"--data", df.spec, "--size", fmt.Sprint(df.size), "--holdout", fmt.Sprint(df.holdOut), "--coarse=" + fmt.Sprint(df.coarse)}
 			names := strings.Split(methods, ",")
 			known := map[string]bool{dim.MethodName: true}
 			for _, s := range baselines.Specs() {
@@ -78,7 +86,7 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 			cmp := comparison{Data: df.spec, Classifier: probe, Epochs: epochs, Steps: steps}
 			for _, m := range names {
 				dir := filepath.Join(out, m)
-				args := []string{"--data", df.spec, "--out", dir, "--method", m, "--arch", arch, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps)}
+				args := append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--arch", arch, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
 				if _, err := os.Stat(filepath.Join(dir, train.WeightsFile)); err == nil {
 					args = append(args, "--resume")
 				}
@@ -88,7 +96,7 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 					return fmt.Errorf("%s: %w", m, err)
 				}
 				if _, err := os.Stat(filepath.Join(dir, eval.ReportFile(probe))); err != nil {
-					if err := runSub(evalCmd(), []string{"--model", dir, "--data", df.spec, "--probe", probe}); err != nil {
+					if err := runSub(evalCmd(), append(slices.Clone(dataArgs), "--model", dir, "--probe", probe)); err != nil {
 						return fmt.Errorf("%s: eval: %w", m, err)
 					}
 				}

@@ -51,8 +51,8 @@ unsharded run writes.`,
 			if err != nil {
 				return err
 			}
-			if batch < 1 {
-				return fmt.Errorf("--batch %d: want at least 1", batch)
+			if err := checkFlags(cmd.Flags(), append(df.ranges(), atLeast("batch", 1))...); err != nil {
+				return err
 			}
 			enc, info, err := train.LoadEncoder(modelDir)
 			if err != nil {

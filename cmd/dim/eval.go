@@ -66,17 +66,13 @@ test_labels.npy: what dim embed writes, or another implementation's
 features) with the same classifiers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ranges := append(df.ranges(), atLeast("probe-epochs", 1), between("runs", 1, maxRuns, fmt.Sprintf("1 to %d", maxRuns)), atLeast("ndm-steps", 1))
+			if err := checkFlags(cmd.Flags(), append(ranges, o.meas.ranges()...)...); err != nil {
+				return err
+			}
 			var err error
 			if o.layers, err = parseLayers(layers, nil); err != nil {
 				return err
-			}
-			switch {
-			case o.probe.Epochs < 1:
-				return fmt.Errorf("--probe-epochs %d: want at least 1", o.probe.Epochs)
-			case o.runs < 1:
-				return fmt.Errorf("--runs %d: want at least 1", o.runs)
-			case o.ndmCfg.Steps < 1:
-				return fmt.Errorf("--ndm-steps %d: want at least 1", o.ndmCfg.Steps)
 			}
 			if err := eval.CheckDistance(o.distance); err != nil {
 				return fmt.Errorf("--knn-distance: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 
@@ -36,19 +37,13 @@ func (m *measureOptions) register(f *pflag.FlagSet) {
 // any reports whether a measure is asked for.
 func (m *measureOptions) any() bool { return m.mine || m.msssim || m.semiC.LabelsPerClass > 0 }
 
-// check validates the measures' settings.
-func (m *measureOptions) check() error {
-	switch {
-	case m.mine && m.mineC.Steps < 1:
-		return fmt.Errorf("--mine-steps %d: want at least 1", m.mineC.Steps)
-	case m.msssim && m.decC.Steps < 1:
-		return fmt.Errorf("--msssim-steps %d: want at least 1", m.decC.Steps)
-	case m.semiC.LabelsPerClass < 0:
-		return fmt.Errorf("--labels-per-class %d: want 0 (off) or more", m.semiC.LabelsPerClass)
-	case m.semiC.LabelsPerClass > 0 && m.semiC.Steps < 1:
-		return fmt.Errorf("--semi-steps %d: want at least 1", m.semiC.Steps)
+// ranges are the ranges of the measures' flags, checked whether or not
+// the measure is asked for.
+func (m *measureOptions) ranges() []flagRange {
+	return []flagRange{
+		atLeast("mine-steps", 1), atLeast("msssim-steps", 1), atLeast("semi-steps", 1),
+		between("labels-per-class", 0, math.MaxInt, "0 (off) or more"),
 	}
-	return nil
 }
 
 // embedOptions extends the embedding of the classifiers' taps with Y and
@@ -68,9 +63,6 @@ func (m *measureOptions) embedOptions(taps []string) encoder.EmbedOptions {
 // embedded train and test splits (Y and images) and adds their rows to
 // rep; seed seeds them all.
 func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *encoder.Embeddings, classes int, seed uint64) error {
-	if err := m.check(); err != nil {
-		return err
-	}
 	if !m.any() {
 		return nil
 	}

@@ -39,17 +39,12 @@ scaled up --scale times (default: to at least 84 pixels). Without --data the
 data set the run was trained on is used; another one needs --other-data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case modelDir == "":
+			if modelDir == "" {
 				return errors.New("--model RUN_DIR is required")
-			case k < 1:
-				return fmt.Errorf("--k %d: want at least 1", k)
-			case queries < 1:
-				return fmt.Errorf("--queries %d: want at least 1", queries)
-			case scale < 0 || scale > 64:
-				return fmt.Errorf("--scale %d: want 0 (automatic) to 64", scale)
-			case batch < 1:
-				return fmt.Errorf("--batch %d: want at least 1", batch)
+			}
+			ranges := append(df.ranges(), atLeast("k", 1), atLeast("queries", 1), between("scale", 0, 64, "0 (automatic) to 64"), atLeast("batch", 1))
+			if err := checkFlags(cmd.Flags(), ranges...); err != nil {
+				return err
 			}
 			if err := eval.CheckDistance(distance); err != nil {
 				return fmt.Errorf("--distance: %w", err)

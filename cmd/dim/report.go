@@ -35,6 +35,16 @@ func (r *reportFlags) register(cmd *cobra.Command) {
 	f.IntVar(&r.batch, "batch", 500, "images per forward pass")
 }
 
+// ranges are the ranges of the report's numeric flags: 0 is not a default
+// here (report.Options takes it for one), so every count is at least 1.
+func (r *reportFlags) ranges() []flagRange {
+	ranges := r.df.ranges()
+	for _, name := range []string{"train-images", "test-images", "queries", "k", "reconstructions", "batch"} {
+		ranges = append(ranges, atLeast(name, 1))
+	}
+	return ranges
+}
+
 // options are report.Options of the flags; data is the data spec ("" for
 // the run's own).
 func (r *reportFlags) options(data string) report.Options {
@@ -73,6 +83,9 @@ in the current directory).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(runs) == 0 {
 				return errors.New("--run RUN_DIR is required")
+			}
+			if err := checkFlags(cmd.Flags(), rf.ranges()...); err != nil {
+				return err
 			}
 			spec := ""
 			if cmd.Flags().Changed("data") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -66,8 +67,8 @@ Data specs: ` + data.Specs,
 			if out == "" {
 				return errors.New("--out RUN_DIR is required")
 			}
-			if steps < 0 || epochs < 1 {
-				return fmt.Errorf("--steps %d, --epochs %d: want steps >= 0 (0: use --epochs) and epochs >= 1", steps, epochs)
+			if err := checkFlags(cmd.Flags(), trainRanges(&df)...); err != nil {
+				return err
 			}
 			if resume {
 				var ignored []string
@@ -100,6 +101,15 @@ Data specs: ` + data.Specs,
 			if cfg.Coordinates != "" && !cmd.Flags().Changed("coord") {
 				cfg.Weights["coord"] = 1
 			}
+			if !resume && method == dim.MethodName {
+				if err := cfg.Validate(); err != nil { // before the data is read
+					return err
+				}
+			}
+			every, interval, err := parseCheckpointEvery(checkpointEvery)
+			if err != nil {
+				return err
+			}
 			split, err := df.open(cfg.Seed)
 			if err != nil {
 				return err
@@ -127,10 +137,6 @@ Data specs: ` + data.Specs,
 					}, spec)
 				}
 				return dim.New(cfg, spec)
-			}
-			every, interval, err := parseCheckpointEvery(checkpointEvery)
-			if err != nil {
-				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
@@ -200,6 +206,32 @@ Data specs: ` + data.Specs,
 	f.IntVar(&logEvery, "log-every", 10, "steps between metrics lines")
 	f.StringVar(&checkpointEvery, "checkpoint-every", "5m", "checkpoint every N steps (500) or every duration (5m, 1h); 0: only after each epoch and at the end")
 	return cmd
+}
+
+// trainRanges are the ranges of dim train's numeric flags (method
+// settings are checked again by the method's config).
+func trainRanges(df *dataFlags) []flagRange {
+	r := append(df.ranges(),
+		between("epochs", 1, maxEpochs, fmt.Sprintf("1 to %d", maxEpochs)),
+		between("steps", 0, math.MaxInt, "0 (use --epochs) or more"),
+		between("kl-weight", 0, math.MaxFloat32, "0 (the default) or more"),
+		between("prior-weight", 0, math.MaxFloat32, "0 (the default) or more"),
+		between("mi-units", 1, dim.MaxMIUnits, fmt.Sprintf("1 to %d", dim.MaxMIUnits)),
+		between("grad-penalty", 0, math.MaxFloat32, "0 or more"),
+		between("local-samples", 0, dim.MaxSamples, fmt.Sprintf("0 (all) to %d", dim.MaxSamples)),
+		between("global-samples", 0, dim.MaxSamples, fmt.Sprintf("0 (all) to %d", dim.MaxSamples)),
+		between("occlude-size", 0, maxSide, fmt.Sprintf("0 (half the image side) to %d", maxSide)),
+		between("occlude-blocks", 1, dim.MaxOcclusionBlocks, fmt.Sprintf("1 to %d", dim.MaxOcclusionBlocks)),
+		between("lr", math.SmallestNonzeroFloat64, math.MaxFloat64, "a positive number"),
+		between("batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
+		between("crop", 0, maxSide, fmt.Sprintf("0 (none) to %d", maxSide)),
+		between("pad", 0, maxSide, fmt.Sprintf("0 to %d", maxSide)),
+		atLeast("log-every", 1),
+	)
+	for _, t := range dim.Terms() {
+		r = append(r, between(t.Weight, 0, math.MaxFloat32, "0 (off) or more"))
+	}
+	return r
 }
 
 // baselineNames lists the baselines for help texts.
