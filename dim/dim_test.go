@@ -24,10 +24,7 @@ var tinyArch = encoder.Arch{
 }
 
 func init() {
-	err := encoder.Register("tiny", "a test encoder", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
-		return encoder.NewConvNet(tinyArch, s, rng)
-	})
-	if err != nil {
+	if err := encoder.RegisterArch(tinyArch, "a test encoder"); err != nil {
 		panic(err)
 	}
 }

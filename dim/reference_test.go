@@ -115,10 +115,7 @@ var refPoolArch = encoder.Arch{
 }
 
 func init() {
-	err := encoder.Register(refPoolArch.Name, "a test encoder with pooling", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
-		return encoder.NewConvNet(refPoolArch, s, rng)
-	})
-	if err != nil {
+	if err := encoder.RegisterArch(refPoolArch, "a test encoder with pooling"); err != nil {
 		panic(err)
 	}
 }

@@ -70,12 +70,21 @@ func init() {
 		"basic64x64": "64x64: conv 64, 128, 256, 512 (4x4/2), fc 1024, Y 64; local map 8x8x256",
 		"alex64x64":  "AlexNet-like for STL-10 and Tiny ImageNet: conv 96, 192, 384, 384, 192 with pools, fc 4096, 4096, Y 64",
 	}
-	for name, a := range Archs {
-		a := a
-		if err := Register(name, docs[name], func(s Spec, rng *tensor.RNG) (Encoder, error) { return NewConvNet(a, s, rng) }); err != nil {
+	for _, a := range Archs {
+		if err := RegisterArch(a, docs[a.Name]); err != nil {
 			panic(err) // a duplicate name in this file: a programming error caught by any test
 		}
 	}
+}
+
+// RegisterArch registers the convnet a as an encoder under a.Name (a
+// custom architecture in the reference's style, or a small one for
+// tests).
+func RegisterArch(a Arch, doc string) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	return Register(a.Name, doc, func(s Spec, rng *tensor.RNG) (Encoder, error) { return NewConvNet(a, s, rng) })
 }
 
 // validate reports an architecture whose layers or taps cannot exist.

@@ -24,10 +24,7 @@ var embedArch = encoder.Arch{
 }
 
 func init() {
-	err := encoder.Register(embedArch.Name, "a test encoder for Embed", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
-		return encoder.NewConvNet(embedArch, s, rng)
-	})
-	if err != nil {
+	if err := encoder.RegisterArch(embedArch, "a test encoder for Embed"); err != nil {
 		panic(err)
 	}
 }

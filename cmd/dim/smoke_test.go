@@ -25,10 +25,7 @@ var cliTiny = encoder.Arch{
 }
 
 func init() {
-	err := encoder.Register(cliTiny.Name, "a test encoder", func(s encoder.Spec, rng *tensor.RNG) (encoder.Encoder, error) {
-		return encoder.NewConvNet(cliTiny, s, rng)
-	})
-	if err != nil {
+	if err := encoder.RegisterArch(cliTiny, "a test encoder"); err != nil {
 		panic(err)
 	}
 }
