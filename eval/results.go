@@ -241,6 +241,9 @@ type Report struct {
 	Encoder string `json:"encoder,omitempty"`
 	// RandomEncoder marks the baseline of a randomly initialised encoder.
 	RandomEncoder bool `json:"random_encoder,omitempty"`
+	// Step is the training step of the checkpoint evaluated (0 when
+	// unknown): a report older than its run shows it.
+	Step int `json:"step,omitempty"`
 	// Probe describes the classifier and its protocol in words.
 	Probe string `json:"probe,omitempty"`
 	// Seconds is the wall time of the evaluation.

@@ -44,6 +44,6 @@ func BarChart(title, yLabel string, groups, seriesNames []string, values [][]flo
 		p.Legend.Add(seriesNames[s], bars)
 	}
 	p.NominalX(groups...)
-	p.Y.Min, p.Y.Max = 0, 1.3*top // room above the bars for the legend
+	p.Y.Min, p.Y.Max = 0, (1.25+0.1*float64(len(seriesNames)))*top // room above the bars for the legend
 	return renderPNG(p, vg.Length(1.5+1.1*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
 }

@@ -34,7 +34,7 @@ func WriteRun(dir, out string, o Options) (string, error) {
 	if out == "" {
 		out = filepath.Join(dir, "report.html")
 	}
-	return out, NewPage("Deep InfoMax run "+filepath.Base(filepath.Clean(dir)), r).WriteFile(out)
+	return out, NewPage(fmt.Sprintf("Run %s (%s)", filepath.Base(filepath.Clean(dir)), r.Name), r).WriteFile(out)
 }
 
 // WriteComparison builds the reports of the run directories dirs and
@@ -203,7 +203,7 @@ func (r *Run) addFacts(info train.Info, start runlog.Record, spec string) {
 	p := info.Progress
 	r.Facts = append(r.Facts,
 		Fact{"method", info.Method},
-		Fact{"encoder", fmt.Sprintf("%s (%d channels, %dx%d input, Y of %d units)", info.Encoder.Name, info.Encoder.Channels, info.Encoder.Size, info.Encoder.Size, info.Encoder.Out)},
+		Fact{"encoder", fmt.Sprintf("%s (%dx%dx%d input, Y of %d units)", info.Encoder.Name, info.Encoder.Channels, info.Encoder.Size, info.Encoder.Size, info.Encoder.Out)},
 		Fact{"trained on", p.Data},
 		Fact{"progress", fmt.Sprintf("%d steps, %d full epochs", p.Step, p.Epoch)},
 	)
@@ -390,7 +390,11 @@ func (r *Run) addEvals(dir string) error {
 		if rep.Probe != "" {
 			title += ": " + rep.Probe
 		}
-		title += fmt.Sprintf(" (data %s, %s)", rep.Data, formatSeconds(rep.Seconds))
+		title += fmt.Sprintf(" (data %s, %s", rep.Data, formatSeconds(rep.Seconds))
+		if rep.Step > 0 {
+			title += fmt.Sprintf(", of the checkpoint at step %d", rep.Step)
+		}
+		title += ")"
 		t := EvalTable{Title: title}
 		for _, row := range rep.Results {
 			t.Rows = append(t.Rows, evalRow(row))

@@ -66,3 +66,17 @@ func removeStaleTemps(dir string) {
 		os.Remove(m)
 	}
 }
+
+// checkUnlocked returns lockDir's error if a live process holds dir,
+// without taking it (to refuse before loading a run another process is
+// writing).
+func checkUnlocked(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, LockFile))
+	if err != nil {
+		return nil
+	}
+	if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && alive(pid) && pid != os.Getpid() {
+		return fmt.Errorf("%s is being trained by process %d (%s); wait for it or stop it", dir, pid, filepath.Join(dir, LockFile))
+	}
+	return nil
+}

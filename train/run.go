@@ -38,9 +38,10 @@ type Options struct {
 	Log io.Writer
 	// LogEvery is the number of steps between metrics lines (default 10).
 	LogEvery int
-	// CheckpointEvery > 0 checkpoints every that many steps, and
-	// CheckpointInterval > 0 whenever that much time has passed since the
-	// last checkpoint; either way also after every epoch and at the end.
+	// CheckpointEvery > 0 checkpoints when that many steps have passed
+	// since the last checkpoint (of this process: a resumed run counts
+	// from its start), and CheckpointInterval > 0 when that much time
+	// has; either way also after every epoch and at the end.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
 	// DivergeFactor > 0 stops the run when a loss's magnitude exceeds
@@ -263,6 +264,9 @@ func Train(ctx context.Context, newMethod func() (Method, error), o Options) (Me
 		err error
 	)
 	if o.Resume {
+		if err := checkUnlocked(o.Dir); err != nil {
+			return nil, p, err
+		}
 		m, p, err = Load(o.Dir)
 	} else {
 		m, err = newMethod()

@@ -47,7 +47,7 @@ func compareCmd() *cobra.Command {
 		df                        dataFlags
 		out, methods, probe, arch string
 		epochs, steps             int
-		extra                     string
+		extra, evalExtra          string
 	)
 	cmd := &cobra.Command{
 		Use:   "compare --data SPEC --methods dim,vae,... --out DIR",
@@ -58,7 +58,9 @@ evaluate each with the same classifier on conv, fc and Y, and write
 DIR/compare.md (rows: methods; columns: conv, fc, Y, training time),
 DIR/compare.json, a bar chart DIR/compare.png and a side-by-side report
 DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
---train-args passes more flags to every dim train (e.g. "--mi-units 512 --normalize").`,
+--train-args passes more flags to every new run's dim train (e.g. "--mi-units
+512 --normalize"), --eval-args to dim eval. A method's evaluation is redone when
+it is older than its run's last step or lacks a layer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -86,17 +88,19 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 			cmp := comparison{Data: df.spec, Classifier: probe, Epochs: epochs, Steps: steps}
 			for _, m := range names {
 				dir := filepath.Join(out, m)
-				args := append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--arch", arch, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
-				if _, err := os.Stat(filepath.Join(dir, train.WeightsFile)); err == nil {
-					args = append(args, "--resume")
+				args := append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
+				if hasCheckpoint(dir) {
+					args = append(args, "--resume") // its model comes from its checkpoint
+				} else {
+					args = append(append(args, "--arch", arch), strings.Fields(extra)...)
 				}
-				args = append(args, strings.Fields(extra)...)
 				fmt.Fprintf(os.Stderr, "== %s: dim train %s\n", m, strings.Join(args, " "))
 				if err := runSub(trainCmd(), args); err != nil {
 					return fmt.Errorf("%s: %w", m, err)
 				}
-				if _, err := os.Stat(filepath.Join(dir, eval.ReportFile(probe))); err != nil {
-					if err := runSub(evalCmd(), append(slices.Clone(dataArgs), "--model", dir, "--probe", probe)); err != nil {
+				if !evalCurrent(dir, probe) {
+					eargs := append(append(slices.Clone(dataArgs), "--model", dir, "--probe", probe), strings.Fields(evalExtra)...)
+					if err := runSub(evalCmd(), eargs); err != nil {
 						return fmt.Errorf("%s: eval: %w", m, err)
 					}
 				}
@@ -131,8 +135,39 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 	f.IntVar(&epochs, "epochs", 1, "epochs per method")
 	f.IntVar(&steps, "steps", 0, "steps per method (overrides --epochs)")
 	f.StringVar(&probe, "probe", "linear", "classifier on the frozen features: linear, svm, mlp or knn")
-	f.StringVar(&extra, "train-args", "", "more dim train flags for every method, space-separated")
+	f.StringVar(&extra, "train-args", "", "more dim train flags for every new run, space-separated (a resumed run keeps its own)")
+	f.StringVar(&evalExtra, "eval-args", "", "more dim eval flags, space-separated (e.g. \"--probe-epochs 10\")")
 	return cmd
+}
+
+// hasCheckpoint reports whether dir holds a run (the latest or the
+// previous checkpoint).
+func hasCheckpoint(dir string) bool {
+	for _, f := range []string{train.WeightsFile, train.PrevWeightsFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// evalCurrent reports whether dir's report of the classifier is of the
+// run's current step and has the test accuracy of conv, fc and Y.
+func evalCurrent(dir, probe string) bool {
+	rep, err := eval.ReadReport(filepath.Join(dir, eval.ReportFile(probe)))
+	if err != nil {
+		return false
+	}
+	_, info, err := train.LoadEncoder(dir)
+	if err != nil || rep.Step != info.Progress.Step {
+		return false
+	}
+	for _, l := range encoder.Layers {
+		if _, ok := rep.Lookup(l, probe, eval.MetricTestAcc); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // runSub runs a subcommand in-process with args.

@@ -45,7 +45,7 @@ func evalCmd() *cobra.Command {
 		otherData             bool
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --model RUN_DIR --data SPEC",
+		Use:   "eval --model RUN_DIR [--data SPEC]",
 		Short: "Evaluate a trained encoder with classifiers on frozen features",
 		Long: `Embed the training and test splits with the frozen encoder of any run directory
 (with the transform the run recorded) and fit a classifier (--probe: linear
@@ -101,9 +101,11 @@ features) with the same classifiers.`,
 			if !random && modelDir == "" {
 				return errors.New("--model RUN_DIR is required (or --random, or --features DIR)")
 			}
-			var enc encoder.Encoder
+			var (
+				enc  encoder.Encoder
+				info train.Info
+			)
 			if !random {
-				var info train.Info
 				if enc, info, err = train.LoadEncoder(modelDir); err != nil {
 					return err
 				}
@@ -146,7 +148,7 @@ features) with the same classifiers.`,
 			if err != nil {
 				return err
 			}
-			rep.Model, rep.RandomEncoder = modelDir, random
+			rep.Model, rep.RandomEncoder, rep.Step = modelDir, random, info.Progress.Step
 			if out == "" {
 				return printReport(rep)
 			}

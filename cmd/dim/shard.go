@@ -154,6 +154,7 @@ func mergeShards(dirs []string, out string) error {
 				return err
 			}
 		}
+		fmt.Fprintf(os.Stderr, "merged %d shards of the %s split (%d images) into %s\n", len(dirs), split, r0.Total, out)
 	}
 	return nil
 }

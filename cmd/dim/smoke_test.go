@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,6 +170,14 @@ func TestCLICompare(t *testing.T) {
 	after, _ := os.Stat(filepath.Join(out, "dim", "model.safetensors"))
 	if !after.ModTime().Equal(before.ModTime()) {
 		t.Error("a second compare retrained a finished run")
+	}
+	// More steps: the runs continue and their evaluations are redone.
+	more := append(slices.Clone(args), "--steps", "3")
+	if err := run(t, more...); err != nil {
+		t.Fatal(err)
+	}
+	if rep := readReport(t, filepath.Join(out, "dim"), "knn"); rep.Step != 3 {
+		t.Errorf("the evaluation after continuing to step 3 is of step %d", rep.Step)
 	}
 	if err := run(t, "compare", "--data", data, "--out", out, "--methods", "dim,gan"); err == nil {
 		t.Error("an unknown method: no error")

@@ -53,7 +53,8 @@ data set. Weights (safetensors), config (JSON) and metrics (JSON lines) go to
 RUN_DIR; a checkpoint is written every --checkpoint-every (5 minutes by
 default), after every epoch and at the end; Ctrl-C, SIGTERM or SIGHUP during
 training saves one before exiting (exit status 130; a second signal exits at
-once), and during --eval stops at once. A second dim train on the same RUN_DIR is refused while the first runs. --resume continues a run from its
+once), and during --eval stops at once. A second dim train on the same
+RUN_DIR is refused while the first runs. --resume continues a run from its
 last checkpoint with the checkpoint's own config and augmentation (model flags
 are then ignored, with a note; a different --crop, --pad or --flip is an
 error) and the same data order, up to the new --epochs or --steps total.
@@ -79,6 +80,16 @@ Data specs: ` + data.Specs,
 				})
 				if len(ignored) > 0 {
 					fmt.Fprintf(os.Stderr, "note: --resume continues with the run's own config; ignoring %s\n", strings.Join(ignored, " "))
+				}
+			} else if method != dim.MethodName {
+				var ignored []string
+				cmd.Flags().Visit(func(fl *pflag.Flag) {
+					if dimOnlyFlag(fl.Name, method) {
+						ignored = append(ignored, "--"+fl.Name)
+					}
+				})
+				if len(ignored) > 0 {
+					fmt.Fprintf(os.Stderr, "note: %s does not use %s\n", method, strings.Join(ignored, " "))
 				}
 			}
 			m, err := mi.ParseMeasure(measure)
@@ -131,10 +142,14 @@ Data specs: ` + data.Specs,
 					return nil, err
 				}
 				if method != dim.MethodName {
-					return baselines.New(method, baselines.Options{
-						Common: cfg.Common, Classes: images.NumClasses(), Samples: images.Len(),
-						KLWeight: klWeight, Prior: cfg.Prior, PriorWeight: priorWeight, GradPenalty: cfg.GradPenalty,
-					}, spec)
+					o := baselines.Options{Common: cfg.Common, Classes: images.NumClasses(), Samples: images.Len(), KLWeight: klWeight}
+					switch method { // the options each method reads
+					case "aae":
+						o.Prior, o.PriorWeight, o.GradPenalty = cfg.Prior, priorWeight, cfg.GradPenalty
+					case "bigan":
+						o.GradPenalty = cfg.GradPenalty
+					}
+					return baselines.New(method, o, spec)
 				}
 				return dim.New(cfg, spec)
 			}
@@ -253,6 +268,28 @@ func parseCheckpointEvery(v string) (steps int, interval time.Duration, err erro
 		return 0, d, nil
 	}
 	return 0, 0, fmt.Errorf("--checkpoint-every %q: want a number of steps (500) or a duration (5m)", v)
+}
+
+// dimOnlyFlag reports whether a train flag sets only DIM's objective
+// (and so is ignored by the baseline method).
+func dimOnlyFlag(name, method string) bool {
+	switch name {
+	case "mi-units", "measure", "score", "coordinates", "occlude", "occlude-size", "occlude-blocks",
+		"local-samples", "globals", "global-samples":
+		return true
+	case "prior", "prior-weight":
+		return method != "aae"
+	case "grad-penalty":
+		return method != "aae" && method != "bigan"
+	case "kl-weight":
+		return method != "beta-vae"
+	}
+	for _, t := range dim.Terms() {
+		if name == t.Weight {
+			return true
+		}
+	}
+	return false
 }
 
 // runFlags are the train flags that apply to a resumed run too; the others
