@@ -68,12 +68,16 @@ func (a Augment) String() string {
 	return fmt.Sprintf("--crop %d --pad %d --flip=%v", a.Crop, a.Pad, a.Flip)
 }
 
-// Run trains m from progress p until the target, checkpointing after every
-// epoch and at the end, and logging to Dir/metrics.jsonl: a "start" line
+// Run trains m from progress p until the target, checkpointing as
+// CheckpointEvery / CheckpointInterval say, after every epoch and at the
+// end, holding Dir's LOCK meanwhile, and logging to Dir/metrics.jsonl: a
+// "start" line
 // (method, config, encoder, data, parameters, steps), a "step" line every
 // LogEvery steps with each loss averaged over those steps and the time per
-// step, a "checkpoint" line per checkpoint. When ctx is cancelled it
-// finishes the current step, checkpoints, and returns ErrInterrupted.
+// step, a "checkpoint" line per checkpoint (a resumed run first drops the
+// step lines past its checkpoint). When ctx is cancelled it finishes the
+// current step, checkpoints, and returns ErrInterrupted; a loss that
+// explodes (DivergeFactor) ends it with an error and no checkpoint.
 func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
