@@ -103,6 +103,17 @@ func Save(dir string, m Method, p Progress) error {
 	return nil
 }
 
+// HasRun reports whether dir holds a checkpoint (the latest or the
+// previous one): a run to resume, or not to overwrite.
+func HasRun(dir string) bool {
+	for _, f := range []string{WeightsFile, PrevWeightsFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // checksums returns the CRC-32 of each tensor's float32 data.
 func checksums(tensors map[string]*tensor.Tensor) map[string]uint32 {
 	out := make(map[string]uint32, len(tensors))

@@ -88,7 +88,6 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	if o.Steps < 0 || o.Epochs < 0 {
 		return p, fmt.Errorf("steps (%d) and epochs (%d) must not be negative", o.Steps, o.Epochs)
 	}
-	ckpt := filepath.Join(o.Dir, WeightsFile)
 	if o.Resume {
 		if p.Data != "" && o.DataSpec != "" && p.Data != o.DataSpec {
 			return p, fmt.Errorf("%s was trained on %q, not %q", o.Dir, p.Data, o.DataSpec)
@@ -102,10 +101,8 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			return p, fmt.Errorf("%s was trained with %v, not %v: resume with the same augmentation or none", o.Dir, *p.Augment, o.Augment)
 		}
 	} else {
-		for _, f := range []string{ckpt, filepath.Join(o.Dir, PrevWeightsFile)} {
-			if _, err := os.Stat(f); err == nil {
-				return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
-			}
+		if HasRun(o.Dir) {
+			return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
 		}
 		p.Data, p.Augment = o.DataSpec, &o.Augment
 	}

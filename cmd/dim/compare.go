@@ -89,7 +89,7 @@ it is older than its run's last step or lacks a layer.`,
 			for _, m := range names {
 				dir := filepath.Join(out, m)
 				args := append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
-				if hasCheckpoint(dir) {
+				if train.HasRun(dir) {
 					args = append(args, "--resume") // its model comes from its checkpoint
 				} else {
 					args = append(append(args, "--arch", arch), strings.Fields(extra)...)
@@ -138,17 +138,6 @@ it is older than its run's last step or lacks a layer.`,
 	f.StringVar(&extra, "train-args", "", "more dim train flags for every new run, space-separated (a resumed run keeps its own)")
 	f.StringVar(&evalExtra, "eval-args", "", "more dim eval flags, space-separated (e.g. \"--probe-epochs 10\")")
 	return cmd
-}
-
-// hasCheckpoint reports whether dir holds a run (the latest or the
-// previous checkpoint).
-func hasCheckpoint(dir string) bool {
-	for _, f := range []string{train.WeightsFile, train.PrevWeightsFile} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // evalCurrent reports whether dir's report of the classifier is of the

@@ -57,7 +57,7 @@ func TestFaultKillResume(t *testing.T) {
 	}
 	for kills < 10 {
 		a := args(dir)
-		if hasRun(dir) {
+		if train.HasRun(dir) {
 			a = append(a, "--resume")
 			resumes++
 		}
@@ -88,7 +88,7 @@ func TestFaultKillResume(t *testing.T) {
 		}
 	}
 	a := args(dir)
-	if hasRun(dir) {
+	if train.HasRun(dir) {
 		a = append(a, "--resume")
 		resumes++
 	}
@@ -124,16 +124,6 @@ func TestFaultKillResume(t *testing.T) {
 	if len(temps) > 0 {
 		t.Errorf("temporary files left: %v", temps)
 	}
-}
-
-// hasRun reports whether dir holds a checkpoint (the latest or the previous).
-func hasRun(dir string) bool {
-	for _, f := range []string{train.WeightsFile, train.PrevWeightsFile} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // f32bytes views float32s as bytes for an exact comparison.
