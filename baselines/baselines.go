@@ -170,9 +170,5 @@ func (b *base) step(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([
 
 // checkImages reports a batch the encoder cannot take.
 func checkImages(enc encoder.Encoder, b *train.Batch) error {
-	s := enc.Spec()
-	if sh := b.X.Shape; len(sh) != 4 || sh[0] < 1 || sh[1] != s.Channels || sh[2] != s.Size || sh[3] != s.Size {
-		return fmt.Errorf("images of shape %v: encoder %s takes [N,%d,%d,%d]", sh, s.Name, s.Channels, s.Size, s.Size)
-	}
-	return nil
+	return enc.Spec().CheckBatch(b.X.Shape, 1)
 }

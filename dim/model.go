@@ -152,9 +152,8 @@ func (m *Model) Loss(name string) (float32, bool) {
 // batch on tp (whose training mode the caller sets), records each term's
 // loss in Losses, and returns the total.
 func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, error) {
-	spec := m.Enc.Spec()
-	if sh := b.X.Shape; len(sh) != 4 || sh[0] < 2 || sh[1] != spec.Channels || sh[2] != spec.Size || sh[3] != spec.Size {
-		return nil, fmt.Errorf("images of shape %v: encoder %s takes [N,%d,%d,%d] with N >= 2 (negatives come from other images)", sh, spec.Name, spec.Channels, spec.Size, spec.Size)
+	if err := m.Enc.Spec().CheckBatch(b.X.Shape, 2); err != nil {
+		return nil, fmt.Errorf("%w (negatives come from other images)", err)
 	}
 	s := &m.step
 	s.Tape, s.Batch, s.Config = tp, b, m.cfg

@@ -196,3 +196,12 @@ func (s Spec) CheckInput(c, h, w int) error {
 	}
 	return nil
 }
+
+// CheckBatch returns an error unless shape is a batch [N,C,S,S] of at
+// least minN images the encoder takes (after the transform).
+func (s Spec) CheckBatch(shape []int, minN int) error {
+	if len(shape) != 4 || shape[0] < minN || shape[1] != s.Channels || shape[2] != s.Size || shape[3] != s.Size {
+		return fmt.Errorf("images of shape %v: encoder %s takes [N,%d,%d,%d] with N >= %d", shape, s.Name, s.Channels, s.Size, s.Size, minN)
+	}
+	return nil
+}
