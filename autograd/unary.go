@@ -2,6 +2,8 @@ package autograd
 
 import (
 	"math"
+
+	"github.com/deepinfomax/deepinfomax/kernels"
 )
 
 // unary applies f element-wise and records backward, which receives the
@@ -40,41 +42,29 @@ func (tp *Tape) Log(x *Var) *Var {
 	return out
 }
 
-// ReLU returns max(x, 0) element-wise.
+// ReLU returns max(x, 0) element-wise (kernels.ReLU: +0 for x <= 0, a NaN
+// passed on with its sign cleared).
 func (tp *Tape) ReLU(x *Var) *Var {
 	if tp.failed() {
 		return tp.newVar(1)
 	}
 	out := tp.newVar(x.Value.Shape...)
-	xd, od := x.Value.Data, out.Value.Data
-	od = od[:len(xd)]
-	for i, v := range xd {
-		od[i] = max(v, 0)
-	}
+	kernels.ReLU(out.Value.Data, x.Value.Data)
 	tp.record(reluBackward, out, x)
 	return out
 }
 
+// reluBackward passes the gradient through where the output is positive:
+// it writes a fresh gradient buffer (zeros elsewhere) or adds into an
+// existing one.
 func reluBackward(tp *Tape, n *node) {
 	gt, fresh := tp.gradOut(n.in[0])
 	g, y := n.out.Grad.Data, n.out.Value.Data
-	gx := gt.Data[:len(g)]
-	y = y[:len(g)]
 	if fresh {
-		for i, v := range g {
-			if y[i] > 0 {
-				gx[i] = v
-			} else {
-				gx[i] = 0
-			}
-		}
+		kernels.ReLUBackward(gt.Data, g, y)
 		return
 	}
-	for i, v := range g {
-		if y[i] > 0 {
-			gx[i] += v
-		}
-	}
+	kernels.ReLUBackwardAdd(gt.Data, g, y)
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.

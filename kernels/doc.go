@@ -2,5 +2,7 @@
 // cache-blocked single-precision GEMM (Sgemm) with AVX-512 and AVX2/FMA
 // assembly micro-kernels on amd64 and a portable Go one elsewhere (or with
 // the purego build tag), the convolution and pooling helpers built on it,
+// the element-wise kernels of the training step (AdamUpdate, ReLU and its
+// backward passes; AVX-512 assembly, bit-identical to the scalar Go loops),
 // and the persistent worker pool (ParallelFor) that runs them on all cores.
 package kernels

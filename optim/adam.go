@@ -59,7 +59,7 @@ func (c AdamConfig) withDefaults() AdamConfig {
 // Its state is "adam.<i>.m" and "adam.<i>.v" for parameter i, plus the
 // scalar "adam.step".
 type Adam struct {
-	k       adamScalars
+	k       kernels.AdamScalars
 	cur     int              // parameter being updated by updateRange
 	rangeFn func(lo, hi int) // a.updateRange, bound once so Step allocates nothing
 
@@ -143,16 +143,16 @@ func (a *Adam) Step() {
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
 	k := &a.k
-	k.stepSize = float32(c.LR / bc1)
-	k.invBC2 = float32(1 / math.Sqrt(bc2))
-	k.b2 = float32(c.Beta2)
-	k.ob1, k.ob2 = float32(1-c.Beta1), float32(1-c.Beta2)
-	k.eps = float32(c.Eps)
-	k.l2, k.decay = 0, 1
+	k.StepSize = float32(c.LR / bc1)
+	k.InvBC2 = float32(1 / math.Sqrt(bc2))
+	k.B2 = float32(c.Beta2)
+	k.OB1, k.OB2 = float32(1-c.Beta1), float32(1-c.Beta2)
+	k.Eps = float32(c.Eps)
+	k.L2, k.Decay = 0, 1
 	if c.Decoupled {
-		k.decay = float32(1 - c.LR*c.WeightDecay)
+		k.Decay = float32(1 - c.LR*c.WeightDecay)
 	} else {
-		k.l2 = float32(c.WeightDecay)
+		k.L2 = float32(c.WeightDecay)
 	}
 	if a.rangeFn == nil {
 		a.rangeFn = a.updateRange
@@ -180,48 +180,18 @@ func (a *Adam) Step() {
 // cores (smaller ones cost less than the hand-off).
 const parallelMin = 1 << 15
 
-// adamScalars are the per-step constants of the update.
-type adamScalars struct {
-	stepSize, invBC2, b2, ob1, ob2, eps, l2, decay float32
-}
-
-// updateRange updates elements [lo, hi) of parameter a.cur.
+// updateRange updates elements [lo, hi) of parameter a.cur with
+// kernels.AdamUpdate (AVX-512 assembly where the CPU has it), bit-identical
+// to the scalar loop
+//
+//	g := grad[j] + l2*p[j]            // only when l2 != 0
+//	p[j] *= decay                     // only when l2 == 0 and decay != 1
+//	m := m[j] + ob1*(g-m[j])
+//	v := b2*v[j] + ob2*g*g
+//	p[j] -= stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
 func (a *Adam) updateRange(lo, hi int) {
-	k := &a.k
 	p := a.params[a.cur]
-	pd := p.Value.Data[lo:hi]
-	gd := p.Grad.Data[lo:hi]
-	md := a.m[a.cur].Data[lo:hi]
-	vd := a.v[a.cur].Data[lo:hi]
-	stepSize, invBC2, b2, ob1, ob2, eps, l2, decay := k.stepSize, k.invBC2, k.b2, k.ob1, k.ob2, k.eps, k.l2, k.decay
-	gd, md, vd = gd[:len(pd)], md[:len(pd)], vd[:len(pd)]
-	switch {
-	case l2 != 0:
-		for j, pj := range pd {
-			g := gd[j] + l2*pj
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
-			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-		}
-	case decay != 1:
-		for j, pj := range pd {
-			pj *= decay
-			g := gd[j]
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
-			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-		}
-	default:
-		for j, pj := range pd {
-			g := gd[j]
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
-			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
-		}
-	}
+	kernels.AdamUpdate(p.Value.Data[lo:hi], p.Grad.Data[lo:hi], a.m[a.cur].Data[lo:hi], a.v[a.cur].Data[lo:hi], a.k)
 }
 
 // State returns copies of the moment buffers ("adam.<i>.m", "adam.<i>.v")

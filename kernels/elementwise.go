@@ -1,0 +1,198 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Element-wise kernels of the training step: the Adam update and ReLU. On
+// amd64 CPUs with AVX-512F they run in assembly (elementwise_amd64.s), 16
+// lanes at a time; elsewhere, and with the purego build tag, they run the Go
+// loops of this file. Both give bit-identical results: the assembly does
+// the same IEEE operations in the same order (no fused multiply-add, the Go
+// build being GOAMD64=v1), with the operand order of the loops they
+// replaced where it decides which NaN comes out of an operation on two
+// NaNs (see AdamUpdate).
+
+// AdamScalars holds the per-step constants of AdamUpdate.
+type AdamScalars struct {
+	// StepSize is lr / (1 - beta1^t).
+	StepSize float32
+	// InvBC2 is 1 / sqrt(1 - beta2^t).
+	InvBC2 float32
+	// B2 is beta2.
+	B2 float32
+	// OB1 is 1 - beta1.
+	OB1 float32
+	// OB2 is 1 - beta2.
+	OB2 float32
+	// Eps is added to the scaled square root of the second moment.
+	Eps float32
+	// L2 is the L2 penalty added to the gradient (torch.optim.Adam's
+	// weight decay); 0 for none.
+	L2 float32
+	// Decay multiplies the parameters before the update (AdamW's decoupled
+	// weight decay, 1 - lr*wd); 1 for none.
+	Decay float32
+}
+
+// Variants of AdamUpdate, chosen in this order as the scalar loop does.
+const (
+	adamDefault = iota
+	adamDecay
+	adamL2
+)
+
+func (s *AdamScalars) variant() int {
+	switch {
+	case s.L2 != 0:
+		return adamL2
+	case s.Decay != 1:
+		return adamDecay
+	}
+	return adamDefault
+}
+
+// AdamUpdate applies one Adam step to the first len(p) elements of p, given
+// the gradient g and the moments m and v (updated in place), in float32
+// arithmetic rounded after every operation:
+//
+//	g' = g + L2*p                               (only when L2 != 0)
+//	p' = p * Decay                              (only when L2 == 0 and Decay != 1)
+//	m  = m + OB1*(g' - m)
+//	v  = B2*v + OB2*g'*g'
+//	p  = p' - StepSize*m / (sqrt(v)*InvBC2 + Eps)
+//
+// with sqrt correctly rounded (float32(math.Sqrt(float64(v)))). The result is
+// bit-identical to that scalar Go loop (the one optim.Adam ran) for every
+// input, NaNs, infinities, signed zeros and subnormals included, but for
+// one thing the Go source leaves open: when both operands of an addition or
+// a multiplication are NaNs with different bits, x86 returns the first
+// source operand's, and which operand of a commutative operation the
+// compiler makes the first source is a register-allocation choice (two
+// compilations of the same loop differ). The assembly copies the order of
+// optim.Adam's loop as Go 1.26 compiled it: (g'-m)*OB1 + m,
+// (OB2*g')*g' + v*B2 (g'*(g'*OB2) with L2), L2*p + g, p*Decay, m*StepSize,
+// sqrt(v)*InvBC2 + Eps. It runs on the calling goroutine and allocates
+// nothing. It panics if g, m or v is shorter than p.
+func AdamUpdate(p, g, m, v []float32, s AdamScalars) {
+	n := len(p)
+	if len(g) < n || len(m) < n || len(v) < n {
+		panic(fmt.Sprintf("kernels: AdamUpdate: %d parameters, %d gradients, %d and %d moments", n, len(g), len(m), len(v)))
+	}
+	if n == 0 {
+		return
+	}
+	adamUpdate(p, g[:n], m[:n], v[:n], &s, s.variant())
+}
+
+// ReLU sets dst[i] = max(x[i], 0) for i < len(x), bit-identical to Go's
+// builtin max: x for x > 0, +0 for x <= 0 (-0 included), and for a NaN the
+// same NaN with its sign bit cleared (the builtin's lowering on amd64; the
+// payload is kept and a signalling NaN is not quietened). It runs on the
+// calling goroutine (splitting a DIM activation across two cores measured
+// slower: one core already saturates memory) and allocates nothing. It
+// panics if dst is shorter than x.
+func ReLU(dst, x []float32) {
+	n := len(x)
+	if len(dst) < n {
+		panic(fmt.Sprintf("kernels: ReLU: %d outputs for %d inputs", len(dst), n))
+	}
+	if n > 0 {
+		relu(dst[:n], x)
+	}
+}
+
+// ReLUBackward sets gx[i] = g[i] where y[i] > 0 and +0 elsewhere (NaN y
+// included), for i < len(g): the gradient of ReLU written into a fresh
+// buffer, y being the forward output. The values of g are copied bit for
+// bit. It runs on the calling goroutine and allocates nothing. It panics
+// if gx or y is shorter than g.
+func ReLUBackward(gx, g, y []float32) {
+	n := len(g)
+	if len(gx) < n || len(y) < n {
+		panic(fmt.Sprintf("kernels: ReLUBackward: %d gradients, %d outputs for %d incoming", len(gx), len(y), n))
+	}
+	if n > 0 {
+		reluBackward(gx[:n], g, y[:n])
+	}
+}
+
+// ReLUBackwardAdd adds g[i] into gx[i] where y[i] > 0 (gx[i] = g[i] + gx[i],
+// in that operand order) and leaves gx[i] untouched elsewhere (NaN y
+// included), for i < len(g): the gradient of ReLU accumulated into an
+// existing buffer, bit-identical to the scalar loop (see AdamUpdate for
+// two NaNs). It runs on the calling goroutine and allocates nothing. It
+// panics if gx or y is shorter than g.
+func ReLUBackwardAdd(gx, g, y []float32) {
+	n := len(g)
+	if len(gx) < n || len(y) < n {
+		panic(fmt.Sprintf("kernels: ReLUBackwardAdd: %d gradients, %d outputs for %d incoming", len(gx), len(y), n))
+	}
+	if n > 0 {
+		reluBackwardAdd(gx[:n], g, y[:n])
+	}
+}
+
+// adamUpdateGo is the scalar Adam loop; all slices have the same length.
+func adamUpdateGo(pd, gd, md, vd []float32, k *AdamScalars, variant int) {
+	stepSize, invBC2, b2, ob1, ob2, eps, l2, decay := k.StepSize, k.InvBC2, k.B2, k.OB1, k.OB2, k.Eps, k.L2, k.Decay
+	gd, md, vd = gd[:len(pd)], md[:len(pd)], vd[:len(pd)]
+	switch variant {
+	case adamL2:
+		for j, pj := range pd {
+			g := gd[j] + l2*pj
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+		}
+	case adamDecay:
+		for j, pj := range pd {
+			pj *= decay
+			g := gd[j]
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+		}
+	default:
+		for j, pj := range pd {
+			g := gd[j]
+			m := md[j] + ob1*(g-md[j])
+			v := b2*vd[j] + ob2*g*g
+			md[j], vd[j] = m, v
+			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+		}
+	}
+}
+
+// reluGo is the scalar ReLU loop; len(dst) == len(x).
+func reluGo(dst, x []float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = max(v, 0)
+	}
+}
+
+// reluBackwardGo is the scalar loop of ReLUBackward; equal lengths.
+func reluBackwardGo(gx, g, y []float32) {
+	gx, y = gx[:len(g)], y[:len(g)]
+	for i, v := range g {
+		if y[i] > 0 {
+			gx[i] = v
+		} else {
+			gx[i] = 0
+		}
+	}
+}
+
+// reluBackwardAddGo is the scalar loop of ReLUBackwardAdd; equal lengths.
+func reluBackwardAddGo(gx, g, y []float32) {
+	gx, y = gx[:len(g)], y[:len(g)]
+	for i, v := range g {
+		if y[i] > 0 {
+			gx[i] += v
+		}
+	}
+}

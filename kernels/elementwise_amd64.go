@@ -1,0 +1,75 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// elemAVX512 reports whether the element-wise kernels run in AVX-512
+// assembly.
+var elemAVX512 = cpu.X86.HasAVX512F
+
+// adamAVX512 is AdamUpdate's loop over n elements for one variant
+// (adamDefault, adamDecay or adamL2).
+//
+//go:noescape
+func adamAVX512(p, gr, m, v *float32, n int, s *AdamScalars, variant int)
+
+// reluAVX512 is ReLU's loop over n elements.
+//
+//go:noescape
+func reluAVX512(dst, x *float32, n int)
+
+// reluBackwardAVX512 is ReLUBackward's loop over n elements.
+//
+//go:noescape
+func reluBackwardAVX512(gx, gr, y *float32, n int)
+
+// reluBackwardAddAVX512 is ReLUBackwardAdd's loop over n elements.
+//
+//go:noescape
+func reluBackwardAddAVX512(gx, gr, y *float32, n int)
+
+// adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
+func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
+	if !elemAVX512 {
+		adamUpdateGo(p, g, m, v, s, variant)
+		return
+	}
+	n := len(p)
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	adamAVX512(&p[0], &g[0], &m[0], &v[0], n, s, variant)
+}
+
+// relu runs ReLU's loop on slices of equal, non-zero length.
+func relu(dst, x []float32) {
+	if !elemAVX512 {
+		reluGo(dst, x)
+		return
+	}
+	n := len(x)
+	_ = dst[n-1]
+	reluAVX512(&dst[0], &x[0], n)
+}
+
+// reluBackward runs ReLUBackward's loop on slices of equal, non-zero length.
+func reluBackward(gx, g, y []float32) {
+	if !elemAVX512 {
+		reluBackwardGo(gx, g, y)
+		return
+	}
+	n := len(g)
+	_, _ = gx[n-1], y[n-1]
+	reluBackwardAVX512(&gx[0], &g[0], &y[0], n)
+}
+
+// reluBackwardAdd runs ReLUBackwardAdd's loop on slices of equal, non-zero
+// length.
+func reluBackwardAdd(gx, g, y []float32) {
+	if !elemAVX512 {
+		reluBackwardAddGo(gx, g, y)
+		return
+	}
+	n := len(g)
+	_, _ = gx[n-1], y[n-1]
+	reluBackwardAddAVX512(&gx[0], &g[0], &y[0], n)
+}

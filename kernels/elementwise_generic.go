@@ -1,0 +1,22 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// elemAVX512 reports whether the element-wise kernels run in AVX-512
+// assembly: never in a pure-Go build.
+var elemAVX512 = false
+
+// adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
+func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
+	adamUpdateGo(p, g, m, v, s, variant)
+}
+
+// relu runs ReLU's loop on slices of equal, non-zero length.
+func relu(dst, x []float32) { reluGo(dst, x) }
+
+// reluBackward runs ReLUBackward's loop on slices of equal, non-zero length.
+func reluBackward(gx, g, y []float32) { reluBackwardGo(gx, g, y) }
+
+// reluBackwardAdd runs ReLUBackwardAdd's loop on slices of equal, non-zero
+// length.
+func reluBackwardAdd(gx, g, y []float32) { reluBackwardAddGo(gx, g, y) }
