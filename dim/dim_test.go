@@ -229,21 +229,26 @@ func TestStepNoAlloc(t *testing.T) {
 	}
 }
 
-// TestStepNoAllocBasic28 checks the real encoder, whose large parameters
+// TestStepNoAllocBasic checks the real encoders, whose large parameters
 // take the multi-core paths (GEMM, Adam).
-func TestStepNoAllocBasic28(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.MIUnits, cfg.Batch = 32, 8
-	m := newModel(t, cfg, encoder.Spec{Name: "basic28x28"})
-	x := tensor.New(8, 1, 28, 28)
-	tensor.NewRNG(1).Uniform(x, -1, 1)
-	step := func() {
-		if _, err := m.StepImages(x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	step()
-	if a := testing.AllocsPerRun(5, step); a != 0 {
-		t.Errorf("a warm basic28x28 step allocates %v times", a)
+func TestStepNoAllocBasic(t *testing.T) {
+	for _, arch := range []string{"basic28x28", "basic32x32"} {
+		t.Run(arch, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MIUnits, cfg.Batch = 32, 8
+			m := newModel(t, cfg, encoder.Spec{Name: arch})
+			s := m.Encoder().Spec()
+			x := tensor.New(8, s.Channels, s.Size, s.Size)
+			tensor.NewRNG(1).Uniform(x, -1, 1)
+			step := func() {
+				if _, err := m.StepImages(x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step()
+			if a := testing.AllocsPerRun(5, step); a != 0 {
+				t.Errorf("a warm %s step allocates %v times", arch, a)
+			}
+		})
 	}
 }

@@ -78,6 +78,8 @@ func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int,
 			res.ValAcc, res.K = accs[i], k
 		}
 	}
+	fit, val = labelled{}, labelled{}
+	releaseSelection()
 	mean, std := Standardize(trainX)
 	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
 	res.TestAcc = knnAccuracies(labelled{xtr, trainY}, labelled{xte, testY}, classes, []int{res.K}, res.K, cfg.Distance)[0]

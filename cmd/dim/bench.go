@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/kernels"
@@ -45,16 +46,19 @@ func benchCmd() *cobra.Command {
 	weights := map[string]*float32{}
 	var flagErr error // a term's weight flag that could not be registered
 	var units, measure string
-	var steps, warmup int
-	var jsonOut bool
+	var steps, warmup, embedBatch int
+	var jsonOut, embed bool
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time training steps on random data: median ms per step and GFLOP/s",
 		Long: `Time full training steps (forward, backward, Adam) of a DIM configuration on
 random images and report the median milliseconds per step and the matrix
-GFLOP/s achieved. Compare with ../shared/peers/torch_dim.py time --mi-units N
-run in the same minute.`,
+GFLOP/s achieved; --arch names any registered encoder (dim train --help lists
+them). --embed times the encoder's inference instead, the way dim embed runs
+it (eval mode, no gradients, batches of --batch images, conv, fc and Y kept),
+in images per second. Compare with scripts/torch_peer.py time --arch A
+--mi-units N (or embed --arch A) run in the same minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if flagErr != nil {
@@ -62,6 +66,7 @@ run in the same minute.`,
 			}
 			ranges := []flagRange{
 				between("batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
+				between("embed-batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
 				between("steps", 1, maxSteps, fmt.Sprintf("1 to %d", maxSteps)),
 				between("warmup", 0, maxSteps, fmt.Sprintf("0 to %d", maxSteps)),
 			}
@@ -101,6 +106,20 @@ run in the same minute.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if embed {
+				r, err := benchEmbed(arch, embedBatch, steps, warmup)
+				if err != nil {
+					return err
+				}
+				if jsonOut {
+					js, _ := json.Marshal(r)
+					fmt.Println(string(js))
+				} else {
+					fmt.Printf("%s inference batch=%d taps=%s: %.0f images/s (median of %d batches, %.1f ms each), %d threads, %.0f allocs/batch\n",
+						r.Arch, r.Batch, strings.Join(r.Taps, ","), r.ImagesPerS, r.Steps, r.MedianMS, r.Threads, r.Allocs)
+				}
+				return nil
+			}
 			for _, n := range widths {
 				c := cfg
 				c.MIUnits = n
@@ -128,6 +147,8 @@ run in the same minute.`,
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
+	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
+	f.IntVar(&embedBatch, "embed-batch", 500, "images per inference batch with --embed (dim embed's default)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	return cmd
 }
@@ -160,11 +181,7 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, erro
 	flopStep := float64(kernels.Flops()-f0) / float64(steps)
 	runtime.ReadMemStats(&ms)
 	sorted := append([]float64(nil), times...)
-	sort.Float64s(sorted)
-	med := sorted[len(sorted)/2]
-	if len(sorted)%2 == 0 {
-		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
-	}
+	med := median(sorted)
 	return benchResult{
 		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Weights: cfg.Weights,
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
@@ -180,4 +197,71 @@ func weightList(w map[string]float32) string {
 		parts[i] = fmt.Sprintf("--%s %g", k, w[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// embedResult is the timing of an encoder's inference, printed as a JSON
+// line too.
+type embedResult struct {
+	Arch       string   `json:"arch"`
+	Batch      int      `json:"batch"`
+	Taps       []string `json:"taps"`
+	Steps      int      `json:"batches"`
+	MedianMS   float64  `json:"median_ms"`
+	ImagesPerS float64  `json:"images_per_s"`
+	Threads    int      `json:"threads"`
+	Allocs     float64  `json:"allocs_per_batch"`
+}
+
+// benchEmbed times encoder.EmbedEach, the path of dim embed and dim eval,
+// on warmup+steps batches of random images: the median time per batch.
+func benchEmbed(arch string, batch, steps, warmup int) (embedResult, error) {
+	rng := tensor.NewRNG(1)
+	enc, err := encoder.New(encoder.Spec{Name: arch}, rng)
+	if err != nil {
+		return embedResult{}, err
+	}
+	s := enc.Spec()
+	n := batch * (warmup + steps)
+	pix := make([]uint8, n*s.Channels*s.Size*s.Size)
+	for i := range pix {
+		pix[i] = uint8(rng.Uint64())
+	}
+	ds, err := data.NewMemory(s.Channels, s.Size, s.Size, pix, nil, 0)
+	if err != nil {
+		return embedResult{}, err
+	}
+	times := make([]float64, 0, steps)
+	var ms runtime.MemStats
+	var mallocs uint64
+	last := time.Now()
+	err = encoder.EmbedEach(enc, ds, encoder.EmbedOptions{Batch: batch}, func(c *encoder.Chunk) error {
+		now := time.Now()
+		if c.Start/batch >= warmup {
+			times = append(times, float64(now.Sub(last).Microseconds())/1000)
+		} else if c.Start/batch == warmup-1 {
+			runtime.ReadMemStats(&ms)
+			mallocs = ms.Mallocs
+		}
+		last = time.Now() // the callback's own time is not the encoder's
+		return nil
+	})
+	if err != nil {
+		return embedResult{}, err
+	}
+	runtime.ReadMemStats(&ms)
+	med := median(times)
+	return embedResult{
+		Arch: s.Name, Batch: batch, Taps: encoder.Layers, Steps: steps, MedianMS: med,
+		ImagesPerS: float64(batch) / (med / 1000), Threads: runtime.GOMAXPROCS(0),
+		Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
+	}, nil
+}
+
+// median of xs (not empty); xs is reordered.
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
