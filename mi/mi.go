@@ -118,15 +118,12 @@ func (c *Cache) Loss(tp *autograd.Tape, m Measure, u *autograd.Var) (*autograd.V
 	case DV:
 		return donskerVaradhan(tp, mk, u), tp.Err()
 	}
-	pos := positiveExpectation(tp, m, u)
-	neg := negativeExpectation(tp, m, u)
-	if pos == nil || neg == nil {
+	f, ok := pairFuncs[m]
+	if !ok {
 		return nil, fmt.Errorf("mi: unknown measure %q", m)
 	}
-	// mean over the positive entries and over the negative entries.
-	ePos := tp.Scale(tp.Sum(tp.Mul(pos, tp.Const(mk.Pos))), 1/float32(n*l))
-	eNeg := tp.Scale(tp.Sum(tp.Mul(neg, tp.Const(mk.Neg))), 1/float32(n*(n-1)*l))
-	return tp.Sub(eNeg, ePos), tp.Err()
+	// The mean over the negative entries minus that over the positive ones.
+	return tp.PairMeans(u, f), tp.Err()
 }
 
 var log2 = float32(math.Ln2)
@@ -216,4 +213,73 @@ func donskerVaradhan(tp *autograd.Tape, mk *Masks, u *autograd.Var) *autograd.Va
 	sum := tp.Sum(tp.Mul(tp.Exp(tp.AddScalar(masked, -umax)), tp.Const(mk.Neg)))
 	eNeg := tp.AddScalar(tp.Log(tp.AddScalar(sum, 1e-6)), umax-float32(math.Log(float64(n*(n-1)))))
 	return tp.Sub(eNeg, ePos)
+}
+
+// pairFuncs are the element-wise terms of JSD and the f-divergences for
+// autograd's PairMeans: T(u) on positives, f*(u) on negatives (mission.md
+// section 3, the reference's get_positive_expectation and
+// get_negative_expectation), with their derivatives.
+var pairFuncs = map[Measure]autograd.PairFunc{
+	JSD: func(u float32, positive bool) (float32, float32) {
+		sp, sn := softplusNeg(u)
+		if positive { // log 2 - softplus(-u)
+			return log2 - sp, sn
+		}
+		return sp + u - log2, 1 - sn // softplus(-u) + u - log 2
+	},
+	GAN: func(u float32, positive bool) (float32, float32) {
+		sp, sn := softplusNeg(u)
+		if positive { // -softplus(-u)
+			return -sp, sn
+		}
+		return sp + u, 1 - sn // softplus(-u) + u
+	},
+	X2: func(u float32, positive bool) (float32, float32) {
+		if positive { // u^2
+			return u * u, 2 * u
+		}
+		a := float32(math.Abs(float64(u))) + 1 // -0.5 (|u| + 1)^2
+		sign := float32(0)
+		if u > 0 {
+			sign = 1
+		} else if u < 0 {
+			sign = -1
+		}
+		return -0.5 * a * a, -a * sign
+	},
+	KL: func(u float32, positive bool) (float32, float32) {
+		if positive { // u + 1
+			return u + 1, 1
+		}
+		e := float32(math.Exp(float64(u))) // e^u
+		return e, e
+	},
+	RKL: func(u float32, positive bool) (float32, float32) {
+		if positive { // -e^-u
+			e := float32(math.Exp(-float64(u)))
+			return -e, e
+		}
+		return u - 1, 1 // u - 1
+	},
+	H2: func(u float32, positive bool) (float32, float32) {
+		if positive { // 1 - e^-u
+			e := float32(math.Exp(-float64(u)))
+			return 1 - e, e
+		}
+		e := float32(math.Exp(float64(u))) // e^u - 1
+		return e - 1, e
+	},
+	W1: func(u float32, _ bool) (float32, float32) { return u, 1 },
+}
+
+// softplusNeg returns softplus(-u) = log(1 + e^-u) and its derivative with
+// respect to u negated, sigmoid(-u), from one exponential, without
+// overflow.
+func softplusNeg(u float32) (sp, sig float32) {
+	x := -float64(u)
+	e := math.Exp(-math.Abs(x)) // in (0, 1]
+	if x > 0 {
+		return float32(x + math.Log1p(e)), float32(1 / (1 + e))
+	}
+	return float32(math.Log1p(e)), float32(e / (1 + e))
 }

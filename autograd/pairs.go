@@ -1,0 +1,154 @@
+package autograd
+
+import (
+	"sync"
+
+	"github.com/deepinfomax/deepinfomax/kernels"
+)
+
+// PairFunc is an estimator's term at one score u of a score matrix: its
+// value f and derivative df, for a positive pair (the joint distribution)
+// when positive is true and a negative pair (the product of marginals)
+// otherwise. It must be safe for concurrent use.
+type PairFunc func(u float32, positive bool) (f, df float32)
+
+// PairMeans returns, for scores u [N, N*L] whose positives are the columns
+// i*L .. i*L+L-1 of row i (the layout of mi's score matrices), the scalar
+//
+//	mean over negatives of f(u, false) - mean over positives of f(u, true)
+//
+// the form of the Jensen-Shannon and f-divergence losses of Deep InfoMax
+// (E_neg[f*(u)] - E_pos[T(u)], the reference's get_positive_expectation /
+// get_negative_expectation). It evaluates f once per score, where the
+// reference's formulation applies both terms to the whole matrix and masks
+// them, and splits the rows across the worker pool; the row sums are
+// accumulated in float64 and added in row order, so the result does not
+// depend on the number of workers. N must be at least 2.
+func (tp *Tape) PairMeans(u *Var, f PairFunc) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	s := u.Value.Shape
+	if len(s) != 2 || s[0] < 2 || s[1]%s[0] != 0 {
+		return tp.fail("pairmeans: scores of shape %v: want [N, N*L] with N >= 2", s)
+	}
+	n, l := s[0], s[1]/s[0]
+	out := tp.newVar(1)
+	df := tp.Buffer(n, n*l)
+	j := getPairJob()
+	j.n, j.l, j.f, j.u, j.df = n, l, f, u.Value.Data, df.Data
+	if cap(j.rowPos) < n {
+		j.rowPos, j.rowNeg = make([]float64, n), make([]float64, n)
+	}
+	j.rowPos, j.rowNeg = j.rowPos[:n], j.rowNeg[:n]
+	if n*n*l >= pairParallelMin {
+		kernels.ParallelFor(n, j.fn)
+	} else {
+		j.rows(0, n)
+	}
+	var pos, neg float64
+	for i := range n {
+		pos += j.rowPos[i]
+		neg += j.rowNeg[i]
+	}
+	j.put()
+	out.Value.Data[0] = float32(neg/float64(n*(n-1)*l) - pos/float64(n*l))
+	if nd := tp.record(pairMeansBackward, out, u); nd != nil {
+		nd.aux[0] = df
+		nd.ints[0] = l
+	}
+	return out
+}
+
+// pairParallelMin is the number of scores from which PairMeans splits its
+// rows across the worker pool.
+const pairParallelMin = 1 << 14
+
+// pairMeansBackward adds g * (+1/(N(N-1)L) for negatives, -1/(NL) for
+// positives) * f'(u) into the scores' gradient.
+func pairMeansBackward(tp *Tape, nd *node) {
+	u := nd.in[0]
+	n, l := u.Value.Shape[0], nd.ints[0]
+	g := float64(nd.out.Grad.Data[0])
+	cPos := float32(-g / float64(n*l))
+	cNeg := float32(g / float64(n*(n-1)*l))
+	df := nd.aux[0].Data
+	gt, fresh := tp.gradOut(u)
+	gu := gt.Data[:len(df)]
+	w := n * l
+	for i := range n {
+		// Row i: negatives, its L positives, negatives.
+		for _, seg := range [3][3]int{{0, i * l, 0}, {i * l, (i + 1) * l, 1}, {(i + 1) * l, w, 0}} {
+			scale := cNeg
+			if seg[2] == 1 {
+				scale = cPos
+			}
+			d, o := df[i*w+seg[0]:i*w+seg[1]], gu[i*w+seg[0]:i*w+seg[1]]
+			if fresh {
+				for k, v := range d {
+					o[k] = scale * v
+				}
+			} else {
+				for k, v := range d {
+					o[k] += scale * v
+				}
+			}
+		}
+	}
+}
+
+// pairJob carries one PairMeans call to the worker pool.
+type pairJob struct {
+	n, l           int
+	f              PairFunc
+	u, df          []float32
+	rowPos, rowNeg []float64
+	fn             func(lo, hi int) // j.rows, bound once
+}
+
+var pairJobs struct {
+	sync.Mutex
+	free []*pairJob
+}
+
+func getPairJob() *pairJob {
+	pairJobs.Lock()
+	defer pairJobs.Unlock()
+	if k := len(pairJobs.free); k > 0 {
+		j := pairJobs.free[k-1]
+		pairJobs.free = pairJobs.free[:k-1]
+		return j
+	}
+	j := &pairJob{}
+	j.fn = j.rows
+	return j
+}
+
+func (j *pairJob) put() {
+	j.f, j.u, j.df = nil, nil, nil
+	pairJobs.Lock()
+	pairJobs.free = append(pairJobs.free, j)
+	pairJobs.Unlock()
+}
+
+// rows evaluates rows [lo, hi): each row's positive and negative sums and
+// every score's derivative.
+func (j *pairJob) rows(lo, hi int) {
+	w := j.n * j.l
+	for i := lo; i < hi; i++ {
+		u, df := j.u[i*w:(i+1)*w], j.df[i*w:(i+1)*w]
+		var pos, neg float64
+		p0, p1 := i*j.l, (i+1)*j.l
+		for c, v := range u {
+			positive := c >= p0 && c < p1
+			f, d := j.f(v, positive)
+			df[c] = d
+			if positive {
+				pos += float64(f)
+			} else {
+				neg += float64(f)
+			}
+		}
+		j.rowPos[i], j.rowNeg[i] = pos, neg
+	}
+}
