@@ -129,6 +129,22 @@ func (tp *Tape) fail(format string, args ...any) *Var {
 // skip work (and shape checks) on placeholder inputs.
 func (tp *Tape) failed() bool { return tp.err != nil }
 
+// BufferBytes returns the bytes held by the tape's buffers (their
+// capacity, whether in use or free): the activation memory of the largest
+// pass run on it since it was made.
+func (tp *Tape) BufferBytes() int64 {
+	var n int64
+	for _, b := range tp.bufs {
+		n += int64(cap(b.Data)) * 4
+	}
+	for _, b := range tp.heads {
+		if b != nil {
+			n += int64(cap(b.Data)) * 4
+		}
+	}
+	return n
+}
+
 // SetNoGrad turns recording off (true) or on (false). With recording off,
 // operations compute values only, as for evaluation.
 func (tp *Tape) SetNoGrad(off bool) { tp.noGrad = off }

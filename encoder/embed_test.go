@@ -363,3 +363,28 @@ func TestEmbedNonFinite(t *testing.T) {
 	}
 	allTraining(t, enc)
 }
+
+// TestInferenceBatch checks the default inference batch: the most for a
+// small encoder, fewer for one whose activations would not fit.
+func TestInferenceBatch(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		min, max int
+	}{
+		{"basic28x28", encoder.MaxInferenceBatch, encoder.MaxInferenceBatch},
+		{"basic32x32", encoder.MaxInferenceBatch, encoder.MaxInferenceBatch},
+		{"foldresnet34_32x32", 1, 64}, // about 40 MB of activations per image
+	} {
+		enc, err := encoder.New(encoder.Spec{Name: c.name}, tensor.NewRNG(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := encoder.InferenceBatch(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b < c.min || b > c.max {
+			t.Errorf("%s: inference batch %d, want %d to %d", c.name, b, c.min, c.max)
+		}
+	}
+}

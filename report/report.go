@@ -58,7 +58,8 @@ type Options struct {
 	// Reconstructions is how many test images a decoder reconstructs
 	// (default 16).
 	Reconstructions int
-	// Batch is the number of images per forward pass (default 500).
+	// Batch is the number of images per forward pass (default:
+	// encoder.InferenceBatch).
 	Batch int
 	// Log receives a line per step of the work; nil discards them.
 	Log io.Writer
@@ -78,7 +79,6 @@ func (o Options) withDefaults() Options {
 	def(&o.Queries, DefaultQueries)
 	def(&o.K, DefaultK)
 	def(&o.Reconstructions, DefaultReconstructions)
-	def(&o.Batch, 500)
 	if o.Log == nil {
 		o.Log = io.Discard
 	}

@@ -66,7 +66,7 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 			}
 			ranges := []flagRange{
 				between("batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
-				between("embed-batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
+				between("embed-batch", 0, train.MaxBatch, fmt.Sprintf("0 (automatic) to %d", train.MaxBatch)),
 				between("steps", 1, maxSteps, fmt.Sprintf("1 to %d", maxSteps)),
 				between("warmup", 0, maxSteps, fmt.Sprintf("0 to %d", maxSteps)),
 			}
@@ -148,7 +148,7 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
 	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
-	f.IntVar(&embedBatch, "embed-batch", 500, "images per inference batch with --embed (dim embed's default)")
+	f.IntVar(&embedBatch, "embed-batch", 0, "images per inference batch with --embed (0: dim embed's default, at most 500 within 1 GiB of activations)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	return cmd
 }
@@ -221,6 +221,11 @@ func benchEmbed(arch string, batch, steps, warmup int) (embedResult, error) {
 		return embedResult{}, err
 	}
 	s := enc.Spec()
+	if batch <= 0 {
+		if batch, err = encoder.InferenceBatch(enc); err != nil {
+			return embedResult{}, err
+		}
+	}
 	n := batch * (warmup + steps)
 	pix := make([]uint8, n*s.Channels*s.Size*s.Size)
 	for i := range pix {

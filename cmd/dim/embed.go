@@ -51,7 +51,7 @@ unsharded run writes.`,
 			if err != nil {
 				return err
 			}
-			if err := checkFlags(cmd.Flags(), append(df.ranges(), atLeast("batch", 1))...); err != nil {
+			if err := checkFlags(cmd.Flags(), append(df.ranges(), atLeast("batch", 0))...); err != nil {
 				return err
 			}
 			enc, info, err := train.LoadEncoder(modelDir)
@@ -103,7 +103,7 @@ unsharded run writes.`,
 	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on")
 	f.StringVar(&layers, "layers", strings.Join(encoder.Layers, ","), "taps to write (comma-separated; y alone avoids the large conv features)")
 	f.StringVar(&out, "out", "", "output directory for the .npy files")
-	f.IntVar(&batch, "batch", 500, "images per forward pass")
+	f.IntVar(&batch, "batch", 0, "images per forward pass (0: as many as fit 1 GiB of activations, at most 500)")
 	f.StringVar(&shard, "shard", "", "embed only part i of n of each split (i/n, from 0): n machines embed one data set, --merge joins them")
 	f.StringVar(&merge, "merge", "", "join the --shard output directories DIR0,DIR1,... into --out instead of embedding")
 	return cmd

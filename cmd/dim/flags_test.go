@@ -47,22 +47,22 @@ func TestCLIFlagValues(t *testing.T) {
 			"crop": capped(nonNeg), "pad": capped(nonNeg), "log-every": positive,
 			"checkpoint-every": {"-1", "NaN", "+Inf", "1e30", "-5m", ""},
 		})},
-		{"embed", []string{"--model", none, "--out", filepath.Join(t.TempDir(), "feat")}, with(dataFlags, map[string][]string{"batch": positive})},
+		{"embed", []string{"--model", none, "--out", filepath.Join(t.TempDir(), "feat")}, with(dataFlags, map[string][]string{"batch": nonNeg})},
 		{"eval", []string{"--model", none}, with(dataFlags, map[string][]string{
 			"probe-epochs": positive, "runs": capped(positive), "ndm-steps": positive, "mine-steps": positive,
 			"msssim-steps": positive, "semi-steps": positive, "labels-per-class": nonNeg,
 		})},
 		{"neighbors", []string{"--model", none}, with(dataFlags, map[string][]string{
-			"k": positive, "queries": positive, "scale": capped(nonNeg), "batch": positive,
+			"k": positive, "queries": positive, "scale": capped(nonNeg), "batch": nonNeg,
 		})},
 		{"report", []string{"--run", none, "--out", filepath.Join(t.TempDir(), "r.html")}, with(dataFlags, map[string][]string{
-			"train-images": positive, "test-images": positive, "queries": positive, "k": positive, "reconstructions": positive, "batch": positive,
+			"train-images": positive, "test-images": positive, "queries": positive, "k": positive, "reconstructions": positive, "batch": nonNeg,
 		})},
 		{"compare", []string{"--data", "idx:" + none, "--out", filepath.Join(t.TempDir(), "cmp"), "--methods", "random", "--steps", "1"}, with(dataFlags, map[string][]string{
 			"epochs": capped(positive), "steps": nonNeg,
 		})},
 		{"bench", []string{"--steps", "1", "--warmup", "0", "--batch", "2", "--mi-units", "8"}, map[string][]string{
-			"batch": capped(positive), "steps": capped(positive), "warmup": capped(nonNeg), "embed-batch": capped(positive),
+			"batch": capped(positive), "steps": capped(positive), "warmup": capped(nonNeg), "embed-batch": capped(nonNeg),
 			"mi-units": {"0", "-1", "8,0", huge, "1e30", "NaN", ""}, "alpha": negFloat, "beta": negFloat,
 		}},
 	} {

@@ -42,7 +42,7 @@ data set the run was trained on is used; another one needs --other-data.`,
 			if modelDir == "" {
 				return errors.New("--model RUN_DIR is required")
 			}
-			ranges := append(df.ranges(), atLeast("k", 1), atLeast("queries", 1), between("scale", 0, 64, "0 (automatic) to 64"), atLeast("batch", 1))
+			ranges := append(df.ranges(), atLeast("k", 1), atLeast("queries", 1), between("scale", 0, 64, "0 (automatic) to 64"), atLeast("batch", 0))
 			if err := checkFlags(cmd.Flags(), ranges...); err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ data set the run was trained on is used; another one needs --other-data.`,
 	f.IntVar(&k, "k", 8, "neighbours per test image")
 	f.IntVar(&queries, "queries", 10, "test images (the first ones of the test split)")
 	f.IntVar(&scale, "scale", 0, "pixels per image pixel (0: enough for 84 pixels)")
-	f.IntVar(&batch, "batch", 500, "images per forward pass")
+	f.IntVar(&batch, "batch", 0, "images per forward pass (0: as many as fit 1 GiB of activations, at most 500)")
 	return cmd
 }
 

@@ -32,17 +32,18 @@ func (r *reportFlags) register(cmd *cobra.Command) {
 	f.IntVar(&r.queries, "queries", report.DefaultQueries, "test images in the neighbour grid")
 	f.IntVar(&r.k, "k", report.DefaultK, "neighbours per test image")
 	f.IntVar(&r.reconstructions, "reconstructions", report.DefaultReconstructions, "test images a decoder reconstructs")
-	f.IntVar(&r.batch, "batch", 500, "images per forward pass")
+	f.IntVar(&r.batch, "batch", 0, "images per forward pass (0: as many as fit 1 GiB of activations, at most 500)")
 }
 
 // ranges are the ranges of the report's numeric flags: 0 is not a default
-// here (report.Options takes it for one), so every count is at least 1.
+// here (report.Options takes it for one), so every count but --batch is
+// at least 1.
 func (r *reportFlags) ranges() []flagRange {
 	ranges := r.df.ranges()
-	for _, name := range []string{"train-images", "test-images", "queries", "k", "reconstructions", "batch"} {
+	for _, name := range []string{"train-images", "test-images", "queries", "k", "reconstructions"} {
 		ranges = append(ranges, atLeast(name, 1))
 	}
-	return ranges
+	return append(ranges, atLeast("batch", 0)) // 0: encoder.InferenceBatch
 }
 
 // options are report.Options of the flags; data is the data spec ("" for
