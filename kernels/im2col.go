@@ -261,6 +261,28 @@ func im2colChannel(g *ConvGeom, c, n0, n1 int, x, cols []float32) {
 		return
 	}
 	s, ow, pad := g.Stride, g.OW, g.Pad
+	if s > 1 {
+		// Strided windows read one value in s: a table of the valid
+		// (output, input) positions of each window offset replaces the
+		// per-row slicing, which dominated on small planes.
+		t := windowTableFor(g)
+		for kk := range g.KH * g.KW {
+			row := cols[(c*g.KH*g.KW+kk)*np:]
+			dsts, srcs, pads := t.dst[kk], t.src[kk], t.pad[kk]
+			srcs = srcs[:len(dsts)]
+			for n := n0; n < n1; n++ {
+				src := x[(n*g.C+c)*hw : (n*g.C+c+1)*hw]
+				dst := row[n*ohw : (n+1)*ohw]
+				for i, d := range dsts {
+					dst[d] = src[srcs[i]]
+				}
+				for _, d := range pads {
+					dst[d] = 0
+				}
+			}
+		}
+		return
+	}
 	for ki := 0; ki < g.KH; ki++ {
 		oy0, oy1 := validRange(g.H, g.OH, ki, s, pad)
 		for kj := 0; kj < g.KW; kj++ {
@@ -307,6 +329,25 @@ func col2imChannel(g *ConvGeom, c, n0, n1 int, cols, x []float32) {
 		return
 	}
 	s, ow, pad := g.Stride, g.OW, g.Pad
+	if s > 1 && ow <= 4 {
+		// As in im2colChannel; for wider rows the row loops below are as
+		// fast or faster (BenchmarkIm2col: 4 wide 32 -> 23 ms, 7 wide
+		// level, 8 wide 37 -> 41 ms).
+		t := windowTableFor(g)
+		for kk := range g.KH * g.KW {
+			row := cols[(c*g.KH*g.KW+kk)*np:]
+			dsts, srcs := t.dst[kk], t.src[kk]
+			srcs = srcs[:len(dsts)]
+			for n := n0; n < n1; n++ {
+				src := row[n*ohw : (n+1)*ohw]
+				dst := x[(n*g.C+c)*hw : (n*g.C+c+1)*hw]
+				for i, d := range dsts {
+					dst[srcs[i]] += src[d]
+				}
+			}
+		}
+		return
+	}
 	for ki := 0; ki < g.KH; ki++ {
 		oy0, oy1 := validRange(g.H, g.OH, ki, s, pad)
 		for kj := 0; kj < g.KW; kj++ {
@@ -338,4 +379,51 @@ func col2imChannel(g *ConvGeom, c, n0, n1 int, cols, x []float32) {
 			}
 		}
 	}
+}
+
+// windowTable lists, for each window offset kk = ki*KW+kj of a geometry,
+// the output positions oy*OW+ox whose input lies inside the plane (dst),
+// the input positions iy*W+ix they read (src), and the output positions
+// that fall in the padding (pad). It depends on the plane and window only,
+// not on N or C.
+type windowTable struct {
+	dst, src, pad [][]int32
+}
+
+type windowKey struct{ h, w, kh, kw, stride, pad int }
+
+var (
+	windowTablesMu sync.Mutex
+	windowTables   = map[windowKey]*windowTable{}
+)
+
+// windowTableFor returns the (cached) table of g's plane and window.
+func windowTableFor(g *ConvGeom) *windowTable {
+	k := windowKey{g.H, g.W, g.KH, g.KW, g.Stride, g.Pad}
+	windowTablesMu.Lock()
+	defer windowTablesMu.Unlock()
+	if t, ok := windowTables[k]; ok {
+		return t
+	}
+	kk := g.KH * g.KW
+	t := &windowTable{dst: make([][]int32, kk), src: make([][]int32, kk), pad: make([][]int32, kk)}
+	for ki := range g.KH {
+		for kj := range g.KW {
+			o := ki*g.KW + kj
+			for oy := range g.OH {
+				for ox := range g.OW {
+					iy, ix := oy*g.Stride-g.Pad+ki, ox*g.Stride-g.Pad+kj
+					p := int32(oy*g.OW + ox)
+					if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+						t.pad[o] = append(t.pad[o], p)
+						continue
+					}
+					t.dst[o] = append(t.dst[o], p)
+					t.src[o] = append(t.src[o], int32(iy*g.W+ix))
+				}
+			}
+		}
+	}
+	windowTables[k] = t
+	return t
 }

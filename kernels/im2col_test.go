@@ -171,6 +171,33 @@ func TestIm2colNoAlloc(t *testing.T) {
 	}
 }
 
+// BenchmarkIm2col times the strided convolutions of the DIM encoders:
+// basic28x28's second (batch 64) and basic32x32's second and third at
+// dim embed's batch of 500.
+func BenchmarkIm2col(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		g    ConvGeom
+	}{
+		{"basic28x28-conv2-b64", NewConvGeom(64, 64, 14, 14, 5, 5, 2, 2)},
+		{"basic32x32-conv2-b500", NewConvGeom(500, 64, 16, 16, 4, 4, 2, 1)},
+		{"basic32x32-conv3-b500", NewConvGeom(500, 128, 8, 8, 4, 4, 2, 1)},
+	} {
+		x := make([]float32, c.g.N*c.g.C*c.g.H*c.g.W)
+		cols := make([]float32, c.g.ColRows()*c.g.ColCols())
+		b.Run(c.name+"/im2col", func(b *testing.B) {
+			for b.Loop() {
+				Im2col(c.g, x, cols)
+			}
+		})
+		b.Run(c.name+"/col2im", func(b *testing.B) {
+			for b.Loop() {
+				Col2im(c.g, cols, x)
+			}
+		})
+	}
+}
+
 func BenchmarkIm2colDIM(b *testing.B) {
 	g := NewConvGeom(64, 64, 14, 14, 5, 5, 2, 2)
 	x := make([]float32, g.N*g.C*g.H*g.W)
