@@ -22,6 +22,9 @@ type DecoderConfig struct {
 	Steps, Batch int
 	LR           float64
 	Seed         uint64
+	// Progress, if not nil, is called after each training step with the
+	// number of steps done.
+	Progress func(done int)
 }
 
 func (c DecoderConfig) withDefaults() DecoderConfig {
@@ -117,6 +120,9 @@ func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfi
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
 	for step := range cfg.Steps {
+		if cfg.Progress != nil && step > 0 {
+			cfg.Progress(step)
+		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}

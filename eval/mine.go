@@ -28,6 +28,9 @@ type MINEConfig struct {
 	Steps, Batch int
 	LR           float64
 	Seed         uint64
+	// Progress, if not nil, is called after each training step with the
+	// number of steps done.
+	Progress func(done int)
 }
 
 func (c MINEConfig) withDefaults() MINEConfig {
@@ -149,6 +152,9 @@ func MINE(trainX, trainY, testX, testY *tensor.Tensor, cfg MINEConfig) (float64,
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
 	for step := range cfg.Steps {
+		if cfg.Progress != nil && step > 0 {
+			cfg.Progress(step)
+		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}

@@ -17,6 +17,9 @@ import (
 type NDMConfig struct {
 	Hidden1, Hidden2 int
 	Steps, Batch     int
+	// Progress, if not nil, is called after each training step with the
+	// number of steps done.
+	Progress func(done int)
 	LR               float64
 	// Sigmoid applies a sigmoid to the features first (the paper reports
 	// NDM with and without it).
@@ -81,7 +84,10 @@ func NDM(train, test *tensor.Tensor, cfg NDMConfig) (float64, error) {
 	n := train.Shape[0]
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
-	for range cfg.Steps {
+	for step := range cfg.Steps {
+		if cfg.Progress != nil && step > 0 {
+			cfg.Progress(step)
+		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}

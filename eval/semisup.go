@@ -25,6 +25,10 @@ type SemiConfig struct {
 	// unused).
 	Head MLPConfig
 	Seed uint64
+	// Progress, if not nil, is called after each training step with the
+	// number of steps done by both runs (frozen, then fine-tuned: 2*Steps
+	// in all).
+	Progress func(done int)
 }
 
 func (c SemiConfig) withDefaults() SemiConfig {
@@ -159,8 +163,12 @@ func SemiSupervised(enc encoder.Encoder, trainX *tensor.Tensor, trainY []int, te
 	}
 
 	res := SemiResult{Labelled: len(idx)}
-	for _, fine := range []bool{false, true} {
-		train, test, err := semiRun(enc, lx, ly, testX, testY, classes, d, fine, cfg)
+	for arm, fine := range []bool{false, true} {
+		c := cfg
+		if cfg.Progress != nil {
+			c.Progress = func(done int) { cfg.Progress(arm*cfg.Steps + done) }
+		}
+		train, test, err := semiRun(enc, lx, ly, testX, testY, classes, d, fine, c)
 		if err != nil {
 			return SemiResult{}, err
 		}
@@ -209,6 +217,9 @@ func semiRun(enc encoder.Encoder, lx *tensor.Tensor, ly []int, testX *tensor.Ten
 	shuffle := tensor.NewRNG(cfg.Seed ^ 0x5ff1e) // the same batches in both runs
 	perm, pos := shuffle.Perm(n), 0
 	for step := range cfg.Steps {
+		if cfg.Progress != nil && step > 0 {
+			cfg.Progress(step)
+		}
 		if pos+batch > n {
 			perm, pos = shuffle.Perm(n), 0
 		}

@@ -256,7 +256,9 @@ func measureNDM(rep *eval.Report, o evalOptions, train, test *tensor.Tensor) err
 		fmt.Fprintf(os.Stderr, "ndm %s...\n", name)
 		cfg := o.ndmCfg
 		cfg.Sigmoid, cfg.Seed = sig, o.probe.Seed
+		bar := stepProgress("ndm "+name, cfg.Steps, &cfg.Progress)
 		v, err := eval.NDM(train, test, cfg)
+		bar.Finish()
 		if err != nil {
 			return err
 		}

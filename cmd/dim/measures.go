@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/deepinfomax/deepinfomax/runlog"
 	"math"
 	"os"
 	"slices"
@@ -81,7 +82,9 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		fmt.Fprintln(os.Stderr, "mine I(X;Y)...")
 		c := m.mineC
 		c.Seed = seed
+		bar := stepProgress("mine", c.Steps, &c.Progress)
 		v, err := eval.MINE(tr.Images, ytr, te.Images, yte, c)
+		bar.Finish()
 		if err != nil {
 			return err
 		}
@@ -91,7 +94,9 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		fmt.Fprintln(os.Stderr, "ms-ssim decoder on y...")
 		c := m.decC
 		c.Seed = seed
+		bar := stepProgress("ms-ssim decoder", c.Steps, &c.Progress)
 		r, err := eval.DecoderMSSSIM(ytr, tr.Images, yte, te.Images, c)
+		bar.Finish()
 		if err != nil {
 			return err
 		}
@@ -101,7 +106,9 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		fmt.Fprintf(os.Stderr, "semi-supervised, %d labels per class...\n", m.semiC.LabelsPerClass)
 		c := m.semiC
 		c.Seed = seed
+		bar := stepProgress("semi-supervised", 2*c.Steps, &c.Progress)
 		r, err := eval.SemiSupervised(enc, tr.Images, tr.Labels, te.Images, te.Labels, classes, c)
+		bar.Finish()
 		if err != nil {
 			return err
 		}
@@ -120,4 +127,30 @@ func mineRow(nats float64, c eval.MINEConfig) eval.Result {
 func msssimRow(r eval.DecoderResult, c eval.DecoderConfig) eval.Result {
 	return eval.Result{Layer: encoder.TapY, Kind: eval.KindMSSSIM, Metric: eval.MetricMSSSIM, Value: r.MSSSIM,
 		Settings: map[string]any{"steps": c.Steps, "scales": r.Scales}}
+}
+
+// stepProgress starts a progress bar of steps training steps on stderr,
+// points *hook at it (the trainers report each step but the last) and
+// returns the bar, whose Finish is to be called when the training returns.
+func stepProgress(desc string, steps int, hook *func(done int)) *stepBar {
+	b := &stepBar{bar: runlog.NewProgress(os.Stderr, steps, desc), steps: steps}
+	*hook = b.update
+	return b
+}
+
+// stepBar is a progress bar fed with cumulative step counts.
+type stepBar struct {
+	bar         *runlog.Progress
+	last, steps int
+}
+
+func (b *stepBar) update(done int) {
+	b.bar.Add(done-b.last, "")
+	b.last = done
+}
+
+// Finish counts the last step and closes the bar.
+func (b *stepBar) Finish() {
+	b.update(b.steps)
+	b.bar.Finish()
 }
