@@ -20,7 +20,7 @@ type NDMConfig struct {
 	// Progress, if not nil, is called after each training step with the
 	// number of steps done.
 	Progress func(done int)
-	LR               float64
+	LR       float64
 	// Sigmoid applies a sigmoid to the features first (the paper reports
 	// NDM with and without it).
 	Sigmoid bool
