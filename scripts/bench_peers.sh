@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Side-by-side timing of deepinfomax and its PyTorch peer (scripts/torch_peer.py), alternated in
+# the same minutes: the DIM(L) training step (batch 64, JSD) at each MI width, and the encoder's
+# inference (dim embed's path) in images per second, for basic28x28 and basic32x32. Run it on an
+# otherwise idle machine; it prints one line per measurement and the medians at the end.
+#
+# Usage: scripts/bench_peers.sh [ROUNDS] [MI_UNITS...]     (defaults: 3 rounds; 512 2048)
+#   DIM=path/to/dim uses a built binary (default: go build ./cmd/dim into a temp dir).
+# Needs Debian's python3-torch and libopenblas0-pthread; the peer re-runs itself without this
+# machine's OpenBLAS pins (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE), as on a user's machine.
+set -euo pipefail
+rounds=${1:-3}
+shift $(( $# > 0 ? 1 : 0 ))
+units=("${@:-512 2048}")
+units=(${units[@]})
+cd "$(dirname "$0")/.."
+dim=${DIM:-}
+if [ -z "$dim" ]; then
+  dim=$(mktemp -d)/dim
+  go build -o "$dim" ./cmd/dim
+fi
+log=$(mktemp)
+for r in $(seq "$rounds"); do
+  for arch in basic28x28 basic32x32; do
+    for u in "${units[@]}"; do
+      ms=$("$dim" bench --arch "$arch" --mi-units "$u" --steps 20 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
+      echo "step $arch $u deepinfomax $ms" | tee -a "$log"
+      ms=$(python3 scripts/torch_peer.py time --arch "$arch" --mi-units "$u" --steps 20 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
+      echo "step $arch $u torch $ms" | tee -a "$log"
+    done
+    ips=$("$dim" bench --embed --arch "$arch" --steps 8 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
+    echo "embed $arch - deepinfomax $ips" | tee -a "$log"
+    ips=$(python3 scripts/torch_peer.py embed --arch "$arch" --steps 8 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])')
+    echo "embed $arch - torch $ips" | tee -a "$log"
+  done
+done
+echo "medians over $rounds rounds (step: ms per step, lower is better; embed: images/s, higher is better):"
+python3 - "$log" <<'EOF'
+import collections, statistics, sys
+v = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    kind, arch, u, who, x = line.split()
+    v[(kind, arch, u, who)].append(float(x))
+for (kind, arch, u, who) in sorted({k[:3] + ("",) for k in v}):
+    ours, peer = statistics.median(v[(kind, arch, u, "deepinfomax")]), statistics.median(v[(kind, arch, u, "torch")])
+    ratio = peer / ours if kind == "step" else ours / peer
+    unit = "ms/step" if kind == "step" else "images/s"
+    label = f"{kind} {arch}" + (f" mi-units={u}" if u != "-" else "")
+    print(f"{label:34s} deepinfomax {ours:8.1f}  torch {peer:8.1f} {unit}  -> {ratio:.2f}x")
+EOF
