@@ -29,8 +29,8 @@ func (tp *Tape) PairMeans(u *Var, f PairFunc) *Var {
 		return tp.newVar(1)
 	}
 	s := u.Value.Shape
-	if len(s) != 2 || s[0] < 2 || s[1]%s[0] != 0 {
-		return tp.fail("pairmeans: scores of shape %v: want [N, N*L] with N >= 2", s)
+	if len(s) != 2 || s[0] < 2 || s[1] < s[0] || s[1]%s[0] != 0 {
+		return tp.fail("pairmeans: scores of shape %v: want [N, N*L] with N >= 2, L >= 1", s)
 	}
 	n, l := s[0], s[1]/s[0]
 	out := tp.newVar(1)

@@ -68,9 +68,11 @@ func TestPairMeans(t *testing.T) {
 			t.Errorf("n=%d l=%d: %v allocations per warm call", c.n, c.l, a)
 		}
 	}
-	tp := NewTape()
-	tp.PairMeans(tp.Leaf(tensor.New(1, 3)), f)
-	if tp.Err() == nil {
-		t.Error("a 1-row score matrix: no error")
+	for _, shape := range [][]int{{1, 3}, {2, 0}, {2, 3}, {4}} {
+		tp := NewTape()
+		tp.PairMeans(tp.Leaf(tensor.New(shape...)), f)
+		if tp.Err() == nil {
+			t.Errorf("scores of shape %v: no error", shape)
+		}
 	}
 }

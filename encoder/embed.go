@@ -91,7 +91,8 @@ const (
 // activations stay within InferenceMemory (at least 1). It measures them
 // with one evaluation-mode pass over two blank images: about 0.5 MB per
 // image for basic28x28, 40 MB for foldresnet34_32x32, whose 500-image
-// passes needed 20 GB.
+// passes needed 20 GB. Like EmbedEach, it leaves the encoder in training
+// mode.
 func InferenceBatch(enc Encoder) (int, error) {
 	const probe = 2
 	s := enc.Spec()

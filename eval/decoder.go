@@ -23,7 +23,8 @@ type DecoderConfig struct {
 	LR           float64
 	Seed         uint64
 	// Progress, if not nil, is called after each training step with the
-	// number of steps done.
+	// number of steps done (last with Steps, before the test-set
+	// evaluation).
 	Progress func(done int)
 }
 
@@ -120,9 +121,6 @@ func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfi
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
 	for step := range cfg.Steps {
-		if cfg.Progress != nil && step > 0 {
-			cfg.Progress(step)
-		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}
@@ -142,6 +140,9 @@ func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfi
 			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: step %d: %w", step, err)
 		}
 		opt.Step()
+		if cfg.Progress != nil {
+			cfg.Progress(step + 1)
+		}
 	}
 	if err := opt.Err(); err != nil {
 		return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %w", err)

@@ -29,7 +29,8 @@ type MINEConfig struct {
 	LR           float64
 	Seed         uint64
 	// Progress, if not nil, is called after each training step with the
-	// number of steps done.
+	// number of steps done (last with Steps, before the test-set
+	// evaluation).
 	Progress func(done int)
 }
 
@@ -152,9 +153,6 @@ func MINE(trainX, trainY, testX, testY *tensor.Tensor, cfg MINEConfig) (float64,
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
 	for step := range cfg.Steps {
-		if cfg.Progress != nil && step > 0 {
-			cfg.Progress(step)
-		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}
@@ -175,6 +173,9 @@ func MINE(trainX, trainY, testX, testY *tensor.Tensor, cfg MINEConfig) (float64,
 			return 0, fmt.Errorf("mine: step %d: %w", step, err)
 		}
 		opt.Step()
+		if cfg.Progress != nil {
+			cfg.Progress(step + 1)
+		}
 	}
 	if err := opt.Err(); err != nil {
 		return 0, fmt.Errorf("mine: %w", err)

@@ -18,7 +18,8 @@ type NDMConfig struct {
 	Hidden1, Hidden2 int
 	Steps, Batch     int
 	// Progress, if not nil, is called after each training step with the
-	// number of steps done.
+	// number of steps done (last with Steps, before the test-set
+	// evaluation).
 	Progress func(done int)
 	LR       float64
 	// Sigmoid applies a sigmoid to the features first (the paper reports
@@ -85,9 +86,6 @@ func NDM(train, test *tensor.Tensor, cfg NDMConfig) (float64, error) {
 	batch := min(cfg.Batch, n)
 	perm, pos := rng.Perm(n), 0
 	for step := range cfg.Steps {
-		if cfg.Progress != nil && step > 0 {
-			cfg.Progress(step)
-		}
 		if pos+batch > n {
 			perm, pos = rng.Perm(n), 0
 		}
@@ -103,6 +101,9 @@ func NDM(train, test *tensor.Tensor, cfg NDMConfig) (float64, error) {
 			return 0, fmt.Errorf("ndm: %w", err)
 		}
 		opt.Step()
+		if cfg.Progress != nil {
+			cfg.Progress(step + 1)
+		}
 	}
 	// The bound on held-out rows, batch by batch (shuffling needs a batch).
 	tp.SetNoGrad(true)

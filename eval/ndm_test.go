@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -44,5 +45,18 @@ func TestNDM(t *testing.T) {
 	}
 	if _, err := NDM(tensor.New(10, 3), tensor.New(10, 4), cfg); err == nil {
 		t.Error("no error for mismatched widths")
+	}
+}
+
+// TestNDMProgress checks the progress hook: once per step, counting up to
+// Steps.
+func TestNDMProgress(t *testing.T) {
+	var got []int
+	cfg := NDMConfig{Steps: 5, Batch: 64, Progress: func(done int) { got = append(got, done) }}
+	if _, err := NDM(gaussianPairs(1, 256, 4, 0.5), gaussianPairs(2, 128, 4, 0.5), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 3, 4, 5}; !slices.Equal(got, want) {
+		t.Errorf("progress calls %v, want %v", got, want)
 	}
 }

@@ -217,9 +217,6 @@ func semiRun(enc encoder.Encoder, lx *tensor.Tensor, ly []int, testX *tensor.Ten
 	shuffle := tensor.NewRNG(cfg.Seed ^ 0x5ff1e) // the same batches in both runs
 	perm, pos := shuffle.Perm(n), 0
 	for step := range cfg.Steps {
-		if cfg.Progress != nil && step > 0 {
-			cfg.Progress(step)
-		}
 		if pos+batch > n {
 			perm, pos = shuffle.Perm(n), 0
 		}
@@ -241,6 +238,9 @@ func semiRun(enc encoder.Encoder, lx *tensor.Tensor, ly []int, testX *tensor.Ten
 			return 0, 0, fmt.Errorf("semi-supervised %s: step %d: %w", what, step, err)
 		}
 		opt.Step()
+		if cfg.Progress != nil {
+			cfg.Progress(step + 1)
+		}
 	}
 	if err := opt.Err(); err != nil {
 		return 0, 0, fmt.Errorf("semi-supervised %s: %w", what, err)

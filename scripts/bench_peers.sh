@@ -10,11 +10,24 @@
 # machine's OpenBLAS pins (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE), as on a user's machine.
 set -euo pipefail
 rounds=${1:-3}
+case $rounds in
+  '' | *[!0-9]* | 0) echo "usage: $0 [ROUNDS] [MI_UNITS...] (ROUNDS a positive integer, got '$rounds')" >&2; exit 2 ;;
+esac
 shift $(( $# > 0 ? 1 : 0 ))
-units=("${@:-512 2048}")
-units=(${units[@]})
-cd "$(dirname "$0")/.."
+units=()
+for u in "${@:-512 2048}"; do
+  for w in ${u//,/ }; do  # "512,2048" as dim bench takes it, or separate words
+    case $w in
+      '' | *[!0-9]*) echo "MI units must be positive integers, got '$w'" >&2; exit 2 ;;
+    esac
+    units+=("$w")
+  done
+done
 dim=${DIM:-}
+if [ -n "$dim" ]; then
+  dim=$(cd "$(dirname "$dim")" && pwd)/$(basename "$dim")  # before the cd below
+fi
+cd "$(dirname "$0")/.."
 if [ -z "$dim" ]; then
   dim=$(mktemp -d)/dim
   go build -o "$dim" ./cmd/dim

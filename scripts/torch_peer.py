@@ -17,19 +17,31 @@ Examples:
   python3 scripts/torch_peer.py time --arch basic32x32 --mi-units 512
   python3 scripts/torch_peer.py embed --arch basic28x28
 
-This machine's environment pins OpenBLAS to its Haswell (AVX2) kernel (OPENBLAS_CORETYPE,
-OPENBLAS_L2_SIZE); the script re-runs itself without the pins and with PyTorch's AVX-512 kernels
-enabled, as on a user's machine. Needs Debian's python3-torch (and libopenblas0-pthread).
+This project's machine pins OpenBLAS to its Haswell (AVX2) kernel in the environment
+(OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE); on a Linux CPU with AVX-512 the script re-runs itself
+(the same interpreter) without the pins and with PyTorch's AVX-512 kernels enabled, as on a
+user's machine: the same as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+ATEN_CPU_CAPABILITY=avx512`. Set TORCH_PEER_KEEP_ENV=1 to keep the environment as it is.
+Threads: all cores by default, as the Go side (GOMAXPROCS). Needs PyTorch (Debian:
+python3-torch, with libopenblas0-pthread).
 """
 import os
 import sys
 
-if "avx512f" in open("/proc/cpuinfo").read() and os.environ.get("TORCH_PEER_ENV") != "1":
+
+def _has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512f" in f.read()
+    except OSError:
+        return False
+
+
+if os.environ.get("TORCH_PEER_KEEP_ENV") != "1" and _has_avx512():
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     env.setdefault("ATEN_CPU_CAPABILITY", "avx512")
-    env["TORCH_PEER_ENV"] = "1"
-    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    os.execve(py, [py] + sys.argv, env)
+    env["TORCH_PEER_KEEP_ENV"] = "1"
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 import argparse
 import json
@@ -40,7 +52,10 @@ import time
 try:
     import torch
 except ImportError:
-    raise SystemExit("PyTorch is missing: apt-get install python3-torch")
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        # Debian's PyTorch lives in the system interpreter; another python3 may be first on PATH.
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise SystemExit(f"PyTorch is missing from {sys.executable}: apt-get install python3-torch (or pip install torch)")
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -121,12 +136,14 @@ def nce_loss(l, m):
 
 
 def dv_loss(l, m):
+    # log of the sum of e^u over every negative score over N(N-1) (as mi.donskerVaradhan and the
+    # reference) minus the mean positive score
     u = scores(l, m)
     n = len(u)
     mask = torch.eye(n)
     e_pos = (u.mean(2) * mask).sum() / n
-    neg = u[(1 - mask).bool()]
-    return torch.logsumexp(neg.flatten(), 0) - math.log(neg.numel()) - e_pos
+    neg = u[(1 - mask).bool()]  # [N(N-1), L]
+    return torch.logsumexp(neg.flatten(), 0) - math.log(n * (n - 1)) - e_pos
 
 
 LOSSES = dict(jsd=jsd_loss, nce=nce_loss, dv=dv_loss)
@@ -154,7 +171,7 @@ def main():
     p.add_argument("--batch", type=int, default=0, help="64 for time, 500 for embed (default)")
     p.add_argument("--steps", type=int, default=20, help="timed steps (time) or batches (embed)")
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="default: all cores, as the Go side")
     p.add_argument("--mi-units", type=int, default=512)
     p.add_argument("--json", action="store_true", help="print one JSON line")
     a = p.parse_args()
@@ -182,10 +199,12 @@ def main():
     else:
         batch = a.batch or 500
         enc = Encoder(a.arch).eval()
-        x = torch.randn(batch, ch, size, size)
+        # 8-bit images, converted and normalised per batch as dim embed does
+        pix = torch.randint(0, 256, (batch, ch, size, size), dtype=torch.uint8)
         with torch.no_grad():
             for i in range(a.warmup + a.steps):
                 t = time.perf_counter()
+                x = (pix.float() / 255 - 0.5) / 0.5
                 local, conv, fc, y = enc(x)
                 # what dim embed hands out: the conv, fc and Y features as contiguous rows
                 conv.flatten(1).contiguous(), fc.contiguous(), y.contiguous()

@@ -46,7 +46,7 @@ func benchCmd() *cobra.Command {
 	weights := map[string]*float32{}
 	var flagErr error // a term's weight flag that could not be registered
 	var units, measure string
-	var steps, warmup, embedBatch int
+	var steps, warmup int
 	var jsonOut, embed bool
 	var cpuProfile string
 	cmd := &cobra.Command{
@@ -56,7 +56,8 @@ func benchCmd() *cobra.Command {
 random images and report the median milliseconds per step and the matrix
 GFLOP/s achieved; --arch names any registered encoder (dim train --help lists
 them). --embed times the encoder's inference instead, the way dim embed runs
-it (eval mode, no gradients, batches of --batch images, conv, fc and Y kept),
+it (eval mode, no gradients, batches of dim embed's size or --batch images, conv,
+fc and Y kept),
 in images per second. Compare with scripts/torch_peer.py time --arch A
 --mi-units N (or embed --arch A) run in the same minute.`,
 		Args: cobra.NoArgs,
@@ -66,7 +67,6 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 			}
 			ranges := []flagRange{
 				between("batch", 1, train.MaxBatch, fmt.Sprintf("1 to %d", train.MaxBatch)),
-				between("embed-batch", 0, train.MaxBatch, fmt.Sprintf("0 (automatic) to %d", train.MaxBatch)),
 				between("steps", 1, maxSteps, fmt.Sprintf("1 to %d", maxSteps)),
 				between("warmup", 0, maxSteps, fmt.Sprintf("0 to %d", maxSteps)),
 			}
@@ -78,6 +78,9 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 			}
 			var widths []int
 			for _, u := range strings.Split(units, ",") {
+				if embed {
+					break // --embed times the encoder alone
+				}
 				n, err := strconv.Atoi(strings.TrimSpace(u))
 				if err != nil || n < 1 || n > dim.MaxMIUnits {
 					return fmt.Errorf("--mi-units %q: want comma-separated widths of 1 to %d", units, dim.MaxMIUnits)
@@ -107,7 +110,11 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 				defer pprof.StopCPUProfile()
 			}
 			if embed {
-				r, err := benchEmbed(arch, embedBatch, steps, warmup)
+				batch := 0 // dim embed's default
+				if cmd.Flags().Changed("batch") {
+					batch = cfg.Batch
+				}
+				r, err := benchEmbed(arch, batch, steps, warmup)
 				if err != nil {
 					return err
 				}
@@ -140,7 +147,7 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 	}
 	f := cmd.Flags()
 	f.StringVar(&arch, "arch", arch, "encoder")
-	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size")
+	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "batch size (with --embed: images per inference batch, by default dim embed's: at most 500 within 1 GiB of activations)")
 	f.StringVar(&units, "mi-units", "512,2048", "comma-separated MI network widths to time")
 	f.StringVar(&measure, "measure", "jsd", "MI estimator")
 	flagErr = termFlags(f, cfg, weights)
@@ -148,8 +155,7 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
 	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
-	f.IntVar(&embedBatch, "embed-batch", 0, "images per inference batch with --embed (0: dim embed's default, at most 500 within 1 GiB of activations)")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup and warm-up included; go tool pprof) to this file")
 	return cmd
 }
 
@@ -237,7 +243,8 @@ func benchEmbed(arch string, batch, steps, warmup int) (embedResult, error) {
 	}
 	times := make([]float64, 0, steps)
 	var ms runtime.MemStats
-	var mallocs uint64
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs // replaced after the warm-up batches, if any
 	last := time.Now()
 	err = encoder.EmbedEach(enc, ds, encoder.EmbedOptions{Batch: batch}, func(c *encoder.Chunk) error {
 		now := time.Now()

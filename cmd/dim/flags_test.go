@@ -62,7 +62,7 @@ func TestCLIFlagValues(t *testing.T) {
 			"epochs": capped(positive), "steps": nonNeg,
 		})},
 		{"bench", []string{"--steps", "1", "--warmup", "0", "--batch", "2", "--mi-units", "8"}, map[string][]string{
-			"batch": capped(positive), "steps": capped(positive), "warmup": capped(nonNeg), "embed-batch": capped(nonNeg),
+			"batch": capped(positive), "steps": capped(positive), "warmup": capped(nonNeg),
 			"mi-units": {"0", "-1", "8,0", huge, "1e30", "NaN", ""}, "alpha": negFloat, "beta": negFloat,
 		}},
 	} {

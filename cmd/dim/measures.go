@@ -130,27 +130,14 @@ func msssimRow(r eval.DecoderResult, c eval.DecoderConfig) eval.Result {
 }
 
 // stepProgress starts a progress bar of steps training steps on stderr,
-// points *hook at it (the trainers report each step but the last) and
-// returns the bar, whose Finish is to be called when the training returns.
-func stepProgress(desc string, steps int, hook *func(done int)) *stepBar {
-	b := &stepBar{bar: runlog.NewProgress(os.Stderr, steps, desc), steps: steps}
-	*hook = b.update
-	return b
-}
-
-// stepBar is a progress bar fed with cumulative step counts.
-type stepBar struct {
-	bar         *runlog.Progress
-	last, steps int
-}
-
-func (b *stepBar) update(done int) {
-	b.bar.Add(done-b.last, "")
-	b.last = done
-}
-
-// Finish counts the last step and closes the bar.
-func (b *stepBar) Finish() {
-	b.update(b.steps)
-	b.bar.Finish()
+// points *hook at it and returns the bar, to be finished when the training
+// returns.
+func stepProgress(desc string, steps int, hook *func(done int)) *runlog.Progress {
+	bar := runlog.NewProgress(os.Stderr, steps, desc)
+	last := 0
+	*hook = func(done int) {
+		bar.Add(done-last, "")
+		last = done
+	}
+	return bar
 }
