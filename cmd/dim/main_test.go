@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/deepinfomax/deepinfomax/train"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -232,5 +233,29 @@ func TestCLIErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestResumeUsesRunData checks that dim train --resume without --data
+// continues on the data set the run recorded (the default, mnist, would be
+// refused as a different one).
+func TestResumeUsesRunData(t *testing.T) {
+	data := "idx:" + idxDir(t, 64, 16)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := run(t, "train", "--data", data, "--out", dir, "--steps", "2", "--batch", "8", "--mi-units", "8"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, "train", "--out", dir, "--resume", "--steps", "4"); err != nil {
+		t.Fatalf("resume without --data: %v", err)
+	}
+	_, info, err := train.LoadEncoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Progress.Step != 4 || info.Progress.Data != data {
+		t.Errorf("after resume: step %d on %q, want 4 on %q", info.Progress.Step, info.Progress.Data, data)
+	}
+	if err := run(t, "train", "--data", "mnist", "--out", dir, "--resume", "--steps", "5"); err == nil {
+		t.Error("resume with another --data: no error")
 	}
 }

@@ -81,6 +81,17 @@ Data specs: ` + data.Specs,
 				if len(ignored) > 0 {
 					fmt.Fprintf(os.Stderr, "note: --resume continues with the run's own config; ignoring %s\n", strings.Join(ignored, " "))
 				}
+				if !cmd.Flags().Changed("data") && train.HasRun(out) {
+					// The run's own data set, as dim eval and embed take it.
+					_, info, err := train.LoadEncoder(out)
+					if err != nil {
+						return err
+					}
+					if rec := info.Progress.Data; rec != "" {
+						df.spec = strings.TrimSuffix(rec, "+unlabeled")
+						unlabeled = unlabeled || strings.HasSuffix(rec, "+unlabeled")
+					}
+				}
 			} else if method != dim.MethodName {
 				var ignored []string
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
