@@ -57,7 +57,8 @@ once), and during --eval stops at once. A second dim train on the same
 RUN_DIR is refused while the first runs. --resume continues a run from its
 last checkpoint with the checkpoint's own config and augmentation (model flags
 are then ignored, with a note; a different --crop, --pad or --flip is an
-error) and the same data order, up to the new --epochs or --steps total.
+error), on the data set it recorded unless --data is given, and with the same
+data order, up to the new --epochs or --steps total.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
