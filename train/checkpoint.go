@@ -177,6 +177,34 @@ func readCheckpointFile(dir, file string) (map[string]*tensor.Tensor, Info, stri
 	return tensors, info, path, nil
 }
 
+// ReadInfo returns the metadata of dir's checkpoint (the previous one when
+// the latest is missing or unreadable) from its header alone, without
+// reading or checking the tensors: what a command needs to know about a
+// run before it loads one.
+func ReadInfo(dir string) (Info, error) {
+	var firstErr error
+	for _, file := range []string{WeightsFile, PrevWeightsFile} {
+		path := filepath.Join(dir, file)
+		h, err := checkpoint.LoadHeader(path)
+		if err == nil {
+			js, ok := h.Metadata[metaKey]
+			if !ok {
+				err = fmt.Errorf("%s: no deepinfomax metadata (not written by dim train)", path)
+			} else {
+				info, perr := parseInfo([]byte(js))
+				if perr == nil {
+					return info, nil
+				}
+				err = fmt.Errorf("%s: bad metadata: %w", path, perr)
+			}
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return Info{}, firstErr
+}
+
 // parseInfo decodes Info, converting the metadata of runs written before
 // methods were plug-ins ({"config": {"arch", "mean", "std", ...},
 // "progress"}): those are DIM runs whose encoder was named by "arch".

@@ -245,6 +245,28 @@ func TestLoadEncoder(t *testing.T) {
 			t.Error("LoadEncoder's encoder is not in training mode")
 		}
 	}
+	// ReadInfo: the same metadata from the header alone, the previous
+	// checkpoint's when the latest is gone, an error when none is left.
+	if hi, err := train.ReadInfo(dir); err != nil || !reflect.DeepEqual(hi, info) {
+		t.Errorf("ReadInfo = %+v, %v; want %+v", hi, err, info)
+	}
+	p2 := p
+	p2.Step = 4
+	if err := train.Save(dir, m, p2); err != nil { // the first becomes the previous
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, train.WeightsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if hi, err := train.ReadInfo(dir); err != nil || hi.Progress != p {
+		t.Errorf("ReadInfo without the latest checkpoint = %+v, %v; want progress %+v", hi.Progress, err, p)
+	}
+	if err := os.Remove(filepath.Join(dir, train.PrevWeightsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.ReadInfo(dir); err == nil {
+		t.Error("ReadInfo without checkpoints: no error")
+	}
 }
 
 // oldMeta is the metadata of a run written before methods were plug-ins.

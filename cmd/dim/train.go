@@ -84,7 +84,7 @@ Data specs: ` + data.Specs,
 				}
 				if !cmd.Flags().Changed("data") && train.HasRun(out) {
 					// The run's own data set, as dim eval and embed take it.
-					_, info, err := train.LoadEncoder(out)
+					info, err := train.ReadInfo(out)
 					if err != nil {
 						return err
 					}
