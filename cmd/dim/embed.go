@@ -109,22 +109,23 @@ unsharded run writes.`,
 	return cmd
 }
 
-// embedProgress is a progress bar of images embedded, on stderr.
-type embedProgress struct {
+// countProgress is a progress bar on stderr fed with cumulative counts
+// (images embedded, training steps done).
+type countProgress struct {
 	bar  *runlog.Progress
 	done int
 }
 
-func newEmbedProgress(split string, n int) *embedProgress {
-	return &embedProgress{bar: runlog.NewProgress(os.Stderr, n, "embed "+split)}
+func newCountProgress(desc string, total int) *countProgress {
+	return &countProgress{bar: runlog.NewProgress(os.Stderr, total, desc)}
 }
 
-func (p *embedProgress) update(n int) { p.bar.Add(n-p.done, ""); p.done = n }
-func (p *embedProgress) finish()      { p.bar.Finish() }
+func (p *countProgress) update(n int) { p.bar.Add(n-p.done, ""); p.done = n }
+func (p *countProgress) finish()      { p.bar.Finish() }
 
 // embedSplit embeds one split of a data set with a progress bar on stderr.
 func embedSplit(enc encoder.Encoder, name string, ds data.Dataset, o encoder.EmbedOptions) (*encoder.Embeddings, error) {
-	bar := newEmbedProgress(name, ds.Len())
+	bar := newCountProgress("embed "+name, ds.Len())
 	o.Progress = bar.update
 	e, err := encoder.Embed(enc, ds, o)
 	bar.finish()

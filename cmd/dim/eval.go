@@ -258,7 +258,7 @@ func measureNDM(rep *eval.Report, o evalOptions, train, test *tensor.Tensor) err
 		cfg.Sigmoid, cfg.Seed = sig, o.probe.Seed
 		bar := stepProgress("ndm "+name, cfg.Steps, &cfg.Progress)
 		v, err := eval.NDM(train, test, cfg)
-		bar.Finish()
+		bar.finish()
 		if err != nil {
 			return err
 		}

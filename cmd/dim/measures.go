@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/deepinfomax/deepinfomax/runlog"
 	"math"
 	"os"
 	"slices"
@@ -84,7 +83,7 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		c.Seed = seed
 		bar := stepProgress("mine", c.Steps, &c.Progress)
 		v, err := eval.MINE(tr.Images, ytr, te.Images, yte, c)
-		bar.Finish()
+		bar.finish()
 		if err != nil {
 			return err
 		}
@@ -96,7 +95,7 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		c.Seed = seed
 		bar := stepProgress("ms-ssim decoder", c.Steps, &c.Progress)
 		r, err := eval.DecoderMSSSIM(ytr, tr.Images, yte, te.Images, c)
-		bar.Finish()
+		bar.finish()
 		if err != nil {
 			return err
 		}
@@ -108,7 +107,7 @@ func (m *measureOptions) add(rep *eval.Report, enc encoder.Encoder, tr, te *enco
 		c.Seed = seed
 		bar := stepProgress("semi-supervised", 2*c.Steps, &c.Progress)
 		r, err := eval.SemiSupervised(enc, tr.Images, tr.Labels, te.Images, te.Labels, classes, c)
-		bar.Finish()
+		bar.finish()
 		if err != nil {
 			return err
 		}
@@ -130,14 +129,10 @@ func msssimRow(r eval.DecoderResult, c eval.DecoderConfig) eval.Result {
 }
 
 // stepProgress starts a progress bar of steps training steps on stderr,
-// points *hook at it and returns the bar, to be finished when the training
+// points *hook at it and returns it, to be finished when the training
 // returns.
-func stepProgress(desc string, steps int, hook *func(done int)) *runlog.Progress {
-	bar := runlog.NewProgress(os.Stderr, steps, desc)
-	last := 0
-	*hook = func(done int) {
-		bar.Add(done-last, "")
-		last = done
-	}
+func stepProgress(desc string, steps int, hook *func(done int)) *countProgress {
+	bar := newCountProgress(desc, steps)
+	*hook = bar.update
 	return bar
 }

@@ -80,7 +80,7 @@ func embedToFiles(enc encoder.Encoder, split string, ds data.Dataset, taps []str
 		}
 	}
 	labels := make([]int64, 0, ds.Len())
-	bar := newEmbedProgress(split, ds.Len())
+	bar := newCountProgress("embed "+split, ds.Len())
 	err = encoder.EmbedEach(enc, ds, encoder.EmbedOptions{Batch: batch, Taps: taps, Progress: bar.update}, func(c *encoder.Chunk) error {
 		for _, t := range taps {
 			if err := writers[t].Write(c.Taps[t].Data); err != nil {
