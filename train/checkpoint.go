@@ -154,13 +154,9 @@ func readCheckpointFile(dir, file string) (map[string]*tensor.Tensor, Info, stri
 		}
 		return nil, Info{}, path, err
 	}
-	js, ok := meta[metaKey]
-	if !ok {
-		return nil, Info{}, path, fmt.Errorf("%s: no deepinfomax metadata (not written by dim train)", path)
-	}
-	info, err := parseInfo([]byte(js))
+	info, err := metaInfo(path, meta)
 	if err != nil {
-		return nil, Info{}, path, fmt.Errorf("%s: bad metadata: %w", path, err)
+		return nil, Info{}, path, err
 	}
 	if raw, ok := meta[crcKey]; ok {
 		var want map[string]uint32
@@ -187,15 +183,9 @@ func ReadInfo(dir string) (Info, error) {
 		path := filepath.Join(dir, file)
 		h, err := checkpoint.LoadHeader(path)
 		if err == nil {
-			js, ok := h.Metadata[metaKey]
-			if !ok {
-				err = fmt.Errorf("%s: no deepinfomax metadata (not written by dim train)", path)
-			} else {
-				info, perr := parseInfo([]byte(js))
-				if perr == nil {
-					return info, nil
-				}
-				err = fmt.Errorf("%s: bad metadata: %w", path, perr)
+			var info Info
+			if info, err = metaInfo(path, h.Metadata); err == nil {
+				return info, nil
 			}
 		}
 		if firstErr == nil {
@@ -203,6 +193,19 @@ func ReadInfo(dir string) (Info, error) {
 		}
 	}
 	return Info{}, firstErr
+}
+
+// metaInfo decodes the Info in the metadata of the checkpoint at path.
+func metaInfo(path string, meta map[string]string) (Info, error) {
+	js, ok := meta[metaKey]
+	if !ok {
+		return Info{}, fmt.Errorf("%s: no deepinfomax metadata (not written by dim train)", path)
+	}
+	info, err := parseInfo([]byte(js))
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: bad metadata: %w", path, err)
+	}
+	return info, nil
 }
 
 // parseInfo decodes Info, converting the metadata of runs written before
