@@ -1,6 +1,11 @@
 package autograd
 
-import "github.com/deepinfomax/deepinfomax/kernels"
+import (
+	"math"
+
+	"github.com/deepinfomax/deepinfomax/kernels"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
 
 // Convolutions run as one matrix product over the whole batch. With K =
 // Cin*kH*kW, P = Hout*Wout and the batch unfolded by kernels.Im2col into
@@ -15,11 +20,13 @@ import "github.com/deepinfomax/deepinfomax/kernels"
 // forward pass is the second backward line and its backward pass is the
 // forward and weight-gradient lines: the two ops share the same pieces.
 //
-// The forward pass keeps cols (and the [Cout, N*P] product buffer) on the
-// node; the backward pass reuses them as its own scratch, so a convolution
-// costs no buffer beyond those of its forward pass. n.flag records that the
-// saved operand was overwritten, so that a second backward pass through the
-// same node (without Reset) rebuilds it first.
+// Conv2d's forward pass runs kernels.Conv2d, which unfolds a few images at
+// a time in cache instead of the whole batch (decision #38). When the op is
+// recorded it reserves cols (and the [Cout, N*P] product buffer) on the
+// node, and the backward pass unfolds the batch into cols and reuses both as
+// its scratch. n.flag records that cols does not hold the unfolded input
+// (not filled yet, or overwritten by an earlier backward pass), so that the
+// backward pass fills it first.
 
 // convArgs validates the common arguments of the convolutions and returns
 // an error message, or "" when they are valid.
@@ -52,40 +59,105 @@ func convArgs(xs, ws []int, stride, pad int) string {
 // when b is not nil: an output [N,Cout,Hout,Wout] with
 // Hout = (H+2*pad-kH)/stride+1 and likewise Wout.
 func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
-	if tp.failed() {
+	out, g := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
+	if out == nil {
 		return tp.newVar(1)
+	}
+	n := tp.record(conv2dBackward, out, x, w, b) // a nil bias is skipped
+	if n != nil {
+		// The backward pass unfolds the batch into cols itself (flag):
+		// the forward pass's groups of images never materialise it.
+		n.ints[0], n.ints[1] = stride, pad
+		n.aux[0], n.aux[1] = tp.Buffer(g.ColRows(), g.ColCols()), tp.Buffer(w.Value.Shape[0], g.ColCols())
+		n.flag = true
+	}
+	return out
+}
+
+// conv2d checks Conv2d's operands (failing the tape under op's name and
+// returning nil when they are wrong) and computes the convolution, with
+// epi applied when it is not nil.
+func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.ConvEpilogue) (*Var, kernels.ConvGeom) {
+	if tp.failed() {
+		return nil, kernels.ConvGeom{}
 	}
 	xs, ws := x.Value.Shape, w.Value.Shape
 	if msg := convArgs(xs, ws, stride, pad); msg != "" {
-		return tp.fail("conv2d: input %v, weight %v, stride %d, pad %d: %s", xs, ws, stride, pad, msg)
+		tp.fail("%s: input %v, weight %v, stride %d, pad %d: %s", op, xs, ws, stride, pad, msg)
+		return nil, kernels.ConvGeom{}
 	}
 	if xs[1] != ws[1] {
-		return tp.fail("conv2d: input %v has %d channels, weight %v expects %d", xs, xs[1], ws, ws[1])
+		tp.fail("%s: input %v has %d channels, weight %v expects %d", op, xs, xs[1], ws, ws[1])
+		return nil, kernels.ConvGeom{}
 	}
 	cout := ws[0]
 	if b != nil && (len(b.Value.Shape) != 1 || b.Value.Shape[0] != cout) {
-		return tp.fail("conv2d: bias %v for weight %v: want [%d]", b.Value.Shape, ws, cout)
+		tp.fail("%s: bias %v for weight %v: want [%d]", op, b.Value.Shape, ws, cout)
+		return nil, kernels.ConvGeom{}
 	}
 	g := kernels.NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], stride, pad)
 	if g.OH < 1 || g.OW < 1 {
-		return tp.fail("conv2d: kernel %dx%d larger than the padded input %v (pad %d)", ws[2], ws[3], xs, pad)
+		tp.fail("%s: kernel %dx%d larger than the padded input %v (pad %d)", op, ws[2], ws[3], xs, pad)
+		return nil, kernels.ConvGeom{}
 	}
 	out := tp.newVar(g.N, cout, g.OH, g.OW)
-	k, np := g.ColRows(), g.ColCols()
-	cols := tp.Buffer(k, np)
-	prod := tp.Buffer(cout, np)
-	kernels.Im2col(g, x.Value.Data, cols.Data)
-	kernels.Sgemm(false, false, cout, np, k, 1, w.Value.Data, k, cols.Data, np, 0, prod.Data, np)
 	var bias []float32
 	if b != nil {
 		bias = b.Value.Data
 	}
-	kernels.CNHWToNCHW(out.Value.Data, prod.Data, g.N, cout, g.OH*g.OW, bias, false)
+	kernels.Conv2d(g, cout, w.Value.Data, bias, x.Value.Data, out.Value.Data, epi)
+	return out, g
+}
 
-	n := tp.record(conv2dBackward, out, x, w, b) // a nil bias is skipped
-	if n != nil {
-		n.ints[0], n.ints[1] = stride, pad
-		n.aux[0], n.aux[1] = cols, prod
+// Conv2dBNReLU returns ReLU(BatchNorm(Conv2d(x, w, b, stride, pad))) with
+// the BatchNorm in evaluation mode: running mean and variance (runMean,
+// runVar [Cout]), eps, and gamma and beta [Cout] when not nil, as
+// BatchNorm's. It is the convolutional block of the encoders at inference.
+// When no gradient is recorded it runs as one pass, the normalisation and
+// the ReLU applied as each group of outputs leaves the product
+// (kernels.ConvEpilogue), with the values of the three ops bit for bit;
+// otherwise it records the three ops.
+func (tp *Tape) Conv2dBNReLU(x, w, b, gamma, beta *Var, runMean, runVar *tensor.Tensor, eps float32, stride, pad int) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	if !tp.noGrad && (x.requiresGrad || w.requiresGrad || b != nil && b.requiresGrad ||
+		gamma != nil && gamma.requiresGrad || beta != nil && beta.requiresGrad) {
+		return tp.ReLU(tp.BatchNorm(tp.Conv2d(x, w, b, stride, pad), gamma, beta, runMean, runVar, false, 0, eps))
+	}
+	ws := w.Value.Shape
+	if len(ws) != 4 {
+		return tp.fail("conv2dbnrelu: weight %v: want a 4-D weight", ws)
+	}
+	cout := ws[0]
+	switch {
+	case gamma != nil && !normIsVector(gamma.Value, cout):
+		return tp.fail("conv2dbnrelu: weight %v and gamma %v: want gamma of shape [%d]", ws, gamma.Value.Shape, cout)
+	case beta != nil && !normIsVector(beta.Value, cout):
+		return tp.fail("conv2dbnrelu: weight %v and beta %v: want beta of shape [%d]", ws, beta.Value.Shape, cout)
+	case runMean == nil || runVar == nil || runMean.Size() != cout || runVar.Size() != cout:
+		return tp.fail("conv2dbnrelu: weight %v: want a running mean and variance of %d values", ws, cout)
+	case !(eps >= 0):
+		return tp.fail("conv2dbnrelu: eps %v must be non-negative", eps)
+	}
+	// BatchNorm's evaluation-mode scale and shift, computed as it does.
+	mul, add := tp.Buffer(cout).Data, tp.Buffer(cout).Data
+	for c := range cout {
+		istd := float32(1 / math.Sqrt(float64(runVar.Data[c])+float64(eps)))
+		gam := float32(1)
+		if gamma != nil {
+			gam = gamma.Value.Data[c]
+		}
+		mul[c] = gam * istd
+		add[c] = 0
+	}
+	if beta != nil {
+		copy(add, beta.Value.Data)
+	}
+	epi := &kernels.ConvEpilogue{Sub: runMean.Data, Mul: mul, Add: add, ReLU: true}
+	out, _ := tp.conv2d("conv2dbnrelu", x, w, b, stride, pad, epi)
+	if out == nil {
+		return tp.newVar(1)
 	}
 	return out
 }
@@ -97,9 +169,11 @@ func conv2dBackward(tp *Tape, n *node) {
 	cout, k, np := ws[0], g.ColRows(), g.ColCols()
 	cols, dout := n.aux[0].Data, n.aux[1].Data
 
-	if n.flag {
-		// An earlier backward pass through this node used cols as scratch.
+	if n.flag && w.requiresGrad {
+		// Not unfolded yet, or used as scratch by an earlier backward
+		// pass; only the weight gradient reads it.
 		kernels.Im2col(g, x.Value.Data, cols)
+		n.flag = false
 	}
 	kernels.NCHWToCNHW(dout, n.out.Grad.Data, g.N, cout, g.OH*g.OW)
 	if len(n.in) > 2 && n.in[2].requiresGrad {

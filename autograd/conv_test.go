@@ -417,3 +417,102 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestConv2dBNReLU checks the fused inference block against Conv2d,
+// BatchNorm (evaluation mode) and ReLU run one after the other, bit for
+// bit, with and without bias, gamma and beta; and that with a parameter
+// needing its gradient it records those three ops (same values, and a
+// gradient arrives).
+func TestConv2dBNReLU(t *testing.T) {
+	rng := tensor.NewRNG(21)
+	for _, c := range []struct{ bias, gamma, beta bool }{
+		{true, true, true}, {false, true, true}, {true, false, false}, {false, false, true},
+	} {
+		x := randTensor(rng, -1, 1, 5, 3, 9, 9)
+		w := randTensor(rng, -0.5, 0.5, 6, 3, 3, 3)
+		mean, vr := randTensor(rng, -0.2, 0.2, 6), randTensor(rng, 0.1, 2, 6)
+		opt := func(on bool, lo, hi float32) *tensor.Tensor {
+			if !on {
+				return nil
+			}
+			return randTensor(rng, lo, hi, 6)
+		}
+		b, gamma, beta := opt(c.bias, -0.3, 0.3), opt(c.gamma, 0.5, 1.5), opt(c.beta, -0.3, 0.3)
+		vars := func(tp *Tape, param bool) (xv, wv, bv, gv, betav *Var) {
+			mk := func(t *tensor.Tensor) *Var {
+				if t == nil {
+					return nil
+				}
+				if param {
+					return NewParam(t)
+				}
+				return tp.Const(t)
+			}
+			return tp.Const(x), mk(w), mk(b), mk(gamma), mk(beta)
+		}
+		tp := NewTape()
+		tp.SetNoGrad(true)
+		xv, wv, bv, gv, betav := vars(tp, false)
+		fused := tp.Conv2dBNReLU(xv, wv, bv, gv, betav, mean, vr, 1e-5, 2, 1)
+		want := tp.ReLU(tp.BatchNorm(tp.Conv2d(xv, wv, bv, 2, 1), gv, betav, mean, vr, false, 0.1, 1e-5))
+		if err := tp.Err(); err != nil {
+			t.Fatal(err)
+		}
+		zeros := 0
+		for i, v := range want.Value.Data {
+			if fused.Value.Data[i] != v {
+				t.Fatalf("%+v: element %d = %v, the three ops give %v", c, i, fused.Value.Data[i], v)
+			}
+			if v == 0 {
+				zeros++
+			}
+		}
+		if zeros == 0 || zeros == len(want.Value.Data) {
+			t.Fatalf("%+v: %d zeros of %d: the ReLU is not tested", c, zeros, len(want.Value.Data))
+		}
+
+		tp2 := NewTape()
+		xv, wv, bv, gv, betav = vars(tp2, true)
+		rec := tp2.Conv2dBNReLU(xv, wv, bv, gv, betav, mean, vr, 1e-5, 2, 1)
+		if err := tp2.Backward(tp2.Sum(rec)); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range want.Value.Data {
+			if rec.Value.Data[i] != v {
+				t.Fatalf("%+v recorded: element %d = %v, want %v", c, i, rec.Value.Data[i], v)
+			}
+		}
+		if wv.Grad == nil || wv.Grad.Data[0] == 0 && wv.Grad.Data[1] == 0 {
+			t.Fatalf("%+v recorded: no weight gradient", c)
+		}
+	}
+}
+
+func TestConv2dBNReLUErrors(t *testing.T) {
+	x, w := tensor.New(2, 3, 5, 5), tensor.New(4, 3, 3, 3)
+	four, three := tensor.New(4), tensor.New(3)
+	for name, f := range map[string]func(tp *Tape) *Var{
+		"running stats": func(tp *Tape) *Var {
+			return tp.Conv2dBNReLU(tp.Const(x), tp.Const(w), nil, nil, nil, three, four, 1e-5, 1, 1)
+		},
+		"no running stats": func(tp *Tape) *Var {
+			return tp.Conv2dBNReLU(tp.Const(x), tp.Const(w), nil, nil, nil, nil, four, 1e-5, 1, 1)
+		},
+		"gamma": func(tp *Tape) *Var {
+			return tp.Conv2dBNReLU(tp.Const(x), tp.Const(w), nil, tp.Const(three), nil, four, four, 1e-5, 1, 1)
+		},
+		"eps": func(tp *Tape) *Var {
+			return tp.Conv2dBNReLU(tp.Const(x), tp.Const(w), nil, nil, nil, four, four, float32(math.NaN()), 1, 1)
+		},
+		"channels": func(tp *Tape) *Var {
+			return tp.Conv2dBNReLU(tp.Const(x), tp.Const(tensor.New(4, 2, 3, 3)), nil, nil, nil, four, four, 1e-5, 1, 1)
+		},
+	} {
+		tp := NewTape()
+		tp.SetNoGrad(true)
+		f(tp)
+		if tp.Err() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -136,7 +136,13 @@ type convBlock struct {
 }
 
 func (b *convBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	x = tp.ReLU(b.bn.Forward(tp, b.conv.Forward(tp, x)))
+	if b.bn.Training {
+		x = tp.ReLU(b.bn.Forward(tp, b.conv.Forward(tp, x)))
+	} else {
+		// Evaluation mode: one pass when no gradient is recorded (dim
+		// embed, the probes' features), the same values.
+		x = tp.Conv2dBNReLU(x, b.conv.W, b.conv.B, b.bn.Gamma, b.bn.Beta, b.bn.RunMean, b.bn.RunVar, b.bn.Eps, b.conv.Stride, b.conv.Pad)
+	}
 	if b.pool != nil {
 		x = b.pool.Forward(tp, x)
 	}

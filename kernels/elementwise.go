@@ -168,6 +168,18 @@ func adamUpdateGo(pd, gd, md, vd []float32, k *AdamScalars, variant int) {
 }
 
 // reluGo is the scalar ReLU loop; len(dst) == len(x).
+// gatherGo is gather's portable loop.
+func gatherGo(dst, src []float32, idx []int32) {
+	dst = dst[:len(idx)]
+	for i, j := range idx {
+		if j < 0 {
+			dst[i] = 0
+		} else {
+			dst[i] = src[j]
+		}
+	}
+}
+
 func reluGo(dst, x []float32) {
 	dst = dst[:len(x)]
 	for i, v := range x {

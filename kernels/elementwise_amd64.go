@@ -29,6 +29,23 @@ func reluBackwardAVX512(gx, gr, y *float32, n int)
 //go:noescape
 func reluBackwardAddAVX512(gx, gr, y *float32, n int)
 
+// gatherAVX512 is gather's loop over n elements.
+//
+//go:noescape
+func gatherAVX512(dst, src *float32, idx *int32, n int)
+
+// gather sets dst[i] = src[idx[i]], or 0 where idx[i] < 0, for every i of
+// idx (dst as long as idx, not empty; every index below len(src)).
+func gather(dst, src []float32, idx []int32) {
+	if !elemAVX512 {
+		gatherGo(dst, src, idx)
+		return
+	}
+	n := len(idx)
+	_ = dst[n-1]
+	gatherAVX512(&dst[0], &src[0], &idx[0], n)
+}
+
 // adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
 func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
 	if !elemAVX512 {

@@ -381,3 +381,40 @@ raTail:
 raDone:
 	VZEROUPPER
 	RET
+
+// func gatherAVX512(dst, src *float32, idx *int32, n int)
+//
+// dst[i] = src[idx[i]] for i < n, and +0 where idx[i] < 0: 16 lanes a
+// VGATHERDPS, masked to the non-negative indices (the other lanes keep the
+// zero the register was cleared to), a masked last block.
+TEXT ·gatherAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ idx+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXORD Z30, Z30, Z30
+	XORQ AX, AX
+	MOVQ CX, R9
+	ANDQ $-16, R9
+	JZ gatherTail
+gather16:
+	VMOVDQU32 (DX)(AX*4), Z0
+	VPCMPD $5, Z30, Z0, K1
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z0*4), K1, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	CMPQ AX, R9
+	JLT gather16
+gatherTail:
+	CMPQ AX, CX
+	JGE gatherDone
+	TAIL_MASK
+	VMOVDQU32.Z (DX)(AX*4), K1, Z0
+	VPCMPD $5, Z30, Z0, K1, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS (SI)(Z0*4), K2, Z1
+	VMOVUPS Z1, K1, (DI)(AX*4)
+gatherDone:
+	VZEROUPPER
+	RET

@@ -6,6 +6,10 @@ package kernels
 // assembly: never in a pure-Go build.
 var elemAVX512 = false
 
+// gather sets dst[i] = src[idx[i]], or 0 where idx[i] < 0, for every i of
+// idx.
+func gather(dst, src []float32, idx []int32) { gatherGo(dst, src, idx) }
+
 // adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
 func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
 	adamUpdateGo(p, g, m, v, s, variant)

@@ -612,3 +612,47 @@ func BenchmarkReLUBackwardAddKernel(b *testing.B) {
 		ReLUBackwardAdd(gx, g, y)
 	}
 }
+
+// TestGather checks gather (AVX-512 where the CPU has it) and gatherGo on
+// every length from 1 to 70 (whole 16-lane blocks and masked tails),
+// with padding (-1) indices, repeated indices and the first and last
+// element of the source, against the definition element by element.
+func TestGather(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	src := make([]float32, 97)
+	for i := range src {
+		src[i] = float32(i) + 0.5
+	}
+	for n := 1; n <= 70; n++ {
+		idx := make([]int32, n)
+		for i := range idx {
+			switch r.IntN(4) {
+			case 0:
+				idx[i] = -1
+			case 1:
+				idx[i] = int32(r.IntN(2) * (len(src) - 1))
+			default:
+				idx[i] = int32(r.IntN(len(src)))
+			}
+		}
+		for name, f := range map[string]func(dst, src []float32, idx []int32){"gather": gather, "gatherGo": gatherGo} {
+			dst := make([]float32, n+1)
+			for i := range dst {
+				dst[i] = -7
+			}
+			f(dst[:n], src, idx)
+			for i, j := range idx {
+				want := float32(0)
+				if j >= 0 {
+					want = src[j]
+				}
+				if dst[i] != want {
+					t.Fatalf("%s n=%d: dst[%d] = %v, want %v", name, n, i, dst[i], want)
+				}
+			}
+			if dst[n] != -7 {
+				t.Fatalf("%s n=%d wrote past the end", name, n)
+			}
+		}
+	}
+}

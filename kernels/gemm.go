@@ -105,20 +105,23 @@ func sgemmCheckArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []
 	if transB {
 		br, bc = n, k
 	}
-	check := func(name string, s []float32, rows, cols, ld int) {
-		if rows == 0 || cols == 0 {
-			return // empty: never read
-		}
-		if ld < cols {
-			panic("kernels: Sgemm leading dimension of " + name + " too small")
-		}
-		if len(s) < (rows-1)*ld+cols {
-			panic("kernels: Sgemm slice " + name + " too short")
-		}
+	gemmCheckMatrix("A", a, ar, ac, lda)
+	gemmCheckMatrix("B", b, br, bc, ldb)
+	gemmCheckMatrix("C", c, m, n, ldc)
+}
+
+// gemmCheckMatrix panics unless s holds a rows x cols matrix with leading
+// dimension ld.
+func gemmCheckMatrix(name string, s []float32, rows, cols, ld int) {
+	if rows == 0 || cols == 0 {
+		return // empty: never read
 	}
-	check("A", a, ar, ac, lda)
-	check("B", b, br, bc, ldb)
-	check("C", c, m, n, ldc)
+	if ld < cols {
+		panic("kernels: Sgemm leading dimension of " + name + " too small")
+	}
+	if len(s) < (rows-1)*ld+cols {
+		panic("kernels: Sgemm slice " + name + " too short")
+	}
 }
 
 // gemmCtx holds one Sgemm call in flight and the packing buffers it owns.
@@ -147,6 +150,10 @@ type gemmCtx struct {
 	bufB []float32
 	bufA [][]float32 // per worker
 	edge [][]float32 // per worker, one mr x nr tile
+
+	// preA, when set, is op(A) packed beforehand (sgemmPackedA): the product
+	// runs on the calling goroutine alone and packs no A.
+	preA *packedA
 }
 
 var (
@@ -227,52 +234,8 @@ func sgemmScaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 func (x *gemmCtx) run() {
-	kn := x.kern
-	mr, nr := kn.mr, kn.nr
-	p := 1
-	if x.m*x.n*x.k >= sgemmParallelMinWork {
-		p = Workers()
-	}
-
-	// A blocks: about mc rows each, a multiple of mr, and (when parallel) a
-	// multiple of p blocks so that the workers finish together.
-	mb := gemmCeilDiv(x.m, kn.mc)
-	if p > 1 && mb%p != 0 && mb > 1 {
-		mb += p - mb%p
-	}
-	x.mcEff = gemmRoundUp(gemmCeilDiv(x.m, mb), mr)
-	x.mBlocks = gemmCeilDiv(x.m, x.mcEff)
-	x.nSubs = 1
-	if x.mBlocks < p {
-		x.nSubs = p
-	}
-	kcMax := min(kn.kc, x.k)
-
-	// When few blocks of A reuse each panel of B, packing B costs more than
-	// it saves: the kernel then reads row-major B in place, and only a last
-	// strip narrower than nr is packed (zero padded). Otherwise B is packed
-	// in slabs of at most kn.nc columns and gemmMaxPackedB floats.
-	x.directB = !x.transB && x.mBlocks <= 2
-	ncMax := gemmRoundUp(x.n, nr)
-	if x.directB {
-		x.bufB = gemmGrow(x.bufB, x.k*nr)
-	} else {
-		ncMax = min(ncMax, kn.nc)
-		if lim := gemmMaxPackedB / x.k / nr * nr; ncMax > lim {
-			ncMax = max(lim, nr)
-		}
-		x.bufB = gemmGrow(x.bufB, x.k*ncMax)
-	}
-
-	if len(x.bufA) < p {
-		x.bufA = append(x.bufA, make([][]float32, p-len(x.bufA))...)
-		x.edge = append(x.edge, make([][]float32, p-len(x.edge))...)
-	}
-	for w := 0; w < p; w++ {
-		x.bufA[w] = gemmGrow(x.bufA[w], x.mcEff*kcMax)
-		x.edge[w] = gemmGrow(x.edge[w], mr*nr)
-	}
-
+	p, ncMax := x.setup()
+	nr := x.kern.nr
 	for jc := 0; jc < x.n; jc += ncMax {
 		x.jc = jc
 		x.nc = min(ncMax, x.n-jc)
@@ -291,6 +254,63 @@ func (x *gemmCtx) run() {
 		subs := min(x.nSubs, x.strips)
 		parallelRun(x, x.packChunks+x.mBlocks*subs, p)
 	}
+}
+
+// setup chooses the participants p, the blocks of A and the widest slab of
+// B (ncMax columns) of the product described by x, and sizes its buffers.
+func (x *gemmCtx) setup() (p, ncMax int) {
+	kn := x.kern
+	mr, nr := kn.mr, kn.nr
+	p = 1
+	if x.preA == nil && x.m*x.n*x.k >= sgemmParallelMinWork {
+		p = Workers()
+	}
+	x.mcEff, x.mBlocks = gemmBlocks(kn, x.m, p)
+	x.nSubs = 1
+	if x.mBlocks < p {
+		x.nSubs = p
+	}
+	kcMax := min(kn.kc, x.k)
+
+	// When few blocks of A reuse each panel of B, packing B costs more than
+	// it saves: the kernel then reads row-major B in place, and only a last
+	// strip narrower than nr is packed (zero padded). Otherwise B is packed
+	// in slabs of at most kn.nc columns and gemmMaxPackedB floats.
+	x.directB = !x.transB && x.mBlocks <= 2
+	ncMax = gemmRoundUp(x.n, nr)
+	if x.directB {
+		x.bufB = gemmGrow(x.bufB, x.k*nr)
+	} else {
+		ncMax = min(ncMax, kn.nc)
+		if lim := gemmMaxPackedB / x.k / nr * nr; ncMax > lim {
+			ncMax = max(lim, nr)
+		}
+		x.bufB = gemmGrow(x.bufB, x.k*ncMax)
+	}
+
+	if len(x.bufA) < p {
+		x.bufA = append(x.bufA, make([][]float32, p-len(x.bufA))...)
+		x.edge = append(x.edge, make([][]float32, p-len(x.edge))...)
+	}
+	for w := 0; w < p; w++ {
+		if x.preA == nil {
+			x.bufA[w] = gemmGrow(x.bufA[w], x.mcEff*kcMax)
+		}
+		x.edge[w] = gemmGrow(x.edge[w], mr*nr)
+	}
+	return p, ncMax
+}
+
+// gemmBlocks cuts m rows of A into mBlocks blocks of mcEff rows (the last
+// one shorter): about kn.mc rows each, a multiple of mr, and (when p > 1) a
+// multiple of p blocks so that the workers finish together.
+func gemmBlocks(kn *microKernel, m, p int) (mcEff, mBlocks int) {
+	mb := gemmCeilDiv(m, kn.mc)
+	if p > 1 && mb%p != 0 && mb > 1 {
+		mb += p - mb%p
+	}
+	mcEff = gemmRoundUp(gemmCeilDiv(m, mb), kn.mr)
+	return mcEff, gemmCeilDiv(m, mcEff)
 }
 
 func gemmCeilDiv(a, b int) int { return (a + b - 1) / b }
@@ -442,7 +462,11 @@ func (x *gemmCtx) compute(w, ib, s0, s1 int) {
 	c, ldc := x.c, x.ldc
 	for pk := 0; pk < x.k; pk += kcB {
 		kc := min(kcB, x.k-pk)
-		x.packA(bufA, i0, mc, pk, kc)
+		if x.preA != nil {
+			bufA = x.preA.block(ib, pk)
+		} else {
+			x.packA(bufA, i0, mc, pk, kc)
+		}
 		beta := x.beta
 		if pk > 0 {
 			beta = 1

@@ -1,0 +1,244 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// packedA is op(A) [m, k] packed once into the micro-panels of kern, block
+// by block as gemmCtx.packA lays them out for a single-threaded product, so
+// that many products with the same A (a convolution's filters against
+// each group of images) share one packing.
+type packedA struct {
+	kern        *microKernel
+	m, k, mcEff int
+	data        []float32
+}
+
+// pack packs op(A) (m x k, row-major with leading dimension lda; transposed
+// when transA) for kern.
+func (pa *packedA) pack(kern *microKernel, transA bool, m, k int, a []float32, lda int) {
+	mcEff, mBlocks := gemmBlocks(kern, m, 1)
+	pa.kern, pa.m, pa.k, pa.mcEff = kern, m, k, mcEff
+	pa.data = gemmGrow(pa.data, mBlocks*mcEff*k)
+	x := gemmCtx{kern: kern, transA: transA, m: m, k: k, a: a, lda: lda}
+	for ib := range mBlocks {
+		i0 := ib * mcEff
+		mc := min(mcEff, m-i0)
+		for pk := 0; pk < k; pk += kern.kc {
+			x.packA(pa.block(ib, pk), i0, mc, pk, min(kern.kc, k-pk))
+		}
+	}
+}
+
+// block returns the packed panels of A block ib for the columns [pk,
+// pk+kc) of op(A).
+func (pa *packedA) block(ib, pk int) []float32 {
+	i0 := ib * pa.mcEff
+	mc := min(pa.mcEff, pa.m-i0)
+	w := mc // a last partial panel is packed as wide as its rows
+	if pa.kern.rowFns == nil {
+		w = gemmRoundUp(mc, pa.kern.mr)
+	}
+	off := i0*pa.k + w*pk
+	return pa.data[off : off+w*min(pa.kern.kc, pa.k-pk)]
+}
+
+// prepare makes x the context of products with the packed pa and up to n
+// columns of B, and sizes its buffers: sgemmPackedA with x and at most n
+// columns then allocates nothing.
+func (x *gemmCtx) prepare(pa *packedA, n int) {
+	x.kern, x.preA = pa.kern, pa
+	x.transA, x.transB = false, false
+	x.m, x.n, x.k = pa.m, n, pa.k
+	x.alpha, x.beta = 1, 0
+	x.setup()
+}
+
+// sgemmPackedA computes C = A*B on the calling goroutine, in the context
+// x, with A packed by pa.pack: B is k x n (row-major, leading dimension
+// ldb), C m x n (ldc).
+func sgemmPackedA(x *gemmCtx, pa *packedA, n int, b []float32, ldb int, c []float32, ldc int) {
+	gemmCheckMatrix("B", b, pa.k, n, ldb)
+	gemmCheckMatrix("C", c, pa.m, n, ldc)
+	if pa.m == 0 || n == 0 {
+		return
+	}
+	x.kern, x.preA = pa.kern, pa
+	x.transA, x.transB = false, false
+	x.m, x.n, x.k = pa.m, n, pa.k
+	x.alpha, x.beta = 1, 0
+	x.b, x.c = b, c
+	x.ldb, x.ldc = ldb, ldc
+	x.run()
+	x.b, x.c = nil, nil
+}
+
+// convColsTarget is the size (in floats, 1 MiB) of the column matrix of one
+// group of images in Conv2d: it stays in the L2 cache of the core that
+// unfolds it and multiplies it.
+const convColsTarget = 1 << 18
+
+// ConvEpilogue is what Conv2d applies to each output v of channel co
+// (after the bias): y = (v - Sub[co]) * Mul[co] + Add[co], then max(y, 0)
+// when ReLU. With a BatchNorm's running mean as Sub, gamma/sqrt(var+eps)
+// as Mul and beta as Add, it is that BatchNorm in evaluation mode followed
+// by a ReLU, in the same float32 operations as autograd's BatchNorm and
+// ReLU. Sub, Mul and Add hold at least cout values.
+type ConvEpilogue struct {
+	Sub, Mul, Add []float32
+	ReLU          bool
+}
+
+// Conv2d computes the convolution of the batch x ([N,C,H,W], geometry g)
+// with the filters w ([cout, C*KH*KW], row-major) into out ([N,cout,OH,OW]),
+// adding bias[co] to every output of channel co when bias is not nil, then
+// applying epi when it is not nil.
+//
+// Unlike Im2col followed by one Sgemm over the whole batch, it never
+// materialises the batch's column matrix: each participant unfolds a group
+// of a few images into a column matrix that fits its L2 cache
+// (convColsTarget), multiplies the filters (packed once for all groups) by
+// it, and writes the group's outputs in NCHW order. It computes the same
+// sums in the same order as Im2col + Sgemm. It panics on inconsistent
+// sizes.
+func Conv2d(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEpilogue) {
+	g.check("Conv2d", x, nil)
+	k, p := g.ColRows(), g.OH*g.OW
+	if cout < 0 || len(w) < cout*k || len(out) < g.N*cout*p || bias != nil && len(bias) < cout {
+		panic(fmt.Sprintf("kernels: Conv2d: %d filter, %d output, %d bias values for %d filters of geometry %+v",
+			len(w), len(out), len(bias), cout, g))
+	}
+	if epi != nil && (len(epi.Sub) < cout || len(epi.Mul) < cout || len(epi.Add) < cout) {
+		panic(fmt.Sprintf("kernels: Conv2d: epilogue of %d, %d, %d values for %d filters", len(epi.Sub), len(epi.Mul), len(epi.Add), cout))
+	}
+	if g.N == 0 || cout == 0 || p == 0 {
+		return
+	}
+	flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
+	j := getConvJob()
+	j.g, j.cout, j.bias, j.x, j.out, j.epi = g, cout, bias, x, out, epi
+	j.pa.pack(defaultKernel, false, cout, k, w, k)
+
+	workers := 1
+	if g.N*cout*p*k >= sgemmParallelMinWork {
+		workers = Workers()
+	}
+	j.group = max(1, min(convColsTarget/(k*p), gemmCeilDiv(g.N, workers)))
+	groups := gemmCeilDiv(g.N, j.group)
+	workers = min(workers, groups)
+	for len(j.cols) < workers {
+		j.cols = append(j.cols, nil)
+		j.prod = append(j.prod, nil)
+		j.ctx = append(j.ctx, new(gemmCtx))
+	}
+	for i := range workers {
+		j.cols[i] = gemmGrow(j.cols[i], k*j.group*p)
+		j.prod[i] = gemmGrow(j.prod[i], cout*j.group*p)
+		j.ctx[i].prepare(&j.pa, j.group*p)
+	}
+	parallelRun(j, groups, workers)
+
+	j.bias, j.x, j.out, j.epi = nil, nil, nil, nil
+	convMu.Lock()
+	convFree = append(convFree, j)
+	convMu.Unlock()
+}
+
+// convJob is one Conv2d call in flight, with the packed filters and each
+// participant's scratch. Jobs are recycled so that a call allocates nothing
+// in steady state.
+type convJob struct {
+	g           ConvGeom
+	cout, group int
+	bias, x     []float32
+	out         []float32
+	epi         *ConvEpilogue
+	pa          packedA
+	cols, prod  [][]float32 // per participant
+	ctx         []*gemmCtx  // per participant, sized before the region
+}
+
+var (
+	convMu   sync.Mutex
+	convFree []*convJob
+)
+
+func getConvJob() *convJob {
+	convMu.Lock()
+	defer convMu.Unlock()
+	if n := len(convFree); n > 0 {
+		j := convFree[n-1]
+		convFree = convFree[:n-1]
+		return j
+	}
+	return new(convJob)
+}
+
+// runChunk convolves group number chunk of the batch.
+func (j *convJob) runChunk(w, chunk int) {
+	g := j.g
+	n0 := chunk * j.group
+	gn := min(j.group, g.N-n0)
+	chw, p := g.C*g.H*g.W, g.OH*g.OW
+	sub := g
+	sub.N = gn
+	x := j.x[n0*chw : (n0+gn)*chw]
+	k, np := g.ColRows(), gn*p
+	cols := j.cols[w][:k*np]
+	for c := range g.C {
+		im2colChannel(&sub, c, 0, gn, x, cols)
+	}
+	out := j.out[n0*j.cout*p : (n0+gn)*j.cout*p]
+	if gn == 1 {
+		// One image: [cout, P] is its NCHW output already.
+		sgemmPackedA(j.ctx[w], &j.pa, np, cols, np, out, np)
+		for co := range j.cout {
+			d := out[co*p : (co+1)*p]
+			j.finish(co, d, d)
+		}
+		return
+	}
+	prod := j.prod[w][:j.cout*np]
+	sgemmPackedA(j.ctx[w], &j.pa, np, cols, np, prod, np)
+	for co := range j.cout {
+		for i := range gn {
+			j.finish(co, out[(i*j.cout+co)*p:(i*j.cout+co+1)*p], prod[co*np+i*p:co*np+(i+1)*p])
+		}
+	}
+}
+
+// finish writes the products s of output channel co to d (s may be d),
+// with the bias and the epilogue.
+func (j *convJob) finish(co int, d, s []float32) {
+	d = d[:len(s)]
+	var b float32
+	if j.bias != nil {
+		b = j.bias[co]
+	}
+	e := j.epi
+	switch {
+	case e != nil && e.ReLU:
+		sub, mul, add := e.Sub[co], e.Mul[co], e.Add[co]
+		for i, v := range s {
+			if j.bias != nil {
+				v += b
+			}
+			d[i] = max((v-sub)*mul+add, 0)
+		}
+	case e != nil:
+		sub, mul, add := e.Sub[co], e.Mul[co], e.Add[co]
+		for i, v := range s {
+			if j.bias != nil {
+				v += b
+			}
+			d[i] = (v-sub)*mul + add
+		}
+	case j.bias != nil:
+		for i, v := range s {
+			d[i] = v + b
+		}
+	default:
+		copy(d, s)
+	}
+}
