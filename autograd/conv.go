@@ -20,13 +20,14 @@ import (
 // forward pass is the second backward line and its backward pass is the
 // forward and weight-gradient lines: the two ops share the same pieces.
 //
-// Conv2d's forward pass runs kernels.Conv2d, which unfolds a few images at
-// a time in cache instead of the whole batch (decision #38). When the op is
-// recorded it reserves cols (and the [Cout, N*P] product buffer) on the
-// node, and the backward pass unfolds the batch into cols and reuses both as
-// its scratch. n.flag records that cols does not hold the unfolded input
-// (not filled yet, or overwritten by an earlier backward pass), so that the
-// backward pass fills it first.
+// Conv2d runs kernels.Conv2d and kernels.Conv2dBackward, which compute the
+// same products a few images at a time, unfolded in cache, instead of over
+// the batch's column matrix (decision #38): it keeps no buffer for its
+// backward pass. ConvTranspose2d keeps the whole-batch form below: its
+// forward pass keeps its operands on the node and the backward pass
+// reuses them as scratch; n.flag records that the saved operand was
+// overwritten, so that a second backward pass through the same node
+// (without Reset) rebuilds it first.
 
 // convArgs validates the common arguments of the convolutions and returns
 // an error message, or "" when they are valid.
@@ -59,17 +60,12 @@ func convArgs(xs, ws []int, stride, pad int) string {
 // when b is not nil: an output [N,Cout,Hout,Wout] with
 // Hout = (H+2*pad-kH)/stride+1 and likewise Wout.
 func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
-	out, g := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
+	out := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
 	if out == nil {
 		return tp.newVar(1)
 	}
-	n := tp.record(conv2dBackward, out, x, w, b) // a nil bias is skipped
-	if n != nil {
-		// The backward pass unfolds the batch into cols itself (flag):
-		// the forward pass's groups of images never materialise it.
+	if n := tp.record(conv2dBackward, out, x, w, b); n != nil { // a nil bias is skipped
 		n.ints[0], n.ints[1] = stride, pad
-		n.aux[0], n.aux[1] = tp.Buffer(g.ColRows(), g.ColCols()), tp.Buffer(w.Value.Shape[0], g.ColCols())
-		n.flag = true
 	}
 	return out
 }
@@ -77,28 +73,28 @@ func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 // conv2d checks Conv2d's operands (failing the tape under op's name and
 // returning nil when they are wrong) and computes the convolution, with
 // epi applied when it is not nil.
-func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.ConvEpilogue) (*Var, kernels.ConvGeom) {
+func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.ConvEpilogue) *Var {
 	if tp.failed() {
-		return nil, kernels.ConvGeom{}
+		return nil
 	}
 	xs, ws := x.Value.Shape, w.Value.Shape
 	if msg := convArgs(xs, ws, stride, pad); msg != "" {
 		tp.fail("%s: input %v, weight %v, stride %d, pad %d: %s", op, xs, ws, stride, pad, msg)
-		return nil, kernels.ConvGeom{}
+		return nil
 	}
 	if xs[1] != ws[1] {
 		tp.fail("%s: input %v has %d channels, weight %v expects %d", op, xs, xs[1], ws, ws[1])
-		return nil, kernels.ConvGeom{}
+		return nil
 	}
 	cout := ws[0]
 	if b != nil && (len(b.Value.Shape) != 1 || b.Value.Shape[0] != cout) {
 		tp.fail("%s: bias %v for weight %v: want [%d]", op, b.Value.Shape, ws, cout)
-		return nil, kernels.ConvGeom{}
+		return nil
 	}
 	g := kernels.NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], stride, pad)
 	if g.OH < 1 || g.OW < 1 {
 		tp.fail("%s: kernel %dx%d larger than the padded input %v (pad %d)", op, ws[2], ws[3], xs, pad)
-		return nil, kernels.ConvGeom{}
+		return nil
 	}
 	out := tp.newVar(g.N, cout, g.OH, g.OW)
 	var bias []float32
@@ -106,7 +102,7 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 		bias = b.Value.Data
 	}
 	kernels.Conv2d(g, cout, w.Value.Data, bias, x.Value.Data, out.Value.Data, epi)
-	return out, g
+	return out
 }
 
 // Conv2dBNReLU returns ReLU(BatchNorm(Conv2d(x, w, b, stride, pad))) with
@@ -155,7 +151,7 @@ func (tp *Tape) Conv2dBNReLU(x, w, b, gamma, beta *Var, runMean, runVar *tensor.
 		copy(add, beta.Value.Data)
 	}
 	epi := &kernels.ConvEpilogue{Sub: runMean.Data, Mul: mul, Add: add, ReLU: true}
-	out, _ := tp.conv2d("conv2dbnrelu", x, w, b, stride, pad, epi)
+	out := tp.conv2d("conv2dbnrelu", x, w, b, stride, pad, epi)
 	if out == nil {
 		return tp.newVar(1)
 	}
@@ -166,28 +162,17 @@ func conv2dBackward(tp *Tape, n *node) {
 	x, w := n.in[0], n.in[1]
 	xs, ws := x.Value.Shape, w.Value.Shape
 	g := kernels.NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], n.ints[0], n.ints[1])
-	cout, k, np := ws[0], g.ColRows(), g.ColCols()
-	cols, dout := n.aux[0].Data, n.aux[1].Data
-
-	if n.flag && w.requiresGrad {
-		// Not unfolded yet, or used as scratch by an earlier backward
-		// pass; only the weight gradient reads it.
-		kernels.Im2col(g, x.Value.Data, cols)
-		n.flag = false
-	}
-	kernels.NCHWToCNHW(dout, n.out.Grad.Data, g.N, cout, g.OH*g.OW)
-	if len(n.in) > 2 && n.in[2].requiresGrad {
-		convAddRowSums(tp.grad(n.in[2]).Data, dout, cout, np)
-	}
+	var gw, gb, gx []float32
 	if w.requiresGrad {
-		kernels.Sgemm(false, true, cout, k, np, 1, dout, np, cols, np, 1, tp.grad(w).Data, k)
+		gw = tp.grad(w).Data
+	}
+	if len(n.in) > 2 && n.in[2].requiresGrad {
+		gb = tp.grad(n.in[2]).Data
 	}
 	if x.requiresGrad {
-		// cols is no longer needed: it receives W^T x dOut.
-		kernels.Sgemm(true, false, k, np, cout, 1, w.Value.Data, k, dout, np, 0, cols, np)
-		n.flag = true
-		kernels.Col2im(g, cols, tp.grad(x).Data)
+		gx = tp.grad(x).Data
 	}
+	kernels.Conv2dBackward(g, ws[0], w.Value.Data, x.Value.Data, n.out.Grad.Data, gw, gb, gx)
 }
 
 // ConvTranspose2d returns the transposed convolution of x [N,Cin,H,W] with
@@ -281,14 +266,6 @@ func convTranspose2dBackward(tp *Tape, n *node) {
 		kernels.Sgemm(false, false, cin, np, k, 1, w.Value.Data, k, cols, np, 0, xm, np)
 		n.flag = true
 		kernels.CNHWToNCHW(tp.grad(x).Data, xm, g.N, cin, g.OH*g.OW, nil, true)
-	}
-}
-
-// convAddRowSums adds the sum of each of the rows of the [rows, cols] matrix m
-// to dst.
-func convAddRowSums(dst, m []float32, rows, cols int) {
-	for r := 0; r < rows; r++ {
-		dst[r] += convSum(m[r*cols : (r+1)*cols])
 	}
 }
 

@@ -117,6 +117,7 @@ func Conv2d(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEpilogue) 
 	}
 	flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
 	j := getConvJob()
+	j.backward = false
 	j.g, j.cout, j.bias, j.x, j.out, j.epi = g, cout, bias, x, out, epi
 	j.pa.pack(defaultKernel, false, cout, k, w, k)
 
@@ -153,6 +154,10 @@ type convJob struct {
 	cout, group int
 	bias, x     []float32
 	out         []float32
+	backward    bool // a Conv2dBackward call: chunks run runBackward
+	rowChunks   int  // Conv2dBackward's chunks of filter-gradient rows
+	w, gout     []float32
+	gw, gb, gx  []float32
 	epi         *ConvEpilogue
 	pa          packedA
 	cols, prod  [][]float32 // per participant
@@ -175,8 +180,13 @@ func getConvJob() *convJob {
 	return new(convJob)
 }
 
-// runChunk convolves group number chunk of the batch.
+// runChunk convolves group number chunk of the batch (Conv2d), or runs
+// chunk number chunk of Conv2dBackward.
 func (j *convJob) runChunk(w, chunk int) {
+	if j.backward {
+		j.runBackward(w, chunk)
+		return
+	}
 	g := j.g
 	n0 := chunk * j.group
 	gn := min(j.group, g.N-n0)
@@ -241,4 +251,175 @@ func (j *convJob) finish(co int, d, s []float32) {
 	default:
 		copy(d, s)
 	}
+}
+
+// Conv2dBackward computes the gradients of Conv2d (geometry g, filters w
+// [cout, C*KH*KW]) from the output gradient gout ([N,cout,OH,OW]), adding
+// each into its buffer when that is not nil: the filters' gradient into gw
+// ([cout, C*KH*KW]), the bias's into gb ([cout]), the input's into gx
+// ([N,C,H,W]). x is the convolution's input (read only for gw).
+//
+// Like Conv2d it works on groups of a few images unfolded in cache, never
+// on the batch's column matrix: participant r of R computes rows
+// [r*cout/R, (r+1)*cout/R) of gw and gb over every group in order, and the
+// groups' input gradients (W^T x gout unfolded back, the filters packed
+// once) are shared out among the participants. The groups' size does not
+// depend on the number of cores, so neither do the sums: the gradients are
+// the same on every machine. It panics on inconsistent sizes.
+func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32) {
+	g.check("Conv2dBackward", x, nil)
+	k, p := g.ColRows(), g.OH*g.OW
+	if cout < 0 || len(w) < cout*k || len(gout) < g.N*cout*p || gw != nil && len(gw) < cout*k ||
+		gb != nil && len(gb) < cout || gx != nil && len(gx) < g.N*g.C*g.H*g.W {
+		panic(fmt.Sprintf("kernels: Conv2dBackward: %d filter, %d output-gradient, %d, %d and %d gradient values for %d filters of geometry %+v",
+			len(w), len(gout), len(gw), len(gb), len(gx), cout, g))
+	}
+	if g.N == 0 || cout == 0 || p == 0 || gw == nil && gb == nil && gx == nil {
+		return
+	}
+	flops := int64(0)
+	if gw != nil {
+		flops += 2 * int64(g.N) * int64(cout) * int64(p) * int64(k)
+	}
+	if gx != nil {
+		flops += 2 * int64(g.N) * int64(cout) * int64(p) * int64(k)
+	}
+	flopCount.Add(flops)
+
+	j := getConvJob()
+	j.backward = true
+	j.g, j.cout, j.w, j.x, j.gout, j.gw, j.gb, j.gx = g, cout, w, x, gout, gw, gb, gx
+	j.group = max(1, min(convColsTarget/(k*p), g.N))
+	groups := gemmCeilDiv(g.N, j.group)
+	np := j.group * p
+	workers := 1
+	if 2*g.N*cout*p*k >= sgemmParallelMinWork {
+		workers = Workers()
+	}
+	// Chunks [0, rowChunks) are the filter (and bias) gradient's row
+	// blocks, the others the groups' input gradients.
+	j.rowChunks = 0
+	if gw != nil || gb != nil {
+		j.rowChunks = max(1, min(workers, cout/defaultKernel.mr))
+	}
+	chunks := j.rowChunks
+	if gx != nil {
+		j.pa.pack(defaultKernel, true, k, cout, w, k) // W^T [k, cout]
+		chunks += groups
+	}
+	workers = min(workers, chunks)
+	for len(j.cols) < workers {
+		j.cols = append(j.cols, nil)
+		j.prod = append(j.prod, nil)
+		j.ctx = append(j.ctx, new(gemmCtx))
+	}
+	for i := range workers {
+		j.cols[i] = gemmGrow(j.cols[i], k*np)
+		j.prod[i] = gemmGrow(j.prod[i], cout*np)
+		x := j.ctx[i]
+		if gx != nil {
+			x.prepare(&j.pa, np)
+		}
+		if j.rowChunks > 0 {
+			// The row blocks' product: gw rows += gout rows x cols^T.
+			x.kern, x.preA, x.serial = defaultKernel, nil, true
+			x.transA, x.transB = false, true
+			x.m, x.n, x.k = gemmCeilDiv(cout, j.rowChunks), k, np
+			x.setup()
+			x.serial = false
+		}
+	}
+	parallelRun(j, chunks, workers)
+
+	j.w, j.x, j.gout, j.gw, j.gb, j.gx = nil, nil, nil, nil, nil, nil
+	convMu.Lock()
+	convFree = append(convFree, j)
+	convMu.Unlock()
+}
+
+// groupGrad copies rows [r0, r1) of the output gradient of images [n0,
+// n0+gn) into dst as a [r1-r0, gn*P] matrix (channel-major, as the
+// products want it).
+func (j *convJob) groupGrad(dst []float32, n0, gn, r0, r1 int) {
+	p := j.g.OH * j.g.OW
+	np := gn * p
+	for co := r0; co < r1; co++ {
+		for i := range gn {
+			copy(dst[(co-r0)*np+i*p:(co-r0)*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
+		}
+	}
+}
+
+// runBackward runs chunk number chunk of Conv2dBackward.
+func (j *convJob) runBackward(w, chunk int) {
+	g := j.g
+	k, p, chw := g.ColRows(), g.OH*g.OW, g.C*g.H*g.W
+	groups := gemmCeilDiv(g.N, j.group)
+	x := j.ctx[w]
+	if chunk < j.rowChunks {
+		r0, r1 := chunk*j.cout/j.rowChunks, (chunk+1)*j.cout/j.rowChunks
+		if r0 == r1 {
+			return
+		}
+		if j.gb != nil {
+			for co := r0; co < r1; co++ {
+				var s float64
+				for n := range g.N {
+					for _, v := range j.gout[(n*j.cout+co)*p : (n*j.cout+co+1)*p] {
+						s += float64(v)
+					}
+				}
+				j.gb[co] += float32(s)
+			}
+		}
+		if j.gw == nil {
+			return
+		}
+		for gi := range groups {
+			n0 := gi * j.group
+			gn := min(j.group, g.N-n0)
+			np := gn * p
+			sub := g
+			sub.N = gn
+			cols := j.cols[w][:k*np]
+			xs := j.x[n0*chw : (n0+gn)*chw]
+			for c := range g.C {
+				im2colChannel(&sub, c, 0, gn, xs, cols)
+			}
+			dout := j.prod[w][:(r1-r0)*np]
+			j.groupGrad(dout, n0, gn, r0, r1)
+			sgemmSerial(x, false, true, r1-r0, k, np, dout, np, cols, np, 1, j.gw[r0*k:], k)
+		}
+		return
+	}
+	n0 := (chunk - j.rowChunks) * j.group
+	gn := min(j.group, g.N-n0)
+	np := gn * p
+	dout := j.prod[w][:j.cout*np]
+	j.groupGrad(dout, n0, gn, 0, j.cout)
+	dcols := j.cols[w][:k*np]
+	sgemmPackedA(x, &j.pa, np, dout, np, dcols, np)
+	sub := g
+	sub.N = gn
+	gx := j.gx[n0*chw : (n0+gn)*chw]
+	for c := range g.C {
+		col2imChannel(&sub, c, 0, gn, dcols, gx)
+	}
+}
+
+// sgemmSerial is Sgemm with alpha 1 on the calling goroutine alone, in the
+// context x.
+func sgemmSerial(x *gemmCtx, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmCheckArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	x.kern, x.preA, x.serial = defaultKernel, nil, true
+	x.transA, x.transB = transA, transB
+	x.m, x.n, x.k = m, n, k
+	x.alpha, x.beta = 1, beta
+	x.a, x.b, x.c = a, b, c
+	x.lda, x.ldb, x.ldc = lda, ldb, ldc
+	x.run()
+	x.a, x.b, x.c, x.serial = nil, nil, nil, false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -227,6 +228,157 @@ func BenchmarkConv2d(b *testing.B) {
 				Im2col(g, x, cols)
 				Sgemm(false, false, bc.cout, g.N*p, k, 1, w, k, cols, g.N*p, 0, prod, g.N*p)
 				CNHWToNCHW(out, prod, g.N, bc.cout, p, bias, false)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// convBackwardRef is the definition of Conv2d's gradients in float64 for
+// the output gradient gout: gw[co,c,i,j] = sum over n, oy, ox of
+// gout[n,co,oy,ox] * x[n,c,iy,ix], gb[co] = sum of gout[n,co,.,.], and
+// gx[n,c,iy,ix] = sum of gout[n,co,oy,ox] * w[co,c,i,j] over the windows
+// that read it.
+func convBackwardRef(g ConvGeom, cout int, w, x, gout []float32) (gw, gb, gx []float64) {
+	gw, gb, gx = make([]float64, cout*g.ColRows()), make([]float64, cout), make([]float64, g.N*g.C*g.H*g.W)
+	for n := range g.N {
+		for co := range cout {
+			for oy := range g.OH {
+				for ox := range g.OW {
+					d := float64(gout[((n*cout+co)*g.OH+oy)*g.OW+ox])
+					gb[co] += d
+					for c := range g.C {
+						for i := range g.KH {
+							for j := range g.KW {
+								iy, ix := oy*g.Stride-g.Pad+i, ox*g.Stride-g.Pad+j
+								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+									continue
+								}
+								wi, xi := ((co*g.C+c)*g.KH+i)*g.KW+j, ((n*g.C+c)*g.H+iy)*g.W+ix
+								gw[wi] += d * float64(x[xi])
+								gx[xi] += d * float64(w[wi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return gw, gb, gx
+}
+
+// TestConv2dBackward checks every gradient of Conv2dBackward (each alone
+// and all together, added into non-zero buffers) against the float64
+// definition, on the shapes of TestConv2d: one group and many, a short
+// last group, single images, odd channel counts, row blocks of the filter
+// gradient smaller than a micro-tile.
+func TestConv2dBackward(t *testing.T) {
+	cases := []struct{ n, c, h, w, kh, kw, stride, pad, cout int }{
+		{1, 1, 5, 5, 3, 3, 1, 1, 1},
+		{3, 5, 7, 9, 3, 3, 1, 1, 7},
+		{3, 5, 7, 9, 5, 5, 2, 2, 13},
+		{2, 3, 9, 7, 4, 4, 2, 1, 17},
+		{3, 5, 7, 9, 1, 1, 1, 0, 31},
+		{1, 1, 4, 3, 3, 3, 5, 2, 3},
+		{37, 64, 14, 14, 5, 5, 2, 2, 129},
+		{9, 128, 8, 8, 4, 4, 2, 1, 256},
+		{23, 1, 28, 28, 5, 5, 2, 2, 64},
+	}
+	for _, tc := range cases {
+		name := fmt.Sprintf("%dx%dx%dx%d/k%dx%d/s%d/p%d/out%d", tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad, tc.cout)
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tc.n*100+tc.cout), 4))
+			g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad)
+			k, p := g.ColRows(), g.OH*g.OW
+			x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*k), randWin(r, g.N*tc.cout*p)
+			rw, rb, rx := convBackwardRef(g, tc.cout, w, x, gout)
+			gw0, gb0, gx0 := randWin(r, len(rw)), randWin(r, len(rb)), randWin(r, len(rx))
+			check := func(what string, got []float32, init []float32, want []float64, terms int) {
+				t.Helper()
+				for i, v := range want {
+					v += float64(init[i])
+					if d := math.Abs(float64(got[i]) - v); !(d <= 1e-5*float64(terms+1)) {
+						t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], v)
+					}
+				}
+			}
+			for _, which := range []string{"all", "w", "b", "x"} {
+				gw, gb, gx := append([]float32(nil), gw0...), append([]float32(nil), gb0...), append([]float32(nil), gx0...)
+				aw, ab, ax := gw, gb, gx
+				switch which {
+				case "w":
+					ab, ax = nil, nil
+				case "b":
+					aw, ax = nil, nil
+				case "x":
+					aw, ab = nil, nil
+				}
+				Conv2dBackward(g, tc.cout, w, x, gout, aw, ab, ax)
+				if aw != nil {
+					check(which+": gw", gw, gw0, rw, g.N*p)
+				} else if !slices.Equal(gw, gw0) {
+					t.Fatalf("%s: gw changed", which)
+				}
+				if ab != nil {
+					check(which+": gb", gb, gb0, rb, g.N*p)
+				} else if !slices.Equal(gb, gb0) {
+					t.Fatalf("%s: gb changed", which)
+				}
+				if ax != nil {
+					check(which+": gx", gx, gx0, rx, tc.cout*k)
+				} else if !slices.Equal(gx, gx0) {
+					t.Fatalf("%s: gx changed", which)
+				}
+			}
+		})
+	}
+}
+
+func TestConv2dBackwardNoAlloc(t *testing.T) {
+	g := NewConvGeom(16, 64, 14, 14, 5, 5, 2, 2)
+	r := rand.New(rand.NewPCG(1, 2))
+	k, p := g.ColRows(), g.OH*g.OW
+	x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, 128*k), randWin(r, g.N*128*p)
+	gw, gb, gx := make([]float32, 128*k), make([]float32, 128), make([]float32, len(x))
+	Conv2dBackward(g, 128, w, x, gout, gw, gb, gx)
+	if a := testing.AllocsPerRun(5, func() { Conv2dBackward(g, 128, w, x, gout, gw, gb, gx) }); a != 0 {
+		t.Errorf("Conv2dBackward allocates %v times per call", a)
+	}
+}
+
+// BenchmarkConv2dBackward compares Conv2dBackward with the whole-batch
+// path (NCHWToCNHW of the gradient, Im2col, two Sgemm calls, Col2im) on
+// basic28x28's and basic32x32's second convolution at the training batch.
+func BenchmarkConv2dBackward(b *testing.B) {
+	for _, bc := range []struct {
+		name                               string
+		c, h, kh, stride, pad, cout, batch int
+	}{
+		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
+		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 64},
+	} {
+		g := NewConvGeom(bc.batch, bc.c, bc.h, bc.h, bc.kh, bc.kh, bc.stride, bc.pad)
+		r := rand.New(rand.NewPCG(1, 2))
+		k, p := g.ColRows(), g.OH*g.OW
+		x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, g.N*bc.cout*p)
+		gw, gb, gx := make([]float32, bc.cout*k), make([]float32, bc.cout), make([]float32, len(x))
+		flops := 4 * float64(g.N*bc.cout*p*k)
+		name := fmt.Sprintf("%s/batch=%d", bc.name, bc.batch)
+		b.Run(name+"/blocked", func(b *testing.B) {
+			for b.Loop() {
+				Conv2dBackward(g, bc.cout, w, x, gout, gw, gb, gx)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(name+"/whole-batch", func(b *testing.B) {
+			np := g.N * p
+			cols, dout := make([]float32, k*np), make([]float32, bc.cout*np)
+			for b.Loop() {
+				NCHWToCNHW(dout, gout, g.N, bc.cout, p)
+				Im2col(g, x, cols)
+				Sgemm(false, true, bc.cout, k, np, 1, dout, np, cols, np, 1, gw, k)
+				Sgemm(true, false, k, np, bc.cout, 1, w, k, dout, np, 0, cols, np)
+				Col2im(g, cols, gx)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

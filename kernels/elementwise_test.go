@@ -656,3 +656,29 @@ func TestGather(t *testing.T) {
 		}
 	}
 }
+
+// TestClear clears slices around the parallel threshold (one chunk per
+// core, uneven chunks) and checks that every element, and nothing past
+// the slice, was written.
+func TestClear(t *testing.T) {
+	for _, n := range []int{0, 1, 17, clearParallelMin - 1, clearParallelMin, 3*clearParallelMin + 5, 40*clearParallelMin + 1} {
+		buf := make([]float32, n+1)
+		for i := range buf {
+			buf[i] = 3
+		}
+		Clear(buf[:n])
+		for i, v := range buf[:n] {
+			if v != 0 {
+				t.Fatalf("n=%d: element %d = %v", n, i, v)
+			}
+		}
+		if buf[n] != 3 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+	big := make([]float32, 8*clearParallelMin)
+	Clear(big)
+	if a := testing.AllocsPerRun(5, func() { Clear(big) }); a != 0 {
+		t.Errorf("Clear allocates %v times", a)
+	}
+}

@@ -154,6 +154,8 @@ type gemmCtx struct {
 	// preA, when set, is op(A) packed beforehand (sgemmPackedA): the product
 	// runs on the calling goroutine alone and packs no A.
 	preA *packedA
+	// serial runs the product on the calling goroutine alone.
+	serial bool
 }
 
 var (
@@ -262,7 +264,7 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	kn := x.kern
 	mr, nr := kn.mr, kn.nr
 	p = 1
-	if x.preA == nil && x.m*x.n*x.k >= sgemmParallelMinWork {
+	if x.preA == nil && !x.serial && x.m*x.n*x.k >= sgemmParallelMinWork {
 		p = Workers()
 	}
 	x.mcEff, x.mBlocks = gemmBlocks(kn, x.m, p)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -104,7 +105,7 @@ func zerosLike(params []*autograd.Var) []*tensor.Tensor {
 func zeroGrads(params []*autograd.Var) {
 	for _, p := range params {
 		if p.Grad != nil {
-			p.Grad.Zero()
+			kernels.Clear(p.Grad.Data)
 		}
 	}
 }
