@@ -203,8 +203,10 @@ func BenchmarkConv2d(b *testing.B) {
 		name                               string
 		c, h, kh, stride, pad, cout, batch int
 	}{
+		{"basic28x28-conv1", 1, 28, 5, 2, 2, 64, 500},
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 500},
+		{"basic32x32-conv1", 3, 32, 4, 2, 1, 64, 500},
 		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 500},
 		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 500},
 	} {
