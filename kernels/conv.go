@@ -155,7 +155,7 @@ type convJob struct {
 	bias, x     []float32
 	out         []float32
 	backward    bool // a Conv2dBackward call: chunks run runBackward
-	rowChunks   int  // Conv2dBackward's chunks of filter-gradient rows
+	wChunks     int  // Conv2dBackward's chunks of the filter gradient (input channels)
 	w, gout     []float32
 	gw, gb, gx  []float32
 	epi         *ConvEpilogue
@@ -296,13 +296,14 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32) {
 	if 2*g.N*cout*p*k >= sgemmParallelMinWork {
 		workers = Workers()
 	}
-	// Chunks [0, rowChunks) are the filter (and bias) gradient's row
-	// blocks, the others the groups' input gradients.
-	j.rowChunks = 0
+	// Chunks [0, wChunks) are the filter gradient's columns, split by
+	// input channel (and the bias gradient's rows), the others the groups'
+	// input gradients.
+	j.wChunks = 0
 	if gw != nil || gb != nil {
-		j.rowChunks = max(1, min(workers, cout/defaultKernel.mr))
+		j.wChunks = max(1, min(workers, g.C))
 	}
-	chunks := j.rowChunks
+	chunks := j.wChunks
 	if gx != nil {
 		j.pa.pack(defaultKernel, true, k, cout, w, k) // W^T [k, cout]
 		chunks += groups
@@ -320,11 +321,11 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32) {
 		if gx != nil {
 			x.prepare(&j.pa, np)
 		}
-		if j.rowChunks > 0 {
-			// The row blocks' product: gw rows += gout rows x cols^T.
+		if j.wChunks > 0 {
+			// The filter gradient's product: gw columns += gout x cols^T.
 			x.kern, x.preA, x.serial = defaultKernel, nil, true
 			x.transA, x.transB = false, true
-			x.m, x.n, x.k = gemmCeilDiv(cout, j.rowChunks), k, np
+			x.m, x.n, x.k = cout, gemmCeilDiv(g.C, j.wChunks)*g.KH*g.KW, np
 			x.setup()
 			x.serial = false
 		}
@@ -356,12 +357,9 @@ func (j *convJob) runBackward(w, chunk int) {
 	k, p, chw := g.ColRows(), g.OH*g.OW, g.C*g.H*g.W
 	groups := gemmCeilDiv(g.N, j.group)
 	x := j.ctx[w]
-	if chunk < j.rowChunks {
-		r0, r1 := chunk*j.cout/j.rowChunks, (chunk+1)*j.cout/j.rowChunks
-		if r0 == r1 {
-			return
-		}
+	if chunk < j.wChunks {
 		if j.gb != nil {
+			r0, r1 := chunk*j.cout/j.wChunks, (chunk+1)*j.cout/j.wChunks
 			for co := r0; co < r1; co++ {
 				var s float64
 				for n := range g.N {
@@ -372,9 +370,13 @@ func (j *convJob) runBackward(w, chunk int) {
 				j.gb[co] += float32(s)
 			}
 		}
-		if j.gw == nil {
+		c0, c1 := chunk*g.C/j.wChunks, (chunk+1)*g.C/j.wChunks
+		if j.gw == nil || c0 == c1 {
 			return
 		}
+		// Only this chunk's rows of each group's column matrix are
+		// unfolded (at their place in the full matrix) and packed.
+		k0, k1 := c0*g.KH*g.KW, c1*g.KH*g.KW
 		for gi := range groups {
 			n0 := gi * j.group
 			gn := min(j.group, g.N-n0)
@@ -383,16 +385,16 @@ func (j *convJob) runBackward(w, chunk int) {
 			sub.N = gn
 			cols := j.cols[w][:k*np]
 			xs := j.x[n0*chw : (n0+gn)*chw]
-			for c := range g.C {
+			for c := c0; c < c1; c++ {
 				im2colChannel(&sub, c, 0, gn, xs, cols)
 			}
-			dout := j.prod[w][:(r1-r0)*np]
-			j.groupGrad(dout, n0, gn, r0, r1)
-			sgemmSerial(x, false, true, r1-r0, k, np, dout, np, cols, np, 1, j.gw[r0*k:], k)
+			dout := j.prod[w][:j.cout*np]
+			j.groupGrad(dout, n0, gn, 0, j.cout)
+			sgemmSerial(x, false, true, j.cout, k1-k0, np, dout, np, cols[k0*np:], np, 1, j.gw[k0:], k)
 		}
 		return
 	}
-	n0 := (chunk - j.rowChunks) * j.group
+	n0 := (chunk - j.wChunks) * j.group
 	gn := min(j.group, g.N-n0)
 	np := gn * p
 	dout := j.prod[w][:j.cout*np]
