@@ -169,10 +169,13 @@ func conv2dBackward(tp *Tape, n *node) {
 	if len(n.in) > 2 && n.in[2].requiresGrad {
 		gb = tp.grad(n.in[2]).Data
 	}
+	fresh := false
 	if x.requiresGrad {
-		gx = tp.grad(x).Data
+		var t *tensor.Tensor
+		t, fresh = tp.gradOut(x)
+		gx = t.Data
 	}
-	kernels.Conv2dBackward(g, ws[0], w.Value.Data, x.Value.Data, n.out.Grad.Data, gw, gb, gx)
+	kernels.Conv2dBackward(g, ws[0], w.Value.Data, x.Value.Data, n.out.Grad.Data, gw, gb, gx, fresh)
 }
 
 // ConvTranspose2d returns the transposed convolution of x [N,Cin,H,W] with

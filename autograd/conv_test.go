@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -209,6 +210,21 @@ func TestGradConv2d(t *testing.T) {
 	c := conv2dCases[1]
 	checkGrad(t, gradCase{name: "conv2d const input", inputs: c.inputs(rng, false), build: convBuild(c, false),
 		noGrad: map[int]bool{0: true}})
+	// An intermediate input: its gradient buffer is fresh and written, not
+	// added into; and shared with a later op, whose gradient comes first.
+	for _, shared := range []bool{false, true} {
+		in := c.inputs(rng, false)
+		shared := shared
+		checkGrad(t, gradCase{name: fmt.Sprintf("conv2d of an intermediate, shared=%v", shared), inputs: in[:2],
+			build: func(tp *Tape, v []*Var) *Var {
+				h := tp.Mul(v[0], v[0])
+				y := tp.Conv2d(h, v[1], nil, c.stride, c.pad)
+				if shared {
+					return tp.Add(tp.Sum(tp.Mul(y, y)), tp.Sum(tp.Mul(h, h)))
+				}
+				return tp.Sum(tp.Mul(y, y))
+			}})
+	}
 }
 
 func TestGradConvTranspose2d(t *testing.T) {
@@ -513,6 +529,51 @@ func TestConv2dBNReLUErrors(t *testing.T) {
 		f(tp)
 		if tp.Err() == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestFreshGradientsOnReusedTape runs graphs whose ops write fresh
+// gradient buffers (BatchNorm's and Conv2d's input gradients of an
+// intermediate value) on a tape reused after Reset, where those buffers
+// hold the previous pass's numbers, and checks the gradients against a new
+// tape's bit for bit: a fresh buffer must be overwritten, not added into.
+func TestFreshGradientsOnReusedTape(t *testing.T) {
+	rng := tensor.NewRNG(31)
+	builds := map[string]func(tp *Tape, x, w *Var) *Var{
+		"batchnorm": func(tp *Tape, x, w *Var) *Var {
+			h := tp.Mul(x, x)
+			y := tp.BatchNorm(tp.Reshape(h, 6, 3*5*5), nil, nil, nil, nil, true, 0.1, 1e-5)
+			return tp.Sum(tp.Mul(y, y))
+		},
+		"batchnorm2d": func(tp *Tape, x, w *Var) *Var {
+			y := tp.BatchNorm(tp.Mul(x, x), nil, nil, nil, nil, true, 0.1, 1e-5)
+			return tp.Sum(tp.Mul(y, y))
+		},
+		"conv2d": func(tp *Tape, x, w *Var) *Var {
+			y := tp.Conv2d(tp.Mul(x, x), w, nil, 2, 1)
+			return tp.Sum(tp.Mul(y, y))
+		},
+	}
+	for name, build := range builds {
+		grads := func(tp *Tape, x, w *tensor.Tensor) []float32 {
+			xv, wv := NewParam(x), NewParam(w)
+			if err := tp.Backward(build(tp, xv, wv)); err != nil {
+				t.Fatal(err)
+			}
+			return append(slices.Clone(xv.Grad.Data), wv.Grad.Data...)
+		}
+		x1, w1 := randTensor(rng, -2, 2, 6, 3, 5, 5), randTensor(rng, -1, 1, 4, 3, 3, 3)
+		x2, w2 := randTensor(rng, -2, 2, 6, 3, 5, 5), randTensor(rng, -1, 1, 4, 3, 3, 3)
+		tp := NewTape()
+		grads(tp, x1, w1)
+		tp.Reset()
+		got := grads(tp, x2, w2)
+		want := grads(NewTape(), x2, w2)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: gradient %d = %v on a reused tape, %v on a new one", name, i, got[i], want[i])
+			}
 		}
 	}
 }

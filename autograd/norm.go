@@ -62,6 +62,7 @@ type normJob struct {
 	p1, p2  []float32
 	needX   bool
 	needAff bool
+	assign  bool    // BatchNorm backward: write dx (a fresh buffer) instead of adding
 	mode    int     // variant of a softmax pass
 	f       float32 // eps of LayerNorm, gradient scale of CrossEntropy
 	fn      func(lo, hi int)
@@ -85,7 +86,7 @@ func getNormJob(kind int) *normJob {
 		j = &normJob{}
 		j.fn = j.run
 	}
-	j.kind = kind
+	j.kind, j.assign = kind, false
 	return j
 }
 
@@ -351,7 +352,7 @@ func batchNormBackward(tp *Tape, n *node) {
 	if !needX {
 		return
 	}
-	// dx += A*g + B*(x-mean) + D
+	// dx += A*g + B*(x-mean) + D (dx = ... into a fresh buffer)
 	A, B, D := tp.Buffer(C).Data, tp.Buffer(C).Data, tp.Buffer(C).Data
 	inv := 1 / float64(cnt)
 	for c := 0; c < C; c++ {
@@ -370,8 +371,10 @@ func batchNormBackward(tp *Tape, n *node) {
 	if S > 1 {
 		kind, items = jobBNGradApplyChans, N*C
 	}
+	gx, fresh := tp.gradOut(x)
 	j := getNormJob(kind)
-	j.n, j.c, j.s, j.x, j.g, j.y, j.mean, j.a, j.b, j.d = N, C, S, xd, gd, tp.grad(x).Data, mean, A, B, D
+	j.n, j.c, j.s, j.x, j.g, j.y, j.mean, j.a, j.b, j.d = N, C, S, xd, gd, gx.Data, mean, A, B, D
+	j.assign = fresh // a fresh buffer is written, not cleared and added into
 	j.parallel(items, 3*len(xd))
 }
 
@@ -588,7 +591,11 @@ func bnGradStatsChans(j *normJob, lo, hi int) {
 func bnGradApplyRows(j *normJob, lo, hi int) {
 	C := j.c
 	for r := lo; r < hi; r++ {
-		bnGradApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d)
+		if j.assign {
+			bnGradSetRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d)
+		} else {
+			bnGradApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d)
+		}
 	}
 }
 
@@ -603,8 +610,19 @@ func bnGradApplyRow(dx, x, g, m, a, b, d []float32) {
 	}
 }
 
+// bnGradSetRow writes a*g + b*(x-m) + d to dx element-wise.
+//
+//go:noinline
+func bnGradSetRow(dx, x, g, m, a, b, d []float32) {
+	n := len(x)
+	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
+	for c, v := range x {
+		dx[c] = a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+	}
+}
+
 // bnGradApplyChans adds a*g + b*(x-mean) + d into dx (j.y) for the [S]
-// blocks [lo, hi).
+// blocks [lo, hi), or writes it there (j.assign).
 func bnGradApplyChans(j *normJob, lo, hi int) {
 	C, S := j.c, j.s
 	for blk := lo; blk < hi; blk++ {
@@ -614,6 +632,12 @@ func bnGradApplyChans(j *normJob, lo, hi int) {
 		gb := j.g[blk*S : blk*S+S]
 		db := j.y[blk*S : blk*S+S]
 		gb, db = gb[:len(xb)], db[:len(xb)]
+		if j.assign {
+			for i, v := range xb {
+				db[i] = a*gb[i] + b*(v-m) + d
+			}
+			continue
+		}
 		for i, v := range xb {
 			db[i] += a*gb[i] + b*(v-m) + d
 		}

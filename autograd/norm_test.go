@@ -203,6 +203,34 @@ func TestGradBatchNorm(t *testing.T) {
 	}
 }
 
+// TestGradBatchNormIntermediate checks the input gradient when BatchNorm's
+// input is an intermediate value, whose gradient buffer is fresh (written,
+// not cleared and added into), and when that value also feeds another op
+// first (accumulated into).
+func TestGradBatchNormIntermediate(t *testing.T) {
+	rng := tensor.NewRNG(15)
+	for _, shape := range [][]int{{9, 5}, {3, 5, 7}} {
+		for _, shared := range []bool{false, true} {
+			x := randTensor(rng, -2, 2, shape...)
+			w := randTensor(rng, -1, 1, shape...)
+			shared := shared
+			checkGrad(t, gradCase{
+				name:   fmt.Sprintf("batchnorm of an intermediate %v shared=%v", shape, shared),
+				inputs: []*tensor.Tensor{x, w},
+				build: func(tp *Tape, in []*Var) *Var {
+					h := tp.Mul(in[0], in[1])
+					y := tp.BatchNorm(h, nil, nil, nil, nil, true, 0.1, 1e-5)
+					if shared {
+						// Recorded after BatchNorm, so its backward runs first.
+						return tp.Add(tp.Mul(y, y), tp.Mul(h, h))
+					}
+					return tp.Mul(y, y)
+				},
+			})
+		}
+	}
+}
+
 // TestGradBatchNormPartial checks the backward pass when only some inputs
 // need a gradient.
 func TestGradBatchNormPartial(t *testing.T) {

@@ -158,6 +158,7 @@ type convJob struct {
 	wChunks     int  // Conv2dBackward's chunks of the filter gradient (input channels)
 	w, gout     []float32
 	gw, gb, gx  []float32
+	overwriteX  bool // Conv2dBackward writes gx instead of adding into it
 	epi         *ConvEpilogue
 	pa          packedA
 	cols, prod  [][]float32 // per participant
@@ -257,7 +258,9 @@ func (j *convJob) finish(co int, d, s []float32) {
 // [cout, C*KH*KW]) from the output gradient gout ([N,cout,OH,OW]), adding
 // each into its buffer when that is not nil: the filters' gradient into gw
 // ([cout, C*KH*KW]), the bias's into gb ([cout]), the input's into gx
-// ([N,C,H,W]). x is the convolution's input (read only for gw).
+// ([N,C,H,W]), or written there instead when overwriteX (a fresh buffer:
+// each group's part is cleared in cache just before it is folded into).
+// x is the convolution's input (read only for gw).
 //
 // Like Conv2d it works on groups of a few images unfolded in cache, never
 // on the batch's column matrix: participant r of R computes rows
@@ -266,7 +269,7 @@ func (j *convJob) finish(co int, d, s []float32) {
 // once) are shared out among the participants. The groups' size does not
 // depend on the number of cores, so neither do the sums: the gradients are
 // the same on every machine. It panics on inconsistent sizes.
-func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32) {
+func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, overwriteX bool) {
 	g.check("Conv2dBackward", x, nil)
 	k, p := g.ColRows(), g.OH*g.OW
 	if cout < 0 || len(w) < cout*k || len(gout) < g.N*cout*p || gw != nil && len(gw) < cout*k ||
@@ -287,7 +290,7 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32) {
 	flopCount.Add(flops)
 
 	j := getConvJob()
-	j.backward = true
+	j.backward, j.overwriteX = true, overwriteX
 	j.g, j.cout, j.w, j.x, j.gout, j.gw, j.gb, j.gx = g, cout, w, x, gout, gw, gb, gx
 	j.group = max(1, min(convColsTarget/(k*p), g.N))
 	groups := gemmCeilDiv(g.N, j.group)
@@ -404,6 +407,9 @@ func (j *convJob) runBackward(w, chunk int) {
 	sub := g
 	sub.N = gn
 	gx := j.gx[n0*chw : (n0+gn)*chw]
+	if j.overwriteX {
+		clear(gx)
+	}
 	for c := range g.C {
 		col2imChannel(&sub, c, 0, gn, dcols, gx)
 	}

@@ -315,7 +315,7 @@ func TestConv2dBackward(t *testing.T) {
 				case "x":
 					aw, ab = nil, nil
 				}
-				Conv2dBackward(g, tc.cout, w, x, gout, aw, ab, ax)
+				Conv2dBackward(g, tc.cout, w, x, gout, aw, ab, ax, false)
 				if aw != nil {
 					check(which+": gw", gw, gw0, rw, g.N*p)
 				} else if !slices.Equal(gw, gw0) {
@@ -332,6 +332,10 @@ func TestConv2dBackward(t *testing.T) {
 					t.Fatalf("%s: gx changed", which)
 				}
 			}
+			// overwriteX: the input gradient replaces what was there.
+			gx := append([]float32(nil), gx0...)
+			Conv2dBackward(g, tc.cout, w, x, gout, nil, nil, gx, true)
+			check("overwrite: gx", gx, make([]float32, len(gx)), rx, tc.cout*k)
 		})
 	}
 }
@@ -342,8 +346,8 @@ func TestConv2dBackwardNoAlloc(t *testing.T) {
 	k, p := g.ColRows(), g.OH*g.OW
 	x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, 128*k), randWin(r, g.N*128*p)
 	gw, gb, gx := make([]float32, 128*k), make([]float32, 128), make([]float32, len(x))
-	Conv2dBackward(g, 128, w, x, gout, gw, gb, gx)
-	if a := testing.AllocsPerRun(5, func() { Conv2dBackward(g, 128, w, x, gout, gw, gb, gx) }); a != 0 {
+	Conv2dBackward(g, 128, w, x, gout, gw, gb, gx, false)
+	if a := testing.AllocsPerRun(5, func() { Conv2dBackward(g, 128, w, x, gout, gw, gb, gx, false) }); a != 0 {
 		t.Errorf("Conv2dBackward allocates %v times per call", a)
 	}
 }
@@ -368,7 +372,7 @@ func BenchmarkConv2dBackward(b *testing.B) {
 		name := fmt.Sprintf("%s/batch=%d", bc.name, bc.batch)
 		b.Run(name+"/blocked", func(b *testing.B) {
 			for b.Loop() {
-				Conv2dBackward(g, bc.cout, w, x, gout, gw, gb, gx)
+				Conv2dBackward(g, bc.cout, w, x, gout, gw, gb, gx, false)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
