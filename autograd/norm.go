@@ -63,6 +63,7 @@ type normJob struct {
 	needX   bool
 	needAff bool
 	assign  bool    // BatchNorm backward: write dx (a fresh buffer) instead of adding
+	relu    bool    // BatchNorm forward: max(y, 0) (BatchNormReLU)
 	mode    int     // variant of a softmax pass
 	f       float32 // eps of LayerNorm, gradient scale of CrossEntropy
 	fn      func(lo, hi int)
@@ -86,7 +87,7 @@ func getNormJob(kind int) *normJob {
 		j = &normJob{}
 		j.fn = j.run
 	}
-	j.kind, j.assign = kind, false
+	j.kind, j.assign, j.relu = kind, false, false
 	return j
 }
 
@@ -173,6 +174,20 @@ func normReducePartials(p1, p2 []float32, chunks, c int, o1, o2 []float64) {
 // runMean/runVar (gradient then flows through the fixed affine map). eps
 // default in callers 1e-5, momentum 0.1.
 func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32) *Var {
+	return tp.batchNorm(x, gamma, beta, runMean, runVar, training, momentum, eps, false)
+}
+
+// BatchNormReLU returns ReLU(BatchNorm(x, ...)), the arguments as
+// BatchNorm's, with the values of the two ops bit for bit. The ReLU is
+// applied in BatchNorm's own pass over its output (the pass of a separate
+// ReLU, single-threaded, is gone), and its backward pass masks the
+// gradient before BatchNorm's.
+func (tp *Tape) BatchNormReLU(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32) *Var {
+	return tp.batchNorm(x, gamma, beta, runMean, runVar, training, momentum, eps, true)
+}
+
+// batchNorm is BatchNorm, followed by a ReLU in the same pass when relu.
+func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32, relu bool) *Var {
 	if tp.failed() {
 		return tp.newVar(1)
 	}
@@ -279,6 +294,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 	}
 	j := getNormJob(kind)
 	j.n, j.c, j.s, j.x, j.y, j.mean, j.a, j.b = N, C, S, xd, yd, mean.Data, scale, shift
+	j.relu = relu
 	j.parallel(items, len(xd))
 
 	n := tp.record(batchNormBackward, out, x, gamma, beta) // absent gamma or beta are skipped
@@ -293,6 +309,10 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		}
 		n.aux[0], n.aux[1], n.aux[2] = mean, istd, gamT
 		n.flag = training
+		n.ints[5] = 0
+		if relu {
+			n.ints[5] = 1
+		}
 	}
 	return out
 }
@@ -310,6 +330,12 @@ func batchNormBackward(tp *Tape, n *node) {
 	needB := bi > 0 && n.in[bi].requiresGrad
 	mean, istd, gam := n.aux[0].Data, n.aux[1].Data, n.aux[2].Data
 	xd, gd := x.Value.Data, n.out.Grad.Data
+	if n.ints[5] == 1 {
+		// BatchNormReLU: the gradient reaching BatchNorm is the ReLU's.
+		gr := tp.Buffer(len(gd)).Data
+		kernels.ReLUBackward(gr, gd, n.out.Value.Data)
+		gd = gr
+	}
 	cnt := N * S
 
 	var sg, sgd []float32 // per channel: sum g, sum g*(x-mean)
@@ -478,7 +504,22 @@ func bnStatsChans(j *normJob, lo, hi int) {
 func bnApplyRows(j *normJob, lo, hi int) {
 	C := j.c
 	for r := lo; r < hi; r++ {
-		bnApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b)
+		if j.relu {
+			bnApplyReLURow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b)
+		} else {
+			bnApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b)
+		}
+	}
+}
+
+// bnApplyReLURow writes y = max((x-m)*a + b, 0) element-wise.
+//
+//go:noinline
+func bnApplyReLURow(y, x, m, a, b []float32) {
+	n := len(x)
+	y, m, a, b = y[:n], m[:n], a[:n], b[:n]
+	for c, v := range x {
+		y[c] = max((v-m[c])*a[c]+b[c], 0)
 	}
 }
 
@@ -503,6 +544,12 @@ func bnApplyChans(j *normJob, lo, hi int) {
 		xb := j.x[blk*S : blk*S+S]
 		yb := j.y[blk*S : blk*S+S]
 		yb = yb[:len(xb)]
+		if j.relu {
+			for i, v := range xb {
+				yb[i] = max((v-m)*a+b, 0)
+			}
+			continue
+		}
 		for i, v := range xb {
 			yb[i] = (v-m)*a + b
 		}

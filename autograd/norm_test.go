@@ -434,3 +434,78 @@ func BenchmarkBatchNormNC(b *testing.B) {
 func BenchmarkLayerNorm(b *testing.B) {
 	benchNormOp(b, func(tp *Tape, x, g, bt *Var) *Var { return tp.LayerNorm(x, g, bt, 1e-5) })
 }
+
+// TestBatchNormReLU checks BatchNormReLU against BatchNorm followed by
+// ReLU, values and every gradient bit for bit, on [N,C] and [N,C,H,W]
+// inputs, in training and evaluation mode, affine or not; and its gradient
+// against finite differences.
+func TestBatchNormReLU(t *testing.T) {
+	rng := tensor.NewRNG(16)
+	for _, shape := range [][]int{{9, 5}, {4, 3, 5, 7}} {
+		C := shape[1]
+		for _, affine := range []bool{false, true} {
+			for _, training := range []bool{true, false} {
+				x := randTensor(rng, -2, 2, shape...)
+				gamma, beta := randTensor(rng, 0.5, 2, C), randTensor(rng, -1, 1, C)
+				rm, rv := randTensor(rng, -1, 1, C), randTensor(rng, 0.5, 2, C)
+				seed := randTensor(rng, -1, 1, shape...)
+				run := func(fused bool) (out []float32, grads [][]float32) {
+					tp := NewTape()
+					xv := NewParam(x.Clone())
+					var g, b *Var
+					if affine {
+						g, b = NewParam(gamma.Clone()), NewParam(beta.Clone())
+					}
+					// An intermediate input, so that both gradient paths
+					// (fresh and accumulated) of BatchNorm are taken.
+					two := tensor.New(shape...)
+					two.Fill(2)
+					h := tp.Sub(tp.Mul(xv, xv), tp.Const(two))
+					var y *Var
+					if fused {
+						y = tp.BatchNormReLU(h, g, b, rm.Clone(), rv.Clone(), training, 0.1, 1e-5)
+					} else {
+						y = tp.ReLU(tp.BatchNorm(h, g, b, rm.Clone(), rv.Clone(), training, 0.1, 1e-5))
+					}
+					if err := tp.BackwardWith(y, seed); err != nil {
+						t.Fatal(err)
+					}
+					grads = [][]float32{xv.Grad.Data}
+					if affine {
+						grads = append(grads, g.Grad.Data, b.Grad.Data)
+					}
+					return y.Value.Data, grads
+				}
+				got, gg := run(true)
+				want, wg := run(false)
+				name := fmt.Sprintf("%v affine=%v train=%v", shape, affine, training)
+				zeros := 0
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s: value %d = %v, want %v", name, i, got[i], want[i])
+					}
+					if want[i] == 0 {
+						zeros++
+					}
+				}
+				if zeros == 0 || zeros == len(want) {
+					t.Fatalf("%s: %d of %d outputs clipped: the ReLU is not tested", name, zeros, len(want))
+				}
+				for k := range wg {
+					for i := range wg[k] {
+						if gg[k][i] != wg[k][i] {
+							t.Fatalf("%s: gradient %d[%d] = %v, want %v", name, k, i, gg[k][i], wg[k][i])
+						}
+					}
+				}
+			}
+		}
+	}
+	checkGrad(t, gradCase{
+		name:   "batchnormrelu",
+		inputs: []*tensor.Tensor{randTensor(rng, -2, 2, 6, 4, 3), randTensor(rng, 0.5, 2, 4), randTensor(rng, -1, 1, 4)},
+		build: func(tp *Tape, in []*Var) *Var {
+			return tp.BatchNormReLU(in[0], in[1], in[2], nil, nil, true, 0.1, 1e-5)
+		},
+	})
+}

@@ -43,7 +43,7 @@ func NewMINet(in, units int, rng *tensor.RNG) *MINet {
 
 // Forward implements nn.Module on rows [R, in], giving [R, units].
 func (m *MINet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	h := m.Conv2.Forward(tp, tp.ReLU(m.BN.Forward(tp, m.Conv1.Forward(tp, x))))
+	h := m.Conv2.Forward(tp, m.BN.ForwardReLU(tp, m.Conv1.Forward(tp, x)))
 	return m.LN.Forward(tp, tp.Add(h, m.Short.Forward(tp, x)))
 }
 

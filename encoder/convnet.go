@@ -137,7 +137,7 @@ type convBlock struct {
 
 func (b *convBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	if b.bn.Training {
-		x = tp.ReLU(b.bn.Forward(tp, b.conv.Forward(tp, x)))
+		x = b.bn.ForwardReLU(tp, b.conv.Forward(tp, x))
 	} else {
 		// Evaluation mode: one pass when no gradient is recorded (dim
 		// embed, the probes' features), the same values.
@@ -156,7 +156,7 @@ type fcBlock struct {
 }
 
 func (b *fcBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	return tp.ReLU(b.bn.Forward(tp, b.fc.Forward(tp, x)))
+	return b.bn.ForwardReLU(tp, b.fc.Forward(tp, x))
 }
 
 // ConvNet is a reference convnet (Arch) as an Encoder. Its parameters are

@@ -488,7 +488,7 @@ func (l *linearLayer) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var 
 	}
 	x = l.FC.Forward(tp, x)
 	if l.BN != nil {
-		x = tp.ReLU(l.BN.Forward(tp, x))
+		x = l.BN.ForwardReLU(tp, x)
 	}
 	return x
 }

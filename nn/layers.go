@@ -121,6 +121,12 @@ func (b *BatchNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.BatchNorm(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, b.Training, b.Momentum, b.Eps)
 }
 
+// ForwardReLU returns ReLU(Forward(x)) as one op (autograd.BatchNormReLU):
+// the same values, one pass fewer.
+func (b *BatchNorm) ForwardReLU(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return tp.BatchNormReLU(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, b.Training, b.Momentum, b.Eps)
+}
+
 // Collect implements Collector. The names match PyTorch's (weight, bias,
 // running_mean, running_var).
 func (b *BatchNorm) Collect(prefix string, s *State) {
