@@ -136,6 +136,27 @@ func ReLUBackwardAdd(gx, g, y []float32) {
 }
 
 // adamUpdateGo is the scalar Adam loop; all slices have the same length.
+// AllFinite reports whether every element of x is finite (neither NaN nor
+// ±Inf): 16 values a compare with AVX-512, which checks dim embed's 3.6M
+// features of a 500-image batch in a fraction of a millisecond.
+func AllFinite(x []float32) bool {
+	if len(x) == 0 {
+		return true
+	}
+	return allFinite(x)
+}
+
+// allFiniteGo is AllFinite's portable loop: x - x is 0 for a finite x and
+// NaN for ±Inf and NaN.
+func allFiniteGo(x []float32) bool {
+	for _, v := range x {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Clear sets every element of s to zero, on all cores when s is large
 // (clearParallelMin values or more): a parameter's gradient of millions of
 // values is cleared at the memory bandwidth of every core, not of one. It

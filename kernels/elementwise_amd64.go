@@ -46,6 +46,19 @@ func gather(dst, src []float32, idx []int32) {
 	gatherAVX512(&dst[0], &src[0], &idx[0], n)
 }
 
+// allFiniteAVX512 is AllFinite's loop over n elements.
+//
+//go:noescape
+func allFiniteAVX512(x *float32, n int) bool
+
+// allFinite runs AllFinite's scan on a non-empty slice.
+func allFinite(x []float32) bool {
+	if !elemAVX512 {
+		return allFiniteGo(x)
+	}
+	return allFiniteAVX512(&x[0], len(x))
+}
+
 // adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
 func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
 	if !elemAVX512 {

@@ -418,3 +418,43 @@ gatherTail:
 gatherDone:
 	VZEROUPPER
 	RET
+
+// func allFiniteAVX512(x *float32, n int) bool
+//
+// Reports whether no element of x[:n] has an all-ones exponent (Inf or
+// NaN): 16 lanes a compare of the exponent bits, the first hit ends the
+// scan; a masked (zeroing) last block.
+TEXT ·allFiniteAVX512(SB), NOSPLIT, $0-17
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x7f800000, AX
+	VPBROADCASTD AX, Z31
+	XORQ AX, AX
+	MOVQ CX, R9
+	ANDQ $-16, R9
+finite16:
+	CMPQ AX, R9
+	JGE finiteTail
+	VPANDD (SI)(AX*4), Z31, Z0
+	VPCMPEQD Z31, Z0, K1
+	KORTESTW K1, K1
+	JNZ finiteNo
+	ADDQ $16, AX
+	JMP finite16
+finiteTail:
+	CMPQ AX, CX
+	JGE finiteYes
+	TAIL_MASK
+	VMOVDQU32.Z (SI)(AX*4), K1, Z0
+	VPANDD Z31, Z0, Z0
+	VPCMPEQD Z31, Z0, K2
+	KORTESTW K2, K2
+	JNZ finiteNo
+finiteYes:
+	MOVB $1, ret+16(FP)
+	VZEROUPPER
+	RET
+finiteNo:
+	MOVB $0, ret+16(FP)
+	VZEROUPPER
+	RET

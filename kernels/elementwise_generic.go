@@ -10,6 +10,9 @@ var elemAVX512 = false
 // idx.
 func gather(dst, src []float32, idx []int32) { gatherGo(dst, src, idx) }
 
+// allFinite runs AllFinite's scan on a non-empty slice.
+func allFinite(x []float32) bool { return allFiniteGo(x) }
+
 // adamUpdate runs AdamUpdate's loop on slices of equal, non-zero length.
 func adamUpdate(p, g, m, v []float32, s *AdamScalars, variant int) {
 	adamUpdateGo(p, g, m, v, s, variant)

@@ -682,3 +682,33 @@ func TestClear(t *testing.T) {
 		t.Errorf("Clear allocates %v times", a)
 	}
 }
+
+// TestAllFinite puts one NaN, +Inf, -Inf or the largest finite value at
+// every position of slices of 1 to 50 values (whole 16-lane blocks and
+// masked tails) and checks AllFinite and allFiniteGo against math's
+// definition.
+func TestAllFinite(t *testing.T) {
+	if !AllFinite(nil) {
+		t.Fatal("AllFinite(nil) = false")
+	}
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
+	for n := 1; n <= 50; n++ {
+		for pos := range n {
+			for _, v := range specials {
+				x := make([]float32, n+1)
+				for i := range x {
+					x[i] = float32(i) - 3.5
+				}
+				x[n] = float32(math.NaN()) // past the slice: never read
+				x[pos] = v
+				want := !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
+				if got := AllFinite(x[:n]); got != want {
+					t.Fatalf("n=%d, %v at %d: AllFinite = %v, want %v", n, v, pos, got, want)
+				}
+				if got := allFiniteGo(x[:n]); got != want {
+					t.Fatalf("n=%d, %v at %d: allFiniteGo = %v, want %v", n, v, pos, got, want)
+				}
+			}
+		}
+	}
+}
