@@ -534,8 +534,8 @@ func TestConv2dBNReLUErrors(t *testing.T) {
 }
 
 // TestFreshGradientsOnReusedTape runs graphs whose ops write fresh
-// gradient buffers (BatchNorm's and Conv2d's input gradients of an
-// intermediate value) on a tape reused after Reset, where those buffers
+// gradient buffers (BatchNorm's, LayerNorm's and Conv2d's input gradients
+// of an intermediate value) on a tape reused after Reset, where those buffers
 // hold the previous pass's numbers, and checks the gradients against a new
 // tape's bit for bit: a fresh buffer must be overwritten, not added into.
 func TestFreshGradientsOnReusedTape(t *testing.T) {
@@ -548,6 +548,10 @@ func TestFreshGradientsOnReusedTape(t *testing.T) {
 		},
 		"batchnorm2d": func(tp *Tape, x, w *Var) *Var {
 			y := tp.BatchNorm(tp.Mul(x, x), nil, nil, nil, nil, true, 0.1, 1e-5)
+			return tp.Sum(tp.Mul(y, y))
+		},
+		"layernorm": func(tp *Tape, x, w *Var) *Var {
+			y := tp.LayerNorm(tp.Mul(x, x), nil, nil, 1e-5)
 			return tp.Sum(tp.Mul(y, y))
 		},
 		"conv2d": func(tp *Tape, x, w *Var) *Var {

@@ -767,7 +767,8 @@ func layerNormBackward(tp *Tape, n *node) {
 		j.p1, j.p2 = p1, p2
 	}
 	if needX {
-		j.y = tp.grad(x).Data
+		gx, fresh := tp.gradOut(x)
+		j.y, j.assign = gx.Data, fresh // a fresh buffer is written, not cleared and added into
 	}
 	j.parallel(chunks, 3*len(x.Value.Data))
 	if p1 == nil {
@@ -910,9 +911,9 @@ func lnBackwardChunks(j *normJob, lo, hi int) {
 			default:
 				s = lnSumRows2(gam, x0, x0, g0, g0, m0, m0)
 			}
-			lnGradRow(j.y[r*D:r*D+D], x0, g0, gam, m0, is0, s.a0, s.b0)
+			lnGradRow(j.y[r*D:r*D+D], x0, g0, gam, m0, is0, s.a0, s.b0, j.assign)
 			if pair {
-				lnGradRow(j.y[(r+1)*D:(r+1)*D+D], x1, g1, gam, m1, is1, s.a1, s.b1)
+				lnGradRow(j.y[(r+1)*D:(r+1)*D+D], x1, g1, gam, m1, is1, s.a1, s.b1, j.assign)
 			}
 		}
 	}
@@ -999,18 +1000,24 @@ func lnAffRows2(p1, p2, x0, x1, g0, g1 []float32, m0, is0, m1, is1 float32) {
 	}
 }
 
-// lnGradRow adds the input gradient of one row into dx, given the row's
+// lnGradRow adds the input gradient of one row into dx (writes it when set), given the row's
 // a = sum g*gamma and b = sum g*gamma*(x-m):
 // dx = is*(g*gamma - mean(g*gamma) - xh*mean(g*gamma*xh))
 // = is*g*gamma + c1 + c2*(x-m).
 //
 //go:noinline
-func lnGradRow(dx, x, g, gam []float32, m, is float32, a, b float64) {
+func lnGradRow(dx, x, g, gam []float32, m, is float32, a, b float64, set bool) {
 	n := len(x)
 	dx, g, gam = dx[:n], g[:n], gam[:n]
 	fi, inv := float64(is), 1/float64(n)
 	c1 := float32(-fi * a * inv)
 	c2 := float32(-fi * fi * fi * b * inv)
+	if set {
+		for i, v := range x {
+			dx[i] = is*(g[i]*gam[i]) + c1 + c2*(v-m)
+		}
+		return
+	}
 	for i, v := range x {
 		dx[i] += is*(g[i]*gam[i]) + c1 + c2*(v-m)
 	}
