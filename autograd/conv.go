@@ -1,8 +1,6 @@
 package autograd
 
 import (
-	"math"
-
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -126,30 +124,21 @@ func (tp *Tape) Conv2dBNReLU(x, w, b, gamma, beta *Var, runMean, runVar *tensor.
 		return tp.fail("conv2dbnrelu: weight %v: want a 4-D weight", ws)
 	}
 	cout := ws[0]
-	switch {
-	case gamma != nil && !normIsVector(gamma.Value, cout):
-		return tp.fail("conv2dbnrelu: weight %v and gamma %v: want gamma of shape [%d]", ws, gamma.Value.Shape, cout)
-	case beta != nil && !normIsVector(beta.Value, cout):
-		return tp.fail("conv2dbnrelu: weight %v and beta %v: want beta of shape [%d]", ws, beta.Value.Shape, cout)
-	case runMean == nil || runVar == nil || runMean.Size() != cout || runVar.Size() != cout:
-		return tp.fail("conv2dbnrelu: weight %v: want a running mean and variance of %d values", ws, cout)
-	case !(eps >= 0):
-		return tp.fail("conv2dbnrelu: eps %v must be non-negative", eps)
+	if msg := bnArgs(cout, gamma, beta, runMean, runVar, false, eps); msg != "" {
+		return tp.fail("conv2dbnrelu: weight %v%s", ws, msg)
 	}
 	// BatchNorm's evaluation-mode scale and shift, computed as it does.
-	mul, add := tp.Buffer(cout).Data, tp.Buffer(cout).Data
-	for c := range cout {
-		istd := float32(1 / math.Sqrt(float64(runVar.Data[c])+float64(eps)))
-		gam := float32(1)
-		if gamma != nil {
-			gam = gamma.Value.Data[c]
+	gam := tp.Buffer(cout).Data
+	if gamma != nil {
+		copy(gam, gamma.Value.Data)
+	} else {
+		for c := range gam {
+			gam[c] = 1
 		}
-		mul[c] = gam * istd
-		add[c] = 0
 	}
-	if beta != nil {
-		copy(add, beta.Value.Data)
-	}
+	istd, mul, add := tp.Buffer(cout).Data, tp.Buffer(cout).Data, tp.Buffer(cout).Data
+	bnRunningIstd(istd, runVar.Data, eps)
+	bnScaleShift(mul, add, gam, istd, beta)
 	epi := &kernels.ConvEpilogue{Sub: runMean.Data, Mul: mul, Add: add, ReLU: true}
 	out := tp.conv2d("conv2dbnrelu", x, w, b, stride, pad, epi)
 	if out == nil {

@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"math"
 	"sync"
 
@@ -200,27 +201,12 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 	for _, d := range xs[2:] {
 		S *= d
 	}
-	if gamma != nil && !normIsVector(gamma.Value, C) {
-		return tp.fail("batchnorm: input %v and gamma %v: want gamma of shape [%d]", xs, gamma.Value.Shape, C)
-	}
-	if beta != nil && !normIsVector(beta.Value, C) {
-		return tp.fail("batchnorm: input %v and beta %v: want beta of shape [%d]", xs, beta.Value.Shape, C)
-	}
-	if runMean != nil && runMean.Size() != C {
-		return tp.fail("batchnorm: input %v and running mean %v: want %d values", xs, runMean.Shape, C)
-	}
-	if runVar != nil && runVar.Size() != C {
-		return tp.fail("batchnorm: input %v and running variance %v: want %d values", xs, runVar.Shape, C)
-	}
-	if !training && (runMean == nil || runVar == nil) {
-		return tp.fail("batchnorm: input %v: evaluation mode needs the running mean and variance", xs)
+	if msg := bnArgs(C, gamma, beta, runMean, runVar, training, eps); msg != "" {
+		return tp.fail("batchnorm: input %v%s", xs, msg)
 	}
 	cnt := N * S
 	if training && cnt < 2 {
 		return tp.fail("batchnorm: input %v: training needs more than one value per channel", xs)
-	}
-	if !(eps >= 0) {
-		return tp.fail("batchnorm: input %v: eps %v must be non-negative", xs, eps)
 	}
 	out := tp.newVar(xs...)
 	xd, yd := x.Value.Data, out.Value.Data
@@ -275,19 +261,11 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		}
 	} else {
 		copy(mean.Data, runMean.Data)
-		for c := 0; c < C; c++ {
-			istd.Data[c] = float32(1 / math.Sqrt(float64(runVar.Data[c])+float64(eps)))
-		}
+		bnRunningIstd(istd.Data, runVar.Data, eps)
 	}
 	// y = (x - mean) * (gamma*istd) + beta
 	scale, shift := tp.Buffer(C).Data, tp.Buffer(C).Data
-	for c := 0; c < C; c++ {
-		scale[c] = gam[c] * istd.Data[c]
-		shift[c] = 0
-	}
-	if beta != nil {
-		copy(shift, beta.Value.Data)
-	}
+	bnScaleShift(scale, shift, gam, istd.Data, beta)
 	kind, items := jobBNApplyRows, N
 	if S > 1 {
 		kind, items = jobBNApplyChans, N*C
@@ -315,6 +293,47 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		}
 	}
 	return out
+}
+
+// bnArgs checks BatchNorm's parameters for C channels and returns what is
+// wrong with them (to follow "input SHAPE" directly), or "" when they
+// are valid.
+func bnArgs(C int, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, eps float32) string {
+	switch {
+	case gamma != nil && !normIsVector(gamma.Value, C):
+		return fmt.Sprintf(" and gamma %v: want gamma of shape [%d]", gamma.Value.Shape, C)
+	case beta != nil && !normIsVector(beta.Value, C):
+		return fmt.Sprintf(" and beta %v: want beta of shape [%d]", beta.Value.Shape, C)
+	case runMean != nil && runMean.Size() != C:
+		return fmt.Sprintf(" and running mean %v: want %d values", runMean.Shape, C)
+	case runVar != nil && runVar.Size() != C:
+		return fmt.Sprintf(" and running variance %v: want %d values", runVar.Shape, C)
+	case !training && (runMean == nil || runVar == nil):
+		return ": evaluation mode needs the running mean and variance"
+	case !(eps >= 0):
+		return fmt.Sprintf(": eps %v must be non-negative", eps)
+	}
+	return ""
+}
+
+// bnRunningIstd sets istd = 1/sqrt(runVar + eps), BatchNorm's inverse
+// standard deviation in evaluation mode.
+func bnRunningIstd(istd, runVar []float32, eps float32) {
+	for c := range istd {
+		istd[c] = float32(1 / math.Sqrt(float64(runVar[c])+float64(eps)))
+	}
+}
+
+// bnScaleShift sets BatchNorm's per-channel affine map y = (x - mean) *
+// scale + shift: scale = gam*istd, shift = beta (0 when beta is nil).
+func bnScaleShift(scale, shift, gam, istd []float32, beta *Var) {
+	for c := range scale {
+		scale[c] = gam[c] * istd[c]
+		shift[c] = 0
+	}
+	if beta != nil {
+		copy(shift, beta.Value.Data)
+	}
 }
 
 // batchNormBackward: with xh = (x-mean)*istd and y = gamma*xh + beta,

@@ -128,22 +128,12 @@ func Conv2d(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEpilogue) 
 	j.group = max(1, min(convColsTarget/(k*p), gemmCeilDiv(g.N, workers)))
 	groups := gemmCeilDiv(g.N, j.group)
 	workers = min(workers, groups)
-	for len(j.cols) < workers {
-		j.cols = append(j.cols, nil)
-		j.prod = append(j.prod, nil)
-		j.ctx = append(j.ctx, new(gemmCtx))
-	}
+	j.reserve(workers, k*j.group*p, cout*j.group*p)
 	for i := range workers {
-		j.cols[i] = gemmGrow(j.cols[i], k*j.group*p)
-		j.prod[i] = gemmGrow(j.prod[i], cout*j.group*p)
 		j.ctx[i].prepare(&j.pa, j.group*p)
 	}
 	parallelRun(j, groups, workers)
-
-	j.bias, j.x, j.out, j.epi = nil, nil, nil, nil
-	convMu.Lock()
-	convFree = append(convFree, j)
-	convMu.Unlock()
+	putConvJob(j)
 }
 
 // convJob is one Conv2d call in flight, with the packed filters and each
@@ -169,6 +159,31 @@ var (
 	convMu   sync.Mutex
 	convFree []*convJob
 )
+
+// reserve sizes the scratch of participants [0, workers): a column buffer
+// of cols floats, a product buffer of prod floats and a product context
+// each.
+func (j *convJob) reserve(workers, cols, prod int) {
+	for len(j.cols) < workers {
+		j.cols = append(j.cols, nil)
+		j.prod = append(j.prod, nil)
+		j.ctx = append(j.ctx, new(gemmCtx))
+	}
+	for i := range workers {
+		j.cols[i] = gemmGrow(j.cols[i], cols)
+		j.prod[i] = gemmGrow(j.prod[i], prod)
+	}
+}
+
+// putConvJob drops the job's references to the caller's slices and
+// returns it to the free list.
+func putConvJob(j *convJob) {
+	j.bias, j.x, j.out, j.epi = nil, nil, nil, nil
+	j.w, j.gout, j.gw, j.gb, j.gx = nil, nil, nil, nil, nil
+	convMu.Lock()
+	convFree = append(convFree, j)
+	convMu.Unlock()
+}
 
 func getConvJob() *convJob {
 	convMu.Lock()
@@ -312,14 +327,8 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 		chunks += groups
 	}
 	workers = min(workers, chunks)
-	for len(j.cols) < workers {
-		j.cols = append(j.cols, nil)
-		j.prod = append(j.prod, nil)
-		j.ctx = append(j.ctx, new(gemmCtx))
-	}
+	j.reserve(workers, k*np, cout*np)
 	for i := range workers {
-		j.cols[i] = gemmGrow(j.cols[i], k*np)
-		j.prod[i] = gemmGrow(j.prod[i], cout*np)
 		x := j.ctx[i]
 		if gx != nil {
 			x.prepare(&j.pa, np)
@@ -334,22 +343,17 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 		}
 	}
 	parallelRun(j, chunks, workers)
-
-	j.w, j.x, j.gout, j.gw, j.gb, j.gx = nil, nil, nil, nil, nil, nil
-	convMu.Lock()
-	convFree = append(convFree, j)
-	convMu.Unlock()
+	putConvJob(j)
 }
 
-// groupGrad copies rows [r0, r1) of the output gradient of images [n0,
-// n0+gn) into dst as a [r1-r0, gn*P] matrix (channel-major, as the
-// products want it).
-func (j *convJob) groupGrad(dst []float32, n0, gn, r0, r1 int) {
+// groupGrad copies the output gradient of images [n0, n0+gn) into dst as
+// a [cout, gn*P] matrix (channel-major, as the products want it).
+func (j *convJob) groupGrad(dst []float32, n0, gn int) {
 	p := j.g.OH * j.g.OW
 	np := gn * p
-	for co := r0; co < r1; co++ {
+	for co := range j.cout {
 		for i := range gn {
-			copy(dst[(co-r0)*np+i*p:(co-r0)*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
+			copy(dst[co*np+i*p:co*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
 		}
 	}
 }
@@ -392,7 +396,7 @@ func (j *convJob) runBackward(w, chunk int) {
 				im2colChannel(&sub, c, 0, gn, xs, cols)
 			}
 			dout := j.prod[w][:j.cout*np]
-			j.groupGrad(dout, n0, gn, 0, j.cout)
+			j.groupGrad(dout, n0, gn)
 			sgemmSerial(x, false, true, j.cout, k1-k0, np, dout, np, cols[k0*np:], np, 1, j.gw[k0:], k)
 		}
 		return
@@ -401,7 +405,7 @@ func (j *convJob) runBackward(w, chunk int) {
 	gn := min(j.group, g.N-n0)
 	np := gn * p
 	dout := j.prod[w][:j.cout*np]
-	j.groupGrad(dout, n0, gn, 0, j.cout)
+	j.groupGrad(dout, n0, gn)
 	dcols := j.cols[w][:k*np]
 	sgemmPackedA(x, &j.pa, np, dout, np, dcols, np)
 	sub := g

@@ -74,32 +74,46 @@ func convRef(g ConvGeom, cout int, w, bias, x []float32) []float64 {
 	return out
 }
 
+// convCase is a convolution of kernels' tests: a batch of n images of c
+// channels, h x w, a kh x kw window moved by stride with pad, cout filters,
+// and (for the forward pass) a bias or none.
+type convCase struct {
+	n, c, h, w, kh, kw, stride, pad, cout int
+	bias                                  bool
+}
+
+func (tc convCase) String() string {
+	return fmt.Sprintf("%dx%dx%dx%d/k%dx%d/s%d/p%d/out%d", tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad, tc.cout)
+}
+
+func (tc convCase) geom() ConvGeom {
+	return NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad)
+}
+
+// convCases cover one group of images and many, a last group shorter than
+// the others, single images, 1x1 windows, strides beyond the window, one
+// input channel, odd channel counts and no bias.
+var convCases = []convCase{
+	{1, 1, 5, 5, 3, 3, 1, 1, 1, true},
+	{3, 5, 7, 9, 3, 3, 1, 1, 7, true},
+	{3, 5, 7, 9, 5, 5, 2, 2, 13, false},
+	{2, 3, 9, 7, 4, 4, 2, 1, 17, true},
+	{3, 5, 7, 9, 1, 1, 1, 0, 31, true},
+	{1, 3, 7, 9, 3, 5, 3, 0, 5, true},
+	{1, 1, 4, 3, 3, 3, 5, 2, 3, false},
+	{37, 64, 14, 14, 5, 5, 2, 2, 129, true}, // many groups of 3, the last of 1: parallel
+	{23, 1, 28, 28, 5, 5, 2, 2, 64, true},   // one channel
+	{9, 128, 8, 8, 4, 4, 2, 1, 256, true},   // basic32x32's third convolution
+}
+
 // TestConv2d checks Conv2d against the float64 definition, and against
 // Im2col + Sgemm + CNHWToNCHW (the whole-batch path it replaces), which
-// sums in the same order and must agree bit for bit. The cases cover one
-// group and many, a last group shorter than the others, single images,
-// 1x1 windows, strides beyond the window and no bias.
+// sums in the same order and must agree bit for bit, on convCases.
 func TestConv2d(t *testing.T) {
-	cases := []struct {
-		n, c, h, w, kh, kw, stride, pad, cout int
-		bias                                  bool
-	}{
-		{1, 1, 5, 5, 3, 3, 1, 1, 1, true},
-		{3, 5, 7, 9, 3, 3, 1, 1, 7, true},
-		{3, 5, 7, 9, 5, 5, 2, 2, 13, false},
-		{2, 3, 9, 7, 4, 4, 2, 1, 17, true},
-		{3, 5, 7, 9, 1, 1, 1, 0, 31, true},
-		{1, 3, 7, 9, 3, 5, 3, 0, 5, true},
-		{1, 1, 4, 3, 3, 3, 5, 2, 3, false},
-		{37, 64, 14, 14, 5, 5, 2, 2, 129, true}, // many groups of 3, the last of 1: parallel
-		{23, 1, 28, 28, 5, 5, 2, 2, 64, true},   // one channel
-		{9, 128, 8, 8, 4, 4, 2, 1, 256, true},   // basic32x32's third convolution
-	}
-	for _, tc := range cases {
-		name := fmt.Sprintf("%dx%dx%dx%d/k%dx%d/s%d/p%d/out%d", tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad, tc.cout)
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range convCases {
+		t.Run(tc.String(), func(t *testing.T) {
+			g := tc.geom()
 			r := rand.New(rand.NewPCG(uint64(tc.n*1000+tc.c), 3))
-			g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad)
 			k, p := g.ColRows(), g.OH*g.OW
 			x := randWin(r, g.N*g.C*g.H*g.W)
 			w := randWin(r, tc.cout*k)
@@ -271,26 +285,13 @@ func convBackwardRef(g ConvGeom, cout int, w, x, gout []float32) (gw, gb, gx []f
 
 // TestConv2dBackward checks every gradient of Conv2dBackward (each alone
 // and all together, added into non-zero buffers) against the float64
-// definition, on the shapes of TestConv2d: one group and many, a short
-// last group, single images, odd channel counts, row blocks of the filter
-// gradient smaller than a micro-tile.
+// definition, on convCases (the filter gradient split over one input
+// channel, or over a few).
 func TestConv2dBackward(t *testing.T) {
-	cases := []struct{ n, c, h, w, kh, kw, stride, pad, cout int }{
-		{1, 1, 5, 5, 3, 3, 1, 1, 1},
-		{3, 5, 7, 9, 3, 3, 1, 1, 7},
-		{3, 5, 7, 9, 5, 5, 2, 2, 13},
-		{2, 3, 9, 7, 4, 4, 2, 1, 17},
-		{3, 5, 7, 9, 1, 1, 1, 0, 31},
-		{1, 1, 4, 3, 3, 3, 5, 2, 3},
-		{37, 64, 14, 14, 5, 5, 2, 2, 129},
-		{9, 128, 8, 8, 4, 4, 2, 1, 256},
-		{23, 1, 28, 28, 5, 5, 2, 2, 64},
-	}
-	for _, tc := range cases {
-		name := fmt.Sprintf("%dx%dx%dx%d/k%dx%d/s%d/p%d/out%d", tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad, tc.cout)
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range convCases {
+		t.Run(tc.String(), func(t *testing.T) {
+			g := tc.geom()
 			r := rand.New(rand.NewPCG(uint64(tc.n*100+tc.cout), 4))
-			g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.kh, tc.kw, tc.stride, tc.pad)
 			k, p := g.ColRows(), g.OH*g.OW
 			x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*k), randWin(r, g.N*tc.cout*p)
 			rw, rb, rx := convBackwardRef(g, tc.cout, w, x, gout)
