@@ -209,14 +209,22 @@ func TestConv2dNoAlloc(t *testing.T) {
 	}
 }
 
+// benchConv is one of the encoders' convolutions timed by the benchmarks:
+// a batch of square c-channel h x h images, a kh x kh window, cout filters.
+type benchConv struct {
+	name                               string
+	c, h, kh, stride, pad, cout, batch int
+}
+
+func (bc benchConv) geom() ConvGeom {
+	return NewConvGeom(bc.batch, bc.c, bc.h, bc.h, bc.kh, bc.kh, bc.stride, bc.pad)
+}
+
 // BenchmarkConv2d compares Conv2d with the whole-batch path (Im2col, one
 // Sgemm, CNHWToNCHW) on the encoders' convolutions, at the training batch
 // (64) and dim embed's (500).
 func BenchmarkConv2d(b *testing.B) {
-	for _, bc := range []struct {
-		name                               string
-		c, h, kh, stride, pad, cout, batch int
-	}{
+	for _, bc := range []benchConv{
 		{"basic28x28-conv1", 1, 28, 5, 2, 2, 64, 500},
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 500},
@@ -224,7 +232,7 @@ func BenchmarkConv2d(b *testing.B) {
 		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 500},
 		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 500},
 	} {
-		g := NewConvGeom(bc.batch, bc.c, bc.h, bc.h, bc.kh, bc.kh, bc.stride, bc.pad)
+		g := bc.geom()
 		r := rand.New(rand.NewPCG(1, 2))
 		k, p := g.ColRows(), g.OH*g.OW
 		x, w, bias := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, bc.cout)
@@ -357,14 +365,11 @@ func TestConv2dBackwardNoAlloc(t *testing.T) {
 // path (NCHWToCNHW of the gradient, Im2col, two Sgemm calls, Col2im) on
 // basic28x28's and basic32x32's second convolution at the training batch.
 func BenchmarkConv2dBackward(b *testing.B) {
-	for _, bc := range []struct {
-		name                               string
-		c, h, kh, stride, pad, cout, batch int
-	}{
+	for _, bc := range []benchConv{
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
 		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 64},
 	} {
-		g := NewConvGeom(bc.batch, bc.c, bc.h, bc.h, bc.kh, bc.kh, bc.stride, bc.pad)
+		g := bc.geom()
 		r := rand.New(rand.NewPCG(1, 2))
 		k, p := g.ColRows(), g.OH*g.OW
 		x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, g.N*bc.cout*p)
