@@ -523,33 +523,7 @@ func bnStatsChans(j *normJob, lo, hi int) {
 func bnApplyRows(j *normJob, lo, hi int) {
 	C := j.c
 	for r := lo; r < hi; r++ {
-		if j.relu {
-			bnApplyReLURow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b)
-		} else {
-			bnApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b)
-		}
-	}
-}
-
-// bnApplyReLURow writes y = max((x-m)*a + b, 0) element-wise.
-//
-//go:noinline
-func bnApplyReLURow(y, x, m, a, b []float32) {
-	n := len(x)
-	y, m, a, b = y[:n], m[:n], a[:n], b[:n]
-	for c, v := range x {
-		y[c] = max((v-m[c])*a[c]+b[c], 0)
-	}
-}
-
-// bnApplyRow writes y = (x-m)*a + b element-wise.
-//
-//go:noinline
-func bnApplyRow(y, x, m, a, b []float32) {
-	n := len(x)
-	y, m, a, b = y[:n], m[:n], a[:n], b[:n]
-	for c, v := range x {
-		y[c] = (v-m[c])*a[c] + b[c]
+		kernels.NormApply(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.mean, j.a, j.b, j.relu)
 	}
 }
 
@@ -560,18 +534,7 @@ func bnApplyChans(j *normJob, lo, hi int) {
 	for blk := lo; blk < hi; blk++ {
 		c := blk % C
 		m, a, b := j.mean[c], j.a[c], j.b[c]
-		xb := j.x[blk*S : blk*S+S]
-		yb := j.y[blk*S : blk*S+S]
-		yb = yb[:len(xb)]
-		if j.relu {
-			for i, v := range xb {
-				yb[i] = max((v-m)*a+b, 0)
-			}
-			continue
-		}
-		for i, v := range xb {
-			yb[i] = (v-m)*a + b
-		}
+		kernels.NormApplyConst(j.y[blk*S:blk*S+S], j.x[blk*S:blk*S+S], m, a, b, j.relu)
 	}
 }
 
@@ -589,24 +552,11 @@ func bnGradStatsRows(j *normJob, lo, hi int) {
 		clear(p2)
 		r := r0
 		for ; r+2 <= r1; r += 2 {
-			bnGradStatsRows2(p1, p2, mean, j.x[r*C:r*C+C], j.x[(r+1)*C:(r+1)*C+C], j.g[r*C:r*C+C], j.g[(r+1)*C:(r+1)*C+C])
+			kernels.NormGradStats2(p1, p2, mean, j.x[r*C:r*C+C], j.x[(r+1)*C:(r+1)*C+C], j.g[r*C:r*C+C], j.g[(r+1)*C:(r+1)*C+C])
 		}
 		if r < r1 {
 			bnGradStatsRow(p1, p2, mean, j.x[r*C:r*C+C], j.g[r*C:r*C+C])
 		}
-	}
-}
-
-// bnGradStatsRows2 adds g0+g1 into p1 and g0*(x0-m) + g1*(x1-m) into p2.
-//
-//go:noinline
-func bnGradStatsRows2(p1, p2, m, x0, x1, g0, g1 []float32) {
-	n := len(x0)
-	p1, p2, m, x1, g0, g1 = p1[:n], p2[:n], m[:n], x1[:n], g0[:n], g1[:n]
-	for c, v := range x0 {
-		mc, a, b := m[c], g0[c], g1[c]
-		p1[c] += a + b
-		p2[c] += a*(v-mc) + b*(x1[c]-mc)
 	}
 }
 
@@ -657,33 +607,7 @@ func bnGradStatsChans(j *normJob, lo, hi int) {
 func bnGradApplyRows(j *normJob, lo, hi int) {
 	C := j.c
 	for r := lo; r < hi; r++ {
-		if j.assign {
-			bnGradSetRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d)
-		} else {
-			bnGradApplyRow(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d)
-		}
-	}
-}
-
-// bnGradApplyRow adds a*g + b*(x-m) + d into dx element-wise.
-//
-//go:noinline
-func bnGradApplyRow(dx, x, g, m, a, b, d []float32) {
-	n := len(x)
-	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
-	for c, v := range x {
-		dx[c] += a[c]*g[c] + b[c]*(v-m[c]) + d[c]
-	}
-}
-
-// bnGradSetRow writes a*g + b*(x-m) + d to dx element-wise.
-//
-//go:noinline
-func bnGradSetRow(dx, x, g, m, a, b, d []float32) {
-	n := len(x)
-	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
-	for c, v := range x {
-		dx[c] = a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+		kernels.NormGrad(j.y[r*C:r*C+C], j.x[r*C:r*C+C], j.g[r*C:r*C+C], j.mean, j.a, j.b, j.d, !j.assign)
 	}
 }
 
@@ -694,19 +618,7 @@ func bnGradApplyChans(j *normJob, lo, hi int) {
 	for blk := lo; blk < hi; blk++ {
 		c := blk % C
 		m, a, b, d := j.mean[c], j.a[c], j.b[c], j.d[c]
-		xb := j.x[blk*S : blk*S+S]
-		gb := j.g[blk*S : blk*S+S]
-		db := j.y[blk*S : blk*S+S]
-		gb, db = gb[:len(xb)], db[:len(xb)]
-		if j.assign {
-			for i, v := range xb {
-				db[i] = a*gb[i] + b*(v-m) + d
-			}
-			continue
-		}
-		for i, v := range xb {
-			db[i] += a*gb[i] + b*(v-m) + d
-		}
+		kernels.NormGradConst(j.y[blk*S:blk*S+S], j.x[blk*S:blk*S+S], j.g[blk*S:blk*S+S], m, a, b, d, !j.assign)
 	}
 }
 
@@ -835,34 +747,6 @@ func normSum4(x []float32) float64 {
 	return float64(a0) + float64(a1) + float64(a2) + float64(a3)
 }
 
-// normSumShifted64 returns the sums of x-k and (x-k)^2, computed in float64
-// (in two lanes), so that the variance derived from them stays accurate
-// even when k is far from the mean.
-func normSumShifted64(x []float32, k float32) (s1, s2 float64) {
-	kk := float64(k)
-	n := len(x)
-	var a0, a1, a2, a3, b0, b1, b2, b3 float64
-	i := 0
-	for ; i < n-3; i += 4 {
-		d0, d1 := float64(x[i])-kk, float64(x[i+1])-kk
-		d2, d3 := float64(x[i+2])-kk, float64(x[i+3])-kk
-		a0 += d0
-		a1 += d1
-		a2 += d2
-		a3 += d3
-		b0 += d0 * d0
-		b1 += d1 * d1
-		b2 += d2 * d2
-		b3 += d3 * d3
-	}
-	for ; i < n; i++ {
-		d := float64(x[i]) - kk
-		a0 += d
-		b0 += d * d
-	}
-	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
-}
-
 // lnForwardRows normalises rows [lo, hi) of an [R,D] input and records each
 // row's mean and 1/std. The statistics come from one pass of float64 sums
 // shifted by the row's first value.
@@ -873,16 +757,12 @@ func lnForwardRows(j *normJob, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		xr := j.x[r*D : r*D+D]
 		yr := j.y[r*D : r*D+D]
-		yr = yr[:len(xr)]
-		s1, s2 := normSumShifted64(xr, xr[0])
+		s1, s2 := kernels.SumShifted64(xr, xr[0])
 		s1 *= inv
 		m := float32(float64(xr[0]) + s1)
 		is := float32(1 / math.Sqrt(max(s2*inv-s1*s1, 0)+float64(j.f)))
 		j.mean[r], j.istd[r] = m, is
-		g, b := gam[:len(xr)], bet[:len(xr)]
-		for i, v := range xr {
-			yr[i] = (v-m)*is*g[i] + b[i]
-		}
+		kernels.LayerNormApply(yr, xr, m, is, gam, bet)
 	}
 }
 
@@ -1023,21 +903,9 @@ func lnAffRows2(p1, p2, x0, x1, g0, g1 []float32, m0, is0, m1, is1 float32) {
 // a = sum g*gamma and b = sum g*gamma*(x-m):
 // dx = is*(g*gamma - mean(g*gamma) - xh*mean(g*gamma*xh))
 // = is*g*gamma + c1 + c2*(x-m).
-//
-//go:noinline
 func lnGradRow(dx, x, g, gam []float32, m, is float32, a, b float64, set bool) {
-	n := len(x)
-	dx, g, gam = dx[:n], g[:n], gam[:n]
-	fi, inv := float64(is), 1/float64(n)
+	fi, inv := float64(is), 1/float64(len(x))
 	c1 := float32(-fi * a * inv)
 	c2 := float32(-fi * fi * fi * b * inv)
-	if set {
-		for i, v := range x {
-			dx[i] = is*(g[i]*gam[i]) + c1 + c2*(v-m)
-		}
-		return
-	}
-	for i, v := range x {
-		dx[i] += is*(g[i]*gam[i]) + c1 + c2*(v-m)
-	}
+	kernels.LayerNormGrad(dx, x, g, gam, m, is, c1, c2, !set)
 }

@@ -1,0 +1,243 @@
+package kernels
+
+import "fmt"
+
+// Row kernels of BatchNorm and LayerNorm (autograd.BatchNorm,
+// autograd.BatchNormReLU, autograd.LayerNorm): the element-wise passes over
+// one row of C channels (or one [S] block of one channel) that apply the
+// normalisation and its gradient. On amd64 CPUs with AVX-512F they run in
+// assembly (norm_amd64.s), 16 lanes at a time with a masked last block;
+// elsewhere, and with the purego build tag, they run the Go loops of this
+// file. Both give bit-identical results: each lane does the separately
+// rounded operations of the Go expression in its order (see the package's
+// element-wise kernels). The reductions that would have to change their
+// order to vectorise (LayerNorm's row sums) are not here.
+
+// normCheck panics, naming the kernel, if any of the slices in s is shorter
+// than n.
+func normCheck(name string, n int, s ...[]float32) {
+	for _, v := range s {
+		if len(v) < n {
+			panic(fmt.Sprintf("kernels: %s: a slice of %d values for %d elements", name, len(v), n))
+		}
+	}
+}
+
+// NormApply sets y[i] = (x[i]-m[i])*a[i] + b[i] for i < len(x), or Go's
+// max(that, 0) (see ReLU) when relu is set: BatchNorm's forward pass over
+// one row of an [N,C] input, with m the channel means, a = gamma/std and
+// b = beta. It runs on the calling goroutine and allocates nothing. It
+// panics if y, m, a or b is shorter than x.
+func NormApply(y, x, m, a, b []float32, relu bool) {
+	n := len(x)
+	normCheck("NormApply", n, y, m, a, b)
+	if n > 0 {
+		normApply(y[:n], x, m[:n], a[:n], b[:n], relu)
+	}
+}
+
+// NormApplyConst is NormApply with one channel's m, a and b for every
+// element: BatchNorm's forward pass over one channel's [S] block of an
+// [N,C,S] input. It panics if y is shorter than x.
+func NormApplyConst(y, x []float32, m, a, b float32, relu bool) {
+	n := len(x)
+	normCheck("NormApplyConst", n, y)
+	if n > 0 {
+		normApplyConst(y[:n], x, m, a, b, relu)
+	}
+}
+
+// NormGradStats2 adds, for i < len(x0), g0[i]+g1[i] into p1[i] and
+// g0[i]*(x0[i]-m[i]) + g1[i]*(x1[i]-m[i]) into p2[i]: two rows' share of
+// BatchNorm's per-channel gradient sums (of g and of g*(x-mean)), in the
+// order p1 + (g0 + g1), p2 + (g0*(x0-m) + g1*(x1-m)). It runs on the calling
+// goroutine and allocates nothing. It panics if a slice is shorter than x0.
+func NormGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
+	n := len(x0)
+	normCheck("NormGradStats2", n, p1, p2, m, x1, g0, g1)
+	if n > 0 {
+		normGradStats2(p1[:n], p2[:n], m[:n], x0, x1[:n], g0[:n], g1[:n])
+	}
+}
+
+// NormGrad sets dx[i] = a[i]*g[i] + b[i]*(x[i]-m[i]) + d[i] for i < len(x)
+// (summed left to right), or adds that into dx[i] (dx[i] + e) when add is
+// set: BatchNorm's input gradient over one row of an [N,C] input, given
+// the per-channel coefficients a, b and d of the backward pass. It runs on
+// the calling goroutine and allocates nothing. It panics if a slice is
+// shorter than x.
+func NormGrad(dx, x, g, m, a, b, d []float32, add bool) {
+	n := len(x)
+	normCheck("NormGrad", n, dx, g, m, a, b, d)
+	if n > 0 {
+		normGrad(dx[:n], x, g[:n], m[:n], a[:n], b[:n], d[:n], add)
+	}
+}
+
+// NormGradConst is NormGrad with one channel's m, a, b and d for every
+// element: the input gradient of one channel's [S] block of an [N,C,S]
+// input. It panics if dx or g is shorter than x.
+func NormGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
+	n := len(x)
+	normCheck("NormGradConst", n, dx, g)
+	if n > 0 {
+		normGradConst(dx[:n], x, g[:n], m, a, b, d, add)
+	}
+}
+
+// LayerNormApply sets y[i] = ((x[i]-m)*s)*gamma[i] + beta[i] for
+// i < len(x): LayerNorm's forward pass over one row, m being the row's mean
+// and s its 1/std. It runs on the calling goroutine and allocates nothing.
+// It panics if y, gamma or beta is shorter than x.
+func LayerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
+	n := len(x)
+	normCheck("LayerNormApply", n, y, gamma, beta)
+	if n > 0 {
+		layerNormApply(y[:n], x, m, s, gamma[:n], beta[:n])
+	}
+}
+
+// LayerNormGrad sets dx[i] = s*(g[i]*gamma[i]) + c1 + c2*(x[i]-m) for
+// i < len(x) (summed left to right), or adds that into dx[i] when add is
+// set: LayerNorm's input gradient over one row, m and s being the row's
+// mean and 1/std and c1, c2 the row's constants of the backward pass
+// (autograd.LayerNorm). It runs on the calling goroutine and allocates
+// nothing. It panics if dx, g or gamma is shorter than x.
+func LayerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
+	n := len(x)
+	normCheck("LayerNormGrad", n, dx, g, gamma)
+	if n > 0 {
+		layerNormGrad(dx[:n], x, g[:n], gamma[:n], m, s, c1, c2, add)
+	}
+}
+
+// SumShifted64 returns the sums of x[i]-k and of (x[i]-k)^2 over x,
+// computed in float64: four partial sums, of the elements at i%4 == 0, 1, 2
+// and 3 in order, then (p0+p1)+(p2+p3). Shifting by a value k near the mean
+// (LayerNorm takes the row's first) keeps the variance derived from the
+// sums accurate. It allocates nothing.
+func SumShifted64(x []float32, k float32) (s1, s2 float64) {
+	if len(x) < 4 {
+		return sumShifted64Go(x, k)
+	}
+	return sumShifted64(x, k)
+}
+
+//go:noinline
+func normApplyGo(y, x, m, a, b []float32, relu bool) {
+	n := len(x)
+	y, m, a, b = y[:n], m[:n], a[:n], b[:n]
+	if relu {
+		for c, v := range x {
+			y[c] = max((v-m[c])*a[c]+b[c], 0)
+		}
+		return
+	}
+	for c, v := range x {
+		y[c] = (v-m[c])*a[c] + b[c]
+	}
+}
+
+//go:noinline
+func normApplyConstGo(y, x []float32, m, a, b float32, relu bool) {
+	y = y[:len(x)]
+	if relu {
+		for i, v := range x {
+			y[i] = max((v-m)*a+b, 0)
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] = (v-m)*a + b
+	}
+}
+
+//go:noinline
+func normGradStats2Go(p1, p2, m, x0, x1, g0, g1 []float32) {
+	n := len(x0)
+	p1, p2, m, x1, g0, g1 = p1[:n], p2[:n], m[:n], x1[:n], g0[:n], g1[:n]
+	for c, v := range x0 {
+		mc, a, b := m[c], g0[c], g1[c]
+		p1[c] += a + b
+		p2[c] += a*(v-mc) + b*(x1[c]-mc)
+	}
+}
+
+//go:noinline
+func normGradGo(dx, x, g, m, a, b, d []float32, add bool) {
+	n := len(x)
+	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
+	if add {
+		for c, v := range x {
+			dx[c] += a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+		}
+		return
+	}
+	for c, v := range x {
+		dx[c] = a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+	}
+}
+
+//go:noinline
+func normGradConstGo(dx, x, g []float32, m, a, b, d float32, add bool) {
+	n := len(x)
+	dx, g = dx[:n], g[:n]
+	if add {
+		for i, v := range x {
+			dx[i] += a*g[i] + b*(v-m) + d
+		}
+		return
+	}
+	for i, v := range x {
+		dx[i] = a*g[i] + b*(v-m) + d
+	}
+}
+
+//go:noinline
+func layerNormApplyGo(y, x []float32, m, s float32, gamma, beta []float32) {
+	n := len(x)
+	y, gamma, beta = y[:n], gamma[:n], beta[:n]
+	for i, v := range x {
+		y[i] = (v-m)*s*gamma[i] + beta[i]
+	}
+}
+
+//go:noinline
+func layerNormGradGo(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
+	n := len(x)
+	dx, g, gamma = dx[:n], g[:n], gamma[:n]
+	if add {
+		for i, v := range x {
+			dx[i] += s*(g[i]*gamma[i]) + c1 + c2*(v-m)
+		}
+		return
+	}
+	for i, v := range x {
+		dx[i] = s*(g[i]*gamma[i]) + c1 + c2*(v-m)
+	}
+}
+
+func sumShifted64Go(x []float32, k float32) (s1, s2 float64) {
+	kk := float64(k)
+	n := len(x)
+	var a0, a1, a2, a3, b0, b1, b2, b3 float64
+	i := 0
+	for ; i < n-3; i += 4 {
+		d0, d1 := float64(x[i])-kk, float64(x[i+1])-kk
+		d2, d3 := float64(x[i+2])-kk, float64(x[i+3])-kk
+		a0 += d0
+		a1 += d1
+		a2 += d2
+		a3 += d3
+		b0 += d0 * d0
+		b1 += d1 * d1
+		b2 += d2 * d2
+		b3 += d3 * d3
+	}
+	for ; i < n; i++ {
+		d := float64(x[i]) - kk
+		a0 += d
+		b0 += d * d
+	}
+	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}

@@ -1,0 +1,139 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// The assembly loops of the row kernels of norm.go (norm_amd64.s). Each
+// takes n > 0 elements; slices are checked by the callers.
+
+//go:noescape
+func normApplyAVX512(y, x, m, a, b *float32, n int)
+
+//go:noescape
+func normApplyReLUAVX512(y, x, m, a, b *float32, n int)
+
+//go:noescape
+func normApplyConstAVX512(y, x *float32, n int, m, a, b float32)
+
+//go:noescape
+func normApplyConstReLUAVX512(y, x *float32, n int, m, a, b float32)
+
+//go:noescape
+func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1 *float32, n int)
+
+//go:noescape
+func normGradSetAVX512(gx, x, gr, m, a, b, d *float32, n int)
+
+//go:noescape
+func normGradAddAVX512(gx, x, gr, m, a, b, d *float32, n int)
+
+//go:noescape
+func normGradConstSetAVX512(gx, x, gr *float32, n int, m, a, b, d float32)
+
+//go:noescape
+func normGradConstAddAVX512(gx, x, gr *float32, n int, m, a, b, d float32)
+
+//go:noescape
+func layerNormApplyAVX512(y, x, gamma, beta *float32, n int, m, s float32)
+
+//go:noescape
+func layerNormGradSetAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float32)
+
+//go:noescape
+func layerNormGradAddAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float32)
+
+// sumShifted4AVX512 stores in lanes the four float64 partial sums of x-k
+// (lanes[0:4]) and of (x-k)^2 (lanes[4:8]) over the first n elements of x,
+// n a positive multiple of 4, element i going to partial i%4.
+//
+//go:noescape
+func sumShifted4AVX512(x *float32, n int, k float32, lanes *[8]float64)
+
+func normApply(y, x, m, a, b []float32, relu bool) {
+	switch {
+	case !elemAVX512:
+		normApplyGo(y, x, m, a, b, relu)
+	case relu:
+		normApplyReLUAVX512(&y[0], &x[0], &m[0], &a[0], &b[0], len(x))
+	default:
+		normApplyAVX512(&y[0], &x[0], &m[0], &a[0], &b[0], len(x))
+	}
+}
+
+func normApplyConst(y, x []float32, m, a, b float32, relu bool) {
+	switch {
+	case !elemAVX512:
+		normApplyConstGo(y, x, m, a, b, relu)
+	case relu:
+		normApplyConstReLUAVX512(&y[0], &x[0], len(x), m, a, b)
+	default:
+		normApplyConstAVX512(&y[0], &x[0], len(x), m, a, b)
+	}
+}
+
+func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
+	if !elemAVX512 {
+		normGradStats2Go(p1, p2, m, x0, x1, g0, g1)
+		return
+	}
+	normGradStats2AVX512(&p1[0], &p2[0], &m[0], &x0[0], &x1[0], &g0[0], &g1[0], len(x0))
+}
+
+func normGrad(dx, x, g, m, a, b, d []float32, add bool) {
+	switch {
+	case !elemAVX512:
+		normGradGo(dx, x, g, m, a, b, d, add)
+	case add:
+		normGradAddAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x))
+	default:
+		normGradSetAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x))
+	}
+}
+
+func normGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
+	switch {
+	case !elemAVX512:
+		normGradConstGo(dx, x, g, m, a, b, d, add)
+	case add:
+		normGradConstAddAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d)
+	default:
+		normGradConstSetAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d)
+	}
+}
+
+func layerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
+	if !elemAVX512 {
+		layerNormApplyGo(y, x, m, s, gamma, beta)
+		return
+	}
+	layerNormApplyAVX512(&y[0], &x[0], &gamma[0], &beta[0], len(x), m, s)
+}
+
+func layerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
+	switch {
+	case !elemAVX512:
+		layerNormGradGo(dx, x, g, gamma, m, s, c1, c2, add)
+	case add:
+		layerNormGradAddAVX512(&dx[0], &x[0], &g[0], &gamma[0], len(x), m, s, c1, c2)
+	default:
+		layerNormGradSetAVX512(&dx[0], &x[0], &g[0], &gamma[0], len(x), m, s, c1, c2)
+	}
+}
+
+// sumShifted64 is SumShifted64 for len(x) >= 4: the partial sums of the
+// whole groups of four in assembly, the last one to three elements added
+// to partial 0 as the Go loop does.
+func sumShifted64(x []float32, k float32) (s1, s2 float64) {
+	if !elemAVX512 {
+		return sumShifted64Go(x, k)
+	}
+	n4 := len(x) &^ 3
+	var l [8]float64
+	sumShifted4AVX512(&x[0], n4, k, &l)
+	kk := float64(k)
+	for _, v := range x[n4:] {
+		d := float64(v) - kk
+		l[0] += d
+		l[4] += d * d
+	}
+	return (l[0] + l[1]) + (l[2] + l[3]), (l[4] + l[5]) + (l[6] + l[7])
+}

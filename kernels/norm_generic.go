@@ -1,0 +1,27 @@
+//go:build !amd64 || purego
+
+package kernels
+
+func normApply(y, x, m, a, b []float32, relu bool) { normApplyGo(y, x, m, a, b, relu) }
+
+func normApplyConst(y, x []float32, m, a, b float32, relu bool) {
+	normApplyConstGo(y, x, m, a, b, relu)
+}
+
+func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) { normGradStats2Go(p1, p2, m, x0, x1, g0, g1) }
+
+func normGrad(dx, x, g, m, a, b, d []float32, add bool) { normGradGo(dx, x, g, m, a, b, d, add) }
+
+func normGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
+	normGradConstGo(dx, x, g, m, a, b, d, add)
+}
+
+func layerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
+	layerNormApplyGo(y, x, m, s, gamma, beta)
+}
+
+func layerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
+	layerNormGradGo(dx, x, g, gamma, m, s, c1, c2, add)
+}
+
+func sumShifted64(x []float32, k float32) (s1, s2 float64) { return sumShifted64Go(x, k) }

@@ -1,0 +1,223 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// normKernel is one row kernel of norm.go: run calls it (the exported
+// function, in assembly where the CPU allows) on out (its outputs, one
+// value longer than n) and in (its inputs of n values; m, a, b and d the
+// scalars of the Const kernels), ref runs the Go loop it must equal bit for
+// bit. outs is the number of output slices.
+type normKernel struct {
+	name      string
+	ins, outs int
+	run, ref  func(out, in [][]float32, n int)
+}
+
+var normKernels = []normKernel{
+	{"NormApply", 4, 1,
+		func(o, i [][]float32, n int) { NormApply(o[0], i[0], i[1], i[2], i[3], false) },
+		func(o, i [][]float32, n int) { normApplyGo(o[0][:n], i[0], i[1], i[2], i[3], false) }},
+	{"NormApply relu", 4, 1,
+		func(o, i [][]float32, n int) { NormApply(o[0], i[0], i[1], i[2], i[3], true) },
+		func(o, i [][]float32, n int) { normApplyGo(o[0][:n], i[0], i[1], i[2], i[3], true) }},
+	{"NormApplyConst", 1, 1,
+		func(o, i [][]float32, n int) { NormApplyConst(o[0], i[0], 0.25, -1.5, 0.75, false) },
+		func(o, i [][]float32, n int) { normApplyConstGo(o[0][:n], i[0], 0.25, -1.5, 0.75, false) }},
+	{"NormApplyConst relu", 1, 1,
+		func(o, i [][]float32, n int) { NormApplyConst(o[0], i[0], 0.25, -1.5, 0.75, true) },
+		func(o, i [][]float32, n int) { normApplyConstGo(o[0][:n], i[0], 0.25, -1.5, 0.75, true) }},
+	{"NormGradStats2", 5, 2,
+		func(o, i [][]float32, n int) { NormGradStats2(o[0], o[1], i[0], i[1], i[2], i[3], i[4]) },
+		func(o, i [][]float32, n int) { normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
+	{"NormGrad", 6, 1,
+		func(o, i [][]float32, n int) { NormGrad(o[0], i[0], i[1], i[2], i[3], i[4], i[5], false) },
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[2], i[3], i[4], i[5], false) }},
+	{"NormGrad add", 6, 1,
+		func(o, i [][]float32, n int) { NormGrad(o[0], i[0], i[1], i[2], i[3], i[4], i[5], true) },
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[2], i[3], i[4], i[5], true) }},
+	{"NormGradConst", 2, 1,
+		func(o, i [][]float32, n int) { NormGradConst(o[0], i[0], i[1], 0.5, 3, -0.125, 2.5, false) },
+		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], 0.5, 3, -0.125, 2.5, false) }},
+	{"NormGradConst add", 2, 1,
+		func(o, i [][]float32, n int) { NormGradConst(o[0], i[0], i[1], 0.5, 3, -0.125, 2.5, true) },
+		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], 0.5, 3, -0.125, 2.5, true) }},
+	{"LayerNormApply", 3, 1,
+		func(o, i [][]float32, n int) { LayerNormApply(o[0], i[0], -0.3, 1.7, i[1], i[2]) },
+		func(o, i [][]float32, n int) { layerNormApplyGo(o[0][:n], i[0], -0.3, 1.7, i[1], i[2]) }},
+	{"LayerNormGrad", 3, 1,
+		func(o, i [][]float32, n int) { LayerNormGrad(o[0], i[0], i[1], i[2], 0.3, 1.9, -0.01, 0.2, false) },
+		func(o, i [][]float32, n int) {
+			layerNormGradGo(o[0][:n], i[0], i[1], i[2], 0.3, 1.9, -0.01, 0.2, false)
+		}},
+	{"LayerNormGrad add", 3, 1,
+		func(o, i [][]float32, n int) { LayerNormGrad(o[0], i[0], i[1], i[2], 0.3, 1.9, -0.01, 0.2, true) },
+		func(o, i [][]float32, n int) { layerNormGradGo(o[0][:n], i[0], i[1], i[2], 0.3, 1.9, -0.01, 0.2, true) }},
+}
+
+// checkNormKernels runs every row kernel against its Go loop on random
+// inputs of each size (with special values: ±0, ±Inf, NaNs, subnormals;
+// at most one NaN input per element, as two NaNs may come out either way),
+// comparing bits, and checks that nothing past n is written.
+func checkNormKernels(t *testing.T, sizes []int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 99))
+	for _, k := range normKernels {
+		for _, n := range sizes {
+			for _, frac := range []float64{0, 0.2} {
+				var all [][]float32
+				in := make([][]float32, k.ins)
+				for j := range in {
+					in[j] = elemInput(rng, n, frac, false)
+					all = append(all, in[j])
+				}
+				out0 := make([][]float32, k.outs)
+				for j := range out0 {
+					out0[j] = elemInput(rng, n+1, frac, false)
+					all = append(all, out0[j][:n])
+				}
+				oneNaN(rng, all...)
+				got, want := make([][]float32, k.outs), make([][]float32, k.outs)
+				for j := range out0 {
+					got[j] = append([]float32(nil), out0[j]...)
+					want[j] = append([]float32(nil), out0[j]...)
+				}
+				k.run(got, in, n)
+				k.ref(want, in, n)
+				for j := range got {
+					sameBits(t, fmt.Sprintf("%s n=%d special=%v output %d", k.name, n, frac, j), got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+func TestNormKernels(t *testing.T) {
+	if !elemAVX512 {
+		t.Log("no AVX-512: the Go loops are compared with themselves")
+	}
+	checkNormKernels(t, elemSizes, 1)
+}
+
+func TestNormKernelsWithoutAVX512(t *testing.T) {
+	defer func(old bool) { elemAVX512 = old }(elemAVX512)
+	elemAVX512 = false
+	checkNormKernels(t, []int{1, 17, 100}, 2)
+}
+
+// TestNormKernelsValues checks the Go loops (which the assembly equals)
+// against float64 evaluations of their formulas.
+func TestNormKernelsValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 37
+	r := func() []float32 { return randSlice(rng, n) }
+	x, x1, g, g1, m, a, b, d := r(), r(), r(), r(), r(), r(), r(), r()
+	near := func(what string, i int, got float32, want float64) {
+		t.Helper()
+		if math.Abs(float64(got)-want) > 1e-5*(1+math.Abs(want)) {
+			t.Fatalf("%s[%d] = %v, want %v", what, i, got, want)
+		}
+	}
+	f := func(v float32) float64 { return float64(v) }
+	y := make([]float32, n)
+	NormApply(y, x, m, a, b, true)
+	for i := range y {
+		near("NormApply relu", i, y[i], math.Max((f(x[i])-f(m[i]))*f(a[i])+f(b[i]), 0))
+	}
+	NormApplyConst(y, x, 0.5, -2, 0.25, false)
+	for i := range y {
+		near("NormApplyConst", i, y[i], (f(x[i])-0.5)*-2+0.25)
+	}
+	p1, p2 := r(), r()
+	q1, q2 := append([]float32(nil), p1...), append([]float32(nil), p2...)
+	NormGradStats2(p1, p2, m, x, x1, g, g1)
+	for i := range p1 {
+		near("NormGradStats2 p1", i, p1[i], f(q1[i])+f(g[i])+f(g1[i]))
+		near("NormGradStats2 p2", i, p2[i], f(q2[i])+f(g[i])*(f(x[i])-f(m[i]))+f(g1[i])*(f(x1[i])-f(m[i])))
+	}
+	y0 := r()
+	copy(y, y0)
+	NormGrad(y, x, g, m, a, b, d, true)
+	for i := range y {
+		near("NormGrad add", i, y[i], f(y0[i])+f(a[i])*f(g[i])+f(b[i])*(f(x[i])-f(m[i]))+f(d[i]))
+	}
+	NormGradConst(y, x, g, 0.5, 3, -1, 2, false)
+	for i := range y {
+		near("NormGradConst", i, y[i], 3*f(g[i])-(f(x[i])-0.5)+2)
+	}
+	LayerNormApply(y, x, 0.1, 2, a, b)
+	for i := range y {
+		near("LayerNormApply", i, y[i], (f(x[i])-0.1)*2*f(a[i])+f(b[i]))
+	}
+	copy(y, y0)
+	LayerNormGrad(y, x, g, a, 0.1, 2, 0.3, -0.5, true)
+	for i := range y {
+		near("LayerNormGrad add", i, y[i], f(y0[i])+2*f(g[i])*f(a[i])+0.3-0.5*(f(x[i])-0.1))
+	}
+}
+
+func TestSumShifted64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 63, 64, 513, 4099} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(100 + rng.NormFloat64())
+		}
+		k := float32(100.5)
+		s1, s2 := SumShifted64(x, k)
+		w1, w2 := sumShifted64Go(x, k)
+		if s1 != w1 || s2 != w2 {
+			t.Fatalf("n=%d: SumShifted64 = %v, %v; the Go loop %v, %v", n, s1, s2, w1, w2)
+		}
+		var r1, r2 float64
+		for _, v := range x {
+			d := float64(v) - float64(k)
+			r1 += d
+			r2 += d * d
+		}
+		if math.Abs(s1-r1) > 1e-9*(1+math.Abs(r1)) || math.Abs(s2-r2) > 1e-9*(1+r2) {
+			t.Fatalf("n=%d: SumShifted64 = %v, %v, want %v, %v", n, s1, s2, r1, r2)
+		}
+	}
+}
+
+func TestNormKernelsPanics(t *testing.T) {
+	s := func(n int) []float32 { return make([]float32, n) }
+	for name, f := range map[string]func(){
+		"NormApply":      func() { NormApply(s(3), s(3), s(2), s(3), s(3), false) },
+		"NormApplyConst": func() { NormApplyConst(s(2), s(3), 0, 1, 0, true) },
+		"NormGradStats2": func() { NormGradStats2(s(3), s(3), s(3), s(3), s(3), s(3), s(2)) },
+		"NormGrad":       func() { NormGrad(s(3), s(3), s(3), s(3), s(3), s(3), s(2), true) },
+		"NormGradConst":  func() { NormGradConst(s(3), s(3), s(2), 0, 1, 0, 0, false) },
+		"LayerNormApply": func() { LayerNormApply(s(3), s(3), 0, 1, s(3), s(2)) },
+		"LayerNormGrad":  func() { LayerNormGrad(s(3), s(3), s(3), s(2), 0, 1, 0, 0, true) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic on a short slice", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestNormKernelsNoAlloc(t *testing.T) {
+	n := 1<<12 + 5
+	s := func() []float32 { return make([]float32, n) }
+	y, x, m, a, b, d := s(), s(), s(), s(), s(), s()
+	if allocs := testing.AllocsPerRun(10, func() {
+		NormApply(y, x, m, a, b, true)
+		NormGradStats2(y, d, m, x, a, b, m)
+		NormGrad(y, x, a, m, a, b, d, true)
+		LayerNormGrad(y, x, a, b, 0, 1, 0, 0, false)
+		SumShifted64(x, 1)
+	}); allocs != 0 {
+		t.Fatalf("%v allocations, want 0", allocs)
+	}
+}
