@@ -139,7 +139,8 @@ func linearBackward(tp *Tape, nd *node) {
 		kernels.Sgemm(false, false, nb, in, no, 1, g, no, w.Value.Data, in, betaFor(fresh), gx.Data, in)
 	}
 	if w.requiresGrad { // dw[out,in] = g^T * x
-		kernels.Sgemm(true, false, no, in, nb, 1, g, no, x.Value.Data, in, 1, tp.grad(w).Data, in)
+		gw, fresh := tp.gradOut(w)
+		kernels.Sgemm(true, false, no, in, nb, 1, g, no, x.Value.Data, in, betaFor(fresh), gw.Data, in)
 	}
 	if len(nd.in) > 2 && nd.in[2].requiresGrad {
 		gb := tp.grad(nd.in[2]).Data

@@ -28,12 +28,54 @@ type Var struct {
 	Grad *tensor.Tensor
 
 	requiresGrad bool
+	// spare is the buffer of a gradient dropped by DropGrad, taken back by
+	// the next backward pass that reaches the Var.
+	spare *tensor.Tensor
 }
 
 // NewParam returns a trainable leaf Var holding t, with a zeroed gradient
 // of the same shape that backward passes accumulate into.
 func NewParam(t *tensor.Tensor) *Var {
 	return &Var{Value: t, Grad: tensor.New(t.Shape...), requiresGrad: true}
+}
+
+// DropGrad sets v.Grad to nil, as PyTorch's zero_grad(set_to_none=True)
+// does, and keeps its buffer: the next backward pass that reaches v writes
+// its gradient into that buffer (a matrix product with beta 0) instead of
+// adding it into one that was cleared first, which saves a pass over the
+// memory of every large parameter each step. Until a backward pass reaches
+// v, its Grad stays nil and optimisers skip it (optim's ZeroGrad calls
+// DropGrad).
+func (v *Var) DropGrad() {
+	if v.Grad != nil {
+		v.spare, v.Grad = v.Grad, nil
+	}
+}
+
+// EnsureGrad returns v.Grad, first setting it to zeros if it is nil (in
+// the buffer DropGrad kept, when there is one): for code that writes or
+// adds gradients by hand, outside a backward pass.
+func (v *Var) EnsureGrad() *tensor.Tensor {
+	if v.Grad == nil {
+		if v.Grad = v.takeSpare(); v.Grad != nil {
+			v.Grad.Zero()
+		} else {
+			v.Grad = tensor.New(v.Value.Shape...)
+		}
+	}
+	return v.Grad
+}
+
+// takeSpare returns v's dropped gradient buffer, if it still fits v's
+// value, and forgets it.
+func (v *Var) takeSpare() *tensor.Tensor {
+	s := v.spare
+	v.spare = nil
+	if s == nil || len(s.Data) != v.Value.Size() {
+		return nil
+	}
+	s.Shape = append(s.Shape[:0], v.Value.Shape...)
+	return s
 }
 
 // NewConst returns a leaf Var that needs no gradient, outside any tape.
@@ -187,7 +229,7 @@ func (tp *Tape) wrap(value *tensor.Tensor) *Var {
 	}
 	v := tp.vars[tp.nv]
 	tp.nv++
-	v.Value, v.Grad, v.requiresGrad = value, nil, false
+	v.Value, v.Grad, v.requiresGrad, v.spare = value, nil, false, nil
 	return v
 }
 
@@ -245,7 +287,12 @@ func (tp *Tape) record(backward backwardFunc, out *Var, ins ...*Var) *node {
 // has none yet.
 func (tp *Tape) grad(v *Var) *tensor.Tensor {
 	if v.Grad == nil {
-		v.Grad = tp.zeroBuffer(v.Value.Shape...)
+		if s := v.takeSpare(); s != nil {
+			s.Zero()
+			v.Grad = s
+		} else {
+			v.Grad = tp.zeroBuffer(v.Value.Shape...)
+		}
 	}
 	return v.Grad
 }
@@ -255,7 +302,9 @@ func (tp *Tape) grad(v *Var) *tensor.Tensor {
 // operation must assign instead of accumulate; this saves clearing it.
 func (tp *Tape) gradOut(v *Var) (g *tensor.Tensor, fresh bool) {
 	if v.Grad == nil {
-		v.Grad = tp.Buffer(v.Value.Shape...)
+		if v.Grad = v.takeSpare(); v.Grad == nil {
+			v.Grad = tp.Buffer(v.Value.Shape...)
+		}
 		return v.Grad, true
 	}
 	return v.Grad, false

@@ -129,7 +129,7 @@ func (a *Adam) Params() []*autograd.Var { return a.params }
 // untouched. Once set it stays set; check it after training steps.
 func (a *Adam) Err() error { return a.err }
 
-// ZeroGrad sets every parameter's gradient to zero.
+// ZeroGrad drops every parameter's gradient (see Optimizer).
 func (a *Adam) ZeroGrad() { zeroGrads(a.params) }
 
 // Step applies one Adam update to every parameter with a gradient. A

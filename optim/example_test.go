@@ -25,7 +25,7 @@ func Example() {
 	for step := 0; step < 500; step++ {
 		sched.Apply(opt, step)
 		opt.ZeroGrad()
-		w.Grad.Data[0] = 2 * (w.Value.Data[0] - 3) // d/dw (w-3)^2
+		w.EnsureGrad().Data[0] = 2 * (w.Value.Data[0] - 3) // d/dw (w-3)^2
 		opt.Step()
 	}
 	if err := opt.Err(); err != nil {

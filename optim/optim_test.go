@@ -136,7 +136,7 @@ func checkThreeSteps(t *testing.T, opt Optimizer, p *autograd.Var, ref func(p, g
 	pr := append([]float64(nil), init...)
 	for s := 0; s < 3; s++ {
 		for j, g := range grads[s] {
-			p.Grad.Data[j] = float32(g)
+			p.EnsureGrad().Data[j] = float32(g)
 		}
 		opt.Step()
 		ref(pr, grads[s])
@@ -268,7 +268,7 @@ func quadGrad(ps []*autograd.Var, step int, noise bool) float64 {
 			if noise {
 				g += 0.01 * math.Sin(float64(3*step+5*i+j))
 			}
-			p.Grad.Data[j] = float32(g)
+			p.EnsureGrad().Data[j] = float32(g)
 		}
 	}
 	return loss

@@ -8,15 +8,17 @@ import (
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
-	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
 // Optimizer updates a fixed list of parameters from their gradients.
 //
 // Step applies one update using each parameter's current Grad (parameters
-// whose Grad is nil are skipped) and allocates nothing. ZeroGrad clears the
-// gradients. State returns deep copies of the optimiser's buffers, keyed by
+// whose Grad is nil are skipped) and allocates nothing. ZeroGrad drops the
+// gradients, as PyTorch's zero_grad(set_to_none=True): each Grad becomes nil
+// and the next backward pass writes it afresh into the same buffer, which
+// saves clearing millions of values a step (a parameter that no backward
+// pass reaches then keeps a nil Grad and Step skips it). State returns deep copies of the optimiser's buffers, keyed by
 // name (parameter index within the list given to the constructor, e.g.
 // "adam.0.m", plus a "<kind>.step" scalar); LoadState copies such a map back,
 // after checking that it was made by the same kind of optimiser over
@@ -34,7 +36,8 @@ type Optimizer interface {
 	// Err returns the first problem met by Step (a parameter whose size
 	// changed since construction), or nil. It stays set once set.
 	Err() error
-	// ZeroGrad sets every parameter's gradient to zero.
+	// ZeroGrad drops every parameter's gradient (autograd.Var.DropGrad):
+	// the next backward pass writes it afresh.
 	ZeroGrad()
 	// LR returns the current learning rate.
 	LR() float64
@@ -101,12 +104,11 @@ func zerosLike(params []*autograd.Var) []*tensor.Tensor {
 	return bufs
 }
 
-// zeroGrads clears the gradients of params.
+// zeroGrads drops the gradients of params (autograd.Var.DropGrad): the
+// next backward pass writes them afresh.
 func zeroGrads(params []*autograd.Var) {
 	for _, p := range params {
-		if p.Grad != nil {
-			kernels.Clear(p.Grad.Data)
-		}
+		p.DropGrad()
 	}
 }
 

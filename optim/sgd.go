@@ -96,7 +96,7 @@ func (s *SGD) Params() []*autograd.Var { return s.params }
 // untouched. Once set it stays set; check it after training steps.
 func (s *SGD) Err() error { return s.err }
 
-// ZeroGrad sets every parameter's gradient to zero.
+// ZeroGrad drops every parameter's gradient (see Optimizer).
 func (s *SGD) ZeroGrad() { zeroGrads(s.params) }
 
 // Step applies one SGD update to every parameter with a gradient. A
