@@ -237,35 +237,24 @@ func (j *convJob) runChunk(w, chunk int) {
 // finish writes the products s of output channel co to d (s may be d),
 // with the bias and the epilogue.
 func (j *convJob) finish(co int, d, s []float32) {
-	d = d[:len(s)]
-	var b float32
+	var flags int
+	var b, sub, mul, add float32
 	if j.bias != nil {
-		b = j.bias[co]
+		b, flags = j.bias[co], affineBias
 	}
-	e := j.epi
+	if e := j.epi; e != nil {
+		sub, mul, add = e.Sub[co], e.Mul[co], e.Add[co]
+		flags |= affineNorm
+		if e.ReLU {
+			flags |= affineReLU
+		}
+	}
 	switch {
-	case e != nil && e.ReLU:
-		sub, mul, add := e.Sub[co], e.Mul[co], e.Add[co]
-		for i, v := range s {
-			if j.bias != nil {
-				v += b
-			}
-			d[i] = max((v-sub)*mul+add, 0)
-		}
-	case e != nil:
-		sub, mul, add := e.Sub[co], e.Mul[co], e.Add[co]
-		for i, v := range s {
-			if j.bias != nil {
-				v += b
-			}
-			d[i] = (v-sub)*mul + add
-		}
-	case j.bias != nil:
-		for i, v := range s {
-			d[i] = v + b
-		}
-	default:
+	case len(s) == 0:
+	case flags == 0:
 		copy(d, s)
+	default:
+		affineConst(d[:len(s)], s, b, sub, mul, add, flags)
 	}
 }
 

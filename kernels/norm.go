@@ -43,7 +43,11 @@ func NormApplyConst(y, x []float32, m, a, b float32, relu bool) {
 	n := len(x)
 	normCheck("NormApplyConst", n, y)
 	if n > 0 {
-		normApplyConst(y[:n], x, m, a, b, relu)
+		flags := affineNorm
+		if relu {
+			flags |= affineReLU
+		}
+		affineConst(y[:n], x, 0, m, a, b, flags)
 	}
 }
 
@@ -138,17 +142,45 @@ func normApplyGo(y, x, m, a, b []float32, relu bool) {
 	}
 }
 
+// Steps of affineConst, in this order (flags).
+const (
+	affineBias = 1 << iota // v = s + bias
+	affineNorm             // v = (v-sub)*mul + add
+	affineReLU             // v = max(v, 0)
+)
+
+// affineConst sets d[i] to s[i] put through the steps of flags with the
+// same constants for every element: NormApplyConst, and the convolution's
+// bias and epilogue (convJob.finish). d is as long as s, not empty.
+//
 //go:noinline
-func normApplyConstGo(y, x []float32, m, a, b float32, relu bool) {
-	y = y[:len(x)]
-	if relu {
-		for i, v := range x {
-			y[i] = max((v-m)*a+b, 0)
+func affineConstGo(d, s []float32, bias, sub, mul, add float32, flags int) {
+	d = d[:len(s)]
+	switch flags {
+	case affineBias:
+		for i, v := range s {
+			d[i] = v + bias
 		}
-		return
-	}
-	for i, v := range x {
-		y[i] = (v-m)*a + b
+	case affineNorm:
+		for i, v := range s {
+			d[i] = (v-sub)*mul + add
+		}
+	case affineNorm | affineReLU:
+		for i, v := range s {
+			d[i] = max((v-sub)*mul+add, 0)
+		}
+	case affineBias | affineNorm:
+		for i, v := range s {
+			v += bias
+			d[i] = (v-sub)*mul + add
+		}
+	case affineBias | affineNorm | affineReLU:
+		for i, v := range s {
+			v += bias
+			d[i] = max((v-sub)*mul+add, 0)
+		}
+	default:
+		panic(fmt.Sprintf("kernels: affineConst: flags %#x", flags))
 	}
 }
 

@@ -11,11 +11,10 @@ func normApplyAVX512(y, x, m, a, b *float32, n int)
 //go:noescape
 func normApplyReLUAVX512(y, x, m, a, b *float32, n int)
 
+// affineConstAVX512 is affineConst's loop over n > 0 elements.
+//
 //go:noescape
-func normApplyConstAVX512(y, x *float32, n int, m, a, b float32)
-
-//go:noescape
-func normApplyConstReLUAVX512(y, x *float32, n int, m, a, b float32)
+func affineConstAVX512(d, s *float32, n int, bias, sub, mul, add float32, flags int)
 
 //go:noescape
 func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1 *float32, n int)
@@ -59,15 +58,12 @@ func normApply(y, x, m, a, b []float32, relu bool) {
 	}
 }
 
-func normApplyConst(y, x []float32, m, a, b float32, relu bool) {
-	switch {
-	case !elemAVX512:
-		normApplyConstGo(y, x, m, a, b, relu)
-	case relu:
-		normApplyConstReLUAVX512(&y[0], &x[0], len(x), m, a, b)
-	default:
-		normApplyConstAVX512(&y[0], &x[0], len(x), m, a, b)
+func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
+	if !elemAVX512 {
+		affineConstGo(d, s, bias, sub, mul, add, flags)
+		return
 	}
+	affineConstAVX512(&d[0], &s[0], len(s), bias, sub, mul, add, flags)
 }
 
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {

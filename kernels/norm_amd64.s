@@ -54,21 +54,6 @@
 	MOVQ b+32(FP), R10; \
 	MOVQ n+40(FP), CX
 
-// y = (x-m)*a + b with Z2 = m, Z3 = a, Z4 = b: DI y, SI x.
-#define NAC_BODY \
-	VMOVUPS.Z (SI)(AX*4), K1, Z0; \
-	VSUBPS Z2, Z0, Z0; \
-	VMULPS Z3, Z0, Z0; \
-	VADDPS Z4, Z0, Z0
-
-#define NAC_ARGS \
-	MOVQ y+0(FP), DI; \
-	MOVQ x+8(FP), SI; \
-	MOVQ n+16(FP), CX; \
-	VBROADCASTSS m+24(FP), Z2; \
-	VBROADCASTSS a+28(FP), Z3; \
-	VBROADCASTSS b+32(FP), Z4
-
 // p1 = p1 + (g0+g1), p2 = p2 + (g0*(x0-m) + g1*(x1-m)):
 // DI p1, SI p2, R8 m, R9 x0, R10 x1, R11 g0, R12 g1.
 #define NGS_BODY \
@@ -207,51 +192,6 @@ narTail:
 	RELU_Z0
 	VMOVUPS Z0, K1, (DI)(AX*4)
 narDone:
-	VZEROUPPER
-	RET
-
-// func normApplyConstAVX512(y, x *float32, n int, m, a, b float32)
-TEXT ·normApplyConstAVX512(SB), NOSPLIT, $0-36
-	NAC_ARGS
-	LOOP_START
-	JZ nacTail
-nacLoop:
-	NAC_BODY
-	VMOVUPS Z0, K1, (DI)(AX*4)
-	ADDQ $16, AX
-	CMPQ AX, R13
-	JLT nacLoop
-nacTail:
-	CMPQ AX, CX
-	JGE nacDone
-	TAILMASK
-	NAC_BODY
-	VMOVUPS Z0, K1, (DI)(AX*4)
-nacDone:
-	VZEROUPPER
-	RET
-
-// func normApplyConstReLUAVX512(y, x *float32, n int, m, a, b float32)
-TEXT ·normApplyConstReLUAVX512(SB), NOSPLIT, $0-36
-	NAC_ARGS
-	RELU_CONSTS
-	LOOP_START
-	JZ nacrTail
-nacrLoop:
-	NAC_BODY
-	RELU_Z0
-	VMOVUPS Z0, K1, (DI)(AX*4)
-	ADDQ $16, AX
-	CMPQ AX, R13
-	JLT nacrLoop
-nacrTail:
-	CMPQ AX, CX
-	JGE nacrDone
-	TAILMASK
-	NAC_BODY
-	RELU_Z0
-	VMOVUPS Z0, K1, (DI)(AX*4)
-nacrDone:
 	VZEROUPPER
 	RET
 
@@ -469,5 +409,54 @@ ssLoop:
 	JLT ssLoop
 	VMOVUPD Y4, (DI)
 	VMOVUPD Y5, 32(DI)
+	VZEROUPPER
+	RET
+
+// func affineConstAVX512(d, s *float32, n int, bias, sub, mul, add float32, flags int)
+//
+// d = s [+ bias (flags&1)] [then (v-sub)*mul + add (flags&2)] [then ReLU
+// (flags&4)], each block of 16 under the mask of the elements left.
+TEXT ·affineConstAVX512(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ s+8(FP), SI
+	MOVQ n+16(FP), R9
+	VBROADCASTSS bias+24(FP), Z2
+	VBROADCASTSS sub+28(FP), Z3
+	VBROADCASTSS mul+32(FP), Z4
+	VBROADCASTSS add+36(FP), Z5
+	MOVQ flags+40(FP), DX
+	RELU_CONSTS
+	XORQ AX, AX
+acLoop:
+	MOVQ R9, CX
+	SUBQ AX, CX
+	JLE acDone
+	MOVL $0xffff, BX
+	CMPQ CX, $16
+	JGE acMask
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+acMask:
+	KMOVW BX, K1
+	VMOVUPS.Z (SI)(AX*4), K1, Z0
+	TESTQ $1, DX
+	JZ acAffine
+	VADDPS Z2, Z0, Z0
+acAffine:
+	TESTQ $2, DX
+	JZ acRelu
+	VSUBPS Z3, Z0, Z0
+	VMULPS Z4, Z0, Z0
+	VADDPS Z5, Z0, Z0
+acRelu:
+	TESTQ $4, DX
+	JZ acStore
+	RELU_Z0
+acStore:
+	VMOVUPS Z0, K1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP acLoop
+acDone:
 	VZEROUPPER
 	RET

@@ -4,8 +4,8 @@ package kernels
 
 func normApply(y, x, m, a, b []float32, relu bool) { normApplyGo(y, x, m, a, b, relu) }
 
-func normApplyConst(y, x []float32, m, a, b float32, relu bool) {
-	normApplyConstGo(y, x, m, a, b, relu)
+func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
+	affineConstGo(d, s, bias, sub, mul, add, flags)
 }
 
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) { normGradStats2Go(p1, p2, m, x0, x1, g0, g1) }

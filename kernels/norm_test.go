@@ -27,10 +27,37 @@ var normKernels = []normKernel{
 		func(o, i [][]float32, n int) { normApplyGo(o[0][:n], i[0], i[1], i[2], i[3], true) }},
 	{"NormApplyConst", 1, 1,
 		func(o, i [][]float32, n int) { NormApplyConst(o[0], i[0], 0.25, -1.5, 0.75, false) },
-		func(o, i [][]float32, n int) { normApplyConstGo(o[0][:n], i[0], 0.25, -1.5, 0.75, false) }},
+		func(o, i [][]float32, n int) { affineConstGo(o[0][:n], i[0], 0, 0.25, -1.5, 0.75, affineNorm) }},
 	{"NormApplyConst relu", 1, 1,
 		func(o, i [][]float32, n int) { NormApplyConst(o[0], i[0], 0.25, -1.5, 0.75, true) },
-		func(o, i [][]float32, n int) { normApplyConstGo(o[0][:n], i[0], 0.25, -1.5, 0.75, true) }},
+		func(o, i [][]float32, n int) {
+			affineConstGo(o[0][:n], i[0], 0, 0.25, -1.5, 0.75, affineNorm|affineReLU)
+		}},
+	{"affineConst bias", 1, 1,
+		func(o, i [][]float32, n int) {
+			if n > 0 {
+				affineConst(o[0][:n], i[0], -0.7, 0, 0, 0, affineBias)
+			}
+		},
+		func(o, i [][]float32, n int) { affineConstGo(o[0][:n], i[0], -0.7, 0, 0, 0, affineBias) }},
+	{"affineConst bias norm", 1, 1,
+		func(o, i [][]float32, n int) {
+			if n > 0 {
+				affineConst(o[0][:n], i[0], -0.7, 0.25, 3, 0.5, affineBias|affineNorm)
+			}
+		},
+		func(o, i [][]float32, n int) {
+			affineConstGo(o[0][:n], i[0], -0.7, 0.25, 3, 0.5, affineBias|affineNorm)
+		}},
+	{"affineConst bias norm relu", 1, 1,
+		func(o, i [][]float32, n int) {
+			if n > 0 {
+				affineConst(o[0][:n], i[0], -0.7, 0.25, 3, 0.5, affineBias|affineNorm|affineReLU)
+			}
+		},
+		func(o, i [][]float32, n int) {
+			affineConstGo(o[0][:n], i[0], -0.7, 0.25, 3, 0.5, affineBias|affineNorm|affineReLU)
+		}},
 	{"NormGradStats2", 5, 2,
 		func(o, i [][]float32, n int) { NormGradStats2(o[0], o[1], i[0], i[1], i[2], i[3], i[4]) },
 		func(o, i [][]float32, n int) { normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
