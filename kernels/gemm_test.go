@@ -384,3 +384,38 @@ func BenchmarkSgemmGo(b *testing.B) {
 		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) { benchGemm(b, SgemmGo, false, false, n, n, n) })
 	}
 }
+
+// TestSgemmTransposed checks the products Sgemm computes transposed (few
+// rows of A, a B of gemmTransposeMinB floats or more, beta 0) against the
+// same products with B given transposed, which take the ordinary path:
+// the sums are the same, in the same order, so the bits must be too.
+func TestSgemmTransposed(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []struct{ m, n, k, lda, ldb, ldc int }{
+		{64, 1100, 1000, 1000, 1100, 1100},
+		{5, 1031, 1027, 1030, 1040, 1033},
+		{1, 2048, 512, 512, 2048, 2048},
+		{29, 333, 3200, 3201, 333, 340},
+	} {
+		if s.n*s.k < gemmTransposeMinB {
+			t.Fatalf("%+v: B too small to be computed transposed", s)
+		}
+		a := randSlice(r, s.m*s.lda)
+		b := randSlice(r, s.k*s.ldb)
+		bT := make([]float32, s.n*s.k)
+		for p := 0; p < s.k; p++ {
+			for j := 0; j < s.n; j++ {
+				bT[j*s.k+p] = b[p*s.ldb+j]
+			}
+		}
+		got := randSlice(r, s.m*s.ldc)
+		want := append([]float32(nil), got...)
+		Sgemm(false, false, s.m, s.n, s.k, 0.75, a, s.lda, b, s.ldb, 0, got, s.ldc)
+		Sgemm(false, true, s.m, s.n, s.k, 0.75, a, s.lda, bT, s.k, 0, want, s.ldc)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: C[%d] = %v, want %v", s, i, got[i], want[i])
+			}
+		}
+	}
+}
