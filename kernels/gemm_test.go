@@ -386,35 +386,60 @@ func BenchmarkSgemmGo(b *testing.B) {
 }
 
 // TestSgemmTransposed checks the products Sgemm computes transposed (few
-// rows of A, a B of gemmTransposeMinB floats or more, beta 0) against the
-// same products with B given transposed, which take the ordinary path:
-// the sums are the same, in the same order, so the bits must be too.
+// rows of A, a B of gemmTransposeMinB floats or more) against the same
+// products with B given the other way round, in two halves, which take the
+// ordinary path: the sums are the same, in the same order, so the bits
+// must be too.
 func TestSgemmTransposed(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, s := range []struct{ m, n, k, lda, ldb, ldc int }{
-		{64, 1100, 1000, 1000, 1100, 1100},
-		{5, 1031, 1027, 1030, 1040, 1033},
-		{1, 2048, 512, 512, 2048, 2048},
-		{29, 333, 3200, 3201, 333, 340},
+	for _, s := range []struct {
+		m, n, k, lda, ldb, ldc int
+		beta                   float32
+	}{
+		{64, 1100, 1000, 1000, 1100, 1100, 0},
+		{64, 1100, 1000, 1000, 1100, 1100, 1},
+		{5, 1031, 1027, 1030, 1040, 1033, 0.5},
+		{1, 2048, 512, 512, 2048, 2048, 0},
+		{29, 333, 3200, 3201, 3300, 340, 1},
 	} {
 		if s.n*s.k < gemmTransposeMinB {
 			t.Fatalf("%+v: B too small to be computed transposed", s)
 		}
 		a := randSlice(r, s.m*s.lda)
-		b := randSlice(r, s.k*s.ldb)
-		bT := make([]float32, s.n*s.k)
-		for p := 0; p < s.k; p++ {
-			for j := 0; j < s.n; j++ {
-				bT[j*s.k+p] = b[p*s.ldb+j]
+		b := randSlice(r, max(s.k, s.n)*s.ldb)
+		bT := make([]float32, s.n*s.k) // op(B) the other way round, ld s.k or s.n
+		c0 := randSlice(r, s.m*s.ldc)
+		for _, transB := range []bool{false, true} {
+			ldT := s.n
+			for p := 0; p < s.k; p++ {
+				for j := 0; j < s.n; j++ {
+					if transB { // B [n,k], ldb; bT = B^T [k,n]
+						bT[p*s.n+j] = b[j*s.ldb+p]
+					} else { // B [k,n], ldb; bT = B^T [n,k]
+						bT[j*s.k+p] = b[p*s.ldb+j]
+					}
+				}
 			}
-		}
-		got := randSlice(r, s.m*s.ldc)
-		want := append([]float32(nil), got...)
-		Sgemm(false, false, s.m, s.n, s.k, 0.75, a, s.lda, b, s.ldb, 0, got, s.ldc)
-		Sgemm(false, true, s.m, s.n, s.k, 0.75, a, s.lda, bT, s.k, 0, want, s.ldc)
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%+v: C[%d] = %v, want %v", s, i, got[i], want[i])
+			if !transB {
+				ldT = s.k
+			}
+			got := append([]float32(nil), c0...)
+			want := append([]float32(nil), c0...)
+			Sgemm(false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, s.ldb, s.beta, got, s.ldc)
+			// The ordinary path: the same product with op(B) stored the
+			// other way round, in two halves of the columns so that
+			// neither reaches gemmTransposeMinB.
+			h := s.n / 2
+			Sgemm(false, !transB, s.m, h, s.k, 0.75, a, s.lda, bT, ldT, s.beta, want, s.ldc)
+			off := h * s.k
+			if transB {
+				off = h
+			}
+			Sgemm(false, !transB, s.m, s.n-h, s.k, 0.75, a, s.lda, bT[off:], ldT, s.beta, want[h:], s.ldc)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v transB=%v: C[%d] = %v, want %v", s, transB, i, got[i], want[i])
+				}
 			}
 		}
 	}
