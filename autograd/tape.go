@@ -24,7 +24,8 @@ type Var struct {
 	// Value is the forward value.
 	Value *tensor.Tensor
 	// Grad is the gradient of the loss with respect to Value, the same
-	// shape; nil until a backward pass reaches the Var.
+	// shape; nil until a backward pass reaches the Var (and again after
+	// DropGrad, until the next one does).
 	Grad *tensor.Tensor
 
 	requiresGrad bool
