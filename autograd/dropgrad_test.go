@@ -74,3 +74,26 @@ func TestDropGrad(t *testing.T) {
 		}
 	}
 }
+
+// TestDropGradResized checks that a parameter whose value changed size
+// after DropGrad gets a gradient buffer of its own, not one of the tape's
+// (which the tape hands out again after Reset).
+func TestDropGradResized(t *testing.T) {
+	rng := tensor.NewRNG(43)
+	w := NewParam(randTensor(rng, -1, 1, 3, 4))
+	w.DropGrad()
+	w.Value = randTensor(rng, -1, 1, 2, 4)
+	tp := NewTape()
+	if err := tp.Backward(tp.Sum(tp.Linear(tp.Const(randTensor(rng, -1, 1, 5, 4)), w, nil))); err != nil {
+		t.Fatal(err)
+	}
+	g := w.Grad
+	if g == nil || len(g.Data) != 8 {
+		t.Fatalf("gradient %v, want 2 x 4 values", g)
+	}
+	for _, b := range tp.bufs {
+		if b == g {
+			t.Fatal("the parameter's gradient is one of the tape's buffers")
+		}
+	}
+}

@@ -67,13 +67,19 @@ func (v *Var) EnsureGrad() *tensor.Tensor {
 	return v.Grad
 }
 
-// takeSpare returns v's dropped gradient buffer, if it still fits v's
-// value, and forgets it.
+// takeSpare returns v's dropped gradient buffer and forgets it, or nil when
+// v has none. A Var whose gradient was dropped owns its buffer (it is not
+// one of a tape's, which the tape reuses after Reset), so when its value
+// changed size since, a new buffer of the new size takes the old one's
+// place.
 func (v *Var) takeSpare() *tensor.Tensor {
 	s := v.spare
 	v.spare = nil
-	if s == nil || len(s.Data) != v.Value.Size() {
+	switch {
+	case s == nil:
 		return nil
+	case len(s.Data) != v.Value.Size():
+		return tensor.New(v.Value.Shape...)
 	}
 	s.Shape = append(s.Shape[:0], v.Value.Shape...)
 	return s

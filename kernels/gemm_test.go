@@ -426,7 +426,8 @@ func BenchmarkSgemmGo(b *testing.B) {
 }
 
 // TestSgemmTransposed checks the products Sgemm computes transposed (few
-// rows of A, a B of gemmTransposeMinB floats or more) against the same
+// rows of A, more columns, a B of gemmTransposeMinB floats or more, beta 0
+// or 1) against the same
 // products with B given the other way round, in two halves, which take the
 // ordinary path: the sums are the same, in the same order, so the bits
 // must be too.
@@ -438,9 +439,12 @@ func TestSgemmTransposed(t *testing.T) {
 	}{
 		{64, 1100, 1000, 1000, 1100, 1100, 0},
 		{64, 1100, 1000, 1000, 1100, 1100, 1},
-		{5, 1031, 1027, 1030, 1040, 1033, 0.5},
+		{5, 1031, 1027, 1030, 1040, 1033, 1},
 		{1, 2048, 512, 512, 2048, 2048, 0},
 		{29, 333, 3200, 3201, 3300, 340, 1},
+		// Few rows and few columns: no transposing (it would transpose
+		// back, without end, before the ordinary path was split out).
+		{64, 64, 16384, 16384, 16384, 64, 0},
 	} {
 		if s.n*s.k < gemmTransposeMinB {
 			t.Fatalf("%+v: B too small to be computed transposed", s)

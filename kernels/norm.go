@@ -9,8 +9,12 @@ import "fmt"
 // assembly (norm_amd64.s), 16 lanes at a time with a masked last block;
 // elsewhere, and with the purego build tag, they run the Go loops of this
 // file. Both give bit-identical results: each lane does the separately
-// rounded operations of the Go expression in its order (see the package's
-// element-wise kernels). The reductions that would have to change their
+// rounded operations of the Go expression in its order (no fused
+// multiply-add: the Go build is GOAMD64=v1, which never fuses; a v3 build
+// would). Which NaN comes out when two meet (two NaN inputs, or a NaN input
+// and one the arithmetic produces) follows the operand order the compiler
+// chose for the loops, which the assembly copies but which another build of
+// them (-race) may change. The reductions that would have to change their
 // order to vectorise (LayerNorm's row sums) are not here.
 
 // normCheck panics, naming the kernel, if any of the slices in s is shorter
