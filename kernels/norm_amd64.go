@@ -6,10 +6,7 @@ package kernels
 // takes n > 0 elements; slices are checked by the callers.
 
 //go:noescape
-func normApplyAVX512(y, x, m, a, b *float32, n int)
-
-//go:noescape
-func normApplyReLUAVX512(y, x, m, a, b *float32, n int)
+func normApplyAVX512(y, x, m, a, b *float32, n int, relu bool)
 
 // affineConstAVX512 is affineConst's loop over n > 0 elements.
 //
@@ -20,25 +17,16 @@ func affineConstAVX512(d, s *float32, n int, bias, sub, mul, add float32, flags 
 func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1 *float32, n int)
 
 //go:noescape
-func normGradSetAVX512(gx, x, gr, m, a, b, d *float32, n int)
+func normGradAVX512(gx, x, gr, m, a, b, d *float32, n int, add bool)
 
 //go:noescape
-func normGradAddAVX512(gx, x, gr, m, a, b, d *float32, n int)
-
-//go:noescape
-func normGradConstSetAVX512(gx, x, gr *float32, n int, m, a, b, d float32)
-
-//go:noescape
-func normGradConstAddAVX512(gx, x, gr *float32, n int, m, a, b, d float32)
+func normGradConstAVX512(gx, x, gr *float32, n int, m, a, b, d float32, add bool)
 
 //go:noescape
 func layerNormApplyAVX512(y, x, gamma, beta *float32, n int, m, s float32)
 
 //go:noescape
-func layerNormGradSetAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float32)
-
-//go:noescape
-func layerNormGradAddAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float32)
+func layerNormGradAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float32, add bool)
 
 // sumShifted4AVX512 stores in lanes the four float64 partial sums of x-k
 // (lanes[0:4]) and of (x-k)^2 (lanes[4:8]) over the first n elements of x,
@@ -48,14 +36,11 @@ func layerNormGradAddAVX512(gx, x, gr, gamma *float32, n int, m, s, c1, c2 float
 func sumShifted4AVX512(x *float32, n int, k float32, lanes *[8]float64)
 
 func normApply(y, x, m, a, b []float32, relu bool) {
-	switch {
-	case !elemAVX512:
+	if !elemAVX512 {
 		normApplyGo(y, x, m, a, b, relu)
-	case relu:
-		normApplyReLUAVX512(&y[0], &x[0], &m[0], &a[0], &b[0], len(x))
-	default:
-		normApplyAVX512(&y[0], &x[0], &m[0], &a[0], &b[0], len(x))
+		return
 	}
+	normApplyAVX512(&y[0], &x[0], &m[0], &a[0], &b[0], len(x), relu)
 }
 
 func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
@@ -75,25 +60,19 @@ func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
 }
 
 func normGrad(dx, x, g, m, a, b, d []float32, add bool) {
-	switch {
-	case !elemAVX512:
+	if !elemAVX512 {
 		normGradGo(dx, x, g, m, a, b, d, add)
-	case add:
-		normGradAddAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x))
-	default:
-		normGradSetAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x))
+		return
 	}
+	normGradAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x), add)
 }
 
 func normGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
-	switch {
-	case !elemAVX512:
+	if !elemAVX512 {
 		normGradConstGo(dx, x, g, m, a, b, d, add)
-	case add:
-		normGradConstAddAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d)
-	default:
-		normGradConstSetAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d)
+		return
 	}
+	normGradConstAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d, add)
 }
 
 func layerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
@@ -105,14 +84,11 @@ func layerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
 }
 
 func layerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
-	switch {
-	case !elemAVX512:
+	if !elemAVX512 {
 		layerNormGradGo(dx, x, g, gamma, m, s, c1, c2, add)
-	case add:
-		layerNormGradAddAVX512(&dx[0], &x[0], &g[0], &gamma[0], len(x), m, s, c1, c2)
-	default:
-		layerNormGradSetAVX512(&dx[0], &x[0], &g[0], &gamma[0], len(x), m, s, c1, c2)
+		return
 	}
+	layerNormGradAVX512(&dx[0], &x[0], &g[0], &gamma[0], len(x), m, s, c1, c2, add)
 }
 
 // sumShifted64 is SumShifted64 for len(x) >= 4: the partial sums of the
