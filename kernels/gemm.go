@@ -239,11 +239,12 @@ func sgemmOrdinary(kern *microKernel, transA, transB bool, m, n, k int, alpha fl
 }
 
 // gemmTransposeMinB is the size of B (k*n floats, 4 MiB) from which a
-// product with few rows of A (at most two blocks of mc) and more columns
-// (over two blocks), beta 0 or 1, is computed transposed (sgemmTransposed): such a B no longer stays in the caches
-// between steps, and read for the ordinary path (in place, a row of nr
-// values every ldb floats, or packed nr rows of B^T at a time) it streams
-// from memory at a fraction of the bandwidth.
+// product with few rows of A (at most two blocks of mc), more columns (over
+// two blocks) and beta 0 or 1 is computed transposed (sgemmTransposed):
+// such a B no longer stays in the caches between steps, and read for the
+// ordinary path (in place, a row of nr values every ldb floats, or packed
+// nr rows of B^T at a time) it streams from memory at a fraction of the
+// bandwidth.
 const gemmTransposeMinB = 1 << 20
 
 // sgemmTransposed computes C = alpha*A*op(B) + beta*C (A not transposed,
@@ -263,30 +264,25 @@ func sgemmTransposed(kern *microKernel, transB bool, m, n, k int, alpha float32,
 	t := gemmGrow(x.bufT, n*m)
 	x.bufT = t
 	if beta != 0 {
-		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
-			for j, v := range row {
-				t[j*m+i] = v
-			}
-		}
+		gemmTranspose(t, m, c, ldc, n, m)
 	}
 	sgemmOrdinary(kern, !transB, true, n, m, k, alpha, b, ldb, a, lda, beta, t, m)
-	gemmTransposeInto(c, ldc, t, m, n)
+	gemmTranspose(c, ldc, t, m, m, n)
 	putGemmCtx(x)
 }
 
-// gemmTransposeInto sets C[i][j] (row stride ldc) to t[j*m+i] for i < m,
-// j < n, in 16 x 16 blocks.
-func gemmTransposeInto(c []float32, ldc int, t []float32, m, n int) {
+// gemmTranspose sets dst[i*ldd+j] = src[j*lds+i] for i < rows, j < cols
+// (dst is rows x cols, src cols x rows), in 16 x 16 blocks.
+func gemmTranspose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	const bs = 16
-	for i0 := 0; i0 < m; i0 += bs {
-		i1 := min(i0+bs, m)
-		for j0 := 0; j0 < n; j0 += bs {
-			j1 := min(j0+bs, n)
+	for i0 := 0; i0 < rows; i0 += bs {
+		i1 := min(i0+bs, rows)
+		for j0 := 0; j0 < cols; j0 += bs {
+			j1 := min(j0+bs, cols)
 			for i := i0; i < i1; i++ {
-				row := c[i*ldc+j0 : i*ldc+j1]
+				row := dst[i*ldd+j0 : i*ldd+j1]
 				for j := range row {
-					row[j] = t[(j0+j)*m+i]
+					row[j] = src[(j0+j)*lds+i]
 				}
 			}
 		}
