@@ -50,6 +50,15 @@ func (tp *Tape) binary(op binOp, a, b *Var) *Var {
 	return out
 }
 
+// addRow sets dst[i] = a[i] + b[i] (binRow's opAdd) and returns dst.
+func addRow(dst, a, b []float32) []float32 {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+	return dst
+}
+
 // binRow computes one row o[i] = a[i*sa] op b[i*sb].
 func binRow(op binOp, a, b, o []float32, sa, sb int) {
 	switch {

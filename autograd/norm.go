@@ -63,10 +63,12 @@ type normJob struct {
 	p1, p2  []float32
 	needX   bool
 	needAff bool
-	assign  bool    // BatchNorm backward: write dx (a fresh buffer) instead of adding
-	relu    bool    // BatchNorm forward: max(y, 0) (BatchNormReLU)
-	mode    int     // variant of a softmax pass
-	f       float32 // eps of LayerNorm, gradient scale of CrossEntropy
+	assign  bool      // BatchNorm backward: write dx (a fresh buffer) instead of adding
+	r, sum  []float32 // AddLayerNorm: the residual and x+r (forward); r's gradient (backward)
+	assign2 bool      // AddLayerNorm backward: write r's gradient instead of adding
+	relu    bool      // BatchNorm forward: max(y, 0) (BatchNormReLU)
+	mode    int       // variant of a softmax pass
+	f       float32   // eps of LayerNorm, gradient scale of CrossEntropy
 	fn      func(lo, hi int)
 }
 
@@ -88,7 +90,7 @@ func getNormJob(kind int) *normJob {
 		j = &normJob{}
 		j.fn = j.run
 	}
-	j.kind, j.assign, j.relu = kind, false, false
+	j.kind, j.assign, j.assign2, j.relu = kind, false, false, false
 	return j
 }
 
@@ -625,23 +627,46 @@ func bnGradApplyChans(j *normJob, lo, hi int) {
 // LayerNorm normalises over the last axis, then scales by gamma and shifts by
 // beta ([D] each, or nil).
 func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
+	return tp.layerNorm("layernorm", x, nil, gamma, beta, eps)
+}
+
+// AddLayerNorm is LayerNorm(Add(x, r), gamma, beta, eps), a residual
+// connection followed by LayerNorm (the MI networks' output, dim.MINet), in
+// one op: each row of x+r is summed where it is normalised, and the
+// backward pass writes the input gradient into both x's and r's gradients,
+// where Add and LayerNorm pass over memory three more times in all (the
+// sum's write and read, and one copy of the gradient for each input). x and
+// r must have the same shape. Its values and gradients are bit-identical to
+// the two ops.
+func (tp *Tape) AddLayerNorm(x, r, gamma, beta *Var, eps float32) *Var {
+	if tp.failed() {
+		return tp.newVar(1)
+	}
+	if !x.Value.SameShape(r.Value) {
+		return tp.fail("addlayernorm: input %v and residual %v: want the same shape", x.Value.Shape, r.Value.Shape)
+	}
+	return tp.layerNorm("addlayernorm", x, r, gamma, beta, eps)
+}
+
+// layerNorm is LayerNorm of x, or of x+r when r is not nil.
+func (tp *Tape) layerNorm(name string, x, r, gamma, beta *Var, eps float32) *Var {
 	if tp.failed() {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape
 	if len(xs) < 1 || xs[len(xs)-1] == 0 {
-		return tp.fail("layernorm: input %v: want at least one axis of non-zero length", xs)
+		return tp.fail("%s: input %v: want at least one axis of non-zero length", name, xs)
 	}
 	D := xs[len(xs)-1]
 	R := len(x.Value.Data) / D
 	if gamma != nil && !normIsVector(gamma.Value, D) {
-		return tp.fail("layernorm: input %v and gamma %v: want gamma of shape [%d]", xs, gamma.Value.Shape, D)
+		return tp.fail("%s: input %v and gamma %v: want gamma of shape [%d]", name, xs, gamma.Value.Shape, D)
 	}
 	if beta != nil && !normIsVector(beta.Value, D) {
-		return tp.fail("layernorm: input %v and beta %v: want beta of shape [%d]", xs, beta.Value.Shape, D)
+		return tp.fail("%s: input %v and beta %v: want beta of shape [%d]", name, xs, beta.Value.Shape, D)
 	}
 	if !(eps >= 0) {
-		return tp.fail("layernorm: input %v: eps %v must be non-negative", xs, eps)
+		return tp.fail("%s: input %v: eps %v must be non-negative", name, xs, eps)
 	}
 	out := tp.newVar(xs...)
 	mean, istd := tp.Buffer(R), tp.Buffer(R)
@@ -658,21 +683,29 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	} else {
 		bet = tp.zeroBuffer(D).Data
 	}
+	var sum *tensor.Tensor // x+r, which the backward pass reads
 	j := getNormJob(jobLNForward)
 	j.n, j.c, j.f = R, D, eps
 	j.x, j.y, j.mean, j.istd, j.a, j.b = x.Value.Data, out.Value.Data, mean.Data, istd.Data, gamT.Data, bet
+	if r != nil {
+		sum = tp.Buffer(xs...)
+		j.r, j.sum = r.Value.Data, sum.Data
+	}
 	j.parallel(R, len(x.Value.Data))
-	n := tp.record(layerNormBackward, out, x, gamma, beta) // absent gamma or beta are skipped
+	n := tp.record(layerNormBackward, out, x, r, gamma, beta) // absent r, gamma or beta are skipped
 	if n != nil {
+		// n.in is x, then r, gamma and beta where present: ints[2] is r's
+		// index, ints[3] gamma's and ints[4] beta's (0 when absent).
 		n.ints[0], n.ints[1] = R, D
-		n.ints[3], n.ints[4] = 0, 0
-		if gamma != nil {
-			n.ints[3] = 1
+		next := 1
+		n.ints[2], n.ints[3], n.ints[4] = 0, 0, 0
+		for i, v := range [3]*Var{r, gamma, beta} {
+			if v != nil {
+				n.ints[2+i] = next
+				next++
+			}
 		}
-		if beta != nil {
-			n.ints[4] = 1 + n.ints[3]
-		}
-		n.aux[0], n.aux[1], n.aux[2] = mean, istd, gamT
+		n.aux[0], n.aux[1], n.aux[2], n.aux[3] = mean, istd, gamT, sum
 	}
 	return out
 }
@@ -682,15 +715,28 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 // dbeta = sum g over rows.
 func layerNormBackward(tp *Tape, n *node) {
 	R, D := n.ints[0], n.ints[1]
-	gi, bi := n.ints[3], n.ints[4]
+	ri, gi, bi := n.ints[2], n.ints[3], n.ints[4]
 	x := n.in[0]
-	needX := x.requiresGrad
+	xv := x.Value.Data
+	if ri > 0 {
+		xv = n.aux[3].Data // AddLayerNorm: the sum x+r
+	}
+	// The input gradient goes to x, and to r too for AddLayerNorm.
+	var dst [2]*Var
+	nd := 0
+	for _, v := range [2]*Var{x, n.in[ri]} {
+		if v.requiresGrad && (nd == 0 || ri > 0) {
+			dst[nd] = v
+			nd++
+		}
+	}
+	needX := nd > 0
 	needG := gi > 0 && n.in[gi].requiresGrad
 	needB := bi > 0 && n.in[bi].requiresGrad
 	chunks := normCeilDiv(R, normChunkRows)
 	j := getNormJob(jobLNBackward)
 	j.n, j.c, j.chunk = R, D, normChunkRows
-	j.x, j.g, j.mean, j.istd, j.a = x.Value.Data, n.out.Grad.Data, n.aux[0].Data, n.aux[1].Data, n.aux[2].Data
+	j.x, j.g, j.mean, j.istd, j.a = xv, n.out.Grad.Data, n.aux[0].Data, n.aux[1].Data, n.aux[2].Data
 	j.needX, j.needAff = needX, needG || needB
 	var p1, p2 []float32
 	if j.needAff {
@@ -698,8 +744,12 @@ func layerNormBackward(tp *Tape, n *node) {
 		j.p1, j.p2 = p1, p2
 	}
 	if needX {
-		gx, fresh := tp.gradOut(x)
+		gx, fresh := tp.gradOut(dst[0])
 		j.y, j.assign = gx.Data, fresh // a fresh buffer is written, not cleared and added into
+	}
+	if nd == 2 {
+		gr, fresh := tp.gradOut(dst[1])
+		j.sum, j.assign2 = gr.Data, fresh
 	}
 	j.parallel(chunks, 3*len(x.Value.Data))
 	if p1 == nil {
@@ -757,6 +807,9 @@ func lnForwardRows(j *normJob, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		xr := j.x[r*D : r*D+D]
 		yr := j.y[r*D : r*D+D]
+		if j.r != nil { // AddLayerNorm: normalise the row of x+r
+			xr = addRow(j.sum[r*D:r*D+D], xr, j.r[r*D:r*D+D])
+		}
 		s1, s2 := kernels.SumShifted64(xr, xr[0])
 		s1 *= inv
 		m := float32(float64(xr[0]) + s1)
@@ -813,6 +866,12 @@ func lnBackwardChunks(j *normJob, lo, hi int) {
 			lnGradRow(j.y[r*D:r*D+D], x0, g0, gam, m0, is0, s.a0, s.b0, j.assign)
 			if pair {
 				lnGradRow(j.y[(r+1)*D:(r+1)*D+D], x1, g1, gam, m1, is1, s.a1, s.b1, j.assign)
+			}
+			if j.sum != nil { // AddLayerNorm's second input
+				lnGradRow(j.sum[r*D:r*D+D], x0, g0, gam, m0, is0, s.a0, s.b0, j.assign2)
+				if pair {
+					lnGradRow(j.sum[(r+1)*D:(r+1)*D+D], x1, g1, gam, m1, is1, s.a1, s.b1, j.assign2)
+				}
 			}
 		}
 	}

@@ -321,6 +321,79 @@ func TestGradLayerNorm(t *testing.T) {
 	}
 }
 
+func TestGradAddLayerNorm(t *testing.T) {
+	rng := tensor.NewRNG(17)
+	for _, shape := range [][]int{{7, 5}, {3, 5, 9}, {131, 257}} {
+		D := shape[len(shape)-1]
+		for _, c := range []struct {
+			name   string
+			noGrad map[int]bool
+			build  func(tp *Tape, in []*Var) *Var
+		}{
+			{"both", nil, func(tp *Tape, in []*Var) *Var { return tp.AddLayerNorm(in[0], in[1], in[2], in[3], 1e-5) }},
+			{"x only", map[int]bool{1: true}, func(tp *Tape, in []*Var) *Var { return tp.AddLayerNorm(in[0], in[1], in[2], in[3], 1e-5) }},
+			{"r only", map[int]bool{0: true}, func(tp *Tape, in []*Var) *Var { return tp.AddLayerNorm(in[0], in[1], in[2], in[3], 1e-5) }},
+			{"plain", nil, func(tp *Tape, in []*Var) *Var { return tp.AddLayerNorm(in[0], in[1], nil, nil, 1e-5) }},
+			// x and r reach the loss by another path too: their gradients
+			// exist when the op's backward runs, which adds into them.
+			{"accumulate", nil, func(tp *Tape, in []*Var) *Var {
+				return tp.Add(tp.AddLayerNorm(in[0], in[1], in[2], in[3], 1e-5), tp.Mul(in[0], in[1]))
+			}},
+			{"same input", nil, func(tp *Tape, in []*Var) *Var { return tp.AddLayerNorm(in[0], in[0], in[2], in[3], 1e-5) }},
+		} {
+			checkGrad(t, gradCase{
+				name: fmt.Sprintf("addlayernorm %v/%s", shape, c.name),
+				inputs: []*tensor.Tensor{randTensor(rng, -2, 2, shape...), randTensor(rng, -2, 2, shape...),
+					randTensor(rng, 0.5, 2, D), randTensor(rng, -1, 1, D)},
+				noGrad: c.noGrad,
+				build:  c.build,
+			})
+		}
+	}
+}
+
+// TestAddLayerNormBits checks that AddLayerNorm's output and gradients are
+// bit for bit those of Add followed by LayerNorm, with gradients written
+// fresh and added into existing ones.
+func TestAddLayerNormBits(t *testing.T) {
+	rng := tensor.NewRNG(18)
+	for _, shape := range [][]int{{7, 5}, {131, 257}, {64, 512}} {
+		D := shape[len(shape)-1]
+		xt, rt := randTensor(rng, -2, 2, shape...), randTensor(rng, -2, 2, shape...)
+		gt, bt := randTensor(rng, 0.5, 2, D), randTensor(rng, -1, 1, D)
+		seed := randTensor(rng, -1, 1, shape...)
+		for _, extra := range []bool{false, true} {
+			run := func(fused bool) [][]float32 {
+				x, r, g, b := NewParam(xt.Clone()), NewParam(rt.Clone()), NewParam(gt.Clone()), NewParam(bt.Clone())
+				tp := NewTape()
+				xv, rv := tp.Mul(x, tp.Scalar(1)), tp.Mul(r, tp.Scalar(1)) // tape Vars, whose gradients start nil
+				var y *Var
+				if fused {
+					y = tp.AddLayerNorm(xv, rv, g, b, 1e-5)
+				} else {
+					y = tp.LayerNorm(tp.Add(xv, rv), g, b, 1e-5)
+				}
+				if extra {
+					y = tp.Add(y, tp.Mul(xv, rv))
+				}
+				if err := tp.BackwardWith(y, seed); err != nil {
+					t.Fatal(err)
+				}
+				return [][]float32{y.Value.Data, x.Grad.Data, r.Grad.Data, g.Grad.Data, b.Grad.Data}
+			}
+			want, got := run(false), run(true)
+			for k, name := range []string{"output", "x grad", "r grad", "gamma grad", "beta grad"} {
+				for i := range want[k] {
+					if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+						t.Errorf("%v extra=%v: %s[%d] = %v, want %v (Add then LayerNorm)", shape, extra, name, i, got[k][i], want[k][i])
+						break
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestNormErrors(t *testing.T) {
 	x2 := tensor.New(4, 3)
 	c3, c4 := tensor.New(3), tensor.New(4)
@@ -343,6 +416,8 @@ func TestNormErrors(t *testing.T) {
 		{"ln gamma", "gamma", func(tp *Tape) *Var { return tp.LayerNorm(tp.Const(x2), tp.Const(c4), nil, 1e-5) }},
 		{"ln beta", "beta", func(tp *Tape) *Var { return tp.LayerNorm(tp.Const(x2), nil, tp.Const(c4), 1e-5) }},
 		{"ln rank", "layernorm", func(tp *Tape) *Var { return tp.LayerNorm(tp.Const(&tensor.Tensor{Data: []float32{1}}), nil, nil, 1e-5) }},
+		{"addln shapes", "addlayernorm", func(tp *Tape) *Var { return tp.AddLayerNorm(tp.Const(x2), tp.Const(tensor.New(3, 4)), nil, nil, 1e-5) }},
+		{"addln gamma", "addlayernorm", func(tp *Tape) *Var { return tp.AddLayerNorm(tp.Const(x2), tp.Const(x2), tp.Const(c4), nil, 1e-5) }},
 	} {
 		tp := NewTape()
 		c.f(tp)
@@ -387,6 +462,11 @@ func TestNormNoAllocs(t *testing.T) {
 		assertNoAllocsNorm(t, fmt.Sprintf("layernorm %v", shape), tp, func() {
 			tp.Reset()
 			y := tp.LayerNorm(x, lg, lb, 1e-5)
+			_ = tp.BackwardWith(y, seed)
+		})
+		assertNoAllocsNorm(t, fmt.Sprintf("addlayernorm %v", shape), tp, func() {
+			tp.Reset()
+			y := tp.AddLayerNorm(x, x, lg, lb, 1e-5)
 			_ = tp.BackwardWith(y, seed)
 		})
 	}

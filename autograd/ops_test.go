@@ -197,16 +197,70 @@ func TestGradShapeOps(t *testing.T) {
 	rng := tensor.NewRNG(8)
 	x := randTensor(rng, -1, 1, 3, 5, 7)
 	y := randTensor(rng, -1, 1, 3, 2, 7)
+	big := randTensor(rng, -1, 1, 5, 64, 7, 31) // above permuteParallelMin
 	for _, c := range []gradCase{
 		{name: "reshape", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Reshape(in[0], 7, -1) }},
 		{name: "flatten", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Flatten(in[0]) }},
+		// An op's output reshaped twice and used before and after: the last
+		// reshape's input takes its output's gradient memory, into which
+		// the other uses then add.
+		{name: "reshape shared", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var {
+			h := tp.Mul(in[0], in[0])
+			a := tp.Mul(h, h)
+			r := tp.Reshape(tp.Reshape(h, 5, -1), 7, -1)
+			return tp.Add(tp.Add(tp.Reshape(a, 7, -1), tp.Mul(r, r)), tp.Reshape(h, 7, -1))
+		}},
 		{name: "permute", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Permute(in[0], 2, 0, 1) }},
+		// Large enough to split across the worker pool; the second permute's
+		// gradient is written fresh, the first's added into it.
+		{name: "permute parallel", inputs: []*tensor.Tensor{big}, build: func(tp *Tape, in []*Var) *Var {
+			h := tp.Mul(in[0], in[0])
+			return tp.Add(tp.Permute(h, 0, 2, 3, 1), tp.Permute(h, 0, 2, 3, 1))
+		}},
 		{name: "slice", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Slice(in[0], 1, 1, 4) }},
 		{name: "concat", inputs: []*tensor.Tensor{x, y}, build: func(tp *Tape, in []*Var) *Var { return tp.Concat(1, in[0], in[1], in[0]) }},
 		// Repeated and skipped rows: the gradient of a repeated row sums.
 		{name: "gather", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Gather(in[0], []int{2, 0, 2, 2}) }},
 	} {
 		checkGrad(t, c)
+	}
+}
+
+// TestPermuteParallelValues checks a permute split across the worker pool
+// (NCHW to NHWC, as dim's local maps) element by element.
+func TestPermuteParallelValues(t *testing.T) {
+	const N, C, H, W = 5, 64, 7, 31
+	x := randTensor(tensor.NewRNG(9), -1, 1, N, C, H, W)
+	tp := NewTape()
+	y := tp.Permute(tp.Const(x), 0, 2, 3, 1).Value
+	for n := range N {
+		for c := range C {
+			for h := range H {
+				for w := range W {
+					if got, want := y.Data[((n*H+h)*W+w)*C+c], x.Data[((n*C+c)*H+h)*W+w]; got != want {
+						t.Fatalf("out[%d,%d,%d,%d] = %v, want x[%d,%d,%d,%d] = %v", n, h, w, c, got, n, c, h, w, want)
+					}
+				}
+			}
+		}
+	}
+	// The backward pass, twice on one tape: the second writes its fresh
+	// gradient into buffers that hold the first's values.
+	p := NewParam(x)
+	seed := randTensor(tensor.NewRNG(10), -1, 1, N, H, W, C)
+	for run := range 2 {
+		tp.Reset()
+		p.DropGrad()
+		h := tp.Mul(p, tp.Scalar(2))
+		if err := tp.BackwardWith(tp.Permute(h, 0, 2, 3, 1), seed); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range p.Grad.Data {
+			n, c, hw := i/(C*H*W), i/(H*W)%C, i%(H*W)
+			if want := 2 * seed.Data[(n*H*W+hw)*C+c]; v != want {
+				t.Fatalf("run %d: gradient %d = %v, want %v", run, i, v, want)
+			}
+		}
 	}
 }
 

@@ -1,10 +1,6 @@
 package autograd
 
-import (
-	"sync"
-
-	"github.com/deepinfomax/deepinfomax/kernels"
-)
+import "github.com/deepinfomax/deepinfomax/kernels"
 
 // PairFunc is an estimator's term at one score u of a score matrix: its
 // value f and derivative df, for a positive pair (the joint distribution)
@@ -106,29 +102,13 @@ type pairJob struct {
 	fn             func(lo, hi int) // j.rows, bound once
 }
 
-var pairJobs struct {
-	sync.Mutex
-	free []*pairJob
-}
+var pairJobs = freeList[pairJob]{init: func(j *pairJob) { j.fn = j.rows }}
 
-func getPairJob() *pairJob {
-	pairJobs.Lock()
-	defer pairJobs.Unlock()
-	if k := len(pairJobs.free); k > 0 {
-		j := pairJobs.free[k-1]
-		pairJobs.free = pairJobs.free[:k-1]
-		return j
-	}
-	j := &pairJob{}
-	j.fn = j.rows
-	return j
-}
+func getPairJob() *pairJob { return pairJobs.get() }
 
 func (j *pairJob) put() {
 	j.f, j.u, j.df = nil, nil, nil
-	pairJobs.Lock()
-	pairJobs.free = append(pairJobs.free, j)
-	pairJobs.Unlock()
+	pairJobs.put(j)
 }
 
 // rows evaluates rows [lo, hi): each row's positive and negative sums and
@@ -152,3 +132,4 @@ func (j *pairJob) rows(lo, hi int) {
 		j.rowPos[i], j.rowNeg[i] = pos, neg
 	}
 }
+

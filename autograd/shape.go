@@ -1,9 +1,15 @@
 package autograd
 
-import "github.com/deepinfomax/deepinfomax/tensor"
+import (
+	"github.com/deepinfomax/deepinfomax/kernels"
+	"github.com/deepinfomax/deepinfomax/tensor"
+)
 
 // Reshape returns x viewed with a new shape (sharing its values); one axis
-// may be -1 and is inferred.
+// may be -1 and is inferred. In the backward pass an input made by the tape
+// takes the output's gradient memory instead of a copy, so after Backward
+// the output's Grad holds the input's whole gradient (read the gradients of
+// parameters and leaves, as PyTorch keeps no others).
 func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	if tp.failed() {
 		return tp.newVar(1)
@@ -33,10 +39,21 @@ func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 		return tp.fail("reshape: %v (%d elements) to %v", x.Value.Shape, size, cloneInts(shape))
 	}
 	out := tp.wrap(tp.view(x.Value.Data, s[:len(shape)]))
-	tp.record(func(tp *Tape, n *node) {
-		addTo(tp.grad(n.in[0]).Data, n.out.Grad.Data)
-	}, out, x)
+	tp.record(reshapeBackward, out, x)
 	return out
+}
+
+// reshapeBackward passes the output's gradient to the input. An input the
+// tape made, without a gradient yet, takes the output gradient's memory
+// (reshaped) instead of a copy: nothing reads the output's gradient after
+// this, so later additions into the input's gradient are safe.
+func reshapeBackward(tp *Tape, n *node) {
+	x, g := n.in[0], n.out.Grad
+	if x.taped && x.Grad == nil && x.spare == nil {
+		x.Grad = tp.view(g.Data, x.Value.Shape)
+		return
+	}
+	addTo(tp.grad(x).Data, g.Data)
 }
 
 // Flatten reshapes x [N, ...] to [N, rest].
@@ -70,7 +87,7 @@ func (tp *Tape) Permute(x *Var, perm ...int) *Var {
 		os[i] = xs[p]
 	}
 	out := tp.newVar(os[:rank]...)
-	permuteCopy(out.Value.Data, x.Value.Data, xs, perm, false)
+	permuteCopy(out.Value.Data, x.Value.Data, xs, perm, permuteForward)
 	if n := tp.record(permuteBackward, out, x); n != nil {
 		copy(n.ints[:], perm)
 	}
@@ -79,13 +96,29 @@ func (tp *Tape) Permute(x *Var, perm ...int) *Var {
 
 func permuteBackward(tp *Tape, n *node) {
 	x := n.in[0]
-	permuteCopy(n.out.Grad.Data, tp.grad(x).Data, x.Value.Shape, n.ints[:len(x.Value.Shape)], true)
+	gx, fresh := tp.gradOut(x)
+	mode := permuteAddBack
+	if fresh {
+		mode = permuteSetBack
+	}
+	permuteCopy(n.out.Grad.Data, gx.Data, x.Value.Shape, n.ints[:len(x.Value.Shape)], mode)
 }
 
-// permuteCopy moves data between src (shape xs) and its permutation dst.
-// Forward (back=false) writes dst[out] = src[in]; back=true accumulates
-// src[in] += dst[out], the transposed map.
-func permuteCopy(dst, src []float32, xs []int, perm []int, back bool) {
+// Directions of permuteCopy.
+const (
+	permuteForward = iota // dst[out] = src[in]
+	permuteSetBack        // src[in] = dst[out]: a fresh gradient written
+	permuteAddBack        // src[in] += dst[out]: a gradient accumulated
+)
+
+// permuteParallelMin is the number of elements from which permuteCopy
+// splits the output's first axis across the worker pool.
+const permuteParallelMin = 1 << 16
+
+// permuteCopy moves data between src (shape xs) and its permutation dst, in
+// the direction mode. Large copies split the output's first axis across
+// the worker pool; every element is moved once either way.
+func permuteCopy(dst, src []float32, xs []int, perm []int, mode int) {
 	rank := len(xs)
 	var inStride [maxRank]int
 	s := 1
@@ -93,20 +126,82 @@ func permuteCopy(dst, src []float32, xs []int, perm []int, back bool) {
 		inStride[i] = s
 		s *= xs[i]
 	}
-	var os, st, zero [maxRank]int
+	j := permuteJob{dst: dst, src: src, rank: rank, mode: mode}
 	for i, p := range perm {
-		os[i] = xs[p]
-		st[i] = inStride[p]
+		j.os[i] = xs[p]
+		j.st[i] = inStride[p]
 	}
-	bcastIter(os[:rank], &st, &zero, func(ia, _, io, m, sa, _ int) {
-		if back {
+	if rank >= 2 && s >= permuteParallelMin && j.os[0] >= 2 {
+		pj := getPermuteJob()
+		fn := pj.fn
+		*pj = j
+		pj.fn = fn
+		kernels.ParallelFor(j.os[0], pj.fn)
+		pj.put()
+		return
+	}
+	j.rows(0, max(j.os[0], 1))
+}
+
+// permuteJob is one permuteCopy: the output's shape os and the input
+// strides st of its axes.
+type permuteJob struct {
+	dst, src []float32
+	os, st   [maxRank]int
+	rank     int
+	mode     int
+	fn       func(lo, hi int) // j.rows, bound once
+}
+
+var permuteJobs = freeList[permuteJob]{init: func(j *permuteJob) { j.fn = j.rows }}
+
+func getPermuteJob() *permuteJob { return permuteJobs.get() }
+
+func (j *permuteJob) put() {
+	j.dst, j.src = nil, nil
+	permuteJobs.put(j)
+}
+
+// rows moves the elements of indices [lo, hi) of the output's first axis
+// (all of them for a rank-0 or rank-1 output when lo, hi = 0, 1).
+func (j *permuteJob) rows(lo, hi int) {
+	if j.rank < 2 {
+		j.block(j.os[:j.rank], &j.st, 0, 0)
+		return
+	}
+	var st [maxRank]int
+	copy(st[:], j.st[1:j.rank])
+	inner := 1
+	for _, d := range j.os[1:j.rank] {
+		inner *= d
+	}
+	for i := lo; i < hi; i++ {
+		j.block(j.os[1:j.rank], &st, i*j.st[0], i*inner)
+	}
+}
+
+// block moves the part of the copy of shape os (input strides st) whose
+// first elements are src[ia0] and dst[io0].
+func (j *permuteJob) block(os []int, st *[maxRank]int, ia0, io0 int) {
+	var zero [maxRank]int
+	dst, src := j.dst, j.src
+	mode := j.mode
+	bcastIter(os, st, &zero, func(ia, _, io, m, sa, _ int) {
+		ia += ia0
+		io += io0
+		switch mode {
+		case permuteAddBack:
 			for i := 0; i < m; i++ {
 				src[ia+i*sa] += dst[io+i]
 			}
-			return
-		}
-		for i := 0; i < m; i++ {
-			dst[io+i] = src[ia+i*sa]
+		case permuteSetBack:
+			for i := 0; i < m; i++ {
+				src[ia+i*sa] = dst[io+i]
+			}
+		default:
+			for i := 0; i < m; i++ {
+				dst[io+i] = src[ia+i*sa]
+			}
 		}
 	})
 }

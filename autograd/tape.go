@@ -29,6 +29,9 @@ type Var struct {
 	Grad *tensor.Tensor
 
 	requiresGrad bool
+	// taped marks a Var the tape made (an op's output, Const, Leaf): its
+	// gradient may share memory with another tape buffer.
+	taped bool
 	// spare is the buffer of a gradient dropped by DropGrad, taken back by
 	// the next backward pass that reaches the Var.
 	spare *tensor.Tensor
@@ -236,7 +239,7 @@ func (tp *Tape) wrap(value *tensor.Tensor) *Var {
 	}
 	v := tp.vars[tp.nv]
 	tp.nv++
-	v.Value, v.Grad, v.requiresGrad, v.spare = value, nil, false, nil
+	v.Value, v.Grad, v.requiresGrad, v.spare, v.taped = value, nil, false, nil, true
 	return v
 }
 

@@ -44,7 +44,7 @@ func NewMINet(in, units int, rng *tensor.RNG) *MINet {
 // Forward implements nn.Module on rows [R, in], giving [R, units].
 func (m *MINet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	h := m.Conv2.Forward(tp, m.BN.ForwardReLU(tp, m.Conv1.Forward(tp, x)))
-	return m.LN.Forward(tp, tp.Add(h, m.Short.Forward(tp, x)))
+	return m.LN.ForwardAdd(tp, h, m.Short.Forward(tp, x))
 }
 
 // rows turns a feature map [N,C,H,W] into rows [N*H*W, C], one per location.

@@ -159,6 +159,14 @@ func (l *LayerNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return tp.LayerNorm(x, l.Gamma, l.Beta, l.Eps)
 }
 
+// ForwardAdd is Forward of x+r, a residual connection's sum, as one op
+// (autograd.Tape.AddLayerNorm): the same values and gradients as
+// Forward(tp, tp.Add(x, r)) with less memory traffic. x and r must have the
+// same shape.
+func (l *LayerNorm) ForwardAdd(tp *autograd.Tape, x, r *autograd.Var) *autograd.Var {
+	return tp.AddLayerNorm(x, r, l.Gamma, l.Beta, l.Eps)
+}
+
 // Collect implements Collector.
 func (l *LayerNorm) Collect(prefix string, s *State) {
 	s.AddParam(prefix+"weight", l.Gamma)
