@@ -132,4 +132,3 @@ func (j *pairJob) rows(lo, hi int) {
 		j.rowPos[i], j.rowNeg[i] = pos, neg
 	}
 }
-
