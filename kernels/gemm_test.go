@@ -377,6 +377,72 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmDeep measures products with several blocks of k (the MI
+// networks' weight gradients at 512 units, k = 3136 locations), where each
+// participant walks k outside its group of A blocks.
+func BenchmarkSgemmDeep(b *testing.B) {
+	for _, s := range []struct {
+		transA  bool
+		m, n, k int
+	}{{true, 512, 512, 3136}, {true, 512, 128, 3136}, {false, 1024, 512, 3136}, {false, 512, 1024, 3136}} {
+		b.Run(fmt.Sprintf("tA=%v/%dx%dx%d", s.transA, s.m, s.n, s.k), func(b *testing.B) {
+			benchGemm(b, Sgemm, s.transA, false, s.m, s.n, s.k)
+		})
+	}
+}
+
+// TestSgemmGroups checks products with several blocks of k, whose A blocks
+// are shared out in groups, one per participant, bit for bit against the
+// same products on one goroutine (one group): each element of C gets the
+// same blocks of k in the same order either way.
+func TestSgemmGroups(t *testing.T) {
+	if Workers() < 2 {
+		t.Skip("one core: no groups to compare")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, s := range []struct {
+		transA, transB bool
+		m, n, k        int
+		beta           float32
+	}{
+		{false, false, 300, 200, 1100, 0},
+		{true, false, 501, 77, 1500, 1},
+		{false, true, 1000, 130, 1030, 0.5},
+		{true, true, 130, 600, 2000, 0},
+	} {
+		if s.m*s.n*s.k < sgemmParallelMinWork || s.k <= defaultKernel.kc {
+			t.Fatalf("%+v: not a parallel product with several blocks of k", s)
+		}
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		a, bm, c0 := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+		got, want := append([]float32(nil), c0...), append([]float32(nil), c0...)
+		Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, s.beta, got, s.n)
+		x := getGemmCtx()
+		x.alpha = 1
+		x.kern, x.preA, x.serial = defaultKernel, nil, true
+		x.transA, x.transB = s.transA, s.transB
+		x.m, x.n, x.k = s.m, s.n, s.k
+		x.beta = s.beta
+		x.a, x.b, x.c = a, bm, want
+		x.lda, x.ldb, x.ldc = lda, ldb, s.n
+		x.run()
+		x.a, x.b, x.c, x.serial = nil, nil, nil, false
+		putGemmCtx(x)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Errorf("%+v: C[%d] = %v on %d cores, %v on one", s, i, got[i], Workers(), want[i])
+				break
+			}
+		}
+	}
+}
+
 // BenchmarkSgemmFromMemory measures the products of the DIM encoder's fc
 // layer (basic28x28: 6272 -> 1024, batch 64) with the weight read from
 // memory, as in a training step, where the rest of the step evicts it from
