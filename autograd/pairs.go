@@ -21,6 +21,25 @@ type PairFunc func(u float32, positive bool) (f, df float32)
 // accumulated in float64 and added in row order, so the result does not
 // depend on the number of workers. N must be at least 2.
 func (tp *Tape) PairMeans(u *Var, f PairFunc) *Var {
+	return tp.pairMeans(u, f, nil)
+}
+
+// PairSliceFunc is an estimator's term on a run of scores u that are all
+// positive pairs or all negative pairs: it sets f[i] and df[i] (as long as
+// u) as PairFunc does for u[i]. It must be safe for concurrent use.
+type PairSliceFunc func(u, f, df []float32, positive bool)
+
+// PairMeansSlices is PairMeans with the term evaluated on runs of scores
+// (each row's negatives before its positives, its positives, the negatives
+// after), for terms with a vectorised form (mi's JSD and GAN use
+// kernels.SoftplusNeg). The sums are the same, in the same order, as
+// PairMeans's with the element-wise term.
+func (tp *Tape) PairMeansSlices(u *Var, f PairSliceFunc) *Var {
+	return tp.pairMeans(u, nil, f)
+}
+
+// pairMeans is PairMeans with f, or PairMeansSlices with fs.
+func (tp *Tape) pairMeans(u *Var, f PairFunc, fs PairSliceFunc) *Var {
 	if tp.failed() {
 		return tp.newVar(1)
 	}
@@ -32,7 +51,10 @@ func (tp *Tape) PairMeans(u *Var, f PairFunc) *Var {
 	out := tp.newVar(1)
 	df := tp.Buffer(n, n*l)
 	j := getPairJob()
-	j.n, j.l, j.f, j.u, j.df = n, l, f, u.Value.Data, df.Data
+	j.n, j.l, j.f, j.fs, j.u, j.df = n, l, f, fs, u.Value.Data, df.Data
+	if fs != nil {
+		j.fv = tp.Buffer(n, n*l).Data // the terms, summed after each row
+	}
 	if cap(j.rowPos) < n {
 		j.rowPos, j.rowNeg = make([]float64, n), make([]float64, n)
 	}
@@ -97,7 +119,8 @@ func pairMeansBackward(tp *Tape, nd *node) {
 type pairJob struct {
 	n, l           int
 	f              PairFunc
-	u, df          []float32
+	fs             PairSliceFunc
+	u, df, fv      []float32
 	rowPos, rowNeg []float64
 	fn             func(lo, hi int) // j.rows, bound once
 }
@@ -107,7 +130,7 @@ var pairJobs = freeList[pairJob]{init: func(j *pairJob) { j.fn = j.rows }}
 func getPairJob() *pairJob { return pairJobs.get() }
 
 func (j *pairJob) put() {
-	j.f, j.u, j.df = nil, nil, nil
+	j.f, j.fs, j.u, j.df, j.fv = nil, nil, nil, nil, nil
 	pairJobs.put(j)
 }
 
@@ -119,6 +142,21 @@ func (j *pairJob) rows(lo, hi int) {
 		u, df := j.u[i*w:(i+1)*w], j.df[i*w:(i+1)*w]
 		var pos, neg float64
 		p0, p1 := i*j.l, (i+1)*j.l
+		if j.fs != nil {
+			fv := j.fv[i*w : (i+1)*w]
+			j.fs(u[:p0], fv[:p0], df[:p0], false)
+			j.fs(u[p0:p1], fv[p0:p1], df[p0:p1], true)
+			j.fs(u[p1:], fv[p1:], df[p1:], false)
+			for c, v := range fv {
+				if c >= p0 && c < p1 {
+					pos += float64(v)
+				} else {
+					neg += float64(v)
+				}
+			}
+			j.rowPos[i], j.rowNeg[i] = pos, neg
+			continue
+		}
 		for c, v := range u {
 			positive := c >= p0 && c < p1
 			f, d := j.f(v, positive)

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -118,11 +119,14 @@ func (c *Cache) Loss(tp *autograd.Tape, m Measure, u *autograd.Var) (*autograd.V
 	case DV:
 		return donskerVaradhan(tp, mk, u), tp.Err()
 	}
+	// The mean over the negative entries minus that over the positive ones.
+	if fs, ok := pairSliceFuncs[m]; ok {
+		return tp.PairMeansSlices(u, fs), tp.Err()
+	}
 	f, ok := pairFuncs[m]
 	if !ok {
 		return nil, fmt.Errorf("mi: unknown measure %q", m)
 	}
-	// The mean over the negative entries minus that over the positive ones.
 	return tp.PairMeans(u, f), tp.Err()
 }
 
@@ -220,20 +224,6 @@ func donskerVaradhan(tp *autograd.Tape, mk *Masks, u *autograd.Var) *autograd.Va
 // section 3, the reference's get_positive_expectation and
 // get_negative_expectation), with their derivatives.
 var pairFuncs = map[Measure]autograd.PairFunc{
-	JSD: func(u float32, positive bool) (float32, float32) {
-		sp, sn := softplusNeg(u)
-		if positive { // log 2 - softplus(-u)
-			return log2 - sp, sn
-		}
-		return sp + u - log2, 1 - sn // softplus(-u) + u - log 2
-	},
-	GAN: func(u float32, positive bool) (float32, float32) {
-		sp, sn := softplusNeg(u)
-		if positive { // -softplus(-u)
-			return -sp, sn
-		}
-		return sp + u, 1 - sn // softplus(-u) + u
-	},
 	X2: func(u float32, positive bool) (float32, float32) {
 		if positive { // u^2
 			return u * u, 2 * u
@@ -272,14 +262,34 @@ var pairFuncs = map[Measure]autograd.PairFunc{
 	W1: func(u float32, _ bool) (float32, float32) { return u, 1 },
 }
 
-// softplusNeg returns softplus(-u) = log(1 + e^-u) and its derivative with
-// respect to u negated, sigmoid(-u), from one exponential, without
-// overflow.
-func softplusNeg(u float32) (sp, sig float32) {
-	x := -float64(u)
-	e := math.Exp(-math.Abs(x)) // in (0, 1]
-	if x > 0 {
-		return float32(x + math.Log1p(e)), float32(1 / (1 + e))
-	}
-	return float32(math.Log1p(e)), float32(e / (1 + e))
+// pairSliceFuncs are the terms of JSD and GAN on runs of scores, from
+// kernels.SoftplusNeg's softplus(-u) and sigmoid(-u) (8 scores at a time
+// with AVX-512), with their derivatives.
+var pairSliceFuncs = map[Measure]autograd.PairSliceFunc{
+	JSD: func(u, f, df []float32, positive bool) {
+		kernels.SoftplusNeg(f, df, u)
+		if positive { // log 2 - softplus(-u), derivative sigmoid(-u)
+			for i, sp := range f[:len(u)] {
+				f[i] = log2 - sp
+			}
+			return
+		}
+		for i, sp := range f[:len(u)] { // softplus(-u) + u - log 2
+			f[i] = sp + u[i] - log2
+			df[i] = 1 - df[i]
+		}
+	},
+	GAN: func(u, f, df []float32, positive bool) {
+		kernels.SoftplusNeg(f, df, u)
+		if positive { // -softplus(-u)
+			for i, sp := range f[:len(u)] {
+				f[i] = -sp
+			}
+			return
+		}
+		for i, sp := range f[:len(u)] { // softplus(-u) + u
+			f[i] = sp + u[i]
+			df[i] = 1 - df[i]
+		}
+	},
 }
