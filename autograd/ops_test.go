@@ -226,6 +226,27 @@ func TestGradShapeOps(t *testing.T) {
 	}
 }
 
+// TestPermuteEmpty checks permutes of tensors with an axis of length 0,
+// forward and backward.
+func TestPermuteEmpty(t *testing.T) {
+	for _, c := range []struct {
+		shape, perm []int
+	}{{[]int{0, 5}, []int{0, 1}}, {[]int{5, 0}, []int{1, 0}}, {[]int{0, 3, 4}, []int{0, 2, 1}}, {[]int{3, 0, 4}, []int{1, 0, 2}}} {
+		tp := NewTape()
+		x := tp.Leaf(tensor.New(c.shape...))
+		y := tp.Permute(x, c.perm...)
+		if err := tp.Err(); err != nil {
+			t.Fatalf("%v by %v: %v", c.shape, c.perm, err)
+		}
+		if y.Value.Size() != 0 {
+			t.Errorf("%v by %v: %d elements, want 0", c.shape, c.perm, y.Value.Size())
+		}
+		if err := tp.BackwardWith(tp.Add(y, y), tensor.New(y.Value.Shape...)); err != nil {
+			t.Errorf("%v by %v: backward: %v", c.shape, c.perm, err)
+		}
+	}
+}
+
 // TestPermuteParallelValues checks a permute split across the worker pool
 // (NCHW to NHWC, as dim's local maps) element by element.
 func TestPermuteParallelValues(t *testing.T) {

@@ -126,6 +126,9 @@ func permuteCopy(dst, src []float32, xs []int, perm []int, mode int) {
 		inStride[i] = s
 		s *= xs[i]
 	}
+	if s == 0 {
+		return // an axis of length 0: nothing to move
+	}
 	j := permuteJob{dst: dst, src: src, rank: rank, mode: mode}
 	for i, p := range perm {
 		j.os[i] = xs[p]

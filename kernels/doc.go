@@ -4,7 +4,7 @@
 // the purego build tag), the convolution and pooling helpers built on it,
 // the element-wise kernels of the training step (AdamUpdate, ReLU and its
 // backward passes, BatchNorm's and LayerNorm's row passes NormApply,
-// NormGrad, LayerNormApply and their kin; AVX-512 assembly, bit-identical
-// to the scalar Go loops),
+// NormGrad, LayerNormApply and their kin, and SoftplusNeg, the JSD and GAN
+// terms; AVX-512 assembly, bit-identical to the scalar Go loops),
 // and the persistent worker pool (ParallelFor) that runs them on all cores.
 package kernels

@@ -89,6 +89,11 @@ const gemmMaxKC = 1024
 // microseconds when it is spinning and tens of them when it is parked.
 const sgemmParallelMinWork = 1 << 22
 
+// gemmGroupBlocks bounds the blocks of A in a group of a product with
+// several blocks of k (its packed A, at most 8 x 112 x 512 floats, 1.8 MiB,
+// is kept by the pooled context).
+const gemmGroupBlocks = 8
+
 // gemmMaxPackedB bounds the packed B slab (in floats, 16 MiB): wider products
 // are processed in several slabs of columns.
 const gemmMaxPackedB = 4 << 20
@@ -348,9 +353,11 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	// than 2 or 3 groups per participant). A narrow B (the fc layer's
 	// products with the batch's 64 columns) stays in cache anyway, and
 	// there the A blocks, read from memory, stream better one at a time.
+	// A group packs its blocks of A together, so groups have at most
+	// gemmGroupBlocks blocks (more groups, a multiple of p, for a long A).
 	x.groups = x.mBlocks
 	if x.k > kn.kc && x.nSubs == 1 && p > 1 && x.n >= 4*nr {
-		x.groups = min(x.mBlocks, p)
+		x.groups = min(x.mBlocks, gemmRoundUp(gemmCeilDiv(x.mBlocks, gemmGroupBlocks), p))
 	}
 	kcMax := min(kn.kc, x.k)
 

@@ -4,10 +4,11 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// softplusAVX512 reports whether SoftplusNeg runs in AVX-512 assembly. It
-// also needs FMA: math.Exp takes its fused multiply-add path where the CPU
-// has AVX and FMA, and the assembly follows that path.
-var softplusAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX && cpu.X86.HasFMA
+// softplusAVX512 reports whether SoftplusNeg runs in AVX-512 assembly (with
+// a few AVX2 integer instructions). It also needs FMA: math.Exp takes its
+// fused multiply-add path where the CPU has AVX and FMA, and the assembly
+// follows that path.
+var softplusAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasAVX && cpu.X86.HasFMA
 
 // softplusNegAVX512 is SoftplusNeg's loop over n elements, a multiple of 8.
 //
