@@ -103,3 +103,19 @@ func reluBackwardAdd(gx, g, y []float32) {
 	_, _ = gx[n-1], y[n-1]
 	reluBackwardAddAVX512(&gx[0], &g[0], &y[0], n)
 }
+
+// col2imRowsAVX512 adds the entries of the rows plan (see windowTable)
+// into the h rows of w floats at dst: entry e of row iy adds the
+// popcount(mask) floats at src[kk*np+off:] into the lanes of mask.
+//
+//go:noescape
+func col2imRowsAVX512(dst *float32, w, h int, rows *col2imEntry, rowStart *int32, src *float32, np int)
+
+// col2imRows runs col2imRowsAVX512 on one plane dst (h*w floats) from the
+// columns src of its channel and image (row kk at src[kk*np:]).
+func col2imRows(dst []float32, w int, t *windowTable, src []float32, np int) {
+	if len(t.rows) == 0 {
+		return
+	}
+	col2imRowsAVX512(&dst[0], w, len(t.rowStart)-1, &t.rows[0], &t.rowStart[0], &src[0], np)
+}

@@ -458,3 +458,52 @@ finiteNo:
 	MOVB $0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func col2imRowsAVX512(dst *float32, w, h int, rows *col2imEntry, rowStart *int32, src *float32, np int)
+//
+// For each of the h rows of dst (w <= 16 floats): the row in Z0, then for
+// each of its plan's entries (kk, off, mask) in order, the popcount(mask)
+// floats at src[kk*np+off] expanded into the lanes of mask and added to
+// those lanes only; the row stored back.
+TEXT ·col2imRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), CX
+	MOVQ h+16(FP), R9
+	MOVQ rows+24(FP), R10
+	MOVQ rowStart+32(FP), R11
+	MOVQ src+40(FP), SI
+	MOVQ np+48(FP), R12
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K1 // the row's w lanes
+	SHLQ $2, CX  // the row's bytes
+	XORQ R13, R13 // iy
+c2irow:
+	CMPQ R13, R9
+	JGE c2idone
+	VMOVUPS.Z (DI), K1, Z0
+	MOVLQSX (R11)(R13*4), AX  // first entry
+	MOVLQSX 4(R11)(R13*4), R8 // end
+c2ient:
+	CMPQ AX, R8
+	JGE c2istore
+	LEAQ (AX)(AX*2), DX
+	MOVLQSX (R10)(DX*4), BX   // kk
+	IMULQ R12, BX
+	MOVLQSX 4(R10)(DX*4), R14 // off
+	ADDQ R14, BX
+	MOVL 8(R10)(DX*4), R14    // mask
+	KMOVW R14, K2
+	VEXPANDPS.Z (SI)(BX*4), K2, Z1
+	VADDPS Z1, Z0, K2, Z0
+	INCQ AX
+	JMP c2ient
+c2istore:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ CX, DI
+	INCQ R13
+	JMP c2irow
+c2idone:
+	VZEROUPPER
+	RET

@@ -27,3 +27,8 @@ func reluBackward(gx, g, y []float32) { reluBackwardGo(gx, g, y) }
 // reluBackwardAdd runs ReLUBackwardAdd's loop on slices of equal, non-zero
 // length.
 func reluBackwardAdd(gx, g, y []float32) { reluBackwardAddGo(gx, g, y) }
+
+// col2imRows is never called without AVX-512.
+func col2imRows(dst []float32, w int, t *windowTable, src []float32, np int) {
+	panic("kernels: col2imRows without AVX-512")
+}

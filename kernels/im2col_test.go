@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -230,4 +231,61 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCol2imRows checks col2im's AVX-512 row path (planes at most 16 wide)
+// bit for bit against the scalar loops on random geometries, with -0 and
+// non-zero values in the columns and already in the output.
+func TestCol2imRows(t *testing.T) {
+	if !elemAVX512 {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	defer func(on bool) { elemAVX512 = on }(elemAVX512)
+	for i := range 300 {
+		h, w := 1+r.IntN(16), 1+r.IntN(16)
+		kh, kw := 1+r.IntN(min(5, h+2)), 1+r.IntN(min(5, w+2))
+		stride, pad := 1+r.IntN(3), r.IntN(3)
+		if OutSize(h, kh, stride, pad) < 1 || OutSize(w, kw, stride, pad) < 1 {
+			continue
+		}
+		g := NewConvGeom(1+r.IntN(3), 1+r.IntN(3), h, w, kh, kw, stride, pad)
+		switch i { // the encoders' convolutions on planes of at most 16
+		case 0:
+			g = NewConvGeom(3, 2, 14, 14, 5, 5, 2, 2) // basic28x28's conv2
+		case 1:
+			g = NewConvGeom(2, 3, 16, 16, 4, 4, 2, 1) // basic32x32's conv2
+		case 2:
+			g = NewConvGeom(2, 3, 8, 8, 4, 4, 2, 1) // basic32x32's conv3
+		}
+		cols := make([]float32, g.ColRows()*g.ColCols())
+		x0 := make([]float32, g.N*g.C*g.H*g.W)
+		for j := range cols {
+			cols[j] = float32(r.NormFloat64())
+			if r.IntN(5) == 0 {
+				cols[j] = float32(math.Copysign(0, -1))
+			}
+		}
+		for j := range x0 {
+			if r.IntN(2) == 0 {
+				x0[j] = float32(r.NormFloat64())
+			} else if r.IntN(2) == 0 {
+				x0[j] = float32(math.Copysign(0, -1))
+			}
+		}
+		want, got := append([]float32(nil), x0...), append([]float32(nil), x0...)
+		elemAVX512 = false
+		for c := range g.C {
+			col2imChannel(&g, c, 0, g.N, cols, want)
+		}
+		elemAVX512 = true
+		for c := range g.C {
+			col2imChannel(&g, c, 0, g.N, cols, got)
+		}
+		for j := range want {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("%+v: x[%d] = %v, want %v", g, j, got[j], want[j])
+			}
+		}
+	}
 }
