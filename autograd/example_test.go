@@ -21,3 +21,22 @@ func Example() {
 	// loss 13.4167
 	// grad [0.33333334 -2.6666667 12]
 }
+
+// A residual connection followed by LayerNorm, as one op: the same values
+// and gradients as LayerNorm(Add(x, r)), with fewer passes over memory.
+func ExampleTape_AddLayerNorm() {
+	x := autograd.NewParam(&tensor.Tensor{Shape: []int{2, 3}, Data: []float32{1, 2, 3, 0, 0, 1}})
+	r := autograd.NewParam(&tensor.Tensor{Shape: []int{2, 3}, Data: []float32{0, 0, 1, 2, 4, 6}})
+	tp := autograd.NewTape()
+	y := tp.AddLayerNorm(x, r, nil, nil, 1e-5)
+	// A loss that weighs the normalised values unequally.
+	loss := tp.Sum(tp.Mul(y, tp.Const(&tensor.Tensor{Shape: []int{2, 3}, Data: []float32{1, 0, 0, 0, 0, 1}})))
+	if err := tp.Backward(loss); err != nil {
+		panic(err)
+	}
+	fmt.Printf("y %.3f\nx grad %.3f\nr grad %.3f\n", y.Value.Data, x.Grad.Data, r.Grad.Data)
+	// Output:
+	// y [-1.069 -0.267 1.336 -1.136 -0.162 1.298]
+	// x grad [0.229 -0.344 0.115 0.077 -0.128 0.051]
+	// r grad [0.229 -0.344 0.115 0.077 -0.128 0.051]
+}
