@@ -721,16 +721,17 @@ func layerNormBackward(tp *Tape, n *node) {
 	if ri > 0 {
 		xv = n.aux[3].Data // AddLayerNorm: the sum x+r
 	}
-	// The input gradient goes to x, and to r too for AddLayerNorm.
-	var dst [2]*Var
-	nd := 0
-	for _, v := range [2]*Var{x, n.in[ri]} {
-		if v.requiresGrad && (nd == 0 || ri > 0) {
-			dst[nd] = v
-			nd++
-		}
+	// The input gradient goes to x, and to r too for AddLayerNorm, where
+	// they need one.
+	var buf [2]*Var
+	dst := buf[:0]
+	if x.requiresGrad {
+		dst = append(dst, x)
 	}
-	needX := nd > 0
+	if ri > 0 && n.in[ri].requiresGrad {
+		dst = append(dst, n.in[ri])
+	}
+	needX := len(dst) > 0
 	needG := gi > 0 && n.in[gi].requiresGrad
 	needB := bi > 0 && n.in[bi].requiresGrad
 	chunks := normCeilDiv(R, normChunkRows)
@@ -747,7 +748,7 @@ func layerNormBackward(tp *Tape, n *node) {
 		gx, fresh := tp.gradOut(dst[0])
 		j.y, j.assign = gx.Data, fresh // a fresh buffer is written, not cleared and added into
 	}
-	if nd == 2 {
+	if len(dst) == 2 {
 		gr, fresh := tp.gradOut(dst[1])
 		j.sum, j.assign2 = gr.Data, fresh
 	}

@@ -147,12 +147,14 @@ func (j *pairJob) rows(lo, hi int) {
 			j.fs(u[:p0], fv[:p0], df[:p0], false)
 			j.fs(u[p0:p1], fv[p0:p1], df[p0:p1], true)
 			j.fs(u[p1:], fv[p1:], df[p1:], false)
-			for c, v := range fv {
-				if c >= p0 && c < p1 {
-					pos += float64(v)
-				} else {
-					neg += float64(v)
-				}
+			for _, v := range fv[:p0] {
+				neg += float64(v)
+			}
+			for _, v := range fv[p0:p1] {
+				pos += float64(v)
+			}
+			for _, v := range fv[p1:] {
+				neg += float64(v)
 			}
 			j.rowPos[i], j.rowNeg[i] = pos, neg
 			continue
