@@ -143,7 +143,11 @@ func permuteCopy(dst, src []float32, xs []int, perm []int, mode int) {
 		pj.put()
 		return
 	}
-	j.rows(0, max(j.os[0], 1))
+	if rank < 2 { // a scalar or one row
+		j.block(j.os[:rank], &j.st, 0, 0)
+		return
+	}
+	j.rows(0, j.os[0])
 }
 
 // permuteJob is one permuteCopy: the output's shape os and the input
@@ -166,12 +170,8 @@ func (j *permuteJob) put() {
 }
 
 // rows moves the elements of indices [lo, hi) of the output's first axis
-// (all of them for a rank-0 or rank-1 output when lo, hi = 0, 1).
+// (rank 2 or more).
 func (j *permuteJob) rows(lo, hi int) {
-	if j.rank < 2 {
-		j.block(j.os[:j.rank], &j.st, 0, 0)
-		return
-	}
 	var st [maxRank]int
 	copy(st[:], j.st[1:j.rank])
 	inner := 1
