@@ -335,16 +335,23 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 	putConvJob(j)
 }
 
-// groupGrad copies the output gradient of images [n0, n0+gn) into dst as
-// a [cout, gn*P] matrix (channel-major, as the products want it).
-func (j *convJob) groupGrad(dst []float32, n0, gn int) {
+// groupGrad returns the output gradient of images [n0, n0+gn) as a [cout,
+// gn*P] matrix (channel-major, as the products want it): one image's is
+// its NCHW gradient itself, several are copied into participant w's
+// product buffer.
+func (j *convJob) groupGrad(w, n0, gn int) []float32 {
 	p := j.g.OH * j.g.OW
 	np := gn * p
+	if gn == 1 {
+		return j.gout[n0*j.cout*p : (n0+1)*j.cout*p]
+	}
+	dst := j.prod[w][:j.cout*np]
 	for co := range j.cout {
 		for i := range gn {
 			copy(dst[co*np+i*p:co*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
 		}
 	}
+	return dst
 }
 
 // runBackward runs chunk number chunk of Conv2dBackward.
@@ -384,8 +391,7 @@ func (j *convJob) runBackward(w, chunk int) {
 			for c := c0; c < c1; c++ {
 				im2colChannel(&sub, c, 0, gn, xs, cols)
 			}
-			dout := j.prod[w][:j.cout*np]
-			j.groupGrad(dout, n0, gn)
+			dout := j.groupGrad(w, n0, gn)
 			sgemmSerial(x, false, true, j.cout, k1-k0, np, dout, np, cols[k0*np:], np, 1, j.gw[k0:], k)
 		}
 		return
@@ -393,8 +399,7 @@ func (j *convJob) runBackward(w, chunk int) {
 	n0 := (chunk - j.wChunks) * j.group
 	gn := min(j.group, g.N-n0)
 	np := gn * p
-	dout := j.prod[w][:j.cout*np]
-	j.groupGrad(dout, n0, gn)
+	dout := j.groupGrad(w, n0, gn)
 	dcols := j.cols[w][:k*np]
 	sgemmPackedA(x, &j.pa, np, dout, np, dcols, np)
 	sub := g
