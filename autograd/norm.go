@@ -576,32 +576,25 @@ func bnGradStatsRow(p1, p2, m, x, g []float32) {
 // [lo, hi) of an [N,C,S] input.
 func bnGradStatsChans(j *normJob, lo, hi int) {
 	N, C, S := j.n, j.c, j.s
-	for c := lo; c < hi; c++ {
-		m := j.mean[c]
-		var s1, s2 float64
-		for b := 0; b < N; b++ {
-			o := (b*C + c) * S
-			xb := j.x[o : o+S]
-			gb := j.g[o : o+S]
-			gb = gb[:len(xb)]
-			var a0, a1, b0, b1 float32
-			i := 0
-			for ; i+2 <= len(xb); i += 2 {
-				g0, g1 := gb[i], gb[i+1]
-				a0 += g0
-				a1 += g1
-				b0 += g0 * (xb[i] - m)
-				b1 += g1 * (xb[i+1] - m)
+	var a, b [16]float32
+	// Eight channels at a time (kernels.NormGradSumsChans, their lanes side
+	// by side with AVX-512), each image's two-lane float32 sums combined in
+	// float64 in image order.
+	for c0 := lo; c0 < hi; c0 += 8 {
+		nch := min(8, hi-c0)
+		var s1, s2 [8]float64
+		for n := 0; n < N; n++ {
+			o := (n*C + c0) * S
+			kernels.NormGradSumsChans(&a, &b, j.x[o:o+nch*S], j.g[o:o+nch*S], S, j.mean[c0:c0+nch])
+			for ch := range nch {
+				s1[ch] += float64(a[2*ch]) + float64(a[2*ch+1])
+				s2[ch] += float64(b[2*ch]) + float64(b[2*ch+1])
 			}
-			if i < len(xb) {
-				a0 += gb[i]
-				b0 += gb[i] * (xb[i] - m)
-			}
-			s1 += float64(a0) + float64(a1)
-			s2 += float64(b0) + float64(b1)
 		}
-		j.p1[c] = float32(s1)
-		j.p2[c] = float32(s2)
+		for ch := range nch {
+			j.p1[c0+ch] = float32(s1[ch])
+			j.p2[c0+ch] = float32(s2[ch])
+		}
 	}
 }
 

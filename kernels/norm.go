@@ -277,3 +277,51 @@ func sumShifted64Go(x []float32, k float32) (s1, s2 float64) {
 	}
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
+
+// NormGradSumsChans sums, for each of up to 8 consecutive channels of one
+// image of an [N,C,S] tensor, g and g*(x-m) over the channel's S values,
+// as BatchNorm's backward pass does (autograd): channel ch's values are
+// x[ch*s : ch*s+s] and g[ch*s : ch*s+s], and its sums go to a[2ch],
+// a[2ch+1] (of g) and b[2ch], b[2ch+1] (of g*(x-mean[ch])), two float32
+// lanes each, the elements at even offsets into the first and odd ones
+// into the second, in order:
+//
+//	a[2ch] += g[i]; a[2ch+1] += g[i+1]
+//	b[2ch] += g[i]*(x[i]-m); b[2ch+1] += g[i+1]*(x[i+1]-m)
+//
+// for each pair, and an odd last value into the first lanes. a and b are
+// overwritten. With AVX-512 the channels run side by side, each in its own
+// lanes, bit-identical to the scalar loop. It panics if mean has fewer
+// than nch values or x or g fewer than nch*s.
+func NormGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+	nch := len(mean)
+	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s {
+		panic(fmt.Sprintf("kernels: NormGradSumsChans: %d channels of %d values, %d and %d given", nch, s, len(x), len(g)))
+	}
+	*a, *b = [16]float32{}, [16]float32{}
+	if nch == 0 {
+		return
+	}
+	normGradSumsChans(a, b, x, g, s, mean)
+}
+
+// normGradSumsChansGo is NormGradSumsChans's scalar loop.
+func normGradSumsChansGo(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+	for ch, m := range mean {
+		xb, gb := x[ch*s:ch*s+s], g[ch*s:ch*s+s]
+		var a0, a1, b0, b1 float32
+		i := 0
+		for ; i+2 <= len(xb); i += 2 {
+			g0, g1 := gb[i], gb[i+1]
+			a0 += g0
+			a1 += g1
+			b0 += g0 * (xb[i] - m)
+			b1 += g1 * (xb[i+1] - m)
+		}
+		if i < len(xb) {
+			a0 += gb[i]
+			b0 += gb[i] * (xb[i] - m)
+		}
+		a[2*ch], a[2*ch+1], b[2*ch], b[2*ch+1] = a0, a1, b0, b1
+	}
+}

@@ -109,3 +109,24 @@ func sumShifted64(x []float32, k float32) (s1, s2 float64) {
 	}
 	return (l[0] + l[1]) + (l[2] + l[3]), (l[4] + l[5]) + (l[6] + l[7])
 }
+
+// normGradSumsChansAVX512 is NormGradSumsChans's loop: idx holds each
+// lane's offset (2ch+j: ch*s+j), m each lane's mean, mask the lanes of the
+// channels present; pairs of values, then an odd last one.
+//
+//go:noescape
+func normGradSumsChansAVX512(a, b, x, gr *float32, idx *[16]int32, m *[16]float32, s int, mask uint16)
+
+func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+	if !elemAVX512 {
+		normGradSumsChansGo(a, b, x, g, s, mean)
+		return
+	}
+	var idx [16]int32
+	var m [16]float32
+	for ch, v := range mean {
+		idx[2*ch], idx[2*ch+1] = int32(ch*s), int32(ch*s+1)
+		m[2*ch], m[2*ch+1] = v, v
+	}
+	normGradSumsChansAVX512(&a[0], &b[0], &x[0], &g[0], &idx, &m, s, uint16(1<<(2*len(mean))-1))
+}

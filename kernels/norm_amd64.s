@@ -306,3 +306,59 @@ ssLoop:
 	VMOVUPD Y5, 32(DI)
 	VZEROUPPER
 	RET
+
+// func normGradSumsChansAVX512(a, b, x, gr *float32, idx *[16]int32, m *[16]float32, s int, mask uint16)
+//
+// Lane 2ch+j sums channel ch's values at offsets j, j+2, ... (gathered
+// through idx, under the mask of the channels present): Z4 += g and
+// Z5 += g*(x-m), the scalar loop's operations per lane; an odd last value
+// goes to the j = 0 lanes only.
+TEXT ·normGradSumsChansAVX512(SB), NOSPLIT, $0-58
+	MOVQ x+16(FP), SI
+	MOVQ gr+24(FP), DI
+	MOVQ idx+32(FP), R8
+	MOVQ m+40(FP), R9
+	MOVQ s+48(FP), CX
+	MOVWQZX mask+56(FP), DX
+	VMOVDQU32 (R8), Z1
+	VMOVUPS (R9), Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ gsTail
+gsLoop:
+	KMOVW DX, K1
+	VGATHERDPS (SI)(Z1*4), K1, Z6
+	KMOVW DX, K2
+	VGATHERDPS (DI)(Z1*4), K2, Z7
+	VSUBPS Z3, Z6, Z6 // x - m
+	VMULPS Z6, Z7, Z6 // g * (x - m)
+	VADDPS Z7, Z4, Z4
+	VADDPS Z6, Z5, Z5
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ BX
+	JNZ gsLoop
+gsTail:
+	TESTQ $1, CX
+	JZ gsStore
+	ANDL $0x5555, DX
+	KMOVW DX, K1
+	VGATHERDPS (SI)(Z1*4), K1, Z6
+	KMOVW DX, K2
+	VGATHERDPS (DI)(Z1*4), K2, Z7
+	KMOVW DX, K3
+	VSUBPS Z3, Z6, Z6
+	VMULPS Z6, Z7, Z6
+	VADDPS Z7, Z4, K3, Z4
+	VADDPS Z6, Z5, K3, Z5
+gsStore:
+	MOVQ a+0(FP), AX
+	VMOVUPS Z4, (AX)
+	MOVQ b+8(FP), AX
+	VMOVUPS Z5, (AX)
+	VZEROUPPER
+	RET

@@ -25,3 +25,7 @@ func layerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
 }
 
 func sumShifted64(x []float32, k float32) (s1, s2 float64) { return sumShifted64Go(x, k) }
+
+func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+	normGradSumsChansGo(a, b, x, g, s, mean)
+}

@@ -268,3 +268,75 @@ func TestNormKernelsNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations, want 0", allocs)
 	}
 }
+
+// TestNormGradSumsChans checks the channel sums bit for bit against the
+// scalar loop: every channel count, even and odd lengths, with special
+// values (at most one NaN per position, see calmBesideNaN), with AVX-512
+// and without.
+func TestNormGradSumsChans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	withAVX := elemAVX512
+	defer func() { elemAVX512 = withAVX }()
+	for _, avx := range []bool{withAVX, false} {
+		elemAVX512 = avx
+		for nch := 0; nch <= 8; nch++ {
+			for _, s := range []int{1, 2, 3, 7, 49, 196, 1001} {
+				for _, frac := range []float64{0, 0.2} {
+					x, g := elemInput(rng, nch*s, frac, false), elemInput(rng, nch*s, frac, false)
+					mean := elemInput(rng, nch, 0, false)
+					oneNaN(rng, x, g)
+					calmBesideNaN(rng, x, g)
+					var a, b, wa, wb [16]float32
+					for i := range a { // overwritten, not added into
+						a[i], b[i] = 7, 7
+					}
+					NormGradSumsChans(&a, &b, x, g, s, mean)
+					normGradSumsChansGo(&wa, &wb, x, g, s, mean)
+					what := fmt.Sprintf("avx=%v nch=%d s=%d special=%v", avx, nch, s, frac)
+					sameBits(t, what+" sums of g", a[:2*nch], wa[:2*nch])
+					sameBits(t, what+" sums of g*(x-m)", b[:2*nch], wb[:2*nch])
+					for i := 2 * nch; i < 16; i++ {
+						if a[i] != 0 || b[i] != 0 {
+							t.Fatalf("%s: lane %d of an absent channel = %v, %v, want 0", what, i, a[i], b[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, c := range []struct{ x, g, s, m int }{{10, 10, 5, 3}, {9, 10, 5, 2}, {10, 9, 5, 2}, {90, 90, 10, 9}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%+v: no panic", c)
+				}
+			}()
+			var a, b [16]float32
+			NormGradSumsChans(&a, &b, make([]float32, c.x), make([]float32, c.g), c.s, make([]float32, c.m))
+		}()
+	}
+}
+
+// BenchmarkNormGradSumsChans compares the channel sums with the scalar
+// loop on basic28x28's first BatchNorm (64 images x 64 channels of 14 x 14).
+func BenchmarkNormGradSumsChans(b *testing.B) {
+	const n, c, s = 64, 64, 196
+	rng := rand.New(rand.NewPCG(53, 54))
+	x, g, mean := randSlice(rng, n*c*s), randSlice(rng, n*c*s), randSlice(rng, c)
+	var p, q [16]float32
+	for _, k := range []struct {
+		name string
+		f    func(a, b *[16]float32, x, g []float32, s int, mean []float32)
+	}{{"kernel", NormGradSumsChans}, {"scalar", normGradSumsChansGo}} {
+		b.Run(k.name, func(b *testing.B) {
+			for b.Loop() {
+				for i := 0; i < n; i++ {
+					for c0 := 0; c0 < c; c0 += 8 {
+						o := (i*c + c0) * s
+						k.f(&p, &q, x[o:o+8*s], g[o:o+8*s], s, mean[c0:c0+8])
+					}
+				}
+			}
+		})
+	}
+}
