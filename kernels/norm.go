@@ -289,10 +289,11 @@ func sumShifted64Go(x []float32, k float32) (s1, s2 float64) {
 //	a[2ch] += g[i]; a[2ch+1] += g[i+1]
 //	b[2ch] += g[i]*(x[i]-m); b[2ch+1] += g[i+1]*(x[i+1]-m)
 //
-// for each pair, and an odd last value into the first lanes. a and b are
-// overwritten. With AVX-512 the channels run side by side, each in its own
-// lanes, bit-identical to the scalar loop. It panics if mean has fewer
-// than nch values or x or g fewer than nch*s.
+// for each pair, and an odd last value into the first lanes; mean has one
+// value per channel. a and b are overwritten (0 past the channels). With
+// AVX-512 the channels run side by side, each in its own lanes,
+// bit-identical to the scalar loop. It panics for more than 8 channels, s
+// below 1, or x or g shorter than len(mean)*s.
 func NormGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
 	nch := len(mean)
 	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s {
