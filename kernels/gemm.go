@@ -280,6 +280,9 @@ func sgemmTransposed(kern *microKernel, transB bool, m, n, k int, alpha float32,
 // gemmTranspose sets dst[i*ldd+j] = src[j*lds+i] for i < rows, j < cols
 // (dst is rows x cols, src cols x rows), in 16 x 16 blocks.
 func gemmTranspose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if transposeFast(dst, ldd, src, lds, rows, cols) {
+		return
+	}
 	const bs = 16
 	for i0 := 0; i0 < rows; i0 += bs {
 		i1 := min(i0+bs, rows)

@@ -11,6 +11,9 @@ func asmKernels() []*microKernel { return nil }
 
 func packNFast(dst, src []float32, off, ld, w, kc, width int) bool { return false }
 func packTFast(dst, src []float32, off, ld, w, kc, width int) bool { return false }
+func transposeFast(dst []float32, ldd int, src []float32, lds, rows, cols int) bool {
+	return false
+}
 
 // gemmFastPack reports whether assembly packing routines run: never here.
 var gemmFastPack = false

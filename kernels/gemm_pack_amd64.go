@@ -66,3 +66,31 @@ func packTFast(dst, src []float32, off, ld, w, kc, width int) bool {
 	}
 	return true
 }
+
+// transposeFast is gemmTranspose on AVX-512: each 16 columns of dst (16 rows
+// of src) go through gemmPackT16AVX512 with dst's row stride, in pieces of at
+// most gemmMaxKC rows (the length of gemmZeros, which stands in for the
+// rows of src past cols).
+func transposeFast(dst []float32, ldd int, src []float32, lds, rows, cols int) bool {
+	if !gemmFastPack || rows == 0 || cols == 0 {
+		return false
+	}
+	_ = dst[(rows-1)*ldd+cols-1]
+	_ = src[(cols-1)*lds+rows-1]
+	var rp [16]*float32
+	for j0 := 0; j0 < cols; j0 += 16 {
+		lanes := min(16, cols-j0)
+		for r0 := 0; r0 < rows; r0 += gemmMaxKC {
+			kc := min(gemmMaxKC, rows-r0)
+			for i := range rp {
+				if i < lanes {
+					rp[i] = &src[(j0+i)*lds+r0]
+				} else {
+					rp[i] = &gemmZeros[0]
+				}
+			}
+			gemmPackT16AVX512(&dst[r0*ldd+j0], &rp, kc, lanes, ldd)
+		}
+	}
+	return true
+}
