@@ -372,6 +372,16 @@ func BenchmarkSgemm(b *testing.B) {
 		{"dimTA=128x2048x3136", true, false, 128, 2048, 3136},
 		{"dimTB=3136x2048x2048", false, true, 3136, 2048, 2048},
 		{"dimTB=3136x128x2048", false, true, 3136, 128, 2048},
+		// The step at 512 MI units (basic28x28, batch 64): the local MI
+		// network's layers, the score matrix's backward pass, the fc layer
+		// (forward, input and weight gradients; its 1024 x 6272 weight is
+		// read from memory).
+		{"step512=3136x512x512", false, true, 3136, 512, 512},
+		{"step512TA=512x512x3136", true, false, 512, 512, 3136},
+		{"step512=64x512x3136", false, false, 64, 512, 3136},
+		{"step512fc=64x1024x6272", false, true, 64, 1024, 6272},
+		{"step512fc=64x6272x1024", false, false, 64, 6272, 1024},
+		{"step512fcTA=1024x6272x64", true, false, 1024, 6272, 64},
 	} {
 		b.Run(s.name, func(b *testing.B) { benchGemm(b, Sgemm, s.transA, s.transB, s.m, s.n, s.k) })
 	}
