@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -158,5 +159,44 @@ func TestOpenSpecErrors(t *testing.T) {
 			_, err := Open(tc.spec, Options{})
 			wantErr(t, err, tc.want)
 		})
+	}
+}
+
+// TestCanonical checks the spellings Canonical folds together, and that
+// every canonical kind and alias opens the same data set as its name (the
+// errors for a missing directory name the same kind).
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct{ spec, want string }{
+		{"mnist", "mnist"},
+		{"MNIST", "mnist"},
+		{" Mnist ", "mnist"},
+		{"Fashion_MNIST", "fashion-mnist"},
+		{"fashionmnist:/D/Fashion", "fashion-mnist:/D/Fashion"},
+		{"CIFAR-10:/data/CIFAR", "cifar10:/data/CIFAR"},
+		{"cifar-100:x", "cifar100:x"},
+		{"STL-10:s", "stl10:s"},
+		{"Tiny-ImageNet:t", "tinyimagenet:t"},
+		{"tinyimagenet200:t", "tinyimagenet:t"},
+		{"dir:/a:b", "folder:/a:b"},
+		{"Images:/p", "folder:/p"},
+		{"folder:", "folder:"},
+		{"nosuch:X", "nosuch:X"},
+	} {
+		if got := Canonical(tc.spec); got != tc.want {
+			t.Errorf("Canonical(%q) = %q, want %q", tc.spec, got, tc.want)
+		}
+		if got := Canonical(Canonical(tc.spec)); got != tc.want {
+			t.Errorf("Canonical is not idempotent on %q: %q", tc.spec, got)
+		}
+	}
+	for alias, name := range kindAliases {
+		if !strings.Contains(Specs, name+":DIR") {
+			t.Errorf("alias %q maps to %q, which Specs does not list", alias, name)
+		}
+		_, e1 := Open(alias+":/nonexistent/x", Options{})
+		_, e2 := Open(name+":/nonexistent/x", Options{})
+		if e1 == nil || e2 == nil || strings.ReplaceAll(e1.Error(), `"`+alias+":", `"`+name+":") != e2.Error() {
+			t.Errorf("%q and %q open differently: %v / %v", alias, name, e1, e2)
+		}
 	}
 }

@@ -43,6 +43,33 @@ func (o Options) workers() int {
 // Specs lists the data-set specs Open understands.
 const Specs = "mnist, fashion-mnist, mnist:DIR, fashion-mnist:DIR, idx:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR, tinyimagenet:DIR, celeba:DIR, folder:DIR"
 
+// kindAliases maps the other spellings Open accepts for a kind to its name
+// in Specs.
+var kindAliases = map[string]string{
+	"fashionmnist": "fashion-mnist", "fashion_mnist": "fashion-mnist",
+	"cifar-10": "cifar10", "cifar-100": "cifar100", "stl-10": "stl10",
+	"tiny-imagenet": "tinyimagenet", "tinyimagenet200": "tinyimagenet",
+	"dir": "folder", "images": "folder",
+}
+
+// Canonical returns spec as Specs spells it: the kind before the colon
+// trimmed, lower-cased and with aliases replaced by their name
+// ("MNIST" -> "mnist", "CIFAR-10:/d" -> "cifar10:/d"); the directory after
+// the colon is kept as it is. Runs record the canonical spec, so that specs
+// spelled differently compare equal. Unknown kinds are only lower-cased
+// (Open reports them).
+func Canonical(spec string) string {
+	kind, dir, hasDir := strings.Cut(spec, ":")
+	kind = strings.ToLower(strings.TrimSpace(kind))
+	if a, ok := kindAliases[kind]; ok {
+		kind = a
+	}
+	if !hasDir {
+		return kind
+	}
+	return kind + ":" + dir
+}
+
 // Open opens the data set named by spec (see the package documentation and
 // Specs) and returns its splits. Close the Split when done: some data sets
 // keep files open.

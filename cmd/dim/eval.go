@@ -101,6 +101,11 @@ features) with the same classifiers.`,
 			if !random && modelDir == "" {
 				return errors.New("--model RUN_DIR is required (or --random, or --features DIR)")
 			}
+			if random && modelDir != "" {
+				// A random encoder is not the run's: its report must not
+				// replace the run's evaluation.
+				return errors.New("--random excludes --model (the baseline is a fresh encoder for --data; write it elsewhere with --out)")
+			}
 			var (
 				enc  encoder.Encoder
 				info train.Info

@@ -228,6 +228,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"eval", "--features", dir}, "train_labels.npy"},
 		{[]string{"eval", "--features", dir, "--probe", "bogus"}, "bogus"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--gamma", "0.1", "--prior", "cauchy"}, "cauchy"},
+		{[]string{"eval", "--model", dir, "--random"}, "--random excludes --model"},
 	} {
 		err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -257,5 +258,25 @@ func TestResumeUsesRunData(t *testing.T) {
 	}
 	if err := run(t, "train", "--data", "mnist", "--out", dir, "--resume", "--steps", "5"); err == nil {
 		t.Error("resume with another --data: no error")
+	}
+}
+
+// TestDataSpecCanonical checks that --data is recorded as data.Canonical
+// spells it, so that a run trained on "IDX:DIR" resumes with "idx:DIR".
+func TestDataSpecCanonical(t *testing.T) {
+	d := idxDir(t, 64, 16)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := run(t, "train", "--data", "IDX:"+d, "--out", dir, "--steps", "2", "--batch", "8", "--mi-units", "8"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := train.ReadInfo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Progress.Data != "idx:"+d {
+		t.Errorf("recorded data %q, want %q", info.Progress.Data, "idx:"+d)
+	}
+	if err := run(t, "train", "--data", " idx:"+d, "--out", dir, "--resume", "--steps", "3"); err != nil {
+		t.Errorf("resume with another spelling of the data spec: %v", err)
 	}
 }

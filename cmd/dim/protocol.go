@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/eval"
 	"github.com/deepinfomax/deepinfomax/train"
@@ -25,7 +26,7 @@ const otherDataFlag = "other-data"
 // spec (without a "+unlabeled" suffix) when --data was not given; a
 // different --data is refused unless other (--other-data) is set.
 func runData(df *dataFlags, f *pflag.FlagSet, modelDir string, info train.Info, other bool) error {
-	rec := strings.TrimSuffix(info.Progress.Data, "+unlabeled")
+	rec := data.Canonical(strings.TrimSuffix(info.Progress.Data, "+unlabeled"))
 	if !f.Changed("data") {
 		if rec == "" {
 			return fmt.Errorf("%s records no data set: pass --data", filepath.Join(modelDir, train.WeightsFile))

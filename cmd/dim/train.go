@@ -89,7 +89,7 @@ Data specs: ` + data.Specs,
 						return err
 					}
 					if rec := info.Progress.Data; rec != "" {
-						df.spec = strings.TrimSuffix(rec, "+unlabeled")
+						df.spec = data.Canonical(strings.TrimSuffix(rec, "+unlabeled"))
 						unlabeled = unlabeled || strings.HasSuffix(rec, "+unlabeled")
 					}
 				}
