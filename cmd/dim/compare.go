@@ -77,10 +77,21 @@ it is older than its run's last step or lacks a layer.`,
 			for _, s := range baselines.Specs() {
 				known[s.Name] = true
 			}
-			for _, m := range names {
+			for i, m := range names {
 				if !known[m] {
 					return fmt.Errorf("--methods: unknown method %q (want dim or %s)", m, baselineNames())
 				}
+				if slices.Contains(names[:i], m) {
+					return fmt.Errorf("--methods: %s is listed twice", m)
+				}
+			}
+			// The passed-on flags are checked before any training: they must
+			// parse, and must not set what compare sets itself.
+			if err := checkSubArgs("train-args", trainCmd(), extra, "data", "size", "holdout", "coarse", "out", "method", "epochs", "steps", "resume", "arch", "eval", "report"); err != nil {
+				return err
+			}
+			if err := checkSubArgs("eval-args", evalCmd(), evalExtra, "data", "size", "holdout", "coarse", "out", "model", "probe", "features", "random", "layers", "other-data"); err != nil {
+				return err
 			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", out, err)
@@ -138,6 +149,25 @@ it is older than its run's last step or lacks a layer.`,
 	f.StringVar(&extra, "train-args", "", "more dim train flags for every new run, space-separated (a resumed run keeps its own)")
 	f.StringVar(&evalExtra, "eval-args", "", "more dim eval flags, space-separated (e.g. \"--probe-epochs 10\")")
 	return cmd
+}
+
+// checkSubArgs parses args (the space-separated value of --flag) with c's
+// flags and refuses those compare sets itself (reserved), so that a typo or
+// a conflict is reported before any training.
+func checkSubArgs(flag string, c *cobra.Command, args string, reserved ...string) error {
+	fields := strings.Fields(args)
+	if err := c.ParseFlags(fields); err != nil {
+		return fmt.Errorf("--%s %q: %w", flag, args, err)
+	}
+	if rest := c.Flags().Args(); len(rest) > 0 {
+		return fmt.Errorf("--%s %q: unexpected argument %q (flags only)", flag, args, rest[0])
+	}
+	for _, r := range reserved {
+		if c.Flags().Changed(r) {
+			return fmt.Errorf("--%s %q: --%s is set by compare itself (run dim %s directly for other values)", flag, args, r, c.Name())
+		}
+	}
+	return nil
 }
 
 // evalCurrent reports whether dir's report of the classifier is of the

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
@@ -18,7 +19,11 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "dim:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "dim: ") { // the dim package's own errors say so already
+			msg = "dim: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		if errors.Is(err, train.ErrInterrupted) {
 			os.Exit(130)
 		}

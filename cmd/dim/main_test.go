@@ -229,10 +229,21 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"eval", "--features", dir, "--probe", "bogus"}, "bogus"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--gamma", "0.1", "--prior", "cauchy"}, "cauchy"},
 		{[]string{"eval", "--model", dir, "--random"}, "--random excludes --model"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c1"), "--methods", "dim,ae,dim"}, "dim is listed twice"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c2"), "--probe", "linear", "--eval-args", "--probe knn"}, "--probe is set by compare"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c3"), "--eval-args", "--layers y"}, "--layers is set by compare"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c4"), "--train-args", "--mi-unitz 8"}, "unknown flag: --mi-unitz"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c5"), "--train-args", "--steps 5"}, "--steps is set by compare"},
+		{[]string{"compare", "--out", filepath.Join(dir, "c6"), "--eval-args", "stray"}, `unexpected argument "stray"`},
 	} {
 		err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+		if c.args[0] == "compare" { // refused before anything is made
+			if _, err := os.Stat(c.args[2]); !os.IsNotExist(err) {
+				t.Errorf("dim %v left %s behind", c.args, c.args[2])
+			}
 		}
 	}
 }

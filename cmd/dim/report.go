@@ -93,6 +93,15 @@ in the current directory).`,
 				spec = rf.df.spec
 			}
 			o := rf.options(spec)
+			if len(runs) > 1 && out == "" {
+				out = "report.html"
+			}
+			if out != "" {
+				var err error
+				if out, err = reportPath(out); err != nil {
+					return err
+				}
+			}
 			if len(runs) == 1 {
 				path, err := report.WriteRun(runs[0], out, o)
 				if err != nil {
@@ -100,9 +109,6 @@ in the current directory).`,
 				}
 				fmt.Fprintf(os.Stderr, "wrote %s\n", path)
 				return nil
-			}
-			if out == "" {
-				out = "report.html"
 			}
 			if err := report.WriteComparison(runs, out, title, o); err != nil {
 				return err
@@ -112,7 +118,7 @@ in the current directory).`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&runs, "run", nil, "run directory written by dim train (repeat for a side-by-side report)")
-	cmd.Flags().StringVar(&out, "out", "", "HTML file to write (default: RUN_DIR/report.html)")
+	cmd.Flags().StringVar(&out, "out", "", "HTML file to write, or a directory to write report.html into (default: RUN_DIR/report.html)")
 	cmd.Flags().StringVar(&title, "title", "", "title of a report of several runs")
 	rf.register(cmd)
 	return cmd
@@ -144,4 +150,17 @@ func writeComparisonReport(out string, methods []string, df *dataFlags) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
 	return nil
+}
+
+// reportPath is the file --out names: out itself, or out/report.html when
+// out is an existing directory. Its directory is made and checked for
+// writing before any work.
+func reportPath(out string) (string, error) {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		out = filepath.Join(out, "report.html")
+	}
+	if err := checkWritable("--out", filepath.Dir(out)); err != nil {
+		return "", err
+	}
+	return out, nil
 }

@@ -43,6 +43,22 @@ func TestCLIReport(t *testing.T) {
 			}
 		}
 	}
+	// --out naming a directory writes report.html into it; one under a
+	// file is refused before any work.
+	outDir := filepath.Join(base, "pages")
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t, append([]string{"report", "--run", a, "--out", outDir}, small...)...); err != nil {
+		t.Fatalf("--out DIR: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "report.html")); err != nil {
+		t.Errorf("--out DIR: %v", err)
+	}
+	bad := filepath.Join(a, "report.html", "r.html")
+	if err := run(t, append([]string{"report", "--run", a, "--out", bad}, small...)...); err == nil || !strings.Contains(err.Error(), "--out") {
+		t.Errorf("--out under a file: error %v, want one naming --out", err)
+	}
 	cmpDir := filepath.Join(base, "cmp")
 	if err := run(t, "compare", "--data", data, "--methods", "dim,ae", "--steps", "2", "--arch", cliTiny.Name, "--out", cmpDir, "--train-args", "--mi-units 8 --batch 8"); err != nil {
 		t.Fatal(err)
