@@ -13,6 +13,17 @@ import (
 // values[s][g] the height of series s in group g, with the series named
 // in a legend. Non-finite values are an error.
 func BarChart(title, yLabel string, groups, seriesNames []string, values [][]float64) ([]byte, error) {
+	p, err := barPlot(title, yLabel, groups, seriesNames, values)
+	if err != nil {
+		return nil, err
+	}
+	return renderPNG(p, vg.Length(1.5+1.1*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
+}
+
+// barPlot is BarChart's plot: the groups' bars whole within the x axis,
+// room above the highest bar for the legend, and y ticks labelled only up
+// to a little past that bar (the room is not a value).
+func barPlot(title, yLabel string, groups, seriesNames []string, values [][]float64) (*plot.Plot, error) {
 	if len(values) != len(seriesNames) {
 		return nil, fmt.Errorf("bar chart %s: %d series of values for %d names", title, len(values), len(seriesNames))
 	}
@@ -44,6 +55,10 @@ func BarChart(title, yLabel string, groups, seriesNames []string, values [][]flo
 		p.Legend.Add(seriesNames[s], bars)
 	}
 	p.NominalX(groups...)
+	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5              // the outer groups' bars whole
 	p.Y.Min, p.Y.Max = 0, (1.25+0.1*float64(len(seriesNames)))*top // room above the bars for the legend
-	return renderPNG(p, vg.Length(1.5+1.1*float64(len(groups)))*vg.Inch, 3.6*vg.Inch)
+	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		return plot.DefaultTicks{}.Ticks(lo, min(hi, 1.1*top))
+	})
+	return p, nil
 }

@@ -315,6 +315,26 @@ func TestBarChart(t *testing.T) {
 	if err != nil || img.Bounds().Dx() < 100 {
 		t.Fatalf("bar chart PNG: %v, %v", err, img)
 	}
+	// The outer bars lie within the x axis; y is labelled up to a little
+	// past the highest bar (the legend's room above it is not a value).
+	groups := []string{"a", "b", "c", "d"}
+	p, err := barPlot("t", "%", groups, []string{"conv", "fc", "y"}, [][]float64{{90, 50, 50, 97}, {52, 49, 45, 96}, {43, 40, 32, 95}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.X.Min > -0.45 || p.X.Max < float64(len(groups))-0.55 {
+		t.Errorf("x axis [%v, %v] cuts the outer bars of %d groups", p.X.Min, p.X.Max, len(groups))
+	}
+	ticks := p.Y.Tick.Marker.Ticks(p.Y.Min, p.Y.Max)
+	var labelled float64
+	for _, tk := range ticks {
+		if tk.Label != "" {
+			labelled = max(labelled, tk.Value)
+		}
+	}
+	if p.Y.Max <= 97 || labelled > 1.1*97 || labelled < 80 {
+		t.Errorf("y axis up to %v labelled up to %v, want room above 97 and labels up to about 97", p.Y.Max, labelled)
+	}
 	if _, err := BarChart("x", "%", []string{"a"}, []string{"conv"}, [][]float64{{math.NaN()}}); err == nil {
 		t.Error("a NaN bar: no error")
 	}
