@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,6 +158,23 @@ func TestOpenSpecErrors(t *testing.T) {
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			_, err := Open(tc.spec, Options{})
+			wantErr(t, err, tc.want)
+		})
+	}
+	for _, tc := range []struct {
+		spec string
+		opts Options
+		want string
+	}{
+		{"mnist", Options{Coarse: true}, "coarse labels are CIFAR-100's"},
+		{"cifar10:/nonexistent", Options{Coarse: true}, "coarse labels are CIFAR-100's"},
+		{"mnist", Options{HoldOut: 0.2}, "hold-out fraction is for folder:DIR"},
+		{"CIFAR-10:/x", Options{HoldOut: 0.1}, "hold-out fraction is for folder:DIR"},
+		{"CIFAR-100:/nonexistent/c", Options{Coarse: true}, "/nonexistent/c"}, // accepted, then not found
+		{"images:/nonexistent/f", Options{HoldOut: 0.2}, "/nonexistent/f"},
+	} {
+		t.Run(fmt.Sprintf("%s%+v", tc.spec, tc.opts), func(t *testing.T) {
+			_, err := Open(tc.spec, tc.opts)
 			wantErr(t, err, tc.want)
 		})
 	}

@@ -85,6 +85,12 @@ func Open(spec string, opts Options) (*Split, error) {
 	if !(opts.HoldOut >= 0 && opts.HoldOut < 1) {
 		return nil, fmt.Errorf("data set %q: hold-out fraction %v not in [0,1)", spec, opts.HoldOut)
 	}
+	if canon := Canonical(spec); opts.Coarse && !strings.HasPrefix(canon, "cifar100:") && canon != "cifar100" {
+		return nil, fmt.Errorf("data set %q: coarse labels are CIFAR-100's (cifar100:DIR)", spec)
+	}
+	if canon := Canonical(spec); opts.HoldOut > 0 && !strings.HasPrefix(canon, "folder:") {
+		return nil, fmt.Errorf("data set %q: a hold-out fraction is for folder:DIR data sets (the others have their own test split)", spec)
+	}
 	needDir := func(how string) error {
 		if !hasDir {
 			return fmt.Errorf("data set %q needs a directory: %s:DIR (%s)", spec, kind, how)

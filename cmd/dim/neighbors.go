@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/eval"
@@ -77,6 +79,7 @@ data set the run was trained on is used; another one needs --other-data.`,
 			for i := range qIdx {
 				qIdx[i] = i
 			}
+			k = min(k, split.Train.Len()) // there are no more neighbours to draw
 			nbs, err := trainNeighbors(enc, split.Train, data.Subset(split.Test, qIdx), tap, k, distance, batch)
 			if err != nil {
 				return err
@@ -85,11 +88,7 @@ data set the run was trained on is used; another one needs --other-data.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.Create(out)
-			if err != nil {
-				return fmt.Errorf("--out: %w", err)
-			}
-			if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
+			if err := checkpoint.WriteFileAtomic(out, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 				return fmt.Errorf("write %s: %w", out, err)
 			}
 			fmt.Fprintf(os.Stderr, "wrote %s (%d test images, %d neighbours each, by %s, %s distance)\n", out, len(qIdx), k, tap, distance)

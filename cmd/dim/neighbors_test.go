@@ -130,6 +130,20 @@ func TestCLINeighbors(t *testing.T) {
 			}
 		}
 	}
+	// More neighbours than training images: every image, in a grid as wide.
+	out := filepath.Join(t.TempDir(), "all.png")
+	if err := run(t, "neighbors", "--model", dir, "--k", "100000", "--queries", "1", "--scale", "1", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(f)
+	f.Close()
+	if pitch := side + gridGap; err != nil || cfg.Width != gridGap+(1+n)*pitch {
+		t.Errorf("--k past the %d training images: grid %d wide (%v), want %d", n, cfg.Width, err, gridGap+(1+n)*pitch)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

@@ -72,6 +72,9 @@ Data specs: ` + data.Specs,
 			if err := checkFlags(cmd.Flags(), trainRanges(&df)...); err != nil {
 				return err
 			}
+			if pad > 0 && crop == 0 {
+				return errors.New("--pad pads the images for random crops: it needs --crop")
+			}
 			if resume {
 				var ignored []string
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
