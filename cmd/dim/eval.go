@@ -86,6 +86,9 @@ features) with the same classifiers.`,
 				if modelDir != "" || random {
 					return errors.New("--features excludes --model and --random")
 				}
+				if _, err := os.Stat(filepath.Join(featDir, shardFile)); err == nil {
+					return fmt.Errorf("--features %s holds one shard of a sharded embed (%s): merge the shards first (dim embed --merge)", featDir, shardFile)
+				}
 				if out == "" {
 					out = featDir
 				}

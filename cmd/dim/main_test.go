@@ -215,11 +215,19 @@ func TestCLITrainEmbedEval(t *testing.T) {
 
 func TestCLIErrors(t *testing.T) {
 	dir := t.TempDir()
+	shard := filepath.Join(dir, "shard0")
+	if err := os.Mkdir(shard, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shard, shardFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"train", "--data", "cifar10:" + filepath.Join(dir, "none"), "--out", dir}, "none"},
+		{[]string{"eval", "--features", shard}, "merge the shards first"},
 		{[]string{"train", "--data", "idx:" + dir, "--out", dir}, dir},
 		{[]string{"train", "--data", "mnist"}, "--out"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--measure", "bogus"}, "bogus"},
