@@ -12,10 +12,13 @@ Modes:
   embed  images per second of the encoder's inference (eval mode, no gradients, batches of 500)
          on random images, all three taps (conv, fc, Y) computed; compare with
          `dim bench --embed --arch ARCH`
+  gemm   GFLOP/s of float32 square matrix products (torch.mm) for each --n; compare with
+         `go test -run XXX -bench 'Sgemm/n=(1024|2048)$' ./kernels`
 
 Examples:
   python3 scripts/torch_peer.py time --arch basic32x32 --mi-units 512
   python3 scripts/torch_peer.py embed --arch basic28x28
+  python3 scripts/torch_peer.py gemm --n 1024 2048
 
 This project's machine pins OpenBLAS to its Haswell (AVX2) kernel in the environment
 (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE); on a Linux CPU with AVX-512 the script re-runs itself
@@ -165,7 +168,8 @@ class DIM(nn.Module):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("mode", choices=["time", "embed"])
+    p.add_argument("mode", choices=["time", "embed", "gemm"])
+    p.add_argument("--n", type=int, nargs="+", default=[1024, 2048], help="gemm: the sizes of the square products")
     p.add_argument("--arch", default="basic28x28", choices=list(ARCHS))
     p.add_argument("--measure", default="jsd", choices=list(LOSSES))
     p.add_argument("--batch", type=int, default=0, help="64 for time, 500 for embed (default)")
@@ -179,6 +183,19 @@ def main():
     torch.manual_seed(0)
     ch, size, _, _ = ARCHS[a.arch]
     times = []
+    if a.mode == "gemm":
+        for n in a.n:
+            x, y = torch.randn(n, n), torch.randn(n, n)
+            times = []
+            for i in range(a.warmup + a.steps):
+                t = time.perf_counter()
+                torch.mm(x, y)
+                if i >= a.warmup:
+                    times.append(time.perf_counter() - t)
+            gflops = 2 * n ** 3 / statistics.median(times) / 1e9
+            res = dict(peer="torch", mode="gemm", torch=torch.__version__, n=n, threads=a.threads, gflops=round(gflops, 1))
+            print(json.dumps(res) if a.json else f"torch {torch.__version__} mm n={n} threads={a.threads}: {gflops:.1f} GFLOP/s (median of {a.steps})")
+        return
     if a.mode == "time":
         batch = a.batch or 64
         model = DIM(a.arch, a.mi_units)
