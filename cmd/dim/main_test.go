@@ -228,6 +228,7 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{[]string{"train", "--data", "cifar10:" + filepath.Join(dir, "none"), "--out", dir}, "none"},
 		{[]string{"eval", "--features", shard}, "merge the shards first"},
+		{[]string{"train", "--out", filepath.Join(dir, "norun"), "--resume"}, "holds no run"},
 		{[]string{"train", "--data", "idx:" + dir, "--out", dir}, dir},
 		{[]string{"train", "--data", "mnist"}, "--out"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--measure", "bogus"}, "bogus"},

@@ -76,6 +76,9 @@ Data specs: ` + data.Specs,
 				return errors.New("--pad pads the images for random crops: it needs --crop")
 			}
 			if resume {
+				if !train.HasRun(out) {
+					return fmt.Errorf("--resume: %s holds no run (no %s)", out, train.WeightsFile)
+				}
 				var ignored []string
 				cmd.Flags().Visit(func(fl *pflag.Flag) {
 					if !runFlags[fl.Name] {
