@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,9 +34,13 @@ unless --other-data is given. The layers and --out are checked before
 embedding, and a non-finite feature is an error naming the tap, image and
 column. Features are written as they are computed, so memory does not grow
 with the data set. --shard i/n embeds the i-th of n contiguous parts of each
-split (for n machines; each writes shard.json beside its files) and
---merge DIR0,...,DIRn-1 --out DIR joins the parts into exactly the files an
-unsharded run writes.`,
+split (for n machines; each writes its files, with zero rows where its part
+is empty, and shard.json, which records the part, the model's weights, the
+layers and the data) and --merge DIR0,...,DIRn-1 --out DIR joins the parts
+into exactly the files an unsharded run writes. --merge checks the parts
+before writing anything (all n, from one model, layers and data set, each
+file with the rows its shard.json says) and refuses an --out that is one of
+the parts or inside one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if merge != "" {
@@ -68,12 +73,22 @@ unsharded run writes.`,
 			if err := checkWritable("--out", out); err != nil {
 				return err
 			}
+			manifest := shardManifest{Shard: sh.i, Shards: sh.n, Splits: map[string]shardRange{}}
+			if sh.n > 1 {
+				if manifest.Source, err = newEmbedSource(enc, info, modelDir, taps, df); err != nil {
+					return err
+				}
+			}
+			// A shard.json left by an earlier embed into out must not
+			// vouch for files this one rewrites.
+			if err := os.Remove(filepath.Join(out, shardFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("--out %s: %w", out, err)
+			}
 			split, err := df.open(0)
 			if err != nil {
 				return err
 			}
 			defer split.Close()
-			manifest := shardManifest{Shard: sh.i, Shards: sh.n, Splits: map[string]shardRange{}}
 			for _, s := range []struct {
 				name string
 				ds   data.Dataset
@@ -83,9 +98,7 @@ unsharded run writes.`,
 				}
 				start, count := sh.rangeOf(s.ds.Len())
 				manifest.Splits[s.name] = shardRange{Start: start, Count: count, Total: s.ds.Len()}
-				if count == 0 {
-					continue
-				}
+				// An empty shard writes its files too, with zero rows.
 				if err := embedToFiles(enc, s.name, data.Subset(s.ds, seq(start, count)), taps, batch, out); err != nil {
 					return fmt.Errorf("%s %s split: %w", split.Name, s.name, err)
 				}
@@ -107,6 +120,24 @@ unsharded run writes.`,
 	f.StringVar(&shard, "shard", "", "embed only part i of n of each split (i/n, from 0): n machines embed one data set, --merge joins them")
 	f.StringVar(&merge, "merge", "", "join the --shard output directories DIR0,DIR1,... into --out instead of embedding")
 	return cmd
+}
+
+// newEmbedSource records what a sharded embed computes its features
+// from: the model (its directory, step and a hash of the encoder's
+// weights), the layers and the data set options.
+func newEmbedSource(enc encoder.Encoder, info train.Info, modelDir string, taps []string, df dataFlags) (*embedSource, error) {
+	abs, err := filepath.Abs(modelDir)
+	if err != nil {
+		return nil, fmt.Errorf("--model %s: %w", modelDir, err)
+	}
+	sum, err := encoderHash(enc)
+	if err != nil {
+		return nil, fmt.Errorf("--model %s: %w", modelDir, err)
+	}
+	return &embedSource{
+		Model: abs, Step: info.Progress.Step, Weights: sum, Encoder: enc.Spec().Name,
+		Layers: taps, Data: df.spec, Size: df.size, HoldOut: df.holdOut, Coarse: df.coarse,
+	}, nil
 }
 
 // countProgress is a progress bar on stderr fed with cumulative counts
