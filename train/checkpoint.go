@@ -33,7 +33,8 @@ const (
 	MetricsFile = "metrics.jsonl"
 	// PrevWeightsFile is the checkpoint before the latest, kept until the
 	// next one is complete: Load falls back to it when WeightsFile is
-	// missing or damaged.
+	// missing or damaged. Save moves only a checkpoint that reads back
+	// whole into it, so it is always a good one.
 	PrevWeightsFile = "model.prev.safetensors"
 	// metaKey is the safetensors metadata key holding Info, and crcKey the
 	// one holding each tensor's CRC-32 (IEEE) of its float32 bytes.
@@ -64,7 +65,11 @@ type Info struct {
 }
 
 // Save writes the method's weights, its optimisers' state and the progress
-// into dir atomically (model.safetensors, then config.json).
+// into dir atomically (model.safetensors, then config.json). The checkpoint
+// it replaces becomes PrevWeightsFile if it reads back whole (tensors,
+// metadata and checksums, as Load checks them); a damaged one is
+// overwritten instead, with a warning on stderr, so that PrevWeightsFile
+// stays the last good checkpoint. Errors name what could not be written.
 func Save(dir string, m Method, p Progress) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
@@ -90,7 +95,12 @@ func Save(dir string, m Method, p Progress) error {
 	}
 	path := filepath.Join(dir, WeightsFile)
 	if _, err := os.Stat(path); err == nil {
-		if err := os.Rename(path, filepath.Join(dir, PrevWeightsFile)); err != nil {
+		// Only a checkpoint that reads back whole becomes the previous one:
+		// a damaged latest (which a resumed run skipped for the previous)
+		// would otherwise replace the only good checkpoint.
+		if _, _, _, err := readCheckpointFile(dir, WeightsFile); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v; replacing it, keeping the previous checkpoint\n", err)
+		} else if err := os.Rename(path, filepath.Join(dir, PrevWeightsFile)); err != nil {
 			return fmt.Errorf("keep the previous checkpoint: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,9 +45,13 @@ type Options struct {
 	// has; either way also after every epoch and at the end.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
-	// DivergeFactor > 0 stops the run when a loss's magnitude exceeds
-	// that many times its running average (after 20 steps), naming the
-	// step and the loss; 0 means 1e4; negative never stops.
+	// DivergeFactor > 0 stops the run, naming the step and the loss, when
+	// a loss is not finite (NaN or infinite) or, from the second step on,
+	// when its magnitude exceeds DivergeFactor times its reference
+	// magnitude: the larger of 1 and the smaller of its running average
+	// and its median over the first 10 steps (which, unlike the average,
+	// an explosion in the first steps does not pull up). 0 means 1e4;
+	// negative never stops, not even for NaN.
 	DivergeFactor float64
 	// Augment is the training images' augmentation; normalisation comes
 	// from the encoder's spec. A resumed run keeps its own: a zero Augment
@@ -319,32 +324,68 @@ func dropStepsAfter(path string, step int) error {
 	})
 }
 
-// divergence watches the losses for an explosion: a magnitude many times
-// the loss's running average.
+// divergence watches the losses for an explosion. A step's loss v
+// diverges when it is not finite, or, from the second step on, when
+// |v| > factor * max(1, min(a, e)), where a is the running average of |v|
+// over the steps before (the mean at first, then a moving average with
+// rate 0.01) and e the (lower) median of |v| over the first earlySteps
+// steps (over the steps so far until there are that many). e is what an
+// explosion in the first steps cannot pull up, a follows a loss that
+// shrinks, and the floor of 1 keeps losses near zero, such as those that
+// cross it, from raising false alarms.
 type divergence struct {
 	factor float64
-	avg    []float64
-	n      int
+	avg    []float64   // running average of each loss's magnitude
+	early  [][]float64 // each loss's magnitudes in the first earlySteps steps, sorted
+	n      int         // steps checked
 }
 
+// earlySteps is how many first steps give the reference a blow-up cannot
+// inflate.
+const earlySteps = 10
+
+// newDivergence watches the given number of losses; factor is
+// Options.DivergeFactor (0: 1e4, negative: never stop).
 func newDivergence(losses int, factor float64) *divergence {
 	if factor == 0 {
 		factor = 1e4
 	}
-	return &divergence{factor: factor, avg: make([]float64, losses)}
+	d := &divergence{factor: factor, avg: make([]float64, losses), early: make([][]float64, losses)}
+	for i := range d.early {
+		d.early[i] = make([]float64, 0, earlySteps)
+	}
+	return d
 }
 
-// check updates the averages with a step's losses and reports the first
-// that exploded.
+// check updates the references with a step's losses and reports the first
+// that diverged, naming it with its value (and its reference magnitude).
 func (d *divergence) check(losses []Loss) error {
+	if d.factor < 0 {
+		return nil
+	}
 	d.n++
-	for i, l := range losses {
+	for i, l := range losses[:min(len(losses), len(d.avg))] {
 		v := math.Abs(float64(l.Value))
-		if d.factor > 0 && d.n > 20 && v > 1 && v > d.factor*d.avg[i] {
-			return fmt.Errorf("loss %s = %.4g, %.0f times its running average %.4g: training diverged (a smaller --lr may help)", l.Name, l.Value, v/d.avg[i], d.avg[i])
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("loss %s = %v: training diverged (a smaller --lr may help)", l.Name, l.Value)
+		}
+		if d.n > 1 && len(d.early[i]) > 0 {
+			ref := max(1, min(d.avg[i], lowerMedian(d.early[i])))
+			if v > d.factor*ref {
+				return fmt.Errorf("loss %s = %.4g, %.3g times its reference magnitude %.4g: training diverged (a smaller --lr may help)", l.Name, l.Value, v/ref, ref)
+			}
+		}
+		if e := d.early[i]; len(e) < earlySteps {
+			at, _ := slices.BinarySearch(e, v)
+			d.early[i] = slices.Insert(e, at, v) // kept sorted
 		}
 		rate := max(0.01, 1/float64(d.n))
 		d.avg[i] += rate * (v - d.avg[i])
 	}
 	return nil
+}
+
+// lowerMedian returns the lower median of sorted values (not empty).
+func lowerMedian(sorted []float64) float64 {
+	return sorted[(len(sorted)-1)/2]
 }
