@@ -16,21 +16,32 @@ type Options struct {
 	// celeba images are center-cropped and resized to. 0 keeps folder images
 	// as they are (they must then all have one size) and means 64 for
 	// tinyimagenet and celeba. Binary formats ignore it.
-	Size int
+	Size int `json:"size,omitempty"`
 	// CropSide is the side of the central square cut from each CelebA image
 	// before resizing to Size; 0 takes the largest central square.
-	CropSide int
+	CropSide int `json:"crop_side,omitempty"`
 	// Coarse selects CIFAR-100's 20 coarse labels instead of its 100 fine ones.
-	Coarse bool
+	Coarse bool `json:"coarse,omitempty"`
 	// HoldOut, in (0,1), holds out that fraction of a folder data set without
 	// train/ and test/ sub-folders as its Test split (chosen by Seed). With 0
 	// such a folder has no Test split.
-	HoldOut float64
+	HoldOut float64 `json:"holdout,omitempty"`
 	// Seed chooses the held-out images (see HoldOut).
-	Seed uint64
+	Seed uint64 `json:"seed,omitempty"`
 	// Workers is the number of goroutines that decode images at Open;
 	// 0 means runtime.GOMAXPROCS(0).
-	Workers int
+	Workers int `json:"-"`
+}
+
+// Recorded is o as a run records it: what chooses and shapes the images
+// (Workers, which does not, cleared; Seed only when it chooses held-out
+// images).
+func (o Options) Recorded() Options {
+	o.Workers = 0
+	if o.HoldOut == 0 {
+		o.Seed = 0
+	}
+	return o
 }
 
 func (o Options) workers() int {

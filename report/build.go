@@ -81,24 +81,25 @@ func BuildAll(dirs []string, o Options) ([]*Run, error) {
 			s.Close()
 		}
 	}()
-	open := func(spec string) (*data.Split, error) {
+	open := func(spec string, opts data.Options) (*data.Split, error) {
 		if o.Split != nil {
 			return o.Split, nil
 		}
-		if s, ok := opened[spec]; ok {
+		key := fmt.Sprintf("%s %+v", spec, opts)
+		if s, ok := opened[key]; ok {
 			return s, nil
 		}
-		if err, ok := openErr[spec]; ok {
+		if err, ok := openErr[key]; ok {
 			return nil, err
 		}
 		t0 := time.Now()
-		s, err := data.Open(spec, o.DataOptions)
+		s, err := data.Open(spec, opts)
 		if err != nil {
-			openErr[spec] = err
+			openErr[key] = err
 			return nil, err
 		}
 		fmt.Fprintf(o.Log, "report: opened %s (%s)\n", spec, time.Since(t0).Round(time.Millisecond))
-		opened[spec] = s
+		opened[key] = s
 		return s, nil
 	}
 	var runs []*Run
@@ -120,7 +121,7 @@ func BuildAll(dirs []string, o Options) ([]*Run, error) {
 }
 
 // build makes one run's report.
-func build(dir string, o Options, open func(string) (*data.Split, error)) (*Run, error) {
+func build(dir string, o Options, open func(string, data.Options) (*data.Split, error)) (*Run, error) {
 	t0 := time.Now()
 	enc, info, err := train.LoadEncoder(dir)
 	if err != nil {
@@ -141,9 +142,14 @@ func build(dir string, o Options, open func(string) (*data.Split, error)) (*Run,
 	if err := r.addEvals(dir); err != nil {
 		return nil, err
 	}
-	spec := o.Data
+	spec, opts := o.Data, o.DataOptions
 	if spec == "" {
+		// The run's own data set, opened as it was (a folder's hold-out and
+		// its seed, sizes, coarse labels).
 		spec = strings.TrimSuffix(info.Progress.Data, "+unlabeled")
+		if rec := info.Progress.DataOptions; rec != nil {
+			opts = *rec
+		}
 	}
 	if o.Split != nil {
 		spec = o.Split.Name
@@ -155,7 +161,7 @@ func build(dir string, o Options, open func(string) (*data.Split, error)) (*Run,
 	case spec == "" && o.Split == nil:
 		r.ImagesNote = "The run records no data set: pass --data to draw its images."
 	default:
-		if split, err = open(spec); err != nil {
+		if split, err = open(spec, opts); err != nil {
 			r.ImagesNote = fmt.Sprintf("The data set %s could not be opened: %v", spec, err)
 		} else if split.Test == nil {
 			r.ImagesNote = fmt.Sprintf("The data set %s has no test split (folders: --holdout).", spec)

@@ -50,6 +50,10 @@ type Progress struct {
 	Sample int    `json:"sample"` // images consumed in the current epoch
 	Step   int    `json:"step"`   // total optimiser steps
 	Data   string `json:"data"`   // the data spec trained on
+	// DataOptions are the options Data was opened with (data.Options.
+	// Recorded: size, hold-out fraction and its seed, CIFAR-100's coarse
+	// labels); nil in runs made before they were recorded.
+	DataOptions *data.Options `json:"data_options,omitempty"`
 	// Augment is the training images' augmentation (nil in runs made
 	// before it was recorded).
 	Augment *Augment `json:"augment,omitempty"`

@@ -28,6 +28,10 @@ type Options struct {
 	Dir      string       // run directory: checkpoint, config, metrics
 	Train    data.Dataset // training images
 	DataSpec string       // recorded in the checkpoint
+	// DataOptions are the options DataSpec was opened with, recorded
+	// (data.Options.Recorded) so that evaluation finds the same split (a
+	// folder's held-out images) and a resumed run the same images.
+	DataOptions data.Options
 	// Epochs or Steps set the target (total, counted from the start of the
 	// run, so a resumed run stops at the same point); Steps wins if both.
 	Epochs, Steps int
@@ -94,8 +98,14 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		return p, fmt.Errorf("steps (%d) and epochs (%d) must not be negative", o.Steps, o.Epochs)
 	}
 	if o.Resume {
-		if p.Data != "" && o.DataSpec != "" && p.Data != o.DataSpec {
+		if p.Data != "" && o.DataSpec != "" && data.Canonical(p.Data) != data.Canonical(o.DataSpec) {
 			return p, fmt.Errorf("%s was trained on %q, not %q", o.Dir, p.Data, o.DataSpec)
+		}
+		switch rec := o.DataOptions.Recorded(); {
+		case p.DataOptions == nil: // a run from before the options were recorded
+			p.DataOptions = &rec
+		case *p.DataOptions != rec:
+			return p, fmt.Errorf("%s was trained with data options %+v, not %+v: resume with the same --size, --holdout, --seed and --coarse", o.Dir, *p.DataOptions, rec)
 		}
 		switch {
 		case p.Augment == nil: // a run from before augmentation was recorded
@@ -109,7 +119,8 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		if HasRun(o.Dir) {
 			return p, fmt.Errorf("%s already holds a run: pass --resume to continue it or choose another --out", o.Dir)
 		}
-		p.Data, p.Augment = o.DataSpec, &o.Augment
+		rec := o.DataOptions.Recorded()
+		p.Data, p.DataOptions, p.Augment = o.DataSpec, &rec, &o.Augment
 	}
 	spec, common := m.Encoder().Spec(), m.Common()
 	c, h, w := o.Train.Shape()

@@ -557,11 +557,13 @@ func TestRun(t *testing.T) {
 	ds := tinyData(t, 7, 9) // 2 full batches of 3 per epoch
 	dir := t.TempDir()
 	m := &counted{Model: newTiny(t)}
-	p, err := train.Run(context.Background(), m, train.Progress{}, train.Options{Dir: dir, Train: ds, DataSpec: "tiny", Steps: 3, LogEvery: 2})
+	// The data options are recorded as data.Options.Recorded gives them.
+	opts := data.Options{Size: 9, Seed: 5, Workers: 3}
+	p, err := train.Run(context.Background(), m, train.Progress{}, train.Options{Dir: dir, Train: ds, DataSpec: "tiny", DataOptions: opts, Steps: 3, LogEvery: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny", Augment: &train.Augment{}}); !reflect.DeepEqual(p, want) || m.steps != 3 {
+	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny", DataOptions: &data.Options{Size: 9}, Augment: &train.Augment{}}); !reflect.DeepEqual(p, want) || m.steps != 3 {
 		t.Errorf("progress %+v after %d steps, want %+v after 3", p, m.steps, want)
 	}
 	// Checkpoints after epoch 1 (step 2) and at the end (step 3).
@@ -696,7 +698,7 @@ func TestRunInterrupted(t *testing.T) {
 		if !errors.Is(err, train.ErrInterrupted) {
 			t.Fatalf("err = %v, want ErrInterrupted", err)
 		}
-		want := train.Progress{Epoch: 0, Sample: 6, Step: 2, Augment: &train.Augment{}}
+		want := train.Progress{Epoch: 0, Sample: 6, Step: 2, DataOptions: &data.Options{}, Augment: &train.Augment{}}
 		if !reflect.DeepEqual(p, want) || m.steps != 2 {
 			t.Errorf("progress %+v after %d steps, want %+v after 2", p, m.steps, want)
 		}
@@ -794,5 +796,40 @@ func TestLegacyCropRunResumes(t *testing.T) {
 	_, p, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, DataSpec: "tiny", Steps: 3, Augment: train.Augment{Crop: 9}, Resume: true})
 	if err != nil || p.Step != 3 {
 		t.Fatalf("resume of an old --crop run: %v, progress %+v", err, p)
+	}
+}
+
+// TestResumeDataOptions: a resumed run must be given the data options it
+// was trained with (another hold-out or size would change its images);
+// spellings of its data spec that data.Canonical folds together are the
+// same data set; a run from before options were recorded takes them.
+func TestResumeDataOptions(t *testing.T) {
+	ds := tinyData(t, 7, 9)
+	dir := t.TempDir()
+	rec := data.Options{HoldOut: 0.2, Seed: 4}
+	if _, _, err := train.Train(context.Background(), func() (train.Method, error) { return newTiny(t), nil },
+		train.Options{Dir: dir, Train: ds, DataSpec: "folder:/d", DataOptions: rec, Steps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		spec    string
+		opts    data.Options
+		wantErr string
+	}{
+		{"folder:/d", data.Options{HoldOut: 0.3, Seed: 4}, "data options"},
+		{"folder:/d", data.Options{HoldOut: 0.2, Seed: 5}, "data options"},
+		{"folder:/d", data.Options{HoldOut: 0.2, Seed: 4, Size: 9}, "data options"},
+		{"folder:/e", rec, "was trained on"},
+		{"Images:/d", data.Options{HoldOut: 0.2, Seed: 4, Workers: 2}, ""},
+	} {
+		_, p, err := train.Train(context.Background(), nil, train.Options{Dir: dir, Train: ds, DataSpec: c.spec, DataOptions: c.opts, Steps: 2, Resume: true})
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("resume with %s %+v: %v", c.spec, c.opts, err)
+		case c.wantErr == "" && (p.DataOptions == nil || *p.DataOptions != rec):
+			t.Errorf("resume with %s %+v: recorded %+v, want %+v", c.spec, c.opts, p.DataOptions, rec)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("resume with %s %+v: error %v, want one mentioning %q", c.spec, c.opts, err, c.wantErr)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/spf13/pflag"
 )
@@ -11,6 +13,9 @@ type dataFlags struct {
 	size    int
 	holdOut float64
 	coarse  bool
+	// heldSeed, when a run's recorded options were taken, is the seed that
+	// chose its held-out images (whatever --seed says).
+	heldSeed *uint64
 }
 
 func (d *dataFlags) register(f *pflag.FlagSet) {
@@ -21,9 +26,47 @@ func (d *dataFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&d.coarse, "coarse", false, "CIFAR-100: the 20 coarse labels instead of the 100 fine ones")
 }
 
-// open opens the data set; seed picks the held-out images.
+// options are data.Options of the flags; seed picks the held-out images
+// unless a run's recorded seed was taken (takeRecorded).
+func (d *dataFlags) options(seed uint64) data.Options {
+	if d.heldSeed != nil {
+		seed = *d.heldSeed
+	}
+	return data.Options{Size: d.size, HoldOut: d.holdOut, Coarse: d.coarse, Seed: seed}
+}
+
+// open opens the data set with options(seed).
 func (d *dataFlags) open(seed uint64) (*data.Split, error) {
-	return data.Open(d.spec, data.Options{Size: d.size, HoldOut: d.holdOut, Coarse: d.coarse, Seed: seed})
+	return data.Open(d.spec, d.options(seed))
+}
+
+// takeRecorded takes a run's recorded data options (nil: a run from before
+// they were recorded, which changes nothing) for the flags f did not set,
+// and refuses flags that contradict them; dir names the run in errors.
+func (d *dataFlags) takeRecorded(f *pflag.FlagSet, rec *data.Options, dir string) error {
+	if rec == nil {
+		return nil
+	}
+	for _, c := range []struct {
+		flag      string
+		same      bool
+		take      func()
+		have, was any
+	}{
+		{"size", d.size == rec.Size, func() { d.size = rec.Size }, d.size, rec.Size},
+		{"holdout", d.holdOut == rec.HoldOut, func() { d.holdOut = rec.HoldOut }, d.holdOut, rec.HoldOut},
+		{"coarse", d.coarse == rec.Coarse, func() { d.coarse = rec.Coarse }, d.coarse, rec.Coarse},
+	} {
+		switch {
+		case !f.Changed(c.flag):
+			c.take()
+		case !c.same:
+			return fmt.Errorf("--%s %v: %s was trained with --%s %v on %s (its test split must be the one it was not trained on)", c.flag, c.have, dir, c.flag, c.was, d.spec)
+		}
+	}
+	seed := rec.Seed
+	d.heldSeed = &seed
+	return nil
 }
 
 // specValue is the --data flag: the spec as data.Canonical spells it, so

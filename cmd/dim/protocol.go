@@ -24,7 +24,11 @@ const otherDataFlag = "other-data"
 
 // runData sets df.spec for a model trained on info's data: the recorded
 // spec (without a "+unlabeled" suffix) when --data was not given; a
-// different --data is refused unless other (--other-data) is set.
+// different --data is refused unless other (--other-data) is set. On the
+// run's own data set, the recorded options (--size, --holdout and the seed
+// that chose the held-out images, --coarse) are taken too, and a flag that
+// contradicts them is refused: another hold-out would test on images the
+// encoder was trained on.
 func runData(df *dataFlags, f *pflag.FlagSet, modelDir string, info train.Info, other bool) error {
 	rec := data.Canonical(strings.TrimSuffix(info.Progress.Data, "+unlabeled"))
 	if !f.Changed("data") {
@@ -32,12 +36,13 @@ func runData(df *dataFlags, f *pflag.FlagSet, modelDir string, info train.Info, 
 			return fmt.Errorf("%s records no data set: pass --data", filepath.Join(modelDir, train.WeightsFile))
 		}
 		df.spec = rec
+	} else if rec != "" && df.spec != rec {
+		if !other {
+			return fmt.Errorf("--data %s: %s was trained on %s; pass --%s to use another data set", df.spec, modelDir, rec, otherDataFlag)
+		}
 		return nil
 	}
-	if rec != "" && df.spec != rec && !other {
-		return fmt.Errorf("--data %s: %s was trained on %s; pass --%s to use another data set", df.spec, modelDir, rec, otherDataFlag)
-	}
-	return nil
+	return df.takeRecorded(f, info.Progress.DataOptions, modelDir)
 }
 
 // parseLayers splits a --layers value: non-empty, no repeats, and each a

@@ -88,15 +88,19 @@ Data specs: ` + data.Specs,
 				if len(ignored) > 0 {
 					fmt.Fprintf(os.Stderr, "note: --resume continues with the run's own config; ignoring %s\n", strings.Join(ignored, " "))
 				}
-				if !cmd.Flags().Changed("data") && train.HasRun(out) {
-					// The run's own data set, as dim eval and embed take it.
-					info, err := train.ReadInfo(out)
-					if err != nil {
+				// The run's own data set and options, as dim eval and embed
+				// take them (a --data or option given is checked by train.Run).
+				info, err := train.ReadInfo(out)
+				if err != nil {
+					return err
+				}
+				if rec := info.Progress.Data; rec != "" && !cmd.Flags().Changed("data") {
+					df.spec = data.Canonical(strings.TrimSuffix(rec, "+unlabeled"))
+					unlabeled = unlabeled || strings.HasSuffix(rec, "+unlabeled")
+				}
+				if rec := info.Progress.DataOptions; rec != nil && data.Canonical(strings.TrimSuffix(info.Progress.Data, "+unlabeled")) == df.spec {
+					if err := df.takeRecorded(cmd.Flags(), rec, out); err != nil {
 						return err
-					}
-					if rec := info.Progress.Data; rec != "" {
-						df.spec = data.Canonical(strings.TrimSuffix(rec, "+unlabeled"))
-						unlabeled = unlabeled || strings.HasSuffix(rec, "+unlabeled")
 					}
 				}
 			} else if method != dim.MethodName {
@@ -180,7 +184,7 @@ Data specs: ` + data.Specs,
 				stop()
 			}()
 			_, prog, err := train.Train(ctx, newModel, train.Options{
-				Dir: out, Train: images, DataSpec: dataSpec, Epochs: epochs, Steps: steps,
+				Dir: out, Train: images, DataSpec: dataSpec, DataOptions: df.options(cfg.Seed), Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
 				CheckpointEvery: every, CheckpointInterval: interval,
 			})
