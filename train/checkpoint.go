@@ -102,7 +102,7 @@ func Save(dir string, m Method, p Progress) error {
 		// Only a checkpoint that reads back whole becomes the previous one:
 		// a damaged latest (which a resumed run skipped for the previous)
 		// would otherwise replace the only good checkpoint.
-		if _, _, _, err := readCheckpointFile(dir, WeightsFile); err != nil {
+		if _, _, _, err := readCheckpointFile(dir, WeightsFile, nil); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v; replacing it, keeping the previous checkpoint\n", err)
 		} else if err := os.Rename(path, filepath.Join(dir, PrevWeightsFile)); err != nil {
 			return fmt.Errorf("keep the previous checkpoint: %w", err)
@@ -145,12 +145,12 @@ func checksums(tensors map[string]*tensor.Tensor) map[string]uint32 {
 // readCheckpoint reads the tensors and Info of dir's checkpoint, falling
 // back (with a warning on stderr) to the previous checkpoint when the
 // latest is missing or damaged.
-func readCheckpoint(dir string) (map[string]*tensor.Tensor, Info, string, error) {
-	tensors, info, path, err := readCheckpointFile(dir, WeightsFile)
+func readCheckpoint(dir string, check func(name string) bool) (map[string]*tensor.Tensor, Info, string, error) {
+	tensors, info, path, err := readCheckpointFile(dir, WeightsFile, check)
 	if err == nil {
 		return tensors, info, path, nil
 	}
-	if pt, pi, pp, perr := readCheckpointFile(dir, PrevWeightsFile); perr == nil {
+	if pt, pi, pp, perr := readCheckpointFile(dir, PrevWeightsFile, check); perr == nil {
 		fmt.Fprintf(os.Stderr, "warning: %v; using the previous checkpoint %s (step %d)\n", err, pp, pi.Progress.Step)
 		return pt, pi, pp, nil
 	}
@@ -158,8 +158,9 @@ func readCheckpoint(dir string) (map[string]*tensor.Tensor, Info, string, error)
 }
 
 // readCheckpointFile reads one checkpoint file of dir and verifies its
-// tensors' checksums (when it has them).
-func readCheckpointFile(dir, file string) (map[string]*tensor.Tensor, Info, string, error) {
+// tensors' checksums (when it has them): those check accepts, or all when
+// check is nil.
+func readCheckpointFile(dir, file string, check func(name string) bool) (map[string]*tensor.Tensor, Info, string, error) {
 	path := filepath.Join(dir, file)
 	tensors, meta, err := checkpoint.Load(path)
 	if err != nil {
@@ -179,6 +180,9 @@ func readCheckpointFile(dir, file string) (map[string]*tensor.Tensor, Info, stri
 		}
 		got := checksums(tensors)
 		for _, name := range slices.Sorted(maps.Keys(want)) {
+			if check != nil && !check(name) {
+				continue
+			}
 			if got[name] != want[name] {
 				return nil, info, path, fmt.Errorf("%s: tensor %s is damaged (checksum %08x, saved %08x)", path, name, got[name], want[name])
 			}
@@ -249,7 +253,7 @@ func parseInfo(js []byte) (Info, error) {
 // Load reads a run directory written by Save and rebuilds its method, with
 // its weights and its optimisers' state, ready to continue.
 func Load(dir string) (Method, Progress, error) {
-	tensors, info, path, err := readCheckpoint(dir)
+	tensors, info, path, err := readCheckpoint(dir, nil)
 	if err != nil {
 		return nil, Progress{}, err
 	}
@@ -295,9 +299,14 @@ func owned(key, p string, prefixes []string) bool {
 
 // LoadEncoder reads only the encoder of a run directory, whatever method
 // trained it: its spec from the metadata, its weights from the tensors
-// named "encoder.*". The encoder is in training mode; Embed switches it.
+// named "encoder.*", of which alone the checksums must match (a damaged
+// optimiser or critic tensor does not matter here; a damaged encoder
+// tensor falls back to the previous checkpoint, as Load does). The
+// encoder is in training mode; Embed switches it.
 func LoadEncoder(dir string) (encoder.Encoder, Info, error) {
-	tensors, info, path, err := readCheckpoint(dir)
+	// Only the encoder's tensors must be whole: a damaged optimiser or
+	// critic tensor does not stop embedding or evaluation.
+	tensors, info, path, err := readCheckpoint(dir, func(name string) bool { return strings.HasPrefix(name, encoderPrefix) })
 	if err != nil {
 		return nil, info, err
 	}

@@ -3,10 +3,14 @@ package train_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/train"
 )
 
@@ -59,6 +63,56 @@ func TestSaveKeepsGoodPrevious(t *testing.T) {
 			}
 			if _, p, err := train.Load(dir); err != nil || p.Step != c.prevStep {
 				t.Errorf("model.prev: %v, step %d; want step %d", err, p.Step, c.prevStep)
+			}
+		})
+	}
+}
+
+// TestLoadEncoderChecksEncoderOnly: LoadEncoder verifies only the
+// encoder's tensors, so a damaged optimiser tensor does not stop embedding
+// (Load, which needs it, falls back to the previous checkpoint), while a
+// damaged encoder tensor does.
+func TestLoadEncoderChecksEncoderOnly(t *testing.T) {
+	ds := tinyData(t, 40, 9)
+	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
+	build := func() (train.Method, error) { return newSupervised(cfg, tinySpec) }
+	for _, c := range []struct {
+		prefix      string // the damaged tensor's name starts with it
+		encoderStep int    // the step LoadEncoder's checkpoint is of
+	}{
+		{"optim.", 4},
+		{"encoder.", 2},
+	} {
+		t.Run(c.prefix, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			if _, _, err := train.Train(context.Background(), build, train.Options{Dir: dir, Train: ds, Steps: 4, CheckpointEvery: 2}); err != nil {
+				t.Fatal(err)
+			}
+			latest := filepath.Join(dir, train.WeightsFile)
+			h, err := checkpoint.LoadHeader(latest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := fileBytes(t, latest)
+			damaged := ""
+			for _, name := range slices.Sorted(maps.Keys(h.Tensors)) {
+				if ti := h.Tensors[name]; strings.HasPrefix(name, c.prefix) && ti.End > ti.Begin {
+					b[h.DataStart+ti.Begin] ^= 0x40
+					damaged = name
+					break
+				}
+			}
+			if damaged == "" {
+				t.Fatalf("no tensor named %s*", c.prefix)
+			}
+			if err := os.WriteFile(latest, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, info, err := train.LoadEncoder(dir); err != nil || info.Progress.Step != c.encoderStep {
+				t.Errorf("LoadEncoder with %s damaged: %v, step %d; want step %d", damaged, err, info.Progress.Step, c.encoderStep)
+			}
+			if _, p, err := train.Load(dir); err != nil || p.Step != 2 {
+				t.Errorf("Load with %s damaged: %v, step %d; want the previous checkpoint (step 2)", damaged, err, p.Step)
 			}
 		})
 	}
