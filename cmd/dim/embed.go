@@ -14,6 +14,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func embedCmd() *cobra.Command {
@@ -46,6 +47,15 @@ the parts or inside one.`,
 			if merge != "" {
 				if out == "" {
 					return errors.New("--merge needs --out DIR")
+				}
+				var extra []string
+				cmd.Flags().Visit(func(fl *pflag.Flag) {
+					if fl.Name != "merge" && fl.Name != "out" {
+						extra = append(extra, "--"+fl.Name)
+					}
+				})
+				if len(extra) > 0 {
+					return fmt.Errorf("--merge takes only --out: %s belong to the shards' embeds", strings.Join(extra, " "))
 				}
 				return mergeShards(strings.Split(merge, ","), out)
 			}
