@@ -2,7 +2,9 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // packedA is op(A) [m, k] packed once into the micro-panels of kern, block
@@ -153,6 +155,11 @@ type convJob struct {
 	pa          packedA
 	cols, prod  [][]float32 // per participant
 	ctx         []*gemmCtx  // per participant, sized before the region
+	// grouped holds Conv2dBackward's groups' output gradients arranged
+	// channel-major (groupGrad), each copied once by the first chunk that
+	// needs it; groupState[gi] is 0 (not yet), 1 (being copied) or 2 (done).
+	grouped    []float32
+	groupState []atomic.Int32
 }
 
 var (
@@ -316,7 +323,16 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 		chunks += groups
 	}
 	workers = min(workers, chunks)
-	j.reserve(workers, k*np, cout*np)
+	j.reserve(workers, k*np, 0)
+	if j.group > 1 {
+		j.grouped = gemmGrow(j.grouped, groups*cout*np)
+		if len(j.groupState) < groups {
+			j.groupState = make([]atomic.Int32, groups)
+		}
+		for i := range groups {
+			j.groupState[i].Store(0)
+		}
+	}
 	for i := range workers {
 		x := j.ctx[i]
 		if gx != nil {
@@ -335,20 +351,35 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 	putConvJob(j)
 }
 
-// groupGrad returns the output gradient of images [n0, n0+gn) as a [cout,
-// gn*P] matrix (channel-major, as the products want it): one image's is
-// its NCHW gradient itself, several are copied into participant w's
-// product buffer.
-func (j *convJob) groupGrad(w, n0, gn int) []float32 {
+// groupGrad returns the output gradient of images [n0, n0+gn) (a group of
+// j.group images, or the last, shorter one) as a [cout, gn*P] matrix
+// (channel-major, as the products want it): one image's is its NCHW
+// gradient itself; several are copied into the group's place in j.grouped
+// once, by the first chunk that needs them (the filter gradient's chunks
+// and the group's input-gradient chunk all read it), while the others
+// wait for the copy.
+func (j *convJob) groupGrad(n0, gn int) []float32 {
 	p := j.g.OH * j.g.OW
 	np := gn * p
 	if gn == 1 {
 		return j.gout[n0*j.cout*p : (n0+1)*j.cout*p]
 	}
-	dst := j.prod[w][:j.cout*np]
-	for co := range j.cout {
-		for i := range gn {
-			copy(dst[co*np+i*p:co*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
+	gi := n0 / j.group
+	off := gi * j.cout * j.group * p
+	dst := j.grouped[off : off+j.cout*np]
+	st := &j.groupState[gi]
+	if st.CompareAndSwap(0, 1) {
+		for co := range j.cout {
+			for i := range gn {
+				copy(dst[co*np+i*p:co*np+(i+1)*p], j.gout[((n0+i)*j.cout+co)*p:((n0+i)*j.cout+co+1)*p])
+			}
+		}
+		st.Store(2)
+		return dst
+	}
+	for spins := 0; st.Load() != 2; spins++ { // another participant is copying it
+		if spins > 64 {
+			runtime.Gosched()
 		}
 	}
 	return dst
@@ -391,7 +422,7 @@ func (j *convJob) runBackward(w, chunk int) {
 			for c := c0; c < c1; c++ {
 				im2colChannel(&sub, c, 0, gn, xs, cols)
 			}
-			dout := j.groupGrad(w, n0, gn)
+			dout := j.groupGrad(n0, gn)
 			sgemmSerial(x, false, true, j.cout, k1-k0, np, dout, np, cols[k0*np:], np, 1, j.gw[k0:], k)
 		}
 		return
@@ -399,7 +430,7 @@ func (j *convJob) runBackward(w, chunk int) {
 	n0 := (chunk - j.wChunks) * j.group
 	gn := min(j.group, g.N-n0)
 	np := gn * p
-	dout := j.groupGrad(w, n0, gn)
+	dout := j.groupGrad(n0, gn)
 	dcols := j.cols[w][:k*np]
 	sgemmPackedA(x, &j.pa, np, dout, np, dcols, np)
 	sub := g
