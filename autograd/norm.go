@@ -61,6 +61,7 @@ type normJob struct {
 	istd    []float32
 	a, b, d []float32
 	p1, p2  []float32
+	sums    []float64 // bnStatsChans: each channel's two sums (2C)
 	needX   bool
 	needAff bool
 	assign  bool      // BatchNorm backward: write dx (a fresh buffer) instead of adding
@@ -96,8 +97,8 @@ func getNormJob(kind int) *normJob {
 
 // put clears the job's references and returns it to the free list.
 func (j *normJob) put() {
-	fn := j.fn
-	*j = normJob{fn: fn}
+	fn, sums := j.fn, j.sums[:0] // the scratch stays with the job
+	*j = normJob{fn: fn, sums: sums}
 	normJobs.Lock()
 	normJobs.free = append(normJobs.free, j)
 	normJobs.Unlock()
@@ -247,6 +248,10 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		} else {
 			j := getNormJob(jobBNStatsChans)
 			j.n, j.c, j.s, j.x, j.p1, j.p2 = N, C, S, xd, mean.Data, varb
+			if cap(j.sums) < 2*C {
+				j.sums = make([]float64, 2*C)
+			}
+			j.sums = j.sums[:2*C]
 			j.parallel(C, len(xd))
 		}
 		unbias := float64(cnt) / float64(cnt-1)
@@ -502,22 +507,30 @@ func normSumShifted(x []float32, k float32) (s1, s2 float64) {
 }
 
 // bnStatsChans computes the mean (into p1) and biased variance (into p2) of
-// channels [lo, hi) of an [N,C,S] input.
+// channels [lo, hi) of an [N,C,S] input. It walks the input in memory order
+// (image by image, the range's channels within each), each channel's sums
+// gathered in float64 in j.sums: the same additions in the same order as a
+// walk channel by channel, while a small S (the folded encoders' 2x2 to 8x8
+// planes) no longer reads each cache line once per channel.
 func bnStatsChans(j *normJob, lo, hi int) {
 	N, C, S := j.n, j.c, j.s
-	for c := lo; c < hi; c++ {
-		k := j.x[c*S]
-		var s1, s2 float64
-		for b := 0; b < N; b++ {
-			o := (b*C + c) * S
-			a1, a2 := normSumShifted(j.x[o:o+S], k)
-			s1 += a1
-			s2 += a2
+	s1, s2 := j.sums[lo:hi], j.sums[C+lo:C+hi]
+	clear(s1)
+	clear(s2)
+	for b := 0; b < N; b++ {
+		row := j.x[(b*C+lo)*S : (b*C+hi)*S]
+		for i := range s1 {
+			a1, a2 := normSumShifted(row[i*S:i*S+S], j.x[(lo+i)*S])
+			s1[i] += a1
+			s2[i] += a2
 		}
-		inv := 1 / float64(N*S)
-		m := s1 * inv
-		j.p1[c] = float32(float64(k) + m)
-		j.p2[c] = float32(max(s2*inv-m*m, 0))
+	}
+	inv := 1 / float64(N*S)
+	for i := range s1 {
+		k := j.x[(lo+i)*S]
+		m := s1[i] * inv
+		j.p1[lo+i] = float32(float64(k) + m)
+		j.p2[lo+i] = float32(max(s2[i]*inv-m*m, 0))
 	}
 }
 
