@@ -104,6 +104,15 @@ func (j *normJob) put() {
 	normJobs.Unlock()
 }
 
+// growSums sizes j.sums for two sums of each of C channels (the job keeps
+// it when recycled, so a warm step allocates nothing).
+func (j *normJob) growSums(C int) {
+	if cap(j.sums) < 2*C {
+		j.sums = make([]float64, 2*C)
+	}
+	j.sums = j.sums[:2*C]
+}
+
 // parallel runs the job over [0, n), across cores when work (a count of
 // elements touched) is large enough to pay for it, and recycles the job.
 func (j *normJob) parallel(n, work int) {
@@ -248,10 +257,7 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		} else {
 			j := getNormJob(jobBNStatsChans)
 			j.n, j.c, j.s, j.x, j.p1, j.p2 = N, C, S, xd, mean.Data, varb
-			if cap(j.sums) < 2*C {
-				j.sums = make([]float64, 2*C)
-			}
-			j.sums = j.sums[:2*C]
+			j.growSums(C)
 			j.parallel(C, len(xd))
 		}
 		unbias := float64(cnt) / float64(cnt-1)
@@ -386,6 +392,7 @@ func batchNormBackward(tp *Tape, n *node) {
 		} else {
 			j := getNormJob(jobBNGradStatsChans)
 			j.n, j.c, j.s, j.x, j.g, j.mean, j.p1, j.p2 = N, C, S, xd, gd, mean, sg, sgd
+			j.growSums(C)
 			j.parallel(C, 2*len(xd))
 		}
 	}
@@ -592,22 +599,25 @@ func bnGradStatsChans(j *normJob, lo, hi int) {
 	var a, b [16]float32
 	// Eight channels at a time (kernels.NormGradSumsChans, their lanes side
 	// by side with AVX-512), each image's two-lane float32 sums combined in
-	// float64 in image order.
-	for c0 := lo; c0 < hi; c0 += 8 {
-		nch := min(8, hi-c0)
-		var s1, s2 [8]float64
-		for n := 0; n < N; n++ {
+	// float64 in image order, in j.sums; images outside, so that the input
+	// is read in memory order.
+	s1, s2 := j.sums[lo:hi], j.sums[C+lo:C+hi]
+	clear(s1)
+	clear(s2)
+	for n := 0; n < N; n++ {
+		for c0 := lo; c0 < hi; c0 += 8 {
+			nch := min(8, hi-c0)
 			o := (n*C + c0) * S
 			kernels.NormGradSumsChans(&a, &b, j.x[o:o+nch*S], j.g[o:o+nch*S], S, j.mean[c0:c0+nch])
 			for ch := range nch {
-				s1[ch] += float64(a[2*ch]) + float64(a[2*ch+1])
-				s2[ch] += float64(b[2*ch]) + float64(b[2*ch+1])
+				s1[c0-lo+ch] += float64(a[2*ch]) + float64(a[2*ch+1])
+				s2[c0-lo+ch] += float64(b[2*ch]) + float64(b[2*ch+1])
 			}
 		}
-		for ch := range nch {
-			j.p1[c0+ch] = float32(s1[ch])
-			j.p2[c0+ch] = float32(s2[ch])
-		}
+	}
+	for i := range s1 {
+		j.p1[lo+i] = float32(s1[i])
+		j.p2[lo+i] = float32(s2[i])
 	}
 }
 
