@@ -24,7 +24,7 @@ func (tp *Tape) Mul(a, b *Var) *Var { return tp.binary(opMul, a, b) }
 func (tp *Tape) Div(a, b *Var) *Var { return tp.binary(opDiv, a, b) }
 
 func (tp *Tape) binary(op binOp, a, b *Var) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad(binNames[op], "a", a) || tp.bad(binNames[op], "b", b) {
 		return tp.newVar(1)
 	}
 	var shp [maxRank]int

@@ -72,7 +72,7 @@ func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 // returning nil when they are wrong) and computes the convolution, with
 // epi applied when it is not nil.
 func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.ConvEpilogue) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad(op, "x", x) || tp.bad(op, "w", w) {
 		return nil
 	}
 	xs, ws := x.Value.Shape, w.Value.Shape
@@ -112,7 +112,7 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 // (kernels.ConvEpilogue), with the values of the three ops bit for bit;
 // otherwise it records the three ops.
 func (tp *Tape) Conv2dBNReLU(x, w, b, gamma, beta *Var, runMean, runVar *tensor.Tensor, eps float32, stride, pad int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("conv2dbnrelu", "x", x) || tp.bad("conv2dbnrelu", "w", w) {
 		return tp.newVar(1)
 	}
 	if !tp.noGrad && (x.requiresGrad || w.requiresGrad || b != nil && b.requiresGrad ||
@@ -174,7 +174,7 @@ func conv2dBackward(tp *Tape, n *node) {
 // with respect to its input; outPad (below stride) picks among the output
 // sizes that such a convolution maps to H x W.
 func (tp *Tape) ConvTranspose2d(x, w, b *Var, stride, pad, outPad int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("convtranspose2d", "x", x) || tp.bad("convtranspose2d", "w", w) {
 		return tp.newVar(1)
 	}
 	xs, ws := x.Value.Shape, w.Value.Shape

@@ -10,7 +10,7 @@ package autograd
 // way). Crops may overlap (stride < size); the gradient of an input pixel
 // sums over every crop that holds it.
 func (tp *Tape) StridedCrops(x *Var, size, stride int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("strided crops", "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape

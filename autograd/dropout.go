@@ -12,7 +12,7 @@ import (
 // when p is 0, Dropout returns x itself. p must lie in [0, 1]; p = 1 zeroes
 // everything.
 func (tp *Tape) Dropout(x *Var, p float32, training bool, rng *tensor.RNG) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("dropout", "x", x) {
 		return tp.newVar(1)
 	}
 	if !(p >= 0 && p <= 1) {

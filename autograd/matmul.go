@@ -12,7 +12,7 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 // and b is [B,k,n] (each optionally transposed in its last two axes), giving
 // [B,m,n]. Rank-2 operands are a single product.
 func (tp *Tape) BatchedMatMul(a, b *Var, transA, transB bool) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("matmul", "a", a) || tp.bad("matmul", "b", b) {
 		return tp.newVar(1)
 	}
 	as, bs := a.Value.Shape, b.Value.Shape
@@ -103,7 +103,7 @@ func matmulBackward(tp *Tape, nd *node) {
 // Linear returns x * w^T + b for x [N,in], w [out,in] (PyTorch's layout)
 // and b [out] (or nil).
 func (tp *Tape) Linear(x, w, b *Var) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("linear", "x", x) || tp.bad("linear", "w", w) {
 		return tp.newVar(1)
 	}
 	xs, ws := x.Value.Shape, w.Value.Shape

@@ -201,7 +201,7 @@ func (tp *Tape) BatchNormReLU(x, gamma, beta *Var, runMean, runVar *tensor.Tenso
 
 // batchNorm is BatchNorm, followed by a ReLU in the same pass when relu.
 func (tp *Tape) batchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, training bool, momentum, eps float32, relu bool) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("batchnorm", "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape
@@ -655,7 +655,7 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 // r must have the same shape. Its values and gradients are bit-identical to
 // the two ops.
 func (tp *Tape) AddLayerNorm(x, r, gamma, beta *Var, eps float32) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("addlayernorm", "x", x) || tp.bad("addlayernorm", "r", r) {
 		return tp.newVar(1)
 	}
 	if !x.Value.SameShape(r.Value) {
@@ -666,7 +666,7 @@ func (tp *Tape) AddLayerNorm(x, r, gamma, beta *Var, eps float32) *Var {
 
 // layerNorm is LayerNorm of x, or of x+r when r is not nil.
 func (tp *Tape) layerNorm(name string, x, r, gamma, beta *Var, eps float32) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad(name, "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape

@@ -40,8 +40,11 @@ func (tp *Tape) PairMeansSlices(u *Var, f PairSliceFunc) *Var {
 
 // pairMeans is PairMeans with f, or PairMeansSlices with fs.
 func (tp *Tape) pairMeans(u *Var, f PairFunc, fs PairSliceFunc) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("pairmeans", "u", u) {
 		return tp.newVar(1)
+	}
+	if f == nil && fs == nil {
+		return tp.fail("pairmeans: nil function")
 	}
 	s := u.Value.Shape
 	if len(s) != 2 || s[0] < 2 || s[1] < s[0] || s[1]%s[0] != 0 {

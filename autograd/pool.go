@@ -28,7 +28,7 @@ func poolGeom(xs []int, kernel, stride, pad int) (kernels.ConvGeom, string) {
 // Hout = (H+2*pad-kernel)/stride+1. pad may be at most kernel/2. The
 // gradient flows to the first maximal element of each window.
 func (tp *Tape) MaxPool2d(x *Var, kernel, stride, pad int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("maxpool2d", "x", x) {
 		return tp.newVar(1)
 	}
 	g, msg := poolGeom(x.Value.Shape, kernel, stride, pad)
@@ -60,7 +60,7 @@ func maxPool2dBackward(tp *Tape, n *node) {
 // mean (PyTorch's count_include_pad=True): an output [N,C,Hout,Wout] with
 // Hout = (H+2*pad-kernel)/stride+1. pad may be at most kernel/2.
 func (tp *Tape) AvgPool2d(x *Var, kernel, stride, pad int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("avgpool2d", "x", x) {
 		return tp.newVar(1)
 	}
 	g, msg := poolGeom(x.Value.Shape, kernel, stride, pad)

@@ -3,14 +3,19 @@ package autograd
 import "math"
 
 // Sum returns the sum of all elements as a one-element Var.
-func (tp *Tape) Sum(x *Var) *Var { return tp.reduceAll(x, 1) }
+func (tp *Tape) Sum(x *Var) *Var { return tp.reduceAll(reduceSum, x) }
 
 // Mean returns the mean of all elements as a one-element Var.
-func (tp *Tape) Mean(x *Var) *Var { return tp.reduceAll(x, 1/float32(x.Value.Size())) }
+func (tp *Tape) Mean(x *Var) *Var { return tp.reduceAll(reduceMean, x) }
 
-func (tp *Tape) reduceAll(x *Var, scale float32) *Var {
-	if tp.failed() {
+// reduceAll is Sum (kind reduceSum) or Mean (reduceMean).
+func (tp *Tape) reduceAll(kind reduceKind, x *Var) *Var {
+	if tp.failed() || tp.bad(reduceNames[kind], "x", x) {
 		return tp.newVar(1)
+	}
+	scale := float32(1)
+	if kind == reduceMean {
+		scale = 1 / float32(x.Value.Size())
 	}
 	out := tp.newVar()
 	var s float64
@@ -69,7 +74,7 @@ func reduceShape(shape []int, mask uint, kept *[maxRank]int) {
 }
 
 func (tp *Tape) reduceAxes(kind reduceKind, x *Var, axes []int, keepDim bool) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad(reduceNames[kind], "x", x) {
 		return tp.newVar(1)
 	}
 	shape := x.Value.Shape

@@ -1,6 +1,8 @@
 package autograd
 
 import (
+	"strconv"
+
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -11,7 +13,7 @@ import (
 // the output's Grad holds the input's whole gradient (read the gradients of
 // parameters and leaves, as PyTorch keeps no others).
 func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("reshape", "x", x) {
 		return tp.newVar(1)
 	}
 	var s [maxRank]int
@@ -58,7 +60,7 @@ func reshapeBackward(tp *Tape, n *node) {
 
 // Flatten reshapes x [N, ...] to [N, rest].
 func (tp *Tape) Flatten(x *Var) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("flatten", "x", x) {
 		return tp.newVar(1)
 	}
 	if x.Value.Rank() < 1 {
@@ -69,7 +71,7 @@ func (tp *Tape) Flatten(x *Var) *Var {
 
 // Permute reorders the axes of x: output axis i is input axis perm[i].
 func (tp *Tape) Permute(x *Var, perm ...int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("permute", "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape
@@ -211,7 +213,7 @@ func (j *permuteJob) block(os []int, st *[maxRank]int, ia0, io0 int) {
 
 // Slice returns x restricted to [start, end) along axis.
 func (tp *Tape) Slice(x *Var, axis, start, end int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("slice", "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape
@@ -262,6 +264,12 @@ func (tp *Tape) Concat(axis int, xs ...*Var) *Var {
 	}
 	if len(xs) == 0 {
 		return tp.fail("concat: no inputs")
+	}
+	for i, x := range xs {
+		if x == nil || x.Value == nil {
+			tp.badInput("concat", strconv.Itoa(i), x)
+			return tp.newVar(1)
+		}
 	}
 	s0 := xs[0].Value.Shape
 	if axis < 0 {
@@ -331,7 +339,7 @@ func cloneInts(s []int) []int { return append([]int(nil), s...) }
 // it came from. An index outside [0, R) is a tape error. The indices are
 // copied (into a tape buffer) during the call.
 func (tp *Tape) Gather(x *Var, idx []int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("gather", "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape

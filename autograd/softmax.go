@@ -61,7 +61,7 @@ func softmaxAxis(shape []int, axis int) (a, outer, k, inner int, ok bool) {
 }
 
 func (tp *Tape) softmaxOp(x *Var, axis, mode int, keepDim bool) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad(smNames[mode], "x", x) {
 		return tp.newVar(1)
 	}
 	xs := x.Value.Shape
@@ -366,7 +366,7 @@ func softmaxBackwardBlock(mode int, x, y, g, dx []float32, o, K, inner int, s []
 // label or a label count other than N is a tape error. The labels are copied
 // (into a tape buffer) during the call.
 func (tp *Tape) CrossEntropy(logits *Var, labels []int) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("crossentropy", "logits", logits) {
 		return tp.newVar()
 	}
 	xs := logits.Value.Shape

@@ -10,6 +10,15 @@
 // A Var made by a Tape is valid until the tape's next Reset. Parameters
 // (NewParam) live outside any tape and keep their gradient across passes;
 // backward passes add into it, and an optimiser (or ZeroGrad) clears it.
+//
+// Operations have no error result, since they run many times a step.
+// Their inputs must be Vars made by the same tape (since its last Reset),
+// parameters (NewParam) or constants (NewConst); optional inputs (a bias,
+// BatchNorm's gamma and beta) may be nil. An invalid argument (a nil
+// required input or a Var without a value, mismatched shapes, an
+// out-of-range axis) does not panic: the tape records the first such error,
+// later operations return placeholders, and Err and Backward report it. A
+// Var of another tape is not supported, and not detected.
 package autograd
 
 import (
@@ -38,8 +47,12 @@ type Var struct {
 }
 
 // NewParam returns a trainable leaf Var holding t, with a zeroed gradient
-// of the same shape that backward passes accumulate into.
+// of the same shape that backward passes accumulate into. It panics, with a
+// message naming NewParam, when t is nil.
 func NewParam(t *tensor.Tensor) *Var {
+	if t == nil {
+		panic("autograd: NewParam: nil tensor")
+	}
 	return &Var{Value: t, Grad: tensor.New(t.Shape...), requiresGrad: true}
 }
 
@@ -177,6 +190,28 @@ func (tp *Tape) fail(format string, args ...any) *Var {
 	return tp.newVar(1)
 }
 
+// bad reports whether v, input arg of op, is unusable (nil, or without a
+// value), after recording an error that names op and arg. It costs the two
+// comparisons of a valid input.
+func (tp *Tape) bad(op, arg string, v *Var) bool {
+	if v != nil && v.Value != nil {
+		return false
+	}
+	tp.badInput(op, arg, v)
+	return true
+}
+
+// badInput records the error of bad for v.
+func (tp *Tape) badInput(op, arg string, v *Var) {
+	what := "is a nil Var"
+	if v != nil {
+		what = "is a Var without a value"
+	}
+	if tp.err == nil {
+		tp.err = fmt.Errorf("autograd: %s: input %s %s", op, arg, what)
+	}
+}
+
 // failed reports whether an earlier operation failed, so that operations can
 // skip work (and shape checks) on placeholder inputs.
 func (tp *Tape) failed() bool { return tp.err != nil }
@@ -202,7 +237,8 @@ func (tp *Tape) BufferBytes() int64 {
 func (tp *Tape) SetNoGrad(off bool) { tp.noGrad = off }
 
 // Buffer returns a scratch tensor of the given shape owned by the tape, with
-// unspecified contents; it is reused after Reset.
+// unspecified contents; it is reused after Reset. Like tensor.Resize, it
+// panics on a negative extent.
 func (tp *Tape) Buffer(shape ...int) *tensor.Tensor {
 	if tp.nb == len(tp.bufs) {
 		tp.bufs = append(tp.bufs, &tensor.Tensor{})
@@ -247,13 +283,23 @@ func (tp *Tape) wrap(value *tensor.Tensor) *Var {
 func (tp *Tape) newVar(shape ...int) *Var { return tp.wrap(tp.Buffer(shape...)) }
 
 // Const wraps t (without copying) as a Var that needs no gradient, valid
-// until Reset.
-func (tp *Tape) Const(t *tensor.Tensor) *Var { return tp.wrap(t) }
+// until Reset. A nil t is an invalid argument: the tape records an error
+// (see Err) and Const returns a placeholder.
+func (tp *Tape) Const(t *tensor.Tensor) *Var {
+	if t == nil {
+		return tp.fail("const: nil tensor")
+	}
+	return tp.wrap(t)
+}
 
 // Leaf wraps t as a Var that collects a gradient (allocated from the tape
 // and zeroed) without being a parameter: useful for gradients with respect
-// to inputs. Valid until Reset.
+// to inputs. Valid until Reset. A nil t is an invalid argument, as for
+// Const.
 func (tp *Tape) Leaf(t *tensor.Tensor) *Var {
+	if t == nil {
+		return tp.fail("leaf: nil tensor")
+	}
 	v := tp.wrap(t)
 	v.requiresGrad = true
 	return v
@@ -321,8 +367,15 @@ func (tp *Tape) gradOut(v *Var) (g *tensor.Tensor, fresh bool) {
 }
 
 // Backward computes the gradient of the scalar loss with respect to every
-// Var it depends on, adding into parameters' gradients.
+// Var it depends on, adding into parameters' gradients. A nil loss, or one
+// without a value, is an error.
 func (tp *Tape) Backward(loss *Var) error {
+	if tp.err != nil {
+		return tp.err
+	}
+	if loss == nil || loss.Value == nil {
+		return fmt.Errorf("autograd: backward from a nil Var or one without a value")
+	}
 	if loss.Value.Size() != 1 {
 		return fmt.Errorf("autograd: backward from a non-scalar of shape %v", loss.Value.Shape)
 	}
@@ -330,10 +383,14 @@ func (tp *Tape) Backward(loss *Var) error {
 }
 
 // BackwardWith back-propagates seed as the gradient of out (nil means ones,
-// for a scalar out). seed must have out's size.
+// for a scalar out). seed must have out's size. A nil out, or one without
+// a value, is an error.
 func (tp *Tape) BackwardWith(out *Var, seed *tensor.Tensor) error {
 	if tp.err != nil {
 		return tp.err
+	}
+	if out == nil || out.Value == nil {
+		return fmt.Errorf("autograd: backward from a nil Var or one without a value")
 	}
 	if !out.requiresGrad {
 		return fmt.Errorf("autograd: backward from a Var that does not depend on any parameter")

@@ -8,8 +8,8 @@ import (
 
 // unary applies f element-wise and records backward, which receives the
 // node (input n.in[0], output n.out) and adds into the input's gradient.
-func (tp *Tape) unary(x *Var, f func(x float32) float32, backward backwardFunc) (*Var, *node) {
-	if tp.failed() {
+func (tp *Tape) unary(name string, x *Var, f func(x float32) float32, backward backwardFunc) (*Var, *node) {
+	if tp.failed() || tp.bad(name, "x", x) {
 		return tp.newVar(1), nil
 	}
 	out := tp.newVar(x.Value.Shape...)
@@ -22,7 +22,7 @@ func (tp *Tape) unary(x *Var, f func(x float32) float32, backward backwardFunc) 
 
 // Exp returns e^x element-wise.
 func (tp *Tape) Exp(x *Var) *Var {
-	out, _ := tp.unary(x, exp32, func(tp *Tape, n *node) {
+	out, _ := tp.unary("exp", x, exp32, func(tp *Tape, n *node) {
 		gx, g, y := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.out.Value.Data
 		for i := range gx {
 			gx[i] += g[i] * y[i]
@@ -33,7 +33,7 @@ func (tp *Tape) Exp(x *Var) *Var {
 
 // Log returns the natural logarithm element-wise.
 func (tp *Tape) Log(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return float32(math.Log(float64(v))) }, func(tp *Tape, n *node) {
+	out, _ := tp.unary("log", x, func(v float32) float32 { return float32(math.Log(float64(v))) }, func(tp *Tape, n *node) {
 		gx, g, xv := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.in[0].Value.Data
 		for i := range gx {
 			gx[i] += g[i] / xv[i]
@@ -45,7 +45,7 @@ func (tp *Tape) Log(x *Var) *Var {
 // ReLU returns max(x, 0) element-wise (kernels.ReLU: +0 for x <= 0, a NaN
 // passed on with its sign cleared).
 func (tp *Tape) ReLU(x *Var) *Var {
-	if tp.failed() {
+	if tp.failed() || tp.bad("relu", "x", x) {
 		return tp.newVar(1)
 	}
 	out := tp.newVar(x.Value.Shape...)
@@ -69,7 +69,7 @@ func reluBackward(tp *Tape, n *node) {
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.
 func (tp *Tape) LeakyReLU(x *Var, slope float32) *Var {
-	out, n := tp.unary(x, func(v float32) float32 {
+	out, n := tp.unary("leakyrelu", x, func(v float32) float32 {
 		if v > 0 {
 			return v
 		}
@@ -92,7 +92,7 @@ func (tp *Tape) LeakyReLU(x *Var, slope float32) *Var {
 
 // Sigmoid returns 1/(1+e^-x) element-wise.
 func (tp *Tape) Sigmoid(x *Var) *Var {
-	out, _ := tp.unary(x, sigmoid32, func(tp *Tape, n *node) {
+	out, _ := tp.unary("sigmoid", x, sigmoid32, func(tp *Tape, n *node) {
 		gx, g, y := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.out.Value.Data
 		for i := range gx {
 			gx[i] += g[i] * y[i] * (1 - y[i])
@@ -103,7 +103,7 @@ func (tp *Tape) Sigmoid(x *Var) *Var {
 
 // Tanh returns the hyperbolic tangent element-wise.
 func (tp *Tape) Tanh(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return float32(math.Tanh(float64(v))) }, func(tp *Tape, n *node) {
+	out, _ := tp.unary("tanh", x, func(v float32) float32 { return float32(math.Tanh(float64(v))) }, func(tp *Tape, n *node) {
 		gx, g, y := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.out.Value.Data
 		for i := range gx {
 			gx[i] += g[i] * (1 - y[i]*y[i])
@@ -114,7 +114,7 @@ func (tp *Tape) Tanh(x *Var) *Var {
 
 // Softplus returns log(1+e^x) element-wise, computed stably.
 func (tp *Tape) Softplus(x *Var) *Var {
-	out, _ := tp.unary(x, Softplus32, func(tp *Tape, n *node) {
+	out, _ := tp.unary("softplus", x, Softplus32, func(tp *Tape, n *node) {
 		gx, g, xv := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.in[0].Value.Data
 		for i := range gx {
 			gx[i] += g[i] * sigmoid32(xv[i])
@@ -134,7 +134,7 @@ func (tp *Tape) AddScalar(x *Var, c float32) *Var { return tp.Affine(x, 1, c) }
 
 // Affine returns a*x + b element-wise for scalars a and b.
 func (tp *Tape) Affine(x *Var, a, b float32) *Var {
-	out, n := tp.unary(x, func(v float32) float32 { return a*v + b }, func(tp *Tape, n *node) {
+	out, n := tp.unary("affine", x, func(v float32) float32 { return a*v + b }, func(tp *Tape, n *node) {
 		gx, g, a := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.f[0]
 		for i := range gx {
 			gx[i] += a * g[i]
@@ -148,7 +148,7 @@ func (tp *Tape) Affine(x *Var, a, b float32) *Var {
 
 // Square returns x*x element-wise.
 func (tp *Tape) Square(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return v * v }, func(tp *Tape, n *node) {
+	out, _ := tp.unary("square", x, func(v float32) float32 { return v * v }, func(tp *Tape, n *node) {
 		gx, g, xv := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.in[0].Value.Data
 		for i := range gx {
 			gx[i] += 2 * xv[i] * g[i]
@@ -159,7 +159,7 @@ func (tp *Tape) Square(x *Var) *Var {
 
 // Sqrt returns the square root element-wise.
 func (tp *Tape) Sqrt(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return float32(math.Sqrt(float64(v))) }, func(tp *Tape, n *node) {
+	out, _ := tp.unary("sqrt", x, func(v float32) float32 { return float32(math.Sqrt(float64(v))) }, func(tp *Tape, n *node) {
 		gx, g, y := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.out.Value.Data
 		for i := range gx {
 			gx[i] += g[i] / (2 * y[i])
@@ -170,7 +170,7 @@ func (tp *Tape) Sqrt(x *Var) *Var {
 
 // Abs returns |x| element-wise (with gradient sign(x), 0 at 0).
 func (tp *Tape) Abs(x *Var) *Var {
-	out, _ := tp.unary(x, func(v float32) float32 { return float32(math.Abs(float64(v))) }, func(tp *Tape, n *node) {
+	out, _ := tp.unary("abs", x, func(v float32) float32 { return float32(math.Abs(float64(v))) }, func(tp *Tape, n *node) {
 		gx, g, xv := tp.grad(n.in[0]).Data, n.out.Grad.Data, n.in[0].Value.Data
 		for i := range gx {
 			switch {

@@ -131,8 +131,12 @@ func syncDir(dir string) {
 // directory; after write returns nil the data is flushed, fsynced and
 // renamed over path. If write returns an error (or panics), or any step
 // fails, the temporary file is removed and the previous content of path, if
-// any, is left intact.
+// any, is left intact. A nil write is an error, returned before the file
+// system is touched.
 func WriteFileAtomic(path string, write func(w io.Writer) error) error {
+	if write == nil {
+		return fmt.Errorf("atomic write %s: nil write function", path)
+	}
 	a, err := CreateAtomic(path)
 	if err != nil {
 		return err

@@ -147,8 +147,11 @@ func Save(path string, tensors map[string]*tensor.Tensor, metadata map[string]st
 
 // Write writes tensors and optional string metadata to w in the
 // safetensors format, exactly as Save does. All arguments are validated
-// before the first byte is written.
+// before the first byte is written; a nil w is an error.
 func Write(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
+	if w == nil {
+		return errors.New("safetensors: write to a nil io.Writer")
+	}
 	header, names, err := buildHeader(tensors, metadata)
 	if err != nil {
 		return err
@@ -337,8 +340,14 @@ func Read(r io.ReaderAt, size int64) (map[string]*tensor.Tensor, map[string]stri
 }
 
 // ReadTensor reads the tensor called name, described by h, from r and
-// converts it to float32.
+// converts it to float32. A nil h or r is an error.
 func (h *Header) ReadTensor(r io.ReaderAt, name string) (*tensor.Tensor, error) {
+	switch {
+	case h == nil:
+		return nil, fmt.Errorf("safetensors: tensor %q: nil Header", name)
+	case r == nil:
+		return nil, fmt.Errorf("safetensors: tensor %q: nil io.ReaderAt", name)
+	}
 	info, ok := h.Tensors[name]
 	if !ok {
 		return nil, fmt.Errorf("safetensors: no tensor %q", name)
@@ -380,8 +389,12 @@ type rawTensorInfo struct {
 // bytes. It checks the length prefix, that the header is a JSON object
 // without duplicate keys, that every dtype is known, that each tensor's
 // byte range matches its shape, and that the ranges tile the data section
-// exactly (no gaps, no overlaps, nothing outside the file).
+// exactly (no gaps, no overlaps, nothing outside the file). A nil r is an
+// error.
 func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
+	if r == nil {
+		return nil, errors.New("safetensors: read from a nil io.ReaderAt")
+	}
 	if size < 8 {
 		return nil, fmt.Errorf("safetensors: file is %d bytes, too short for the 8-byte header length", size)
 	}

@@ -12,8 +12,17 @@ import (
 // negative of the measure's lower bound on the divergence between P and Q.
 // For DV the Q term is log E_Q[e^q] (computed stably). It is what the prior
 // matching discriminator minimises, and what MINE and NDM maximise the
-// negative of. infoNCE needs paired scores and is not accepted.
+// negative of. infoNCE needs paired scores and is not accepted. A nil tape
+// or score Var is an error.
 func DiscriminatorLoss(tp *autograd.Tape, m Measure, p, q *autograd.Var) (*autograd.Var, error) {
+	switch {
+	case tp == nil:
+		return nil, argError("discriminator", m, "nil tape")
+	case noValue(p):
+		return nil, argError("discriminator", m, "scores p is a nil Var or has no value")
+	case noValue(q):
+		return nil, argError("discriminator", m, "scores q is a nil Var or has no value")
+	}
 	if p.Value.Size() == 0 || q.Value.Size() == 0 {
 		return nil, fmt.Errorf("mi: discriminator loss of %v and %v scores: need samples of both", p.Value.Shape, q.Value.Shape)
 	}
@@ -31,8 +40,15 @@ func DiscriminatorLoss(tp *autograd.Tape, m Measure, p, q *autograd.Var) (*autog
 // GeneratorLoss is the non-saturating loss of the samples q that a critic
 // scores as coming from Q: -E_Q[T(q)], the positive term applied to them.
 // Minimising it moves Q towards P (with the GAN measure it is
-// E[softplus(-q)], as the reference's prior matching).
+// E[softplus(-q)], as the reference's prior matching). A nil tape or score
+// Var is an error.
 func GeneratorLoss(tp *autograd.Tape, m Measure, q *autograd.Var) (*autograd.Var, error) {
+	switch {
+	case tp == nil:
+		return nil, argError("generator", m, "nil tape")
+	case noValue(q):
+		return nil, argError("generator", m, "scores q is a nil Var or has no value")
+	}
 	if q.Value.Size() == 0 {
 		return nil, fmt.Errorf("mi: generator loss of %v scores: need samples", q.Value.Shape)
 	}
@@ -54,4 +70,12 @@ func logMeanExp(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	n := x.Value.Size()
 	flat := tp.Reshape(x, 1, n)
 	return tp.AddScalar(tp.Reshape(tp.LogSumExp(flat, 1, false), 1), -float32(math.Log(float64(n))))
+}
+
+// noValue reports whether v is nil or holds no value.
+func noValue(v *autograd.Var) bool { return v == nil || v.Value == nil }
+
+// argError describes an invalid argument of the named loss.
+func argError(loss string, m Measure, what string) error {
+	return fmt.Errorf("mi: %s loss (%s): %s", loss, m, what)
 }

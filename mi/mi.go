@@ -69,7 +69,11 @@ type Masks struct {
 }
 
 // NewMasks returns the masks for N global vectors against N*L locations.
+// Like make, it panics when n or l is negative; the message names NewMasks.
 func NewMasks(n, l int) *Masks {
+	if n < 0 || l < 0 {
+		panic(fmt.Sprintf("mi.NewMasks: n = %d, l = %d: want both >= 0", n, l))
+	}
 	m := &Masks{N: n, L: l, Pos: tensor.New(n, n*l), Neg: tensor.New(n, n*l), NegLarge: tensor.New(n, n*l), zeros: tensor.New(n, l)}
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
@@ -103,7 +107,16 @@ type Cache struct{ m *Masks }
 // E_neg[f*(u)] - E_pos[T(u)]; for infoNCE it is the mean negative log
 // probability of each positive among itself and all negatives of its row;
 // for DV it is log E_neg[e^u] - E_pos[u] as the reference computes it.
+// A nil Cache, tape or score Var is an error.
 func (c *Cache) Loss(tp *autograd.Tape, m Measure, u *autograd.Var) (*autograd.Var, error) {
+	switch {
+	case c == nil:
+		return nil, argError("score", m, "nil Cache")
+	case tp == nil:
+		return nil, argError("score", m, "nil tape")
+	case noValue(u):
+		return nil, argError("score", m, "scores u is a nil Var or has no value")
+	}
 	s := u.Value.Shape
 	if len(s) != 2 || s[0] == 0 || s[1]%s[0] != 0 {
 		return nil, fmt.Errorf("mi: score matrix of shape %v: want [N, N*L]", s)

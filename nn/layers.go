@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -13,20 +14,46 @@ type Linear struct {
 }
 
 // NewLinear returns a Linear layer initialised as PyTorch's nn.Linear:
-// W ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming uniform, a=sqrt(5)), same for b.
+// W ~ U(-1/sqrt(in), 1/sqrt(in)) (Kaiming uniform, a=sqrt(5)), same for b
+// (zero when in is 0, as PyTorch). Like make, it panics when in or out is
+// negative, and it panics when rng is nil; the message names NewLinear.
 func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
+	checkLayer("NewLinear", rng, size{"in", in}, size{"out", out})
 	w, b := weightBias(tensor.New(out, in), in, out, bias, rng)
 	return &Linear{W: w, B: b}
 }
 
+// size is a named size argument of a layer constructor.
+type size struct {
+	name string
+	v    int
+}
+
+// checkLayer panics, naming the constructor fn, when one of the sizes is
+// negative or rng is nil.
+func checkLayer(fn string, rng *tensor.RNG, sizes ...size) {
+	for _, s := range sizes {
+		if s.v < 0 {
+			panic(fmt.Sprintf("nn.%s: %s = %d, want >= 0", fn, s.name, s.v))
+		}
+	}
+	if rng == nil {
+		panic(fmt.Sprintf("nn.%s: nil rng", fn))
+	}
+}
+
 // weightBias initialises w and an optional bias of out values as PyTorch
 // does for Linear and convolution layers: Kaiming uniform with a = sqrt(5)
-// for w, U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for the bias.
+// for w, U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for the bias, or zeros when
+// fanIn is 0 (w is then empty).
 func weightBias(w *tensor.Tensor, fanIn, out int, bias bool, rng *tensor.RNG) (wv, bv *autograd.Var) {
 	rng.KaimingUniform(w, fanIn, math.Sqrt(5))
 	if bias {
 		b := tensor.New(out)
-		bound := float32(1 / math.Sqrt(float64(fanIn)))
+		bound := float32(0)
+		if fanIn > 0 {
+			bound = float32(1 / math.Sqrt(float64(fanIn)))
+		}
 		rng.Uniform(b, -bound, bound)
 		bv = autograd.NewParam(b)
 	}
@@ -59,8 +86,11 @@ type Conv2d struct {
 	Stride, Pad int
 }
 
-// NewConv2d returns a convolution initialised as PyTorch's nn.Conv2d.
+// NewConv2d returns a convolution initialised as PyTorch's nn.Conv2d. It
+// panics when in, out or kernel is negative or rng is nil; the message
+// names NewConv2d. Stride and padding are checked by Forward.
 func NewConv2d(in, out, kernel, stride, pad int, bias bool, rng *tensor.RNG) *Conv2d {
+	checkLayer("NewConv2d", rng, size{"in", in}, size{"out", out}, size{"kernel", kernel})
 	w, b := weightBias(tensor.New(out, in, kernel, kernel), in*kernel*kernel, out, bias, rng)
 	return &Conv2d{W: w, B: b, Stride: stride, Pad: pad}
 }
@@ -80,8 +110,11 @@ type ConvTranspose2d struct {
 }
 
 // NewConvTranspose2d returns a transposed convolution initialised as
-// PyTorch's nn.ConvTranspose2d (fan-in computed from W's second axis).
+// PyTorch's nn.ConvTranspose2d (fan-in computed from W's second axis). It
+// panics when in, out or kernel is negative or rng is nil; the message
+// names NewConvTranspose2d. Stride and paddings are checked by Forward.
 func NewConvTranspose2d(in, out, kernel, stride, pad, outPad int, bias bool, rng *tensor.RNG) *ConvTranspose2d {
+	checkLayer("NewConvTranspose2d", rng, size{"in", in}, size{"out", out}, size{"kernel", kernel})
 	w, b := weightBias(tensor.New(in, out, kernel, kernel), out*kernel*kernel, out, bias, rng)
 	return &ConvTranspose2d{W: w, B: b, Stride: stride, Pad: pad, OutPad: outPad}
 }
@@ -104,8 +137,12 @@ type BatchNorm struct {
 }
 
 // NewBatchNorm returns a BatchNorm over c channels in training mode with
-// PyTorch's defaults: gamma 1, beta 0, momentum 0.1, eps 1e-5.
+// PyTorch's defaults: gamma 1, beta 0, momentum 0.1, eps 1e-5. Like make,
+// it panics when c is negative; the message names NewBatchNorm.
 func NewBatchNorm(c int, affine bool) *BatchNorm {
+	if c < 0 {
+		panic(fmt.Sprintf("nn.NewBatchNorm: c = %d, want >= 0", c))
+	}
 	b := &BatchNorm{RunMean: tensor.New(c), RunVar: tensor.New(c), Momentum: 0.1, Eps: 1e-5, Training: true}
 	b.RunVar.Fill(1)
 	if affine {
@@ -147,8 +184,13 @@ type LayerNorm struct {
 	Eps         float32
 }
 
-// NewLayerNorm returns a LayerNorm over d features (gamma 1, beta 0, eps 1e-5).
+// NewLayerNorm returns a LayerNorm over d features (gamma 1, beta 0, eps
+// 1e-5). Like make, it panics when d is negative; the message names
+// NewLayerNorm.
 func NewLayerNorm(d int) *LayerNorm {
+	if d < 0 {
+		panic(fmt.Sprintf("nn.NewLayerNorm: d = %d, want >= 0", d))
+	}
 	g := tensor.New(d)
 	g.Fill(1)
 	return &LayerNorm{Gamma: autograd.NewParam(g), Beta: autograd.NewParam(tensor.New(d)), Eps: 1e-5}

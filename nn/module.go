@@ -12,6 +12,7 @@ package nn
 import (
 	"fmt"
 	"iter"
+	"reflect"
 	"sort"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -149,7 +150,8 @@ type Sequential struct {
 }
 
 // NewSequential returns a Sequential of the given modules, named "0", "1",
-// ... as PyTorch's nn.Sequential names them.
+// ... as PyTorch's nn.Sequential names them. It panics, as Add, when a
+// module is nil.
 func NewSequential(ms ...Module) *Sequential {
 	s := &Sequential{}
 	for i, m := range ms {
@@ -158,16 +160,35 @@ func NewSequential(ms ...Module) *Sequential {
 	return s
 }
 
-// Add appends a named module and returns s.
+// Add appends a named module and returns s. It panics when m is nil (a nil
+// interface or a nil pointer), which Forward could not call; the message
+// names Add and the module's name.
 func (s *Sequential) Add(name string, m Module) *Sequential {
+	if isNil(m) {
+		panic(fmt.Sprintf("nn: Sequential.Add: module %q is nil", name))
+	}
 	s.Names = append(s.Names, name)
 	s.Modules = append(s.Modules, m)
 	return s
 }
 
-// Forward implements Module.
+// isNil reports whether m is a nil interface or holds a nil pointer.
+func isNil(m Module) bool {
+	if m == nil {
+		return true
+	}
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// Forward implements Module. Every module must be non-nil (NewSequential
+// and Add see to it); Forward panics, naming the module, on a nil one put
+// into Modules directly.
 func (s *Sequential) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	for _, m := range s.Modules {
+	for i, m := range s.Modules {
+		if m == nil {
+			panic(fmt.Sprintf("nn: Sequential.Forward: module %d is nil", i))
+		}
 		x = m.Forward(tp, x)
 	}
 	return x

@@ -75,8 +75,8 @@ type Adam struct {
 
 // NewAdam returns an Adam optimiser over params, allocating its moment
 // buffers. It returns an error on an invalid configuration (negative or NaN
-// LR, Eps or WeightDecay, a beta outside [0, 1)) or a nil or repeated
-// parameter.
+// LR, Eps or WeightDecay, a beta outside [0, 1)), an empty parameter list,
+// or a nil or repeated parameter.
 func NewAdam(params []*autograd.Var, cfg AdamConfig) (*Adam, error) {
 	cfg = cfg.withDefaults()
 	switch {

@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -12,9 +13,19 @@ import (
 // before clipping, accumulated in float64. If the norm is not finite the
 // gradients are left unchanged, so the caller can detect it and skip the
 // step. Parameters with a nil Grad are ignored. It allocates nothing.
-func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
+//
+// A negative or NaN maxNorm (which would flip or poison the gradients) or a
+// nil parameter is an error, returned with a zero norm before any gradient
+// is touched. A maxNorm of +Inf never clips.
+func ClipGradNorm(params []*autograd.Var, maxNorm float64) (float64, error) {
+	if !(maxNorm >= 0) {
+		return 0, fmt.Errorf("optim: ClipGradNorm: max norm %v, want >= 0", maxNorm)
+	}
 	var sum float64
-	for _, p := range params {
+	for i, p := range params {
+		if p == nil {
+			return 0, fmt.Errorf("optim: ClipGradNorm: parameter %d of %d is nil", i, len(params))
+		}
 		if p.Grad == nil {
 			continue
 		}
@@ -24,11 +35,11 @@ func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
 	}
 	norm := math.Sqrt(sum)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return norm
+		return norm, nil
 	}
 	coef := maxNorm / (norm + 1e-6)
 	if coef >= 1 {
-		return norm
+		return norm, nil
 	}
 	c := float32(coef)
 	for _, p := range params {
@@ -40,5 +51,5 @@ func ClipGradNorm(params []*autograd.Var, maxNorm float64) float64 {
 			gd[j] *= c
 		}
 	}
-	return norm
+	return norm, nil
 }

@@ -10,10 +10,12 @@
 //
 // Nothing here panics on bad input. Constructors (NewAdam, NewSGD) and the
 // schedules that take a period (StepLR, CosineAnnealing) return an error
-// for an invalid configuration or parameter list. Step has no error
-// result, since it runs every training step: a parameter whose value or
-// gradient changed size since construction is left untouched, and the
-// first such problem is kept for the optimiser's Err method.
+// for an invalid configuration or parameter list (an empty one included),
+// and ClipGradNorm for a negative or NaN max norm or a nil parameter. Step
+// has no error result, since it runs every training step: a parameter
+// whose value or gradient changed size since construction is left
+// untouched, and the first such problem is kept for the optimiser's Err
+// method.
 //
 // A typical training loop:
 //

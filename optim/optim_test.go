@@ -570,8 +570,8 @@ func TestClipGradNorm(t *testing.T) {
 				copy(p.Grad.Data, g)
 				ps = append(ps, p)
 			}
-			if n := ClipGradNorm(ps, tc.max); math.Abs(n-tc.norm) > 1e-9 {
-				t.Errorf("norm = %v, want %v", n, tc.norm)
+			if n, err := ClipGradNorm(ps, tc.max); err != nil || math.Abs(n-tc.norm) > 1e-9 {
+				t.Errorf("norm = %v, %v, want %v", n, err, tc.norm)
 			}
 			for i, p := range ps {
 				for j, g := range p.Grad.Data {
@@ -584,8 +584,8 @@ func TestClipGradNorm(t *testing.T) {
 	}
 	p := param(1)
 	p.Grad.Data[0] = float32(math.Inf(1))
-	if n := ClipGradNorm([]*autograd.Var{p}, 1); !math.IsInf(n, 1) || !math.IsInf(float64(p.Grad.Data[0]), 1) {
-		t.Errorf("non-finite norm: got %v, grad %v", n, p.Grad.Data[0])
+	if n, err := ClipGradNorm([]*autograd.Var{p}, 1); err != nil || !math.IsInf(n, 1) || !math.IsInf(float64(p.Grad.Data[0]), 1) {
+		t.Errorf("non-finite norm: got %v, %v, grad %v", n, err, p.Grad.Data[0])
 	}
 }
 
@@ -753,11 +753,11 @@ func TestStepSizeChanged(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	c := newAdam(t, nil, AdamConfig{}).Config()
+	c := newAdam(t, []*autograd.Var{param(1)}, AdamConfig{}).Config()
 	if c != (AdamConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}) {
 		t.Errorf("Adam defaults = %+v", c)
 	}
-	if lr := newSGD(t, nil, SGDConfig{}).LR(); lr != 1e-3 {
+	if lr := newSGD(t, []*autograd.Var{param(1)}, SGDConfig{}).LR(); lr != 1e-3 {
 		t.Errorf("SGD default LR = %v", lr)
 	}
 }

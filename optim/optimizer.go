@@ -54,9 +54,14 @@ type Optimizer interface {
 	LoadState(state map[string]*tensor.Tensor) error
 }
 
-// checkParams returns an error if params holds a nil Var, a Var without a
+// checkParams returns an error if params is empty (an optimiser over no
+// parameters is a mistake: every known caller has some, and baselines
+// without any skip the optimiser), or holds a nil Var, a Var without a
 // value, or the same Var twice.
 func checkParams(kind string, params []*autograd.Var) error {
+	if len(params) == 0 {
+		return fmt.Errorf("optim: %s: no parameters to optimise", kind)
+	}
 	seen := make(map[*autograd.Var]int, len(params))
 	for i, p := range params {
 		if p == nil || p.Value == nil {

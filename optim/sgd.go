@@ -47,7 +47,7 @@ type SGD struct {
 // NewSGD returns an SGD optimiser over params, allocating its momentum
 // buffers. It returns an error on an invalid configuration (a negative or
 // NaN LR, Momentum or WeightDecay, Nesterov without momentum or with
-// dampening) or a nil or repeated parameter.
+// dampening), an empty parameter list, or a nil or repeated parameter.
 func NewSGD(params []*autograd.Var, cfg SGDConfig) (*SGD, error) {
 	if cfg.LR == 0 {
 		cfg.LR = 1e-3

@@ -4,6 +4,8 @@ package tensor
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 )
 
@@ -15,22 +17,66 @@ type Tensor struct {
 	Data  []float32
 }
 
-// New returns a zero-filled tensor of the given shape.
+// New returns a zero-filled tensor of the given shape. Like make, it panics
+// when an extent is negative or the number of elements overflows an int;
+// the message names New and the shape.
 func New(shape ...int) *Tensor {
-	n := SizeOf(shape)
+	n, ok := checkedSize(shape)
+	if !ok {
+		panic(shapeError("New", shape))
+	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
 }
 
 // FromSlice wraps data (without copying) as a tensor of the given shape.
-// It returns an error when len(data) does not match the shape.
+// It returns an error when an extent is negative, the number of elements
+// overflows an int, or len(data) does not match the shape.
 func FromSlice(data []float32, shape ...int) (*Tensor, error) {
-	if n := SizeOf(shape); n != len(data) {
+	n, ok := checkedSize(shape)
+	if !ok {
+		return nil, fmt.Errorf("%s", shapeError("FromSlice", shape))
+	}
+	if n != len(data) {
 		return nil, fmt.Errorf("tensor: %d values do not fill shape %v (%d elements)", len(data), shape, n)
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
 }
 
-// SizeOf returns the number of elements of a tensor with the given shape.
+// checkedSize returns the number of elements of shape, and false when an
+// extent is negative or the product overflows an int. It costs one
+// comparison and one multiplication per axis.
+func checkedSize(shape []int) (int, bool) {
+	n := uint64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt {
+			return 0, false
+		}
+		n = lo
+	}
+	return int(n), true
+}
+
+// shapeError describes the invalid shape given to the named function. It
+// formats a copy of shape, so that shape does not escape: the callers'
+// variadic shapes stay on the stack.
+func shapeError(fn string, shape []int) string {
+	c := append([]int(nil), shape...)
+	for _, d := range c {
+		if d < 0 {
+			return fmt.Sprintf("tensor.%s: negative extent %d in shape %v", fn, d, c)
+		}
+	}
+	return fmt.Sprintf("tensor.%s: shape %v has more elements than an int can count", fn, c)
+}
+
+// SizeOf returns the number of elements of a tensor with the given shape,
+// the product of its extents. It does not validate the shape: for one with
+// a negative extent or an overflowing product the result is meaningless
+// (New, FromSlice and Resize check theirs).
 func SizeOf(shape []int) int {
 	n := 1
 	for _, d := range shape {
@@ -130,9 +176,14 @@ func (t *Tensor) Fill(v float32) {
 
 // Resize makes t hold a tensor of the given shape, reusing its buffer when it
 // is large enough. Contents are unspecified afterwards. It never shrinks the
-// capacity, so a tensor resized back and forth stops allocating.
+// capacity, so a tensor resized back and forth stops allocating. Like New,
+// it panics (leaving t unchanged) when an extent is negative or the number
+// of elements overflows an int.
 func (t *Tensor) Resize(shape ...int) {
-	n := SizeOf(shape)
+	n, ok := checkedSize(shape)
+	if !ok {
+		panic(shapeError("Resize", shape))
+	}
 	if cap(t.Data) >= n {
 		t.Data = t.Data[:n]
 	} else {
@@ -165,8 +216,12 @@ func (t *Tensor) String() string {
 }
 
 // FromRows returns rows [lo, hi) of t (sliced along axis 0) as a tensor
-// sharing t's data.
+// sharing t's data. Like slicing, it panics unless t has at least one axis
+// and 0 <= lo <= hi <= t.Dim(0); the message names FromRows and the rows.
 func FromRows(t *Tensor, lo, hi int) *Tensor {
+	if len(t.Shape) == 0 || lo < 0 || lo > hi || hi > t.Shape[0] {
+		panic(fmt.Sprintf("tensor.FromRows: rows [%d, %d) out of range for shape %v", lo, hi, append([]int(nil), t.Shape...)))
+	}
 	row := SizeOf(t.Shape[1:])
 	shape := append([]int{hi - lo}, t.Shape[1:]...)
 	return &Tensor{Shape: shape, Data: t.Data[lo*row : hi*row]}
