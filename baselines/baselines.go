@@ -12,6 +12,7 @@ package baselines
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/optim"
+	"github.com/deepinfomax/deepinfomax/tensor"
 	"github.com/deepinfomax/deepinfomax/train"
 )
 
@@ -143,7 +145,10 @@ func (b *base) Optimizers() []train.Optimizer {
 }
 
 // step runs one optimisation step of the loss that objective builds on
-// the method's tape (training mode), recording its value as "loss".
+// the method's tape (training mode), recording its value as "loss". On an
+// error of objective (a batch the method cannot take among them) the
+// losses returned are nil; on a later one (a non-finite loss, the update)
+// they are this step's.
 func (b *base) step(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([]train.Loss, error) {
 	tp := b.tape
 	tp.Reset()
@@ -153,7 +158,7 @@ func (b *base) step(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([
 		err = tp.Err()
 	}
 	if err != nil {
-		return b.losses, err
+		return nil, err
 	}
 	v := loss.Item()
 	b.losses[0].Value = v
@@ -168,7 +173,30 @@ func (b *base) step(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([
 	return b.losses, b.opt.Err()
 }
 
-// checkImages reports a batch the encoder cannot take.
+// checkImages reports a batch the encoder cannot take: nil, without
+// images, images of another shape, or fewer or more values than their
+// shape says.
 func checkImages(enc encoder.Encoder, b *train.Batch) error {
-	return enc.Spec().CheckBatch(b.X.Shape, 1)
+	switch {
+	case b == nil:
+		return errors.New("nil batch")
+	case b.X == nil:
+		return errors.New("batch without images (X is nil)")
+	}
+	if err := enc.Spec().CheckBatch(b.X.Shape, 1); err != nil {
+		return err
+	}
+	if n := tensor.SizeOf(b.X.Shape); len(b.X.Data) != n {
+		return fmt.Errorf("images of shape %v hold %d values, want %d", b.X.Shape, len(b.X.Data), n)
+	}
+	return nil
+}
+
+// checkPerImage reports a batch's per-image slice (Labels, Index; named
+// by what) that does not have one entry per image.
+func checkPerImage(method, what string, got []int, b *train.Batch) error {
+	if n := b.X.Shape[0]; len(got) != n {
+		return fmt.Errorf("%s: batch of %d images has %d %s: it needs one per image", method, n, len(got), what)
+	}
+	return nil
 }

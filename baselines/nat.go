@@ -90,10 +90,14 @@ func normalizeRow(row []float32) {
 	}
 }
 
-// Step implements train.Method.
+// Step implements train.Method. The batch must have a data-set index per
+// image (Index, in [0, Options.Samples)): it picks the image's target.
 func (m *NAT) Step(b *train.Batch) ([]train.Loss, error) {
 	return m.step(func(tp *autograd.Tape) (*autograd.Var, error) {
 		if err := checkImages(m.Enc, b); err != nil {
+			return nil, err
+		}
+		if err := checkPerImage("nat", "data-set indices (Index: each image's target)", b.Index, b); err != nil {
 			return nil, err
 		}
 		n := len(b.Index)

@@ -153,8 +153,11 @@ type subset struct {
 }
 
 // Subset returns a view of ds made of the images idx (in that order).
-// It panics if an index is out of range.
+// It panics if ds is nil or an index is out of range.
 func Subset(ds Dataset, idx []int) Dataset {
+	if ds == nil {
+		panic("data: Subset of a nil data set")
+	}
 	n := ds.Len()
 	for _, i := range idx {
 		if i < 0 || i >= n {
@@ -192,10 +195,16 @@ type concat struct {
 // example STL-10's unlabeled and train parts for self-supervised training).
 // All parts must have the same shape. NumClasses is the largest of the
 // parts'; images of unlabelled parts keep label -1. Closing the result
-// closes the parts that are io.Closers.
+// closes the parts that are io.Closers. No parts, a nil part or parts of
+// different shapes are an error.
 func Concat(parts ...Dataset) (Dataset, error) {
 	if len(parts) == 0 {
 		return nil, errors.New("data: Concat of no data sets")
+	}
+	for k, p := range parts {
+		if p == nil {
+			return nil, fmt.Errorf("data: Concat: part %d is nil", k)
+		}
 	}
 	c0, h0, w0 := parts[0].Shape()
 	cc := &concat{}

@@ -211,7 +211,13 @@ type task struct {
 }
 
 // NewLoader starts a Loader over ds. Close it to stop its goroutines.
+// Errors: a nil or empty ds, a batch size that is not positive or (with
+// DropLast) larger than the data set, a negative start position or epoch
+// count, and crop or normalisation settings the images do not allow.
 func NewLoader(ds Dataset, opts LoaderOptions) (*Loader, error) {
+	if ds == nil {
+		return nil, errors.New("data: nil data set")
+	}
 	if opts.BatchSize <= 0 {
 		return nil, fmt.Errorf("data: batch size %d not positive", opts.BatchSize)
 	}
@@ -220,7 +226,7 @@ func NewLoader(ds Dataset, opts LoaderOptions) (*Loader, error) {
 		return nil, errors.New("data: empty data set")
 	}
 	if opts.DropLast && n < opts.BatchSize {
-		return nil, fmt.Errorf("data: %d images make no full batch of %d (DropLast)", n, opts.BatchSize)
+		return nil, fmt.Errorf("data: batch size %d is larger than the %d images of the data set: no full batch (lower the batch size)", opts.BatchSize, n)
 	}
 	if opts.Start.Epoch < 0 || opts.Start.Sample < 0 || opts.Epochs < 0 {
 		return nil, fmt.Errorf("data: negative start position %+v or epoch count %d", opts.Start, opts.Epochs)
@@ -428,9 +434,15 @@ type Transform struct {
 // Chunks iterates over ds in index order, synchronously, in batches of up to
 // size images, converted by t (no augmentation). It is meant for feature
 // extraction. The yielded batch is reused: it is valid until the next
-// iteration. An error stops the iteration after being yielded.
+// iteration. An error stops the iteration after being yielded: a nil ds,
+// a size that is not positive, a transform the images do not allow, or
+// an image that cannot be read.
 func Chunks(ds Dataset, size int, tr Transform) iter.Seq2[*Batch, error] {
 	return func(yield func(*Batch, error) bool) {
+		if ds == nil {
+			yield(nil, errors.New("data: chunks of a nil data set"))
+			return
+		}
 		if size <= 0 {
 			yield(nil, fmt.Errorf("data: chunk size %d not positive", size))
 			return

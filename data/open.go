@@ -15,10 +15,13 @@ type Options struct {
 	// Size is the side of the square images that folder, tinyimagenet and
 	// celeba images are center-cropped and resized to. 0 keeps folder images
 	// as they are (they must then all have one size) and means 64 for
-	// tinyimagenet and celeba. Binary formats ignore it.
+	// tinyimagenet and celeba. The binary formats (mnist, fashion-mnist,
+	// idx, cifar10, cifar100, stl10) have images of one size: Open refuses
+	// a non-zero Size for them.
 	Size int `json:"size,omitempty"`
 	// CropSide is the side of the central square cut from each CelebA image
-	// before resizing to Size; 0 takes the largest central square.
+	// before resizing to Size; 0 takes the largest central square. Open
+	// refuses a non-zero CropSide for the other data sets.
 	CropSide int `json:"crop_side,omitempty"`
 	// Coarse selects CIFAR-100's 20 coarse labels instead of its 100 fine ones.
 	Coarse bool `json:"coarse,omitempty"`
@@ -81,9 +84,19 @@ func Canonical(spec string) string {
 	return kind + ":" + dir
 }
 
+// resizedKinds are the kinds (as Canonical spells them) whose images Open
+// resizes to Options.Size.
+var resizedKinds = map[string]bool{"folder": true, "tinyimagenet": true, "celeba": true}
+
+// binaryKinds are the kinds whose images have one size, which Options.Size
+// cannot change.
+var binaryKinds = map[string]bool{"mnist": true, "fashion-mnist": true, "idx": true, "cifar10": true, "cifar100": true, "stl10": true}
+
 // Open opens the data set named by spec (see the package documentation and
 // Specs) and returns its splits. Close the Split when done: some data sets
-// keep files open.
+// keep files open. Options a data set cannot use are errors: a non-zero
+// Size for the binary formats, a CropSide but for celeba, Coarse but for
+// cifar100, HoldOut but for folder.
 func Open(spec string, opts Options) (*Split, error) {
 	kind, dir, hasDir := strings.Cut(spec, ":")
 	kind = strings.ToLower(strings.TrimSpace(kind))
@@ -95,6 +108,12 @@ func Open(spec string, opts Options) (*Split, error) {
 	}
 	if !(opts.HoldOut >= 0 && opts.HoldOut < 1) {
 		return nil, fmt.Errorf("data set %q: hold-out fraction %v not in [0,1)", spec, opts.HoldOut)
+	}
+	if ckind, _, _ := strings.Cut(Canonical(spec), ":"); opts.Size > 0 && binaryKinds[ckind] {
+		return nil, fmt.Errorf("data set %q: %s images have one size: a size (%d) is for folder, tinyimagenet and celeba data sets", spec, ckind, opts.Size)
+	}
+	if ckind, _, _ := strings.Cut(Canonical(spec), ":"); opts.CropSide > 0 && (binaryKinds[ckind] || resizedKinds[ckind]) && ckind != "celeba" {
+		return nil, fmt.Errorf("data set %q: a crop side (%d) is for celeba data sets", spec, opts.CropSide)
 	}
 	if canon := Canonical(spec); opts.Coarse && !strings.HasPrefix(canon, "cifar100:") && canon != "cifar100" {
 		return nil, fmt.Errorf("data set %q: coarse labels are CIFAR-100's (cifar100:DIR)", spec)

@@ -7,8 +7,12 @@ import (
 
 // ChannelStats returns the mean and standard deviation of each channel of
 // ds, in the units of LoaderOptions.Mean and Std (pixel/255), for
-// per-channel normalisation.
+// per-channel normalisation. A nil or empty ds, or an image that cannot
+// be read, is an error.
 func ChannelStats(ds Dataset) (mean, std []float32, err error) {
+	if ds == nil {
+		return nil, nil, fmt.Errorf("data: channel statistics of a nil data set")
+	}
 	c, h, w := ds.Shape()
 	n := ds.Len()
 	if n == 0 {

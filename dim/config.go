@@ -38,11 +38,14 @@ type Config struct {
 	// Score is the score function, ScoreDot (the default) or ScoreConcat.
 	Score string `json:"score,omitempty"`
 	// LocalSamples > 0 scores that many locations per image, drawn at
-	// random each step, instead of all (the reference's local_samples).
+	// random (with replacement, as the reference's local_samples) each
+	// step, instead of all. New refuses more samples than the encoder's
+	// local map has locations (49 on basic28x28's 7x7 map).
 	LocalSamples int `json:"local_samples,omitempty"`
 	// Globals names a feature-map tap of the encoder whose locations are
 	// local DIM's global vectors instead of Y (the reference's multiple
-	// globals); GlobalSamples > 0 draws that many of them per image.
+	// globals); GlobalSamples > 0 draws that many of them per image (at
+	// most the tap's locations, as LocalSamples).
 	Globals       string `json:"globals,omitempty"`
 	GlobalSamples int    `json:"global_samples,omitempty"`
 	// Occlude, when set, computes Y from the images with parts hidden

@@ -18,6 +18,9 @@ var localSpec = TermSpec{
 		if err != nil {
 			return nil, err
 		}
+		if err := checkSamples("local", cfg.LocalSamples, encoder.TapLocal, shape, enc); err != nil {
+			return nil, err
+		}
 		gDim := enc.Spec().Out
 		if cfg.Globals != "" {
 			gs, err := enc.TapShape(cfg.Globals)
@@ -26,6 +29,9 @@ var localSpec = TermSpec{
 			}
 			if len(gs) != 3 {
 				return nil, fmt.Errorf("--globals %s: tap of shape %v is not a feature map", cfg.Globals, gs)
+			}
+			if err := checkSamples("global", cfg.GlobalSamples, cfg.Globals, gs, enc); err != nil {
+				return nil, err
 			}
 			gDim = gs[0]
 		}
@@ -38,6 +44,18 @@ var localSpec = TermSpec{
 		}
 		return l, nil
 	},
+}
+
+// checkSamples reports a number of samples per image (Config.LocalSamples
+// or GlobalSamples, named by what) larger than the locations of the map
+// of shape [C,H,W] the encoder's tap holds: drawn with replacement, more
+// draws than locations would only repeat them at a higher cost.
+func checkSamples(what string, k int, tap string, shape []int, enc encoder.Encoder) error {
+	if locs := shape[1] * shape[2]; k > locs {
+		return fmt.Errorf("%d %s samples per image (--%s-samples): encoder %s's %s map has only %dx%d = %d locations; use at most %d, or 0 for all",
+			k, what, what, enc.Spec().Name, tap, shape[1], shape[2], locs, locs)
+	}
+	return nil
 }
 
 // Local is local DIM: every location of the local map of sample j is

@@ -2,6 +2,7 @@ package dim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 
@@ -150,10 +151,16 @@ func (m *Model) Loss(name string) (float32, bool) {
 
 // Objective computes the weighted sum of the active terms' losses for the
 // batch on tp (whose training mode the caller sets), records each term's
-// loss in Losses, and returns the total.
+// loss in Losses, and returns the total. A nil tp, a nil batch, and a
+// batch whose X is nil, holds fewer than 2 images, is not of the
+// encoder's shape or has fewer or more values than its shape says are
+// errors.
 func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, error) {
-	if err := m.Enc.Spec().CheckBatch(b.X.Shape, 2); err != nil {
-		return nil, fmt.Errorf("%w (negatives come from other images)", err)
+	if tp == nil {
+		return nil, errors.New("dim: nil tape")
+	}
+	if err := m.checkBatch(b); err != nil {
+		return nil, err
 	}
 	s := &m.step
 	s.Tape, s.Batch, s.Config = tp, b, m.cfg
@@ -196,17 +203,37 @@ func (m *Model) Objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, err
 	return total, nil
 }
 
+// checkBatch reports a batch Objective cannot take.
+func (m *Model) checkBatch(b *train.Batch) error {
+	switch {
+	case b == nil:
+		return errors.New("dim: nil batch")
+	case b.X == nil:
+		return errors.New("dim: batch without images (X is nil)")
+	}
+	if err := m.Enc.Spec().CheckBatch(b.X.Shape, 2); err != nil {
+		return fmt.Errorf("%w (negatives come from other images)", err)
+	}
+	if n := tensor.SizeOf(b.X.Shape); len(b.X.Data) != n {
+		return fmt.Errorf("dim: images of shape %v hold %d values, want %d", b.X.Shape, len(b.X.Data), n)
+	}
+	return nil
+}
+
 // Step implements train.Method: one step of the encoder and the terms'
 // networks on the objective, then of each adversarial term's critic on
 // the same batch's outputs. A non-finite loss is an error and leaves the
-// parameters unchanged.
+// parameters unchanged. The batch's errors are Objective's; on them, and
+// on Objective's other errors, the losses returned are nil; on a later
+// error (a non-finite loss, a critic's, the update's) they are this
+// step's.
 func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 	tp := m.tape
 	tp.Reset()
 	m.modes.Set(true)
 	total, err := m.Objective(tp, b)
 	if err != nil {
-		return m.losses, err
+		return nil, err
 	}
 	if v := m.losses[0].Value; !finite(v) {
 		return m.losses, fmt.Errorf("loss is %v", v)
@@ -242,8 +269,13 @@ func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 }
 
 // StepImages is Step on images x [N,C,H,W] without labels, as the
-// optimiser's next step (for benchmarks and examples).
+// optimiser's next step (for benchmarks and examples). A nil x, or one
+// the encoder does not take (shape, fewer than 2 images), is an error
+// with nil losses.
 func (m *Model) StepImages(x *tensor.Tensor) ([]train.Loss, error) {
+	if x == nil {
+		return nil, errors.New("dim: nil images")
+	}
 	m.batch = train.Batch{X: x, Step: int(m.opt.Steps())}
 	return m.Step(&m.batch)
 }

@@ -96,12 +96,26 @@ func (a Arch) validate() error {
 		return fmt.Errorf("architecture %q needs at least one conv and one fc layer (has %d and %d)", a.Name, len(a.Convs), len(a.FCs))
 	case a.LocalLayer < 0 || a.LocalLayer >= len(a.Convs) || a.FeatureLayer < 0 || a.FeatureLayer >= len(a.Convs):
 		return fmt.Errorf("architecture %q: local layer %d or feature layer %d is not one of its %d conv layers", a.Name, a.LocalLayer, a.FeatureLayer, len(a.Convs))
-	case a.Out < 1:
-		return fmt.Errorf("architecture %q: %d output units", a.Name, a.Out)
+	case a.Out < 1 || a.Out > MaxOut:
+		return fmt.Errorf("architecture %q: %d output units, want 1 to %d", a.Name, a.Out, MaxOut)
+	case a.Channels > MaxOut || a.Size > MaxOut:
+		return fmt.Errorf("architecture %q: input %dx%dx%d, want at most %d channels and pixels a side", a.Name, a.Channels, a.Size, a.Size, MaxOut)
 	}
-	for i, s := range a.convShapes() {
-		if s[1] < 1 {
-			return fmt.Errorf("architecture %q: conv layer %d leaves no pixels of a %dx%d input", a.Name, i+1, a.Size, a.Size)
+	// Each layer's sizes before its output shape (which divides by the
+	// strides): a negative width would otherwise panic in the allocation.
+	h := a.Size
+	for i, c := range a.Convs {
+		if c.Out > MaxOut {
+			return fmt.Errorf("architecture %q: conv layer %d: %d channels, at most %d", a.Name, i+1, c.Out, MaxOut)
+		}
+		if err := checkConv(h, c); err != nil {
+			return fmt.Errorf("architecture %q: conv layer %d: %w", a.Name, i+1, err)
+		}
+		h = convOut(h, c)
+	}
+	for i, u := range a.FCs {
+		if u < 1 || u > MaxOut {
+			return fmt.Errorf("architecture %q: fc layer %d: %d units, want 1 to %d", a.Name, i+1, u, MaxOut)
 		}
 	}
 	return nil
@@ -170,15 +184,27 @@ type ConvNet struct {
 	out   *nn.Linear
 }
 
-// NewConvNet builds the convnet a for spec (whose Channels, Size and Out,
-// when set, must agree with a), initialised as PyTorch initialises its
-// layers.
+// NewConvNet builds the convnet a for spec (whose Channels and Size, when
+// set, must agree with a; a non-zero Out, at most MaxOut, replaces a's),
+// initialised from rng as PyTorch initialises its layers (a nil rng is
+// tensor.NewRNG(0)). An architecture whose layers cannot exist (sizes
+// that are not positive, layers that leave no pixels, widths above
+// MaxOut) is an error naming the layer.
 func NewConvNet(a Arch, spec Spec, rng *tensor.RNG) (*ConvNet, error) {
 	if err := a.validate(); err != nil {
 		return nil, err
 	}
 	if (spec.Channels != 0 && spec.Channels != a.Channels) || (spec.Size != 0 && spec.Size != a.Size) {
 		return nil, fmt.Errorf("takes %dx%dx%d images, not %dx%dx%d", a.Channels, a.Size, a.Size, spec.Channels, spec.Size, spec.Size)
+	}
+	if spec.Out < 0 {
+		return nil, fmt.Errorf("%d output units (Spec.Out)", spec.Out)
+	}
+	if err := checkOut(spec.Out); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		rng = tensor.NewRNG(0)
 	}
 	if spec.Out != 0 {
 		a.Out = spec.Out
@@ -281,8 +307,15 @@ func (e *ConvNet) Children() iter.Seq2[string, any] {
 }
 
 // Tail implements Tailer: the layers after the local map, ending in a
-// linear layer of units outputs (the reference's copy for global DIM).
+// linear layer of units outputs (the reference's copy for global DIM),
+// initialised from rng (nil: tensor.NewRNG(0)). units must be positive.
 func (e *ConvNet) Tail(units int, rng *tensor.RNG) nn.Module {
+	if units < 1 {
+		panic(fmt.Sprintf("encoder: Tail of %d units (want at least 1)", units))
+	}
+	if rng == nil {
+		rng = tensor.NewRNG(0)
+	}
 	a := e.arch
 	s := &nn.Sequential{}
 	shapes := a.convShapes()

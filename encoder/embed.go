@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -63,8 +64,12 @@ type Chunk struct {
 	Images *tensor.Tensor
 }
 
-// TapWidths returns the flattened width of each tap (the D of [N, D]).
+// TapWidths returns the flattened width of each tap (the D of [N, D]). A
+// nil enc or an unknown tap is an error.
 func TapWidths(enc Encoder, taps []string) (map[string]int, error) {
+	if enc == nil {
+		return nil, errNilEncoder
+	}
 	out := map[string]int{}
 	for _, name := range taps {
 		shape, err := enc.TapShape(name)
@@ -93,8 +98,11 @@ const (
 // with one evaluation-mode pass over two blank images: about 0.5 MB per
 // image for basic28x28, 40 MB for foldresnet34_32x32, whose 500-image
 // passes needed 20 GB. Like EmbedEach, it leaves the encoder in training
-// mode.
+// mode. A nil enc is an error.
 func InferenceBatch(enc Encoder) (int, error) {
+	if enc == nil {
+		return 0, errNilEncoder
+	}
 	const probe = 2
 	s := enc.Spec()
 	modes := nn.ModesOf(enc)
@@ -115,8 +123,15 @@ func InferenceBatch(enc Encoder) (int, error) {
 // crop, normalisation), in chunks of o.Batch images, and hands each chunk
 // to each: memory stays bounded whatever the data set's size. A NaN or Inf
 // feature is an error naming the tap, the image and the column; so is an
-// error of each. The encoder is left in training mode.
+// error of each. A nil enc, ds or each, images the encoder does not take
+// and an unknown tap are errors. The encoder is left in training mode.
 func EmbedEach(enc Encoder, ds data.Dataset, o EmbedOptions, each func(c *Chunk) error) error {
+	if err := checkEmbedArgs(enc, ds); err != nil {
+		return err
+	}
+	if each == nil {
+		return errors.New("embed: nil chunk function")
+	}
 	spec := enc.Spec()
 	if err := spec.CheckInput(ds.Shape()); err != nil {
 		return fmt.Errorf("embed: %w", err)
@@ -182,8 +197,12 @@ func EmbedEach(enc Encoder, ds data.Dataset, o EmbedOptions, each func(c *Chunk)
 }
 
 // Embed is EmbedEach into memory: the requested taps of every image of ds
-// as [N, D] rows, the labels and (with o.Images) the encoder's inputs.
+// as [N, D] rows, the labels and (with o.Images) the encoder's inputs. It
+// returns EmbedEach's errors.
 func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
+	if err := checkEmbedArgs(enc, ds); err != nil {
+		return nil, err
+	}
 	if err := enc.Spec().CheckInput(ds.Shape()); err != nil {
 		return nil, fmt.Errorf("embed: %w", err) // before allocating
 	}
@@ -219,4 +238,18 @@ func Embed(enc Encoder, ds data.Dataset, o EmbedOptions) (*Embeddings, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// errNilEncoder is the error of a nil Encoder argument.
+var errNilEncoder = errors.New("encoder: nil encoder")
+
+// checkEmbedArgs reports a nil encoder or data set.
+func checkEmbedArgs(enc Encoder, ds data.Dataset) error {
+	switch {
+	case enc == nil:
+		return errors.New("embed: nil encoder")
+	case ds == nil:
+		return errors.New("embed: nil data set")
+	}
+	return nil
 }

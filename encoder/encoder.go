@@ -17,6 +17,7 @@ package encoder
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
@@ -53,7 +54,8 @@ type Spec struct {
 	// Size; New fills them in from the architecture.
 	Channels int `json:"channels"`
 	Size     int `json:"size"`
-	// Out is the number of units of Y (reference: 64).
+	// Out is the number of units of Y (reference: 64): 0 takes the
+	// architecture's, at most MaxOut.
 	Out int `json:"out"`
 	// Transform is what evaluation does to an image before encoding it
 	// (centre crop, normalisation): the same as training, without the
@@ -126,6 +128,12 @@ type Tailer interface {
 	Tail(units int, rng *tensor.RNG) nn.Module
 }
 
+// MaxOut is the largest Spec.Out (units of Y) New accepts, far above any
+// useful width (the reference's is 64): a larger one would only exhaust
+// memory. It is the largest width of every layer of an Arch or LayerArch
+// too.
+const MaxOut = 1 << 16
+
 // Builder makes an encoder from a spec (Name set; other zero fields take
 // the architecture's values), initialised from rng.
 type Builder func(spec Spec, rng *tensor.RNG) (Encoder, error)
@@ -152,18 +160,32 @@ func Doc(name string) string {
 	return r.doc
 }
 
-// New builds the encoder spec names, initialised from rng.
+// New builds the encoder spec names, initialised from rng; a nil rng is
+// tensor.NewRNG(0) (the initialisation of seed 0). Errors name the invalid
+// field of spec: an unknown Name; Channels or Size that are negative or
+// differ from the architecture's; Out negative or above MaxOut; a
+// Transform whose Mean and Std differ in length, have neither one value
+// nor one per channel, or hold a non-finite mean or a standard deviation
+// that is not positive and finite; a negative Transform.CenterCrop.
 func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
 	r, err := encoders.Lookup(spec.Name)
 	if err != nil {
 		return nil, err
 	}
+	if rng == nil {
+		rng = tensor.NewRNG(0)
+	}
 	if len(spec.Transform.Mean) != len(spec.Transform.Std) {
 		return nil, fmt.Errorf("encoder %s: %d means but %d standard deviations", spec.Name, len(spec.Transform.Mean), len(spec.Transform.Std))
 	}
 	for _, s := range spec.Transform.Std {
-		if !(s > 0) {
-			return nil, fmt.Errorf("encoder %s: standard deviations must be positive, got %v", spec.Name, spec.Transform.Std)
+		if !(s > 0) || math.IsInf(float64(s), 1) {
+			return nil, fmt.Errorf("encoder %s: standard deviations must be positive and finite, got %v", spec.Name, spec.Transform.Std)
+		}
+	}
+	for _, m := range spec.Transform.Mean {
+		if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
+			return nil, fmt.Errorf("encoder %s: means must be finite, got %v", spec.Name, spec.Transform.Mean)
 		}
 	}
 	if spec.Transform.CenterCrop < 0 {
@@ -171,6 +193,9 @@ func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
 	}
 	if spec.Out < 0 || spec.Channels < 0 || spec.Size < 0 {
 		return nil, fmt.Errorf("encoder %s: negative size in %+v", spec.Name, spec)
+	}
+	if err := checkOut(spec.Out); err != nil {
+		return nil, fmt.Errorf("encoder %s: %w", spec.Name, err)
 	}
 	e, err := r.build(spec, rng)
 	if err != nil {
@@ -180,6 +205,14 @@ func New(spec Spec, rng *tensor.RNG) (Encoder, error) {
 		return nil, fmt.Errorf("encoder %s: %d means and standard deviations for %d channels", spec.Name, k, c)
 	}
 	return e, nil
+}
+
+// checkOut reports a Spec.Out above MaxOut.
+func checkOut(out int) error {
+	if out > MaxOut {
+		return fmt.Errorf("%d output units (Spec.Out): at most %d", out, MaxOut)
+	}
+	return nil
 }
 
 // CheckInput returns an error unless images of shape c x h x w, after the

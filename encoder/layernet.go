@@ -125,6 +125,8 @@ func checkConv(h int, c ConvSpec) error {
 	switch {
 	case c.Out < 1 || c.Kernel < 1 || c.Stride < 1 || c.Pad < 0:
 		return fmt.Errorf("convolution %+v: sizes must be positive", c)
+	case c.Out > MaxOut || c.Kernel > MaxOut || c.Stride > MaxOut || c.Pad > MaxOut || c.PoolKernel > MaxOut || c.PoolStride > MaxOut:
+		return fmt.Errorf("convolution %+v: sizes must be at most %d", c, MaxOut)
 	case c.PoolKernel < 0 || (c.PoolKernel > 0 && c.PoolStride < 1):
 		return fmt.Errorf("convolution %+v: invalid pool", c)
 	case h+2*c.Pad < c.Kernel || convOut(h, c) < 1:
@@ -161,8 +163,11 @@ func (a LayerArch) shapes() ([]layerShape, error) {
 	if a.Channels < 1 || a.Size < 1 {
 		return nil, fmt.Errorf("architecture %q: input %dx%dx%d", a.Name, a.Channels, a.Size, a.Size)
 	}
-	if len(a.Layers) == 0 || a.Out < 1 {
-		return nil, fmt.Errorf("architecture %q: %d layers, %d output units", a.Name, len(a.Layers), a.Out)
+	if a.Channels > MaxOut || a.Size > MaxOut {
+		return nil, fmt.Errorf("architecture %q: input %dx%dx%d, want at most %d channels and pixels a side", a.Name, a.Channels, a.Size, a.Size, MaxOut)
+	}
+	if len(a.Layers) == 0 || a.Out < 1 || a.Out > MaxOut {
+		return nil, fmt.Errorf("architecture %q: %d layers, %d output units (want 1 to %d)", a.Name, len(a.Layers), a.Out, MaxOut)
 	}
 	cur := layerShape{dims: []int{a.Channels, a.Size, a.Size}}
 	out := make([]layerShape, 0, len(a.Layers)+1)
@@ -227,8 +232,8 @@ func (a LayerArch) shapes() ([]layerShape, error) {
 			}
 			next.dims = []int{cur.size()}
 			if l.Kind == LayerLinear {
-				if l.Units < 1 {
-					return fail("%d units", l.Units)
+				if l.Units < 1 || l.Units > MaxOut {
+					return fail("%d units, want 1 to %d", l.Units, MaxOut)
 				}
 				next.dims = []int{l.Units}
 			}
@@ -273,11 +278,19 @@ type LayerNet struct {
 }
 
 // NewLayerNet builds the encoder a for spec (whose Channels and Size, when
-// set, must agree with a; a non-zero Out replaces a's), initialised as
-// PyTorch initialises its layers.
+// set, must agree with a; a non-zero Out, at most MaxOut, replaces a's),
+// initialised from rng as PyTorch initialises its layers (a nil rng is
+// tensor.NewRNG(0)). An architecture whose layers cannot exist is an
+// error naming the layer.
 func NewLayerNet(a LayerArch, spec Spec, rng *tensor.RNG) (*LayerNet, error) {
 	if (spec.Channels != 0 && spec.Channels != a.Channels) || (spec.Size != 0 && spec.Size != a.Size) {
 		return nil, fmt.Errorf("takes %dx%dx%d images, not %dx%dx%d", a.Channels, a.Size, a.Size, spec.Channels, spec.Size, spec.Size)
+	}
+	if err := checkOut(spec.Out); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		rng = tensor.NewRNG(0)
 	}
 	if spec.Out != 0 {
 		a.Out = spec.Out
@@ -422,8 +435,15 @@ func (e *LayerNet) Children() iter.Seq2[string, any] {
 // named as the encoder's, then a Linear layer of units outputs with bias
 // in place of Y. (The reference's GlobalDIM copies layers[local_idx:],
 // cortex_DIM/models/dim.py, which also repeats the local layer itself on
-// its own output; like ConvNet.Tail this starts after it.)
+// its own output; like ConvNet.Tail this starts after it.) A nil rng is
+// tensor.NewRNG(0); units must be positive.
 func (e *LayerNet) Tail(units int, rng *tensor.RNG) nn.Module {
+	if units < 1 {
+		panic(fmt.Sprintf("encoder: Tail of %d units (want at least 1)", units))
+	}
+	if rng == nil {
+		rng = tensor.NewRNG(0)
+	}
 	a := e.arch
 	s := &nn.Sequential{}
 	in := e.shapes[a.Local]

@@ -73,8 +73,17 @@ type Info struct {
 // it replaces becomes PrevWeightsFile if it reads back whole (tensors,
 // metadata and checksums, as Load checks them); a damaged one is
 // overwritten instead, with a warning on stderr, so that PrevWeightsFile
-// stays the last good checkpoint. Errors name what could not be written.
+// stays the last good checkpoint. Errors name what could not be written;
+// an empty dir, a nil m and a method without an encoder are errors too.
 func Save(dir string, m Method, p Progress) error {
+	switch {
+	case dir == "":
+		return errors.New("train: save: no run directory (empty dir)")
+	case m == nil:
+		return errors.New("train: save: nil method")
+	case m.Encoder() == nil:
+		return fmt.Errorf("train: save: method %s has no encoder", m.Name())
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
 	}

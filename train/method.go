@@ -84,7 +84,8 @@ type Method interface {
 	// Step does one optimisation step on b. The first loss is the total
 	// ("loss"); the slice is owned by the method and reused, so that a warm
 	// step allocates nothing; its names are the same every step. A
-	// non-finite loss is an error.
+	// non-finite loss is an error. With an error the losses may be nil
+	// (a batch the method cannot take is refused before any is computed).
 	Step(b *Batch) ([]Loss, error)
 	// Optimizers returns the method's optimisers with checkpoint prefixes.
 	Optimizers() []Optimizer

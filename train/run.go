@@ -41,12 +41,14 @@ type Options struct {
 	// Log receives progress (a bar on a terminal, lines otherwise); nil
 	// discards it.
 	Log io.Writer
-	// LogEvery is the number of steps between metrics lines (default 10).
+	// LogEvery is the number of steps between metrics lines (0: 10;
+	// negative is an error).
 	LogEvery int
 	// CheckpointEvery > 0 checkpoints when that many steps have passed
 	// since the last checkpoint (of this process: a resumed run counts
 	// from its start), and CheckpointInterval > 0 when that much time
-	// has; either way also after every epoch and at the end.
+	// has; either way also after every epoch and at the end. 0 turns
+	// either off; negative is an error.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
 	// DivergeFactor > 0 stops the run, naming the step and the loss, when
@@ -87,15 +89,29 @@ func (a Augment) String() string {
 // step lines past its checkpoint). When ctx is cancelled it finishes the
 // current step, checkpoints, and returns ErrInterrupted; a loss that
 // explodes (DivergeFactor) ends it with an error and no checkpoint.
+//
+// Errors before training name the invalid argument: a nil ctx, a nil m
+// or one without an encoder, options that fail Options.Validate, a
+// resumed run whose data or augmentation differ from its own, images the
+// encoder does not take, a batch larger than the training set.
 func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error) {
+	if ctx == nil {
+		return p, errors.New("train: nil context (use context.Background())")
+	}
+	if m == nil {
+		return p, errors.New("train: nil method")
+	}
+	if m.Encoder() == nil {
+		return p, fmt.Errorf("train: method %s has no encoder", m.Name())
+	}
+	if err := o.Validate(); err != nil {
+		return p, err
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if o.LogEvery <= 0 {
+	if o.LogEvery == 0 {
 		o.LogEvery = 10
-	}
-	if o.Steps < 0 || o.Epochs < 0 {
-		return p, fmt.Errorf("steps (%d) and epochs (%d) must not be negative", o.Steps, o.Epochs)
 	}
 	if o.Resume {
 		if p.Data != "" && o.DataSpec != "" && data.Canonical(p.Data) != data.Canonical(o.DataSpec) {
@@ -137,6 +153,9 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		// Runs made before evaluation transforms were recorded (and trained
 		// on crops) still resume; a new run must be evaluable.
 		return p, fmt.Errorf("evaluation transform: %w", err)
+	}
+	if n := o.Train.Len(); n < common.Batch {
+		return p, fmt.Errorf("batch size %d is larger than the %d training images: no full batch (lower the batch size)", common.Batch, n)
 	}
 	loader, err := data.NewLoader(o.Train, data.LoaderOptions{
 		BatchSize: common.Batch, Seed: common.Seed, Shuffle: true, DropLast: true,
@@ -234,6 +253,9 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		batch.X.Data = b.X
 		batch.Labels, batch.Index, batch.Step = b.Labels, b.Index, p.Step
 		losses, err = m.Step(batch)
+		if err == nil && len(losses) == 0 {
+			err = fmt.Errorf("method %s returned no losses (the first must be the total)", m.Name())
+		}
 		if err != nil {
 			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
 			return p, fmt.Errorf("step %d: %w", p.Step, err)
@@ -273,26 +295,65 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 }
 
 // Train runs a method to o's target: the run in o.Dir loaded with Load
-// when o.Resume, or else the new method that newMethod builds.
+// when o.Resume, or else the new method that newMethod builds (not called
+// when resuming; nil then). A nil ctx, invalid options, a nil newMethod
+// when not resuming, or one that returns neither a method nor an error
+// are errors, reported before anything is built or written; Run's and
+// newMethod's errors are returned as they are.
 func Train(ctx context.Context, newMethod func() (Method, error), o Options) (Method, Progress, error) {
 	var (
 		m   Method
 		p   Progress
 		err error
 	)
+	if ctx == nil {
+		return nil, p, errors.New("train: nil context (use context.Background())")
+	}
+	if err := o.Validate(); err != nil {
+		return nil, p, err
+	}
 	if o.Resume {
 		if err := checkUnlocked(o.Dir); err != nil {
 			return nil, p, err
 		}
 		m, p, err = Load(o.Dir)
 	} else {
-		m, err = newMethod()
+		if newMethod == nil {
+			return nil, p, errors.New("train: nil newMethod: a new run needs a function that builds its method")
+		}
+		if m, err = newMethod(); err == nil && m == nil {
+			err = errors.New("train: newMethod returned no method and no error")
+		}
 	}
 	if err != nil {
 		return nil, p, err
 	}
 	p, err = Run(ctx, m, p, o)
 	return m, p, err
+}
+
+// Validate reports the first invalid option: an empty Dir, a nil Train,
+// negative Steps, Epochs, LogEvery, CheckpointEvery or
+// CheckpointInterval, or an augmentation with a negative crop or
+// padding. (Whether the images suit the method is checked by Run.)
+func (o Options) Validate() error {
+	switch {
+	case o.Dir == "":
+		return errors.New("train: Options.Dir is empty: a run needs a directory")
+	case o.Train == nil:
+		return errors.New("train: Options.Train is nil: a run needs training images")
+	case o.Steps < 0 || o.Epochs < 0:
+		return fmt.Errorf("steps (%d) and epochs (%d) must not be negative", o.Steps, o.Epochs)
+	case o.LogEvery < 0:
+		return fmt.Errorf("train: Options.LogEvery is %d: want a positive number of steps between metrics lines (0: 10)", o.LogEvery)
+	case o.CheckpointEvery < 0:
+		return fmt.Errorf("train: Options.CheckpointEvery is %d: want a positive number of steps (0: off)", o.CheckpointEvery)
+	case o.CheckpointInterval < 0:
+		return fmt.Errorf("train: Options.CheckpointInterval is %v: want a positive duration (0: off)", o.CheckpointInterval)
+	case o.Augment.Crop < 0 || o.Augment.Pad < 0:
+		return fmt.Errorf("train: Options.Augment has a negative crop or padding (%v)", o.Augment)
+	}
+	return nil
 }
 
 // dropStepsAfter rewrites the metrics file without its "step" lines past

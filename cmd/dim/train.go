@@ -113,6 +113,10 @@ Data specs: ` + data.Specs,
 				if len(ignored) > 0 {
 					fmt.Fprintf(os.Stderr, "note: %s does not use %s\n", method, strings.Join(ignored, " "))
 				}
+			} else {
+				for _, n := range dimIgnoredFlags(cmd.Flags(), weights, occlude) {
+					fmt.Fprintf(os.Stderr, "note: %s\n", n)
+				}
 			}
 			m, err := mi.ParseMeasure(measure)
 			if err != nil {
@@ -157,6 +161,14 @@ Data specs: ` + data.Specs,
 					return err
 				}
 				dataSpec += "+unlabeled"
+			}
+			if n := images.Len(); !resume && n < cfg.Batch {
+				// train.Run would refuse it too, without naming the flags.
+				held := ""
+				if df.holdOut > 0 && split.Test != nil {
+					held = fmt.Sprintf(" (--holdout %v held out %d of its %d images as the test split)", df.holdOut, split.Test.Len(), n+split.Test.Len())
+				}
+				return fmt.Errorf("--batch %d is larger than the %d training images of %s%s: lower --batch", cfg.Batch, n, dataSpec, held)
 			}
 			newModel := func() (train.Method, error) {
 				spec, err := encoderSpec(arch, images, crop, normalize)
@@ -312,6 +324,57 @@ func dimOnlyFlag(name, method string) bool {
 		}
 	}
 	return false
+}
+
+// dimIgnoredFlags returns a note for each group of flags set on a new dim
+// run that its settings leave unused (as baselines are told of the DIM
+// flags they ignore): the baselines' own flags, and the settings of a
+// term whose weight is 0 or of occlusion without --occlude.
+func dimIgnoredFlags(f *pflag.FlagSet, weights map[string]*float32, occlude bool) []string {
+	set := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			if f.Changed(n) {
+				out = append(out, "--"+n)
+			}
+		}
+		return out
+	}
+	// off reports whether the term named term has weight 0, and its flag.
+	off := func(term string) (bool, string) {
+		for _, t := range dim.Terms() {
+			if t.Name == term {
+				w, ok := weights[t.Weight]
+				return ok && *w == 0, "--" + t.Weight
+			}
+		}
+		return false, ""
+	}
+	var notes []string
+	if fl := set("kl-weight", "prior-weight"); len(fl) > 0 {
+		notes = append(notes, fmt.Sprintf("%s does not use %s", dim.MethodName, strings.Join(fl, " ")))
+	}
+	if isOff, w := off("prior"); isOff {
+		if fl := set("prior", "grad-penalty"); len(fl) > 0 {
+			notes = append(notes, fmt.Sprintf("prior matching is off (%s 0): ignoring %s", w, strings.Join(fl, " ")))
+		}
+	}
+	if isOff, w := off("local"); isOff {
+		if fl := set("local-samples", "globals", "global-samples"); len(fl) > 0 {
+			notes = append(notes, fmt.Sprintf("local DIM is off (%s 0): ignoring %s", w, strings.Join(fl, " ")))
+		}
+	}
+	if isOff, w := off("coordinates"); isOff {
+		if fl := set("coordinates"); len(fl) > 0 && f.Changed(strings.TrimPrefix(w, "--")) {
+			notes = append(notes, fmt.Sprintf("coordinate prediction is off (%s 0): ignoring %s", w, strings.Join(fl, " ")))
+		}
+	}
+	if !occlude {
+		if fl := set("occlude-size", "occlude-blocks"); len(fl) > 0 {
+			notes = append(notes, fmt.Sprintf("occlusion is off (no --occlude): ignoring %s", strings.Join(fl, " ")))
+		}
+	}
+	return notes
 }
 
 // runFlags are the train flags that apply to a resumed run too; the others
