@@ -146,9 +146,8 @@ func (m *NAT) Step(b *train.Batch) ([]train.Loss, error) {
 		for k, l := range perm {
 			copy(m.z.Data[k*d:(k+1)*d], m.t.Data[l*d:(l+1)*d])
 		}
-		old := append([]int(nil), m.tidx...)
-		for k, l := range perm {
-			m.NAT.assign.Data[b.Index[k]] = float32(old[l])
+		for k, l := range perm { // m.tidx is only read here: no copy needed
+			m.NAT.assign.Data[b.Index[k]] = float32(m.tidx[l])
 		}
 		diff := tp.Sub(z, tp.Const(m.z))
 		return tp.Scale(tp.Sum(tp.Square(diff)), 1/float32(n)), nil
