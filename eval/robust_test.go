@@ -63,7 +63,7 @@ func TestClassifierInputErrors(t *testing.T) {
 		{"one class", x, xte, make([]int, 40), make([]int, 10), 1, "classes = 1: want 2 to 65536"},
 		{"too many classes", x, xte, y, yte, 1e9, "classes = 1000000000: want 2 to 65536"},
 		{"label count", x, xte, y[:39], yte, 2, "with 39 labels"},
-		{"std overflow", huge, xte, y, yte, 2, "too large for float32"},
+		{"std overflow", huge, xte, y, yte, 2, "train features: column 0 has mean"},
 		{"standardised overflow", small, outlier, y, yte, 2, "test features: row 4, column 2"},
 	} {
 		for name, f := range classifiers {
