@@ -125,7 +125,7 @@ func TestSemiSupervisedInputErrors(t *testing.T) {
 		{"steps", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: -1}, "Steps = -1"},
 		{"batch", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Batch: 1}, "Batch = 1"},
 		{"lr", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, LR: math.Inf(1)}, "LR = +Inf"},
-		{"head", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Head: MLPConfig{Hidden: -5}}, "head: mlp: Hidden = -5"},
+		{"head", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Head: MLPConfig{Hidden: -5}}, "semi-supervised: head: mlp: Hidden = -5"},
 		{"classes", enc, x, 1e9, SemiConfig{LabelsPerClass: 1, Steps: 1}, "classes = 1000000000"},
 		{"nil images", enc, nil, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "train images: nil tensor"},
 		{"nil encoder", nil, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "nil encoder"},
