@@ -109,14 +109,18 @@ func CheckNDM(train, test *tensor.Tensor, cfg NDMConfig) error {
 // batches of test [M,D]. Higher means more dependent units; independent
 // units give about 0.
 //
-// The critic sees every unit standardised (after the sigmoid with
-// cfg.Sigmoid): minus the training rows' mean, divided by their unbiased
-// standard deviation, computed in float64, the same map on the test rows;
-// a unit constant on the training rows is 0 in both. A map of each unit
-// on its own leaves the measured KL unchanged, and standardising keeps the
-// critic's inputs at a scale it trains on whatever the features' scale
-// (unstandardised features near the float32 limit made the critic
-// overflow). The reference critic sees the features as they are.
+// Without cfg.Sigmoid the critic sees every unit standardised: minus the
+// training rows' mean, divided by their unbiased standard deviation,
+// computed in float64, the same map on the test rows; a unit constant on
+// the training rows is 0 in both. A map of each unit on its own leaves the
+// measured KL unchanged, and standardising keeps the critic's inputs at a
+// scale it trains on whatever the features' scale (features near the
+// float32 limit made the critic overflow, and NDM return NaN). With
+// cfg.Sigmoid the critic sees sigmoid(features) as they are, as in the
+// reference code and the paper: they are bounded, and the features' scale
+// (how far the sigmoid saturates) is part of what that variant measures;
+// standardising them too would make it, in theory, the same quantity as
+// the plain NDM. The reference critic sees unstandardised features.
 //
 // Errors: those of CheckNDM, a test value whose standardised value
 // overflows float32, a critic whose training loss or final estimate is
@@ -197,7 +201,7 @@ func NDM(train, test *tensor.Tensor, cfg NDMConfig) (float64, error) {
 }
 
 // ndmInputs returns train and test as NDM's critic sees them: through a
-// sigmoid if asked, then each column standardised with the training rows'
+// sigmoid if asked; else each column standardised with the training rows'
 // mean and unbiased standard deviation, in float64 (a column constant on
 // the training rows becomes 0). The error is for a test value that
 // overflows float32 once standardised.
@@ -209,6 +213,7 @@ func ndmInputs(train, test *tensor.Tensor, sigmoid bool) (tr, te *tensor.Tensor,
 				x.Data[i] = float32(1 / (1 + math.Exp(-float64(v))))
 			}
 		}
+		return tr, te, nil
 	}
 	n, d := tr.Shape[0], tr.Shape[1]
 	mean, std := make([]float64, d), make([]float64, d)
