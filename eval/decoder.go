@@ -15,6 +15,8 @@ import (
 // decoder: the reference's cortex_DIM/configs/deconvnets.py, sized to the
 // image). Zero fields take the reference's values (Adam 1e-4, batch 64,
 // the decoder's default width: 512x4x4 for 32x32 images) and 2000 steps.
+// Negative Width, Steps or Batch, a Batch of 1 (the decoder's BatchNorm
+// needs 2 rows) and a negative or non-finite LR are errors.
 type DecoderConfig struct {
 	// Width is the number of channels of the first map (0: the decoder's
 	// default, 64 * 2^upsamplings); each transposed convolution halves it.
@@ -41,6 +43,22 @@ func (c DecoderConfig) withDefaults() DecoderConfig {
 	return c
 }
 
+// validate returns an error naming the first field of c (before
+// withDefaults) that is out of range.
+func (c DecoderConfig) validate() error {
+	switch {
+	case c.Width < 0:
+		return fmt.Errorf("ms-ssim decoder: Width = %d: want at least 1 (0 for the decoder's default)", c.Width)
+	case c.Steps < 0:
+		return fmt.Errorf("ms-ssim decoder: Steps = %d: want at least 1 (0 for the default 2000)", c.Steps)
+	case c.Batch < 0 || c.Batch == 1:
+		return fmt.Errorf("ms-ssim decoder: Batch = %d: want at least 2, for BatchNorm (0 for the default 64)", c.Batch)
+	case !(c.LR >= 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("ms-ssim decoder: LR = %v: want a finite rate > 0 (0 for the default 1e-4)", c.LR)
+	}
+	return nil
+}
+
 // DecoderResult is the outcome of DecoderMSSSIM.
 type DecoderResult struct {
 	// MSSSIM is the mean over test images of the MS-SSIM between each
@@ -63,17 +81,26 @@ type DecoderResult struct {
 // decoder's tanh, by the affine map that takes the training images'
 // minimum and maximum to -1 and 1 (the identity for the default
 // transform, whose pixels are already in [-1, 1]); MS-SSIM then uses the
-// data range 2. Errors: shapes that disagree, constant training images,
-// image sizes decoder.Layout or MSSSIM reject, or a non-finite loss.
+// data range 2. Errors: an invalid cfg (see DecoderConfig), nil tensors,
+// shapes that disagree, fewer than 2 rows, no feature columns, a NaN or
+// Inf feature or pixel, constant training images, image sizes
+// decoder.Layout or MSSSIM reject, or a non-finite loss.
 func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfig) (DecoderResult, error) {
+	if err := cfg.validate(); err != nil {
+		return DecoderResult{}, err
+	}
 	cfg = cfg.withDefaults()
 	for _, s := range []struct {
 		name string
 		y, x *tensor.Tensor
 	}{{"train", trainY, trainX}, {"test", testY, testX}} {
 		switch {
-		case s.y.Rank() != 2 || s.x.Rank() != 4:
+		case s.y == nil || s.x == nil:
+			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %s features or images are nil", s.name)
+		case s.y.Rank() != 2 || s.x.Rank() != 4 || s.y.Size() != tensor.SizeOf(s.y.Shape) || s.x.Size() != tensor.SizeOf(s.x.Shape):
 			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %s features %v and images %v: want [N,D] and [N,C,S,S]", s.name, s.y.Shape, s.x.Shape)
+		case s.y.Shape[1] < 1:
+			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %s features %v: no feature columns (want D >= 1)", s.name, s.y.Shape)
 		case s.y.Shape[0] != s.x.Shape[0] || s.y.Shape[0] < 2:
 			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %s has %d feature rows and %d images: want the same number, at least 2", s.name, s.y.Shape[0], s.x.Shape[0])
 		case s.x.Shape[2] != s.x.Shape[3]:
@@ -82,6 +109,14 @@ func DecoderMSSSIM(trainY, trainX, testY, testX *tensor.Tensor, cfg DecoderConfi
 	}
 	if !tensor.EqualShape(trainX.Shape[1:], testX.Shape[1:]) || trainY.Shape[1] != testY.Shape[1] {
 		return DecoderResult{}, fmt.Errorf("ms-ssim decoder: train features %v and images %v do not match test %v and %v", trainY.Shape[1:], trainX.Shape[1:], testY.Shape[1:], testX.Shape[1:])
+	}
+	for _, s := range []struct {
+		name string
+		x    *tensor.Tensor
+	}{{"train features", trainY}, {"train images", trainX}, {"test features", testY}, {"test images", testX}} {
+		if err := CheckFinite(s.x); err != nil {
+			return DecoderResult{}, fmt.Errorf("ms-ssim decoder: %s: %w", s.name, err)
+		}
 	}
 	c, size := trainX.Shape[1], trainX.Shape[2]
 	scales := MSSSIMScales(size, size)

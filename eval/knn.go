@@ -25,8 +25,11 @@ func CheckDistance(name string) error {
 
 // KNNConfig sets up k-nearest-neighbour classification. Zero fields take
 // the defaults: k chosen among 1, 5, 10 and 20 on a 10% validation split of
-// the training set, Euclidean distance.
+// the training set, Euclidean distance. A k below 1, a ValFraction outside
+// [0, 1) and an unknown distance are errors.
 type KNNConfig struct {
+	// Ks are the k tried; each is clamped to the training rows the
+	// validation split leaves to vote (KNNResult.K is the k used).
 	Ks          []int
 	ValFraction float64
 	Seed        uint64
@@ -36,7 +39,7 @@ type KNNConfig struct {
 
 // KNNResult is the outcome of KNN.
 type KNNResult struct {
-	K               int     // the k chosen on validation
+	K               int     // the k chosen on validation (clamped to the rows that voted), used on test
 	ValAcc, TestAcc float64 // accuracy with that k
 	Distance        string  // Euclidean or Cosine
 }
@@ -46,14 +49,25 @@ type KNNResult struct {
 // features; a tie goes to the class that reached the winning count first,
 // counting from the nearest neighbour), choosing k on held-out training
 // rows (standardised with the statistics of the other training rows; the
-// test rows with those of the whole training set). Labels must be in
-// [0, classes).
+// test rows with those of the whole training set). A k of cfg.Ks larger
+// than the training rows left to vote on validation is clamped to them,
+// and the clamped k is the one chosen, used on test and reported.
+//
+// trainX [N,D] and testX [M,D] are matrices with one label a row in
+// trainY and testY, D >= 1 and M >= 1; labels must be in [0, classes),
+// with 2 <= classes <= MaxClasses; the held-out part (at least 1 row)
+// must leave at least 2 training rows. Errors: any of these broken, an
+// invalid cfg (see KNNConfig), a NaN or Inf feature (naming the set, row
+// and column), or features too large to standardise in float32.
 func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg KNNConfig) (KNNResult, error) {
 	if len(cfg.Ks) == 0 {
 		cfg.Ks = []int{1, 5, 10, 20}
 	}
-	if cfg.ValFraction <= 0 || cfg.ValFraction >= 1 {
+	switch {
+	case cfg.ValFraction == 0:
 		cfg.ValFraction = 0.1
+	case !(cfg.ValFraction > 0 && cfg.ValFraction < 1):
+		return KNNResult{}, fmt.Errorf("knn: ValFraction = %v: want (0, 1) (0 for the default 0.1)", cfg.ValFraction)
 	}
 	if cfg.Distance == "" {
 		cfg.Distance = Euclidean
@@ -66,22 +80,36 @@ func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int,
 			return KNNResult{}, fmt.Errorf("knn: k = %d: want k >= 1", k)
 		}
 	}
-	if err := check(trainX, trainY, testX, testY, classes); err != nil {
+	if err := check("knn", trainX, trainY, testX, testY, classes); err != nil {
 		return KNNResult{}, err
 	}
-	fit, val, _ := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
-	maxK := slices.Max(cfg.Ks)
-	accs := knnAccuracies(fit, val, classes, cfg.Ks, maxK, cfg.Distance)
-	res := KNNResult{ValAcc: -1, Distance: cfg.Distance}
+	if err := checkSplit("knn", trainX.Shape[0], cfg.ValFraction); err != nil {
+		return KNNResult{}, err
+	}
+	fit, val, _, err := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
+	if err != nil {
+		return KNNResult{}, fmt.Errorf("knn: %w", err)
+	}
+	// A vote among more rows than there are counts them all: such a k is
+	// the number of rows.
+	ks := make([]int, len(cfg.Ks))
 	for i, k := range cfg.Ks {
+		ks[i] = min(k, fit.x.Shape[0])
+	}
+	maxK := slices.Max(ks)
+	accs := knnAccuracies(fit, val, classes, ks, maxK, cfg.Distance)
+	res := KNNResult{ValAcc: -1, Distance: cfg.Distance}
+	for i, k := range ks {
 		if accs[i] > res.ValAcc {
 			res.ValAcc, res.K = accs[i], k
 		}
 	}
 	fit, val = labelled{}, labelled{}
 	releaseSelection()
-	mean, std := Standardize(trainX)
-	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
+	xtr, xte, err := standardizedSets(trainX, testX)
+	if err != nil {
+		return KNNResult{}, fmt.Errorf("knn: %w", err)
+	}
 	res.TestAcc = knnAccuracies(labelled{xtr, trainY}, labelled{xte, testY}, classes, []int{res.K}, res.K, cfg.Distance)[0]
 	return res, nil
 }
@@ -89,17 +117,25 @@ func KNN(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int,
 // Neighbors returns, for every row of query [M, D], the indices of its k
 // nearest rows of ref [N, D] (min(k, N) of them), nearest first, ties to
 // the lower index, by distance (Euclidean or Cosine) between the rows as
-// given (standardise them first if wanted). Non-finite features are an
-// error naming the set, row and column.
+// given (standardise them first if wanted). Errors: an unknown distance,
+// k < 1, nil tensors, shapes other than [N, D] and [M, D] with N >= 1 and
+// D >= 1 (M may be 0), and non-finite features (naming the set, row and
+// column).
 func Neighbors(ref, query *tensor.Tensor, k int, distance string) ([][]int, error) {
 	if err := CheckDistance(distance); err != nil {
 		return nil, fmt.Errorf("neighbors: %w", err)
 	}
-	if ref.Rank() != 2 || query.Rank() != 2 || ref.Shape[1] != query.Shape[1] || ref.Shape[0] == 0 {
-		return nil, fmt.Errorf("neighbors: reference %v and query %v: want [N, D] and [M, D] with N > 0", ref.Shape, query.Shape)
-	}
 	if k < 1 {
 		return nil, fmt.Errorf("neighbors: k = %d: want k >= 1", k)
+	}
+	if err := checkMatrix(ref, 1); err != nil {
+		return nil, fmt.Errorf("neighbors: reference features: %w", err)
+	}
+	if err := checkMatrix(query, 0); err != nil {
+		return nil, fmt.Errorf("neighbors: query features: %w", err)
+	}
+	if ref.Shape[1] != query.Shape[1] {
+		return nil, fmt.Errorf("neighbors: reference %v and query %v: want [N, D] and [M, D]", ref.Shape, query.Shape)
 	}
 	for _, s := range []struct {
 		name string

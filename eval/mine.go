@@ -13,7 +13,9 @@ import (
 
 // MINEConfig sets up the MINE estimate of I(X;Y). Zero fields take the
 // defaults: convolutions of 64 and 128 channels, 256 image features, 512
-// hidden units, Adam 1e-4, batches of 256 pairs, 2000 steps.
+// hidden units, Adam 1e-4, batches of 256 pairs, 2000 steps. Negative
+// ImageFeatures, Hidden, Steps or Batch, a Batch of 1 (the negatives
+// shuffle the batch) and a negative or non-finite LR are errors.
 type MINEConfig struct {
 	// Convs are the output channels of the critic's convolutions on the
 	// image (4x4, stride 2, padding 1, ReLU each). A nil slice takes the
@@ -54,6 +56,25 @@ func (c MINEConfig) withDefaults() MINEConfig {
 		c.LR = 1e-4
 	}
 	return c
+}
+
+// validate returns an error naming the first field of c (before
+// withDefaults) that is out of range (the convolutions are checked with
+// the image).
+func (c MINEConfig) validate() error {
+	switch {
+	case c.ImageFeatures < 0:
+		return fmt.Errorf("mine: ImageFeatures = %d: want at least 1 (0 for the default 256)", c.ImageFeatures)
+	case c.Hidden < 0:
+		return fmt.Errorf("mine: Hidden = %d: want at least 1 (0 for the default 512)", c.Hidden)
+	case c.Steps < 0:
+		return fmt.Errorf("mine: Steps = %d: want at least 1 (0 for the default 2000)", c.Steps)
+	case c.Batch < 0 || c.Batch == 1:
+		return fmt.Errorf("mine: Batch = %d: want at least 2, to shuffle (0 for the default 256)", c.Batch)
+	case !(c.LR >= 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("mine: LR = %v: want a finite rate > 0 (0 for the default 1e-4)", c.LR)
+	}
+	return nil
 }
 
 // mineCritic is T(x, y): a small conv net on the image, whose features are
@@ -116,9 +137,14 @@ func (m *mineCritic) scores(tp *autograd.Tape, x, y, yNeg *tensor.Tensor) (pos, 
 // (the tests recover known MI within 10%), and the estimate itself is not
 // a batch average, so it carries no such bias.
 //
-// Errors: shapes that disagree, fewer than 2 rows, a conv stack that does
-// not fit the image, or a training failure (non-finite loss).
+// Errors: an invalid cfg (see MINEConfig), nil tensors, shapes that
+// disagree, fewer than 2 rows, no feature columns, a NaN or Inf image or
+// feature, a conv stack that does not fit the image, or a training
+// failure (non-finite loss).
 func MINE(trainX, trainY, testX, testY *tensor.Tensor, cfg MINEConfig) (float64, error) {
+	if err := cfg.validate(); err != nil {
+		return 0, err
+	}
 	cfg = cfg.withDefaults()
 	trainX, testX = asImages(trainX), asImages(testX)
 	for _, s := range []struct {
@@ -126,16 +152,26 @@ func MINE(trainX, trainY, testX, testY *tensor.Tensor, cfg MINEConfig) (float64,
 		x, y *tensor.Tensor
 	}{{"train", trainX, trainY}, {"test", testX, testY}} {
 		switch {
-		case s.x == nil || s.x.Rank() != 4:
+		case s.x == nil || s.x.Rank() != 4 || s.x.Size() != tensor.SizeOf(s.x.Shape):
 			return 0, fmt.Errorf("mine: %s images: want [N,C,H,W] or [N,D]", s.name)
-		case s.y.Rank() != 2:
-			return 0, fmt.Errorf("mine: %s features of shape %v: want [N,D]", s.name, s.y.Shape)
+		case s.y == nil:
+			return 0, fmt.Errorf("mine: %s features: nil tensor", s.name)
+		case s.y.Rank() != 2 || s.y.Size() != tensor.SizeOf(s.y.Shape) || s.y.Shape[1] < 1:
+			return 0, fmt.Errorf("mine: %s features of shape %v: want [N,D] with D >= 1", s.name, s.y.Shape)
 		case s.x.Shape[0] != s.y.Shape[0] || s.y.Shape[0] < 2:
 			return 0, fmt.Errorf("mine: %s has %d images and %d feature rows: want the same number, at least 2", s.name, s.x.Shape[0], s.y.Shape[0])
 		}
 	}
 	if !tensor.EqualShape(trainX.Shape[1:], testX.Shape[1:]) || trainY.Shape[1] != testY.Shape[1] {
 		return 0, fmt.Errorf("mine: train images %v and features %v do not match test %v and %v", trainX.Shape[1:], trainY.Shape[1:], testX.Shape[1:], testY.Shape[1:])
+	}
+	for _, s := range []struct {
+		name string
+		x    *tensor.Tensor
+	}{{"train images", trainX}, {"train features", trainY}, {"test images", testX}, {"test features", testY}} {
+		if err := CheckFinite(s.x); err != nil {
+			return 0, fmt.Errorf("mine: %s: %w", s.name, err)
+		}
 	}
 	c, h, w, d := trainX.Shape[1], trainX.Shape[2], trainX.Shape[3], trainY.Shape[1]
 	rng := tensor.NewRNG(cfg.Seed)

@@ -6,6 +6,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -16,19 +17,26 @@ import (
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
+// MaxClasses is the most classes LinearProbe, MLPProbe, KNN, NewMLP and
+// SemiSupervised accept: it bounds the classifiers' size (a linear probe
+// holds classes x features weights per weight decay tried).
+const MaxClasses = 1 << 16
+
 // ProbeConfig sets up a linear probe. Zero fields take the defaults: up to
 // 30 epochs, batch 256, Adam lr 1e-3 (the reference peer's settings), and
 // the weight decay and number of epochs chosen on a validation split.
+// Negative Epochs, Batch or LR, a non-finite LR, a negative or non-finite
+// weight decay, and a NaN ValFraction or one of 1 or more are errors.
 type ProbeConfig struct {
 	Epochs int // most epochs (default 30)
 	Batch  int
 	LR     float64
 	// WeightDecays are the L2 strengths tried (default 1e-5, 1e-4, 1e-3).
 	WeightDecays []float64
-	// ValFraction of the training set (default 0.1) is held out to choose
-	// the weight decay and the number of epochs; the probe is then trained
-	// on the whole training set with them. Negative: no selection, train
-	// Epochs epochs with the first weight decay.
+	// ValFraction of the training set (default 0.1; below 1) is held out
+	// to choose the weight decay and the number of epochs; the probe is
+	// then trained on the whole training set with them. Negative: no
+	// selection, train Epochs epochs with the first weight decay.
 	ValFraction float64
 	Seed        uint64
 	// Hinge trains a linear SVM (the multi-class hinge loss of Crammer and
@@ -56,6 +64,27 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 	return c
 }
 
+// validate returns an error naming the first field of c (before
+// withDefaults) that is out of range.
+func (c ProbeConfig) validate() error {
+	switch {
+	case c.Epochs < 0:
+		return fmt.Errorf("probe: Epochs = %d: want at least 1 (0 for the default 30)", c.Epochs)
+	case c.Batch < 0:
+		return fmt.Errorf("probe: Batch = %d: want at least 1 (0 for the default 256)", c.Batch)
+	case !(c.LR >= 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("probe: LR = %v: want a finite rate > 0 (0 for the default 1e-3)", c.LR)
+	case math.IsNaN(c.ValFraction) || c.ValFraction >= 1:
+		return fmt.Errorf("probe: ValFraction = %v: want below 1 (0 for the default 0.1, negative for no selection)", c.ValFraction)
+	}
+	for i, wd := range c.WeightDecays {
+		if !(wd >= 0) || math.IsInf(wd, 0) {
+			return fmt.Errorf("probe: WeightDecays[%d] = %v: want a finite strength >= 0", i, wd)
+		}
+	}
+	return nil
+}
+
 // ProbeResult is the outcome of a probe.
 type ProbeResult struct {
 	TrainAcc, TestAcc float64
@@ -68,8 +97,19 @@ type ProbeResult struct {
 }
 
 // Standardize returns per-column mean and standard deviation (+1e-6) of x
-// [N,D], as the reference probe computes them on the training features.
+// [N,D], as the reference probe computes them on the training features
+// (the unbiased deviation; 1e-6 with one row). x must be a [N,D] matrix
+// with N >= 1 rows, else Standardize panics with a message saying so; nil
+// gives nil statistics. Features near the float32 limit can make a
+// statistic ±Inf, and a NaN feature makes its column's NaN: check them
+// with CheckFinite first.
 func Standardize(x *tensor.Tensor) (mean, std []float32) {
+	if x == nil {
+		return nil, nil
+	}
+	if x.Rank() != 2 || x.Shape[0] < 1 || x.Shape[1] < 0 || x.Size() != x.Shape[0]*x.Shape[1] {
+		panic(fmt.Sprintf("eval: Standardize: x of shape %v with %d values: want a [N,D] matrix with N >= 1", x.Shape, x.Size()))
+	}
 	return standardizeRows(x, nil)
 }
 
@@ -111,15 +151,31 @@ func standardizeRows(x *tensor.Tensor, idx []int) (mean, std []float32) {
 	return mean, std
 }
 
-// applyStandardize returns (x - mean) / std as a new tensor.
-func applyStandardize(x *tensor.Tensor, mean, std []float32) *tensor.Tensor {
-	return standardizedRows(x, nil, nil, mean, std).x
+// checkStats returns an error naming the first column whose mean or
+// standard deviation (from standardizeRows over the rows of set) is not
+// finite: features so large that float32 overflows.
+func checkStats(set string, mean, std []float32) error {
+	for j := range mean {
+		if !finite(float64(mean[j])) || !finite(float64(std[j])) {
+			return fmt.Errorf("%s features: column %d has mean %v and standard deviation %v: too large for float32 (rescale the features)", set, j, mean[j], std[j])
+		}
+	}
+	return nil
+}
+
+// applyStandardize returns (x - mean) / std as a new tensor; set names x
+// in the error for a standardised value that overflows float32.
+func applyStandardize(set string, x *tensor.Tensor, mean, std []float32) (*tensor.Tensor, error) {
+	out, err := standardizedRows(set, x, nil, nil, mean, std)
+	return out.x, err
 }
 
 // standardizedRows gathers the rows idx of x (all rows when idx is nil)
 // and their labels (when y is not nil), standardised: one new matrix,
-// without an unstandardised copy in between.
-func standardizedRows(x *tensor.Tensor, y []int, idx []int, mean, std []float32) labelled {
+// without an unstandardised copy in between. A standardised value that is
+// not finite (a row far outside the statistics' scale) is an error naming
+// set, the row of x and the column.
+func standardizedRows(set string, x *tensor.Tensor, y []int, idx []int, mean, std []float32) (labelled, error) {
 	n, d := x.Shape[0], x.Shape[1]
 	if idx != nil {
 		n = len(idx)
@@ -137,32 +193,58 @@ func standardizedRows(x *tensor.Tensor, y []int, idx []int, mean, std []float32)
 		for j, v := range src {
 			dst[j] = (v - mean[j]) / std[j]
 		}
+		for j, v := range dst {
+			if !finite(float64(v)) {
+				return labelled{}, fmt.Errorf("%s features: row %d, column %d: %v standardised (mean %v, standard deviation %v) is %v: too large for float32 (rescale the features)", set, r, j, src[j], mean[j], std[j], v)
+			}
+		}
 		if y != nil {
 			out.y[i] = y[r]
 		}
 	}
-	return out
+	return out, nil
 }
 
 // LinearProbe trains multinomial logistic regression (a linear SVM with
 // cfg.Hinge) on standardised training features, choosing the weight decay
 // and the number of epochs on held-out training rows, and reports accuracy
-// on both sets. Labels must be in [0, classes).
+// on both sets.
+//
+// trainX [N,D] and testX [M,D] are matrices with one label a row in
+// trainY and testY, D >= 1 and M >= 1; labels must be in [0, classes),
+// with 2 <= classes <= MaxClasses. N must be at least 2, and with
+// selection (cfg.ValFraction >= 0) large enough that the held-out part
+// (at least 1 row) leaves at least 2 rows to fit. Errors: any of these
+// broken, an invalid cfg (see ProbeConfig), a NaN or Inf feature (naming
+// the set, row and column), features too large to standardise in
+// float32, or a training failure.
 func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg ProbeConfig) (ProbeResult, error) {
-	cfg = cfg.withDefaults()
-	if err := check(trainX, trainY, testX, testY, classes); err != nil {
+	if err := cfg.validate(); err != nil {
 		return ProbeResult{}, err
 	}
+	cfg = cfg.withDefaults()
+	if err := check("probe", trainX, trainY, testX, testY, classes); err != nil {
+		return ProbeResult{}, err
+	}
+	selection := cfg.ValFraction > 0 && cfg.ValFraction < 1
+	if selection {
+		if err := checkSplit("probe", trainX.Shape[0], cfg.ValFraction); err != nil {
+			return ProbeResult{}, err
+		}
+	}
 	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs}
-	if cfg.ValFraction > 0 && cfg.ValFraction < 1 {
+	if selection {
 		// Choose the weight decay and the epoch count on held-out training
 		// rows, standardised with the statistics of the fitting rows only.
-		fit, val, _ := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
+		fit, val, _, err := selectionSets(trainX, trainY, cfg.ValFraction, cfg.Seed)
+		if err != nil {
+			return ProbeResult{}, fmt.Errorf("probe: %w", err)
+		}
 		res.ValAcc = -1
 		// Ties go to the first weight decay in the list and the earliest epoch.
 		best := make([]float64, len(cfg.WeightDecays))
 		bestEpoch := make([]int, len(cfg.WeightDecays))
-		_, err := trainLinear(fit.x, fit.y, classes, cfg.WeightDecays, cfg, func(epoch int, clfs []*nn.Linear) {
+		_, err = trainLinear(fit.x, fit.y, classes, cfg.WeightDecays, cfg, func(epoch int, clfs []*nn.Linear) {
 			for i, clf := range clfs {
 				if acc := Accuracy(clf, val.x, val.y); epoch == 1 || acc > best[i] {
 					best[i], bestEpoch[i] = acc, epoch
@@ -180,8 +262,10 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	}
 	releaseSelection()
 	// The final probe: the whole training set, standardised with its statistics.
-	mean, std := Standardize(trainX)
-	xtr, xte := applyStandardize(trainX, mean, std), applyStandardize(testX, mean, std)
+	xtr, xte, err := standardizedSets(trainX, testX)
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("probe: %w", err)
+	}
 	final := cfg
 	final.Epochs = res.Epochs
 	clfs, err := trainLinear(xtr, trainY, classes, []float64{res.WeightDecay}, final, nil)
@@ -194,18 +278,67 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 	return res, nil
 }
 
-// check checks both sets before any fitting: shapes, labels in [0,
-// classes), and finite features (the error names the set, the row and the
-// column of the first NaN or Inf).
-func check(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int) error {
-	if err := checkSet("train", trainX, trainY, classes); err != nil {
+// standardizedSets returns the training and test features standardised
+// with the training features' statistics (Standardize), or an error for
+// statistics or standardised values that overflow float32.
+func standardizedSets(trainX, testX *tensor.Tensor) (xtr, xte *tensor.Tensor, err error) {
+	mean, std := standardizeRows(trainX, nil)
+	if err := checkStats("train", mean, std); err != nil {
+		return nil, nil, err
+	}
+	if xtr, err = applyStandardize("train", trainX, mean, std); err != nil {
+		return nil, nil, err
+	}
+	if xte, err = applyStandardize("test", testX, mean, std); err != nil {
+		return nil, nil, err
+	}
+	return xtr, xte, nil
+}
+
+// check checks both sets before any fitting (what names the caller in the
+// errors): 2 <= classes <= MaxClasses, trainX [N,D] with N >= 2 and testX
+// [M,D] with M >= 1 and the same D >= 1, one label a row in [0, classes),
+// and finite features (the error names the set, the row and the column of
+// the first NaN or Inf).
+func check(what string, trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int) error {
+	if err := checkClasses(what, classes); err != nil {
 		return err
 	}
-	if err := checkSet("test", testX, testY, classes); err != nil {
+	if err := checkSet(what, "train", trainX, trainY, classes, 2); err != nil {
+		return err
+	}
+	if err := checkSet(what, "test", testX, testY, classes, 1); err != nil {
 		return err
 	}
 	if trainX.Shape[1] != testX.Shape[1] {
-		return fmt.Errorf("probe: train has %d features, test %d", trainX.Shape[1], testX.Shape[1])
+		return fmt.Errorf("%s: train has %d features, test %d", what, trainX.Shape[1], testX.Shape[1])
+	}
+	return nil
+}
+
+// checkClasses returns an error unless 2 <= classes <= MaxClasses (what
+// names the caller).
+func checkClasses(what string, classes int) error {
+	if classes < 2 || classes > MaxClasses {
+		return fmt.Errorf("%s: classes = %d: want 2 to %d", what, classes, MaxClasses)
+	}
+	return nil
+}
+
+// splitSizes returns how many of n training rows selectionSets fits on
+// and holds out with the fraction frac in (0, 1): frac of them, at least
+// one, at most n-1, are held out.
+func splitSizes(n int, frac float64) (nfit, nval int) {
+	nv := min(max(1, int(float64(n)*frac)), n-1)
+	return n - nv, nv
+}
+
+// checkSplit returns an error unless n training rows, split by frac,
+// leave at least 2 rows to fit (and to standardise with) and 1 to
+// validate on.
+func checkSplit(what string, n int, frac float64) error {
+	if nfit, nval := splitSizes(n, frac); nfit < 2 || nval < 1 {
+		return fmt.Errorf("%s: %d training rows with ValFraction %v leave %d to fit and %d to validate: want at least 2 to fit and 1 to validate", what, n, frac, nfit, nval)
 	}
 	return nil
 }
@@ -214,14 +347,24 @@ func check(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []in
 // validation part (a fraction frac of the rows, at least one, drawn with
 // seed) and standardises both with the fitting part's statistics, which
 // it returns too: the validation rows must not leak into what the
-// selected classifier was fitted with.
-func selectionSets(x *tensor.Tensor, y []int, frac float64, seed uint64) (fit, val labelled, stats [2][]float32) {
+// selected classifier was fitted with. The caller checks the sizes
+// (checkSplit); the error is for statistics or standardised values that
+// overflow float32.
+func selectionSets(x *tensor.Tensor, y []int, frac float64, seed uint64) (fit, val labelled, stats [2][]float32, err error) {
 	n := x.Shape[0]
 	perm := tensor.NewRNG(seed ^ 0x5eed).Perm(n)
-	nv := max(1, int(float64(n)*frac))
+	_, nv := splitSizes(n, frac)
 	mean, std := standardizeRows(x, perm[nv:])
-	fit, val = standardizedRows(x, y, perm[nv:], mean, std), standardizedRows(x, y, perm[:nv], mean, std)
-	return fit, val, [2][]float32{mean, std}
+	if err := checkStats("train", mean, std); err != nil {
+		return labelled{}, labelled{}, stats, err
+	}
+	if fit, err = standardizedRows("train", x, y, perm[nv:], mean, std); err != nil {
+		return labelled{}, labelled{}, stats, err
+	}
+	if val, err = standardizedRows("train", x, y, perm[:nv], mean, std); err != nil {
+		return labelled{}, labelled{}, stats, err
+	}
+	return fit, val, [2][]float32{mean, std}, nil
 }
 
 // releaseSelection collects the standardised copies of the selection sets
@@ -235,8 +378,13 @@ func selectionSets(x *tensor.Tensor, y []int, frac float64, seed uint64) (fit, v
 func releaseSelection() { runtime.GC() }
 
 // CheckFinite returns an error naming the first row and column of x
-// [N, D] that holds NaN or ±Inf, or nil.
+// [N, D] that holds NaN or ±Inf, or nil (rows are along the first axis;
+// the others are flattened into columns, and a vector has one column). A
+// nil x is an error.
 func CheckFinite(x *tensor.Tensor) error {
+	if x == nil {
+		return errors.New("nil tensor")
+	}
 	d := 1
 	if len(x.Shape) > 1 {
 		d = tensor.SizeOf(x.Shape[1:])
@@ -280,7 +428,7 @@ func trainLinear(x *tensor.Tensor, y []int, classes int, wds []float64, cfg Prob
 	}
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
-	labels := make([]int, cfg.Batch)
+	labels := make([]int, min(cfg.Batch, n))
 	set := labelled{x, y}
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		perm := rng.Perm(n)
@@ -344,8 +492,19 @@ func block(p *autograd.Var, off int, shape ...int) *autograd.Var {
 	return v
 }
 
-// Accuracy returns the fraction of rows of x that m classifies as labels.
+// Accuracy returns the fraction of rows of x [N,...] that m classifies as
+// labels (one a row; 0 for no rows). x must not be nil and must have one
+// row a label, else Accuracy panics with a message saying so: it has no
+// error result, and a count of labels that does not match the rows is a
+// bug in the caller.
 func Accuracy(m nn.Module, x *tensor.Tensor, labels []int) float64 {
+	if x == nil || x.Rank() < 1 || x.Shape[0] != len(labels) || x.Size() != tensor.SizeOf(x.Shape) {
+		shape := []int(nil)
+		if x != nil {
+			shape = x.Shape
+		}
+		panic(fmt.Sprintf("eval: Accuracy: features of shape %v for %d labels: want [N,...] with N labels", shape, len(labels)))
+	}
 	tp := autograd.NewTape()
 	tp.SetNoGrad(true)
 	n, d := x.Shape[0], tensor.SizeOf(x.Shape[1:])
@@ -361,17 +520,43 @@ func Accuracy(m nn.Module, x *tensor.Tensor, labels []int) float64 {
 	return float64(correct) / float64(max(n, 1))
 }
 
-func checkSet(name string, x *tensor.Tensor, y []int, classes int) error {
-	if x.Rank() != 2 || x.Shape[0] != len(y) || x.Shape[0] == 0 {
-		return fmt.Errorf("probe: %s features %v with %d labels: want [N,D] with N labels, N > 0", name, x.Shape, len(y))
+// checkMatrix returns an error unless x is a [N,D] matrix whose data
+// matches its shape, with D >= 1 columns and N >= minRows rows.
+func checkMatrix(x *tensor.Tensor, minRows int) error {
+	switch {
+	case x == nil:
+		return errors.New("nil tensor")
+	case x.Rank() != 2:
+		return fmt.Errorf("shape %v: want [N,D]", x.Shape)
+	case x.Shape[0] < 0 || x.Shape[1] < 0 || x.Size() != x.Shape[0]*x.Shape[1]:
+		return fmt.Errorf("shape %v does not match its %d values", x.Shape, x.Size())
+	case x.Shape[1] == 0:
+		return fmt.Errorf("shape %v: no feature columns (want D >= 1)", x.Shape)
+	case x.Shape[0] < minRows && minRows == 1:
+		return fmt.Errorf("shape %v: want at least 1 row", x.Shape)
+	case x.Shape[0] < minRows:
+		return fmt.Errorf("shape %v: want at least %d rows", x.Shape, minRows)
+	}
+	return nil
+}
+
+// checkSet checks one set of a classifier (what names the caller, name
+// the set): x a [N,D] matrix with N >= minRows and D >= 1, one label a row
+// in [0, classes), and finite features.
+func checkSet(what, name string, x *tensor.Tensor, y []int, classes, minRows int) error {
+	if err := checkMatrix(x, minRows); err != nil {
+		return fmt.Errorf("%s: %s features: %w", what, name, err)
+	}
+	if x.Shape[0] != len(y) {
+		return fmt.Errorf("%s: %s features %v with %d labels: want one label a row", what, name, x.Shape, len(y))
 	}
 	for i, l := range y {
 		if l < 0 || l >= classes {
-			return fmt.Errorf("probe: %s label %d of sample %d outside [0,%d)", name, l, i, classes)
+			return fmt.Errorf("%s: %s label %d of sample %d outside [0,%d)", what, name, l, i, classes)
 		}
 	}
 	if err := CheckFinite(x); err != nil {
-		return fmt.Errorf("probe: %s features: %w", name, err)
+		return fmt.Errorf("%s: %s features: %w", what, name, err)
 	}
 	return nil
 }

@@ -209,7 +209,10 @@ func TestLinearSVMSeparable(t *testing.T) {
 func TestSelectionSetsStatistics(t *testing.T) {
 	const n, d = 200, 4
 	x, y := blobs(4, n, d, 2)
-	fit, val, _ := selectionSets(x, y, 0.25, 7)
+	fit, val, _, err := selectionSets(x, y, 0.25, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(val.y) != 50 || len(fit.y) != 150 {
 		t.Fatalf("split %d + %d rows, want 150 + 50", len(fit.y), len(val.y))
 	}
@@ -233,7 +236,10 @@ func TestSelectionSetsStatistics(t *testing.T) {
 	for i := range len(val.y) {
 		inVal[val.x.Data[i*d+1]] = true
 	}
-	_, _, stats := selectionSets(x, y, 0.25, 7)
+	_, _, stats, err := selectionSets(x, y, 0.25, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	marked := 0
 	for i := range n {
 		z := (x.Data[i*d+1] - stats[0][1]) / stats[1][1]
@@ -245,7 +251,10 @@ func TestSelectionSetsStatistics(t *testing.T) {
 	if marked != len(val.y) {
 		t.Fatalf("found %d validation rows, want %d", marked, len(val.y))
 	}
-	fit2, val2, _ := selectionSets(planted, y, 0.25, 7)
+	fit2, val2, _, err := selectionSets(planted, y, 0.25, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Equal(fit.x.Data, fit2.x.Data) {
 		t.Error("outliers in the validation rows changed the standardised fitting rows")
 	}

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -13,6 +14,8 @@ import (
 // SemiConfig sets up the semi-supervised evaluation. Zero fields take the
 // defaults: the Y tap, 1000 steps of batches of 64, Adam 1e-4 and the
 // paper's MLP head (MLPConfig: 200 hidden units, BatchNorm, dropout 0.1).
+// Negative Steps or Batch, a Batch of 1 (the head's BatchNorm needs 2
+// rows), a negative or non-finite LR and an invalid Head are errors.
 type SemiConfig struct {
 	// LabelsPerClass is the number of labelled training images per class
 	// (required, at least 1).
@@ -45,6 +48,25 @@ func (c SemiConfig) withDefaults() SemiConfig {
 		c.LR = 1e-4
 	}
 	return c
+}
+
+// validate returns an error naming the first field of c (before
+// withDefaults) that is out of range.
+func (c SemiConfig) validate() error {
+	switch {
+	case c.LabelsPerClass < 1:
+		return fmt.Errorf("semi-supervised: %d labels per class: want at least 1", c.LabelsPerClass)
+	case c.Steps < 0:
+		return fmt.Errorf("semi-supervised: Steps = %d: want at least 1 (0 for the default 1000)", c.Steps)
+	case c.Batch < 0 || c.Batch == 1:
+		return fmt.Errorf("semi-supervised: Batch = %d: want at least 2, for BatchNorm (0 for the default 64)", c.Batch)
+	case !(c.LR >= 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("semi-supervised: LR = %v: want a finite rate > 0 (0 for the default 1e-4)", c.LR)
+	}
+	if err := c.Head.validateNet(); err != nil {
+		return fmt.Errorf("semi-supervised: head: %w", err)
+	}
+	return nil
 }
 
 // SemiResult holds the accuracies of the semi-supervised evaluation: the
@@ -109,11 +131,21 @@ func (m *semiNet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 // stale); its first layer is followed by BatchNorm. There is no validation
 // split (there are too few labels): both runs use the last step.
 //
-// Errors: shapes that disagree with the encoder, labels outside [0,
-// classes), a class with fewer than LabelsPerClass training images, an
-// unknown tap, or a training failure.
+// Errors: an invalid cfg (see SemiConfig), a nil encoder or images,
+// classes outside [2, MaxClasses], shapes that disagree with the encoder,
+// labels outside [0, classes), a class with fewer than LabelsPerClass
+// training images, an unknown tap, or a training failure.
 func SemiSupervised(enc encoder.Encoder, trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY []int, classes int, cfg SemiConfig) (SemiResult, error) {
+	if err := cfg.validate(); err != nil {
+		return SemiResult{}, err
+	}
 	cfg = cfg.withDefaults()
+	if enc == nil {
+		return SemiResult{}, fmt.Errorf("semi-supervised: nil encoder")
+	}
+	if err := checkClasses("semi-supervised", classes); err != nil {
+		return SemiResult{}, err
+	}
 	spec := enc.Spec()
 	want := []int{spec.Channels, spec.Size, spec.Size}
 	for _, s := range []struct {
@@ -121,7 +153,10 @@ func SemiSupervised(enc encoder.Encoder, trainX *tensor.Tensor, trainY []int, te
 		x    *tensor.Tensor
 		y    []int
 	}{{"train", trainX, trainY}, {"test", testX, testY}} {
-		if s.x.Rank() != 4 || !tensor.EqualShape(s.x.Shape[1:], want) || s.x.Shape[0] != len(s.y) || len(s.y) == 0 {
+		if s.x == nil {
+			return SemiResult{}, fmt.Errorf("semi-supervised: %s images: nil tensor", s.name)
+		}
+		if s.x.Rank() != 4 || s.x.Size() != tensor.SizeOf(s.x.Shape) || !tensor.EqualShape(s.x.Shape[1:], want) || s.x.Shape[0] != len(s.y) || len(s.y) == 0 {
 			return SemiResult{}, fmt.Errorf("semi-supervised: %s images %v with %d labels: want [N,%d,%d,%d] with N labels, N > 0",
 				s.name, s.x.Shape, len(s.y), spec.Channels, spec.Size, spec.Size)
 		}
@@ -130,9 +165,6 @@ func SemiSupervised(enc encoder.Encoder, trainX *tensor.Tensor, trainY []int, te
 				return SemiResult{}, fmt.Errorf("semi-supervised: %s label %d of image %d not in [0, %d)", s.name, y, i, classes)
 			}
 		}
-	}
-	if cfg.LabelsPerClass < 1 {
-		return SemiResult{}, fmt.Errorf("semi-supervised: %d labels per class: want at least 1", cfg.LabelsPerClass)
 	}
 	shape, err := enc.TapShape(cfg.Tap)
 	if err != nil {
@@ -197,7 +229,11 @@ func semiRun(enc encoder.Encoder, lx *tensor.Tensor, ly []int, testX *tensor.Ten
 		return 0, 0, fmt.Errorf("semi-supervised %s: copy encoder: %w", what, err)
 	}
 	rng := tensor.NewRNG(cfg.Seed)
-	net := &semiNet{Enc: cp, Head: NewMLP(d, classes, cfg.Head, rng), tap: cfg.Tap}
+	head, err := NewMLP(d, classes, cfg.Head, rng)
+	if err != nil {
+		return 0, 0, fmt.Errorf("semi-supervised %s: head: %w", what, err)
+	}
+	net := &semiNet{Enc: cp, Head: head, tap: cfg.Tap}
 	params := nn.StateOf(net.Head, "").Vars()
 	if fine {
 		params = append(params, nn.StateOf(cp, "").Vars()...)

@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/data"
@@ -100,6 +102,37 @@ func TestSemiSupervisedErrors(t *testing.T) {
 		c.cfg.Steps = 1
 		if _, err := SemiSupervised(enc, c.x, c.y, x, y, c.classes, c.cfg); err == nil {
 			t.Errorf("%s: no error", c.name)
+		}
+	}
+}
+
+// TestSemiSupervisedInputErrors: out-of-range settings, nil inputs and
+// absurd class counts are errors naming the problem, before any training.
+func TestSemiSupervisedInputErrors(t *testing.T) {
+	enc, err := encoder.New(encoder.Spec{Name: "basic28x28"}, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := twoClassImages(1, 6)
+	for _, c := range []struct {
+		name    string
+		enc     encoder.Encoder
+		x       *tensor.Tensor
+		classes int
+		cfg     SemiConfig
+		want    string
+	}{
+		{"steps", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: -1}, "Steps = -1"},
+		{"batch", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Batch: 1}, "Batch = 1"},
+		{"lr", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, LR: math.Inf(1)}, "LR = +Inf"},
+		{"head", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Head: MLPConfig{Hidden: -5}}, "semi-supervised: head: mlp: Hidden = -5"},
+		{"classes", enc, x, 1e9, SemiConfig{LabelsPerClass: 1, Steps: 1}, "classes = 1000000000"},
+		{"nil images", enc, nil, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "train images: nil tensor"},
+		{"nil encoder", nil, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "nil encoder"},
+	} {
+		_, err := SemiSupervised(c.enc, c.x, y, x, y, c.classes, c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
 }

@@ -59,7 +59,10 @@ an "eval" line to its metrics.jsonl. Without --data the data set the run was
 trained on is used; another one is refused unless --other-data is given.
 Flags, the layers and --out are checked, and features must be finite, before
 any embedding or fitting. --ndm adds the
-neural dependency measure of Y. --random evaluates a randomly initialised
+neural dependency measure of Y (its inputs checked before the probes run). A
+measure that fails after the probes (an NDM critic that diverges, say) fails
+the command, but the report is written first with the results before it.
+--random evaluates a randomly initialised
 encoder instead (a baseline), and --features DIR probes features saved as
 NumPy files (train_LAYER.npy, test_LAYER.npy, train_labels.npy,
 test_labels.npy: what dim embed writes, or another implementation's
@@ -97,7 +100,7 @@ features) with the same classifiers.`,
 				}
 				rep, err := evaluateFeatures(featDir, o)
 				if err != nil {
-					return err
+					return afterProbes(out, rep, err)
 				}
 				return writeReport(out, rep)
 			}
@@ -153,10 +156,12 @@ features) with the same classifiers.`,
 				}
 			}
 			rep, err := evaluate(enc, split, o)
-			if err != nil {
-				return err
+			if rep != nil {
+				rep.Model, rep.RandomEncoder, rep.Step = modelDir, random, info.Progress.Step
 			}
-			rep.Model, rep.RandomEncoder, rep.Step = modelDir, random, info.Progress.Step
+			if err != nil {
+				return afterProbes(out, rep, err)
+			}
 			if out == "" {
 				return printReport(rep)
 			}
@@ -227,6 +232,11 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 	if err != nil {
 		return nil, fmt.Errorf("%s test split: %w", split.Name, err)
 	}
+	if o.ndm {
+		if err := eval.CheckNDM(tr.Taps[encoder.TapY], te.Taps[encoder.TapY], o.ndmCfg); err != nil {
+			return nil, err
+		}
+	}
 	rep := newReport(o, split.Name, enc.Spec().Name)
 	err = probeLayers(rep, o, classes, tr.Labels, te.Labels, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		xtr, err := tr.Layer(l)
@@ -236,14 +246,52 @@ func evaluate(enc encoder.Encoder, split *data.Split, o evalOptions) (*eval.Repo
 		xte, err := te.Layer(l)
 		return xtr, xte, err
 	})
-	if err == nil && o.ndm {
+	if err != nil {
+		return nil, err
+	}
+	if o.ndm {
 		err = measureNDM(rep, o, tr.Taps[encoder.TapY], te.Taps[encoder.TapY])
 	}
 	if err == nil {
 		err = o.meas.add(rep, enc, tr, te, classes, o.probe.Seed)
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	return rep, err
+	if err != nil {
+		return rep, &measureError{err}
+	}
+	return rep, nil
+}
+
+// measureError is the error of a measure (NDM, MINE, MS-SSIM,
+// semi-supervised) that failed after the probes ran: their rows, and
+// those of the measures before it, are in the report that comes with it,
+// which dim eval writes before returning the error (afterProbes).
+type measureError struct{ err error }
+
+func (e *measureError) Error() string { return e.err.Error() }
+func (e *measureError) Unwrap() error { return e.err }
+
+// afterProbes returns err, the error of evaluate or evaluateFeatures. When
+// it is a measureError, the probes' rows in rep are kept first: rep is
+// written into dir as dim eval writes a report (printed only when dir is
+// ""), and the error says so. NDM's inputs are checked before the probes
+// (eval.CheckNDM), so an NDM gets here only when its critic diverges
+// while it trains; the other measures check their inputs when they run.
+func afterProbes(dir string, rep *eval.Report, err error) error {
+	var me *measureError
+	if !errors.As(err, &me) || rep == nil || len(rep.Results) == 0 {
+		return err
+	}
+	if dir == "" {
+		if perr := printReport(rep); perr != nil {
+			return fmt.Errorf("%w (printing the results computed before it: %v)", err, perr)
+		}
+		return fmt.Errorf("%w (the results computed before it are printed above)", err)
+	}
+	if werr := writeReport(dir, rep); werr != nil {
+		return fmt.Errorf("%w (writing the results computed before it: %v)", err, werr)
+	}
+	return fmt.Errorf("%w (the results computed before it are written to %s)", err, filepath.Join(dir, eval.ReportFile(rep.Classifier)))
 }
 
 // newReport starts the report of o's classifier on data (a data set or a
@@ -268,7 +316,7 @@ func measureNDM(rep *eval.Report, o evalOptions, train, test *tensor.Tensor) err
 		v, err := eval.NDM(train, test, cfg)
 		bar.finish()
 		if err != nil {
-			return err
+			return fmt.Errorf("ndm of %s: %w", name, err)
 		}
 		rep.Add(ndmRow("y", sig, v, cfg))
 	}
@@ -381,14 +429,25 @@ func evaluateFeatures(dir string, o evalOptions) (*eval.Report, error) {
 		}
 		feats[l] = [2]*tensor.Tensor{xtr, xte}
 	}
+	if o.ndm {
+		if err := eval.CheckNDM(feats[encoder.TapY][0], feats[encoder.TapY][1], o.ndmCfg); err != nil {
+			return nil, err
+		}
+	}
 	err = probeLayers(rep, o, classes, trainY, testY, func(l string) (*tensor.Tensor, *tensor.Tensor, error) {
 		return feats[l][0], feats[l][1], nil
 	})
-	if err == nil && o.ndm {
+	if err != nil {
+		return nil, err
+	}
+	if o.ndm {
 		err = measureNDM(rep, o, feats[encoder.TapY][0], feats[encoder.TapY][1])
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	return rep, err
+	if err != nil {
+		return rep, &measureError{err}
+	}
+	return rep, nil
 }
 
 // readLabels reads int64 class labels [N] from a .npy file.
