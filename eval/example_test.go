@@ -48,7 +48,7 @@ func Example() {
 // eval_svm.json and read back.
 func ExampleReport() {
 	rep := &eval.Report{Classifier: eval.KindSVM, Data: "mnist", Encoder: "mnist"}
-	fc := eval.ProbeResult{TrainAcc: 0.995, ValAcc: 0.981, TestAcc: 0.979, WeightDecay: 1e-4, Epochs: 12}
+	fc := eval.ProbeResult{TrainAcc: 0.995, ValAcc: 0.981, TestAcc: 0.979, WeightDecay: 1e-4, Epochs: 12, Selected: true}
 	rep.Add(fc.Rows("fc", eval.KindSVM, 1024)...)
 	var runs [][]eval.Result
 	for _, acc := range []float64{0.95, 0.96, 0.97} { // one run per seed

@@ -158,7 +158,7 @@ func MLPProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, testY [
 	for k, v := range state.Tensors() {
 		best[k] = v.Clone()
 	}
-	res := ProbeResult{Classes: classes, ValAcc: -1}
+	res := ProbeResult{Classes: classes, ValAcc: -1, Selected: true}
 	tp := autograd.NewTape()
 	xb := &tensor.Tensor{}
 	nf := fit.x.Shape[0]

@@ -94,6 +94,10 @@ type ProbeResult struct {
 	WeightDecay float64
 	Epochs      int
 	ValAcc      float64
+	// Selected says the hyperparameters were chosen on held-out training
+	// rows (ValFraction in (0, 1)); without it ValAcc means nothing and
+	// Rows leaves it out.
+	Selected bool
 }
 
 // Standardize returns per-column mean and standard deviation (+1e-6) of x
@@ -232,7 +236,7 @@ func LinearProbe(trainX *tensor.Tensor, trainY []int, testX *tensor.Tensor, test
 			return ProbeResult{}, err
 		}
 	}
-	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs}
+	res := ProbeResult{Classes: classes, WeightDecay: cfg.WeightDecays[0], Epochs: cfg.Epochs, Selected: selection}
 	if selection {
 		// Choose the weight decay and the epoch count on held-out training
 		// rows, standardised with the statistics of the fitting rows only.

@@ -198,11 +198,11 @@ func (r ProbeResult) Rows(layer, kind string, dims int) []Result {
 	s := func() map[string]any {
 		return map[string]any{"dims": dims, "weight_decay": r.WeightDecay, "epochs": r.Epochs}
 	}
-	return []Result{
-		{Layer: layer, Kind: kind, Metric: MetricTrainAcc, Value: r.TrainAcc, Settings: s()},
-		{Layer: layer, Kind: kind, Metric: MetricValAcc, Value: r.ValAcc, Settings: s()},
-		{Layer: layer, Kind: kind, Metric: MetricTestAcc, Value: r.TestAcc, Settings: s()},
+	rows := []Result{{Layer: layer, Kind: kind, Metric: MetricTrainAcc, Value: r.TrainAcc, Settings: s()}}
+	if r.Selected { // without selection there is no validation accuracy
+		rows = append(rows, Result{Layer: layer, Kind: kind, Metric: MetricValAcc, Value: r.ValAcc, Settings: s()})
 	}
+	return append(rows, Result{Layer: layer, Kind: kind, Metric: MetricTestAcc, Value: r.TestAcc, Settings: s()})
 }
 
 // Rows returns the results of k nearest neighbours on layer's dims
@@ -424,7 +424,7 @@ func parseReportV1(b []byte, name string) (*Report, error) {
 			rep.Add(rows[0], test)
 			continue
 		}
-		pr := ProbeResult{TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs}
+		pr := ProbeResult{TrainAcc: r.TrainAcc, TestAcc: r.TestAcc, ValAcc: r.ValAcc, WeightDecay: r.WeightDecay, Epochs: r.Epochs, Selected: true}
 		rows := pr.Rows(l, rep.Classifier, r.Dims)
 		test.Settings = rows[2].Settings
 		rep.Add(rows[0], rows[1], test)

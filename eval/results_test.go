@@ -71,7 +71,7 @@ func TestCombine(t *testing.T) {
 // sampleReport is an SVM report with 3 runs on y and the NDM of y.
 func sampleReport() *Report {
 	rep := &Report{Classifier: KindSVM, Model: "runs/mnist", Data: "mnist", Encoder: "mnist", Probe: "svm (linear)", Seconds: 12.5}
-	rep.Add(ProbeResult{TrainAcc: 0.99, ValAcc: 0.98, TestAcc: 0.975, WeightDecay: 1e-4, Epochs: 12}.Rows("fc", KindSVM, 1024)...)
+	rep.Add(ProbeResult{TrainAcc: 0.99, ValAcc: 0.98, TestAcc: 0.975, WeightDecay: 1e-4, Epochs: 12, Selected: true}.Rows("fc", KindSVM, 1024)...)
 	rep.Add(
 		Result{Layer: "y", Kind: KindSVM, Metric: MetricTestAcc, Value: 0.95, Std: 0.01, Runs: []float64{0.94, 0.95, 0.96}, Settings: map[string]any{"dims": 64}},
 		Result{Layer: "y", Kind: KindNDM, Metric: MetricNats, Value: 0.1234, Settings: map[string]any{"steps": 2000}},

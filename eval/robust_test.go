@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -341,4 +342,24 @@ func panicMessage(f func()) (msg string) {
 	}()
 	f()
 	return ""
+}
+
+// TestProbeRowsWithoutSelection: a probe whose hyperparameters were not
+// chosen on held-out rows reports no validation accuracy (it would be a
+// meaningless 0), one that was does.
+func TestProbeRowsWithoutSelection(t *testing.T) {
+	for _, selected := range []bool{false, true} {
+		r := ProbeResult{TrainAcc: 0.9, TestAcc: 0.8, ValAcc: 0.85, Selected: selected}
+		var metrics []string
+		for _, row := range r.Rows("y", KindLinear, 4) {
+			metrics = append(metrics, row.Metric)
+		}
+		want := []string{MetricTrainAcc, MetricTestAcc}
+		if selected {
+			want = []string{MetricTrainAcc, MetricValAcc, MetricTestAcc}
+		}
+		if !slices.Equal(metrics, want) {
+			t.Errorf("selected %v: rows %v, want %v", selected, metrics, want)
+		}
+	}
 }
