@@ -19,7 +19,8 @@ import (
 //   - DIR/*.png ... : a flat folder, unlabelled.
 //
 // Without train/ and test/, Test is nil unless opts.HoldOut > 0, which holds
-// out that fraction of the images, chosen by opts.Seed. Files and folders
+// out that fraction of the images, chosen by opts.Seed; with them a
+// hold-out is an error. Files and folders
 // whose names start with "." are ignored; any other file must be an image.
 // With opts.Size 0 all images must share one size; else each is
 // center-cropped to a square and resized to Size x Size. Images are 1
@@ -28,6 +29,9 @@ import (
 func OpenFolder(dir string, opts Options) (*Split, error) {
 	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")
 	if isDir(trainDir) && isDir(testDir) {
+		if opts.HoldOut > 0 {
+			return nil, fmt.Errorf("folder %s: it has train/ and test/, its own test split: a hold-out fraction is for folders without them", dir)
+		}
 		train, classes, err := readFolder(trainDir, nil, opts)
 		if err != nil {
 			return nil, err

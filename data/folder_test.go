@@ -112,6 +112,8 @@ func TestFolderTrainTest(t *testing.T) {
 	if got := image0(t, s.Test, 0); !bytes.Equal(got, []byte{1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}) {
 		t.Fatalf("expanded gray = %v", got)
 	}
+	_, err = Open("folder:"+dir, Options{HoldOut: 0.5})
+	wantErr(t, err, dir, "has train/ and test/")
 	writeFile(t, dir, "test/zebra/1.png", pngBytes(t, red))
 	_, err = Open("folder:"+dir, Options{})
 	wantErr(t, err, "zebra", "not among the train classes")

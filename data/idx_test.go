@@ -218,3 +218,19 @@ func TestCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeFor: tinyimagenet and celeba open 64x64 images for size 0, the
+// others the size given.
+func TestSizeFor(t *testing.T) {
+	for _, c := range []struct {
+		spec       string
+		size, want int
+	}{
+		{"tinyimagenet:/d", 0, 64}, {"Tiny-ImageNet:/d", 0, 64}, {"celeba:/c", 0, 64}, {"celeba:/c", 32, 32},
+		{"folder:/f", 0, 0}, {"folder:/f", 28, 28}, {"mnist", 0, 0},
+	} {
+		if got := SizeFor(c.spec, c.size); got != c.want {
+			t.Errorf("SizeFor(%q, %d) = %d, want %d", c.spec, c.size, got, c.want)
+		}
+	}
+}

@@ -92,6 +92,18 @@ var resizedKinds = map[string]bool{"folder": true, "tinyimagenet": true, "celeba
 // cannot change.
 var binaryKinds = map[string]bool{"mnist": true, "fashion-mnist": true, "idx": true, "cifar10": true, "cifar100": true, "stl10": true}
 
+// SizeFor is the side Open resizes spec's images to when given Size size:
+// 64 for tinyimagenet and celeba when size is 0, else size (for a folder 0
+// keeps the images' own size). Two sizes open the same images when their
+// SizeFor are equal.
+func SizeFor(spec string, size int) int {
+	kind, _, _ := strings.Cut(Canonical(spec), ":")
+	if size == 0 && (kind == "tinyimagenet" || kind == "celeba") {
+		return 64
+	}
+	return size
+}
+
 // Open opens the data set named by spec (see the package documentation and
 // Specs) and returns its splits. Close the Split when done: some data sets
 // keep files open. Options a data set cannot use are errors: a non-zero

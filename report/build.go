@@ -143,13 +143,15 @@ func build(dir string, o Options, open func(string, data.Options) (*data.Split, 
 		return nil, err
 	}
 	spec, opts := o.Data, o.DataOptions
+	own := strings.TrimSuffix(info.Progress.Data, "+unlabeled")
 	if spec == "" {
+		spec = own
+	}
+	if rec := info.Progress.DataOptions; rec != nil && own != "" && data.Canonical(spec) == data.Canonical(own) {
 		// The run's own data set, opened as it was (a folder's hold-out and
-		// its seed, sizes, coarse labels).
-		spec = strings.TrimSuffix(info.Progress.Data, "+unlabeled")
-		if rec := info.Progress.DataOptions; rec != nil {
-			opts = *rec
-		}
+		// the seed that chose it, sizes, coarse labels), so that the test
+		// images are the ones it was not trained on.
+		opts = *rec
 	}
 	if o.Split != nil {
 		spec = o.Split.Name

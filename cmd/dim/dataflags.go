@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/spf13/pflag"
@@ -52,16 +54,23 @@ func (d *dataFlags) takeRecorded(f *pflag.FlagSet, rec *data.Options, dir string
 		same      bool
 		take      func()
 		have, was any
+		why       string
 	}{
-		{"size", d.size == rec.Size, func() { d.size = rec.Size }, d.size, rec.Size},
-		{"holdout", d.holdOut == rec.HoldOut, func() { d.holdOut = rec.HoldOut }, d.holdOut, rec.HoldOut},
-		{"coarse", d.coarse == rec.Coarse, func() { d.coarse = rec.Coarse }, d.coarse, rec.Coarse},
+		{"size", data.SizeFor(d.spec, d.size) == data.SizeFor(d.spec, rec.Size), func() { d.size = rec.Size }, d.size, rec.Size,
+			"its images were resized to that side"},
+		{"holdout", d.holdOut == rec.HoldOut, func() { d.holdOut = rec.HoldOut }, d.holdOut, rec.HoldOut,
+			"its test split must be the images it was not trained on"},
+		{"coarse", d.coarse == rec.Coarse, func() { d.coarse = rec.Coarse }, d.coarse, rec.Coarse,
+			"its labels were those"},
 	} {
 		switch {
-		case !f.Changed(c.flag):
-			c.take()
 		case !c.same:
-			return fmt.Errorf("--%s %v: %s was trained with --%s %v on %s (its test split must be the one it was not trained on)", c.flag, c.have, dir, c.flag, c.was, d.spec)
+			if f.Changed(c.flag) {
+				return fmt.Errorf("--%s %v: %s was trained with --%s %v on %s (%s; --other-data takes the flags as given)", c.flag, c.have, dir, c.flag, c.was, d.spec, c.why)
+			}
+			c.take()
+		default:
+			c.take() // the recorded spelling (--size 64 is tinyimagenet's 0)
 		}
 	}
 	seed := rec.Seed
@@ -69,14 +78,24 @@ func (d *dataFlags) takeRecorded(f *pflag.FlagSet, rec *data.Options, dir string
 	return nil
 }
 
-// specValue is the --data flag: the spec as data.Canonical spells it, so
-// that runs record one spelling ("MNIST" and "mnist" are the same data set).
+// specValue is the --data flag: the spec as data.Canonical spells it, with
+// a relative directory made absolute, so that runs record one spelling
+// ("MNIST" and "mnist" are the same data set) that also holds from another
+// working directory.
 type specValue string
 
 func (v *specValue) String() string { return string(*v) }
 
 func (v *specValue) Set(s string) error {
-	*v = specValue(data.Canonical(s))
+	spec := data.Canonical(s)
+	if kind, dir, ok := strings.Cut(spec, ":"); ok && dir != "" && !filepath.IsAbs(dir) {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("data directory %s: %w", dir, err)
+		}
+		spec = kind + ":" + abs
+	}
+	*v = specValue(spec)
 	return nil
 }
 

@@ -123,7 +123,7 @@ the parts or inside one.`,
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
 	df.register(f)
 	f.Lookup("data").Usage += "; default: the run's"
-	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on")
+	f.BoolVar(&otherData, otherDataFlag, false, otherDataUsage)
 	f.StringVar(&layers, "layers", strings.Join(encoder.Layers, ","), "taps to write (comma-separated; y alone avoids the large conv features)")
 	f.StringVar(&out, "out", "", "output directory for the .npy files")
 	f.IntVar(&batch, "batch", 0, "images per forward pass (0: as many as fit 1 GiB of activations, at most 500)")

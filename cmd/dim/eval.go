@@ -89,6 +89,11 @@ features) with the same classifiers.`,
 				if modelDir != "" || random {
 					return errors.New("--features excludes --model and --random")
 				}
+				for _, fl := range []string{"data", "size", "holdout", "coarse", otherDataFlag} {
+					if cmd.Flags().Changed(fl) {
+						return fmt.Errorf("--features reads saved features: --%s does not apply (the data set was chosen when they were embedded)", fl)
+					}
+				}
 				if _, err := os.Stat(filepath.Join(featDir, shardFile)); err == nil {
 					return fmt.Errorf("--features %s holds one shard of a sharded embed (%s): merge the shards first (dim embed --merge)", featDir, shardFile)
 				}
@@ -184,7 +189,7 @@ features) with the same classifiers.`,
 	o.meas.register(f)
 	f.StringVar(&probes, "probe", "linear", "classifier: linear (logistic regression), svm (linear, hinge loss), mlp (the paper's: 200 hidden units, BatchNorm, dropout 0.1) or knn (k nearest neighbours); all, or a comma-separated list, for several")
 	f.StringVar(&o.distance, "knn-distance", eval.Euclidean, "distance of k-NN: euclidean or cosine")
-	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on (default: that data set)")
+	f.BoolVar(&otherData, otherDataFlag, false, otherDataUsage)
 	return cmd
 }
 

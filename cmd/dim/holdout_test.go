@@ -99,6 +99,23 @@ func TestHoldOutRecorded(t *testing.T) {
 			t.Errorf("dim %v: error %v, want one mentioning %q", c.args, err, c.want)
 		}
 	}
+	// report opens the run's own data as it was trained, given --data or
+	// not, and refuses contradicting flags; --other-data takes the flags
+	// as given.
+	page := filepath.Join(t.TempDir(), "r.html")
+	small := []string{"--train-images", "20", "--test-images", "10", "--queries", "2", "--k", "2"}
+	if err := run(t, append([]string{"report", "--run", dir, "--data", spec, "--out", page}, small...)...); err != nil {
+		t.Fatalf("report with the run's own --data: %v", err)
+	}
+	if b, err := os.ReadFile(page); err != nil || strings.Contains(string(b), "no test split") {
+		t.Errorf("report with the run's own --data lost its hold-out (%v)", err)
+	}
+	if err := run(t, append([]string{"report", "--run", dir, "--holdout", "0.5", "--out", page}, small...)...); err == nil || !strings.Contains(err.Error(), "was trained with --holdout 0.25") {
+		t.Errorf("report --holdout 0.5: error %v, want one naming the recorded hold-out", err)
+	}
+	if err := run(t, "embed", "--model", dir, "--out", filepath.Join(t.TempDir(), "o"), "--layers", "y", "--holdout", "0.5", "--other-data"); err != nil {
+		t.Errorf("embed --holdout 0.5 --other-data: %v", err)
+	}
 	// A resume without the flags keeps the run's images.
 	if err := run(t, "train", "--out", dir, "--resume", "--steps", "4"); err != nil {
 		t.Fatalf("resume without --holdout: %v", err)

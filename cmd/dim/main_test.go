@@ -228,6 +228,8 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{[]string{"train", "--data", "cifar10:" + filepath.Join(dir, "none"), "--out", dir}, "none"},
 		{[]string{"eval", "--features", shard}, "merge the shards first"},
+		{[]string{"eval", "--features", shard, "--data", "mnist"}, "--data does not apply"},
+		{[]string{"eval", "--features", shard, "--holdout", "0.3"}, "--holdout does not apply"},
 		{[]string{"embed", "--merge", shard + "," + shard, "--out", filepath.Join(dir, "m"), "--model", dir}, "--merge takes only --out: --model"},
 		{[]string{"train", "--out", filepath.Join(dir, "norun"), "--resume"}, "holds no run"},
 		{[]string{"train", "--data", "idx:" + dir, "--out", dir}, dir},

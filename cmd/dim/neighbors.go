@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/checkpoint"
 	"github.com/deepinfomax/deepinfomax/data"
@@ -61,8 +62,12 @@ data set the run was trained on is used; another one needs --other-data.`,
 			if _, err := enc.TapShape(tap); err != nil {
 				return fmt.Errorf("--tap %q: %w", tap, err)
 			}
-			if out == "" {
-				out = filepath.Join(modelDir, "neighbors_"+tap+".png")
+			if st, err := os.Stat(out); out == "" || err == nil && st.IsDir() || strings.HasSuffix(out, string(filepath.Separator)) {
+				dir := out
+				if dir == "" {
+					dir = modelDir
+				}
+				out = filepath.Join(dir, "neighbors_"+tap+".png") // a directory, or one to make
 			}
 			if err := checkWritable("--out", filepath.Dir(out)); err != nil {
 				return err
@@ -99,8 +104,8 @@ data set the run was trained on is used; another one needs --other-data.`,
 	f.StringVar(&modelDir, "model", "", "run directory written by dim train")
 	df.register(f)
 	f.Lookup("data").Usage += "; default: the run's"
-	f.BoolVar(&otherData, otherDataFlag, false, "allow --data to differ from the data set the run was trained on")
-	f.StringVar(&out, "out", "", "PNG file to write (default: RUN_DIR/neighbors_TAP.png)")
+	f.BoolVar(&otherData, otherDataFlag, false, otherDataUsage)
+	f.StringVar(&out, "out", "", "PNG file to write, or a directory for neighbors_TAP.png (default: RUN_DIR/neighbors_TAP.png)")
 	f.StringVar(&tap, "tap", encoder.TapY, "features to compare (y, fc, conv, or another tap of the encoder)")
 	f.StringVar(&distance, "distance", eval.Euclidean, "euclidean or cosine")
 	f.IntVar(&k, "k", 8, "neighbours per test image")

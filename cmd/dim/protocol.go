@@ -22,13 +22,17 @@ import (
 // the one the run was trained on.
 const otherDataFlag = "other-data"
 
+// otherDataUsage is --other-data's help.
+const otherDataUsage = "allow --data to differ from the data set the run was trained on, and take --size, --holdout and --coarse as given instead of the run's recorded ones"
+
 // runData sets df.spec for a model trained on info's data: the recorded
 // spec (without a "+unlabeled" suffix) when --data was not given; a
 // different --data is refused unless other (--other-data) is set. On the
 // run's own data set, the recorded options (--size, --holdout and the seed
 // that chose the held-out images, --coarse) are taken too, and a flag that
-// contradicts them is refused: another hold-out would test on images the
-// encoder was trained on.
+// contradicts them is refused (another hold-out would test on images the
+// encoder was trained on) unless other is set, which takes the flags as
+// given.
 func runData(df *dataFlags, f *pflag.FlagSet, modelDir string, info train.Info, other bool) error {
 	rec := data.Canonical(strings.TrimSuffix(info.Progress.Data, "+unlabeled"))
 	if !f.Changed("data") {
@@ -40,6 +44,9 @@ func runData(df *dataFlags, f *pflag.FlagSet, modelDir string, info train.Info, 
 		if !other {
 			return fmt.Errorf("--data %s: %s was trained on %s; pass --%s to use another data set", df.spec, modelDir, rec, otherDataFlag)
 		}
+		return nil
+	}
+	if other { // the data options as given, whatever the run recorded
 		return nil
 	}
 	return df.takeRecorded(f, info.Progress.DataOptions, modelDir)

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/report"
+	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
 )
 
@@ -92,6 +94,24 @@ in the current directory).`,
 			if cmd.Flags().Changed("data") {
 				spec = rf.df.spec
 			}
+			// On a run's own data set its recorded options are used (report
+			// opens it so); flags that contradict them are refused, as in
+			// eval and embed.
+			for _, r := range runs {
+				info, err := train.ReadInfo(r)
+				if err != nil {
+					return err
+				}
+				own := data.Canonical(strings.TrimSuffix(info.Progress.Data, "+unlabeled"))
+				if own == "" || spec != "" && spec != own {
+					continue
+				}
+				d := rf.df
+				d.spec = own
+				if err := d.takeRecorded(cmd.Flags(), info.Progress.DataOptions, r); err != nil {
+					return err
+				}
+			}
 			o := rf.options(spec)
 			if len(runs) > 1 && out == "" {
 				out = "report.html"
@@ -153,11 +173,11 @@ func writeComparisonReport(out string, methods []string, df *dataFlags) error {
 }
 
 // reportPath is the file --out names: out itself, or out/report.html when
-// out is an existing directory. Its directory is made and checked for
+// out is an existing directory or ends with a path separator. Its directory is made and checked for
 // writing before any work.
 func reportPath(out string) (string, error) {
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		out = filepath.Join(out, "report.html")
+	if st, err := os.Stat(out); err == nil && st.IsDir() || strings.HasSuffix(out, string(filepath.Separator)) {
+		out = filepath.Join(out, "report.html") // a directory, or one to make
 	}
 	if err := checkWritable("--out", filepath.Dir(out)); err != nil {
 		return "", err

@@ -443,6 +443,18 @@ func writeMerged(out string, write func(tmp string) error) (err error) {
 		return fmt.Errorf("--out %s: not a directory", out)
 	case !exists && !errors.Is(statErr, fs.ErrNotExist):
 		return fmt.Errorf("--out %s: %w", out, statErr)
+	case exists:
+		// Files of another embed (other layers, another model) would be
+		// left beside the merged ones.
+		entries, err := os.ReadDir(out)
+		if err != nil {
+			return fmt.Errorf("--out %s: %w", out, err)
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				return fmt.Errorf("--out %s is not empty (it holds %s): merge into a new or empty directory", out, e.Name())
+			}
+		}
 	}
 	var tmp string
 	if exists {

@@ -131,6 +131,7 @@ func TestMergeRefuses(t *testing.T) {
 		{name: "out is a link to a shard", shards: []string{a0, a1}, out: "LINK0", want: []string{"is the shard directory", "a0"}},
 		{name: "out inside a shard", shards: []string{a0, a1}, out: "SHARD1/x/y", want: []string{"is inside the shard directory", "a1"}},
 		{name: "out holds a shard.json", shards: []string{a0, a1}, out: "OTHER", want: []string{"holds a shard.json"}},
+		{name: "out holds other files", shards: []string{a0, a1}, out: "FULL", want: []string{"is not empty", "test_fc.npy"}},
 		{name: "features of the wrong length", shards: []string{a0, a1}, prepare: func(t *testing.T, s []string) {
 			copyFile(t, filepath.Join(s[0], "train_y.npy"), filepath.Join(s[1], "train_y.npy"))
 		}, want: []string{filepath.Join("a1", "train_y.npy"), "has 3 rows", "shard 1 holds 4 images of the train split"}},
@@ -188,6 +189,8 @@ func TestMergeRefuses(t *testing.T) {
 				}
 			case c.out == "OTHER":
 				out = copyDir(t, a0)
+			case c.out == "FULL": // another embed's files, no shard.json
+				out = copyDir(t, whole)
 			}
 			err := run(t, "embed", "--merge", strings.Join(shards, ","), "--out", out)
 			if len(c.want) == 0 {
