@@ -225,6 +225,8 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	save := func() error {
 		if err := Save(o.Dir, m, p); err != nil {
 			if nf := (*nonFiniteError)(nil); errors.As(err, &nf) {
+				// The latest checkpoint's following loss was checked: none
+				// to set aside (-1), only to name.
 				err = fmt.Errorf("step %d: %w (a smaller --lr may help); %s", p.Step, err, setAsideDiverged(o.Dir, -1))
 				metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
 			}
