@@ -36,6 +36,12 @@ const (
 	// missing or damaged. Save moves only a checkpoint that reads back
 	// whole into it, so it is always a good one.
 	PrevWeightsFile = "model.prev.safetensors"
+	// DivergedWeightsFile is where Run sets aside the latest checkpoint
+	// when the loss of its weights diverged (see Options.DivergeFactor):
+	// not a checkpoint of the run any more (Load and HasRun ignore it),
+	// kept for inspection, or to be moved back by hand after a false
+	// alarm.
+	DivergedWeightsFile = "model.diverged.safetensors"
 	// metaKey is the safetensors metadata key holding Info, and crcKey the
 	// one holding each tensor's CRC-32 (IEEE) of its float32 bytes.
 	metaKey = "deepinfomax"
@@ -73,8 +79,10 @@ type Info struct {
 // it replaces becomes PrevWeightsFile if it reads back whole (tensors,
 // metadata and checksums, as Load checks them); a damaged one is
 // overwritten instead, with a warning on stderr, so that PrevWeightsFile
-// stays the last good checkpoint. Errors name what could not be written;
-// an empty dir, a nil m and a method without an encoder are errors too.
+// stays the last good checkpoint. Weights or optimiser state that are not
+// finite (NaN, infinite: training diverged) are an error and are not
+// written. Errors name what could not be written; an empty dir, a nil m
+// and a method without an encoder are errors too.
 func Save(dir string, m Method, p Progress) error {
 	switch {
 	case dir == "":
@@ -92,6 +100,9 @@ func Save(dir string, m Method, p Progress) error {
 		for k, v := range o.Opt.State() {
 			tensors[o.Prefix+k] = v
 		}
+	}
+	if err := checkFinite(tensors); err != nil {
+		return err
 	}
 	cfg, err := json.Marshal(m.Config())
 	if err != nil {
@@ -135,6 +146,64 @@ func HasRun(dir string) bool {
 		}
 	}
 	return false
+}
+
+// nonFiniteError is Save's refusal of weights that are not finite.
+type nonFiniteError struct {
+	tensor string
+	value  float32
+}
+
+func (e *nonFiniteError) Error() string {
+	return fmt.Sprintf("tensor %s holds %v: the weights are not finite, training diverged; not checkpointed", e.tensor, e.value)
+}
+
+// checkFinite returns a *nonFiniteError naming the first tensor (by name)
+// that holds a NaN or an infinity.
+func checkFinite(tensors map[string]*tensor.Tensor) error {
+	for _, name := range slices.Sorted(maps.Keys(tensors)) {
+		for _, v := range tensors[name].Data {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return &nonFiniteError{name, v}
+			}
+		}
+	}
+	return nil
+}
+
+// setAsideDiverged is called when the loss of the weights after step bad
+// diverged: a checkpoint of that step holds those weights, and a run
+// resumed from it would diverge again. If dir's latest checkpoint is of
+// step bad, it moves it to DivergedWeightsFile and makes the previous
+// checkpoint the latest (when it reads back whole and is older), or
+// leaves none. It returns a clause saying where the run's checkpoint is
+// now, for the error that stops the run.
+func setAsideDiverged(dir string, bad int) string {
+	latest := filepath.Join(dir, WeightsFile)
+	note := ""
+	if h, err := checkpoint.LoadHeader(latest); err == nil {
+		if info, err := metaInfo(latest, h.Metadata); err == nil && info.Progress.Step == bad {
+			if err := os.Rename(latest, filepath.Join(dir, DivergedWeightsFile)); err != nil {
+				return fmt.Sprintf("the checkpoint of step %d holds the weights that diverged but could not be set aside: %v", bad, err)
+			}
+			note = fmt.Sprintf("the checkpoint of step %d, whose weights gave this loss, was moved to %s; ", bad, DivergedWeightsFile)
+			cfgPath := filepath.Join(dir, ConfigFile)
+			if _, pi, _, err := readCheckpointFile(dir, PrevWeightsFile, nil); err == nil && pi.Progress.Step < bad {
+				if err := os.Rename(filepath.Join(dir, PrevWeightsFile), latest); err != nil {
+					return note + fmt.Sprintf("the previous checkpoint could not become the latest: %v", err)
+				}
+				if err := checkpoint.WriteJSONAtomic(cfgPath, pi); err != nil {
+					note += fmt.Sprintf("(%s not updated: %v) ", cfgPath, err)
+				}
+			} else if !HasRun(dir) {
+				os.Remove(cfgPath)
+			}
+		}
+	}
+	if info, err := ReadInfo(dir); err == nil {
+		return note + fmt.Sprintf("the run's checkpoint is of step %d", info.Progress.Step)
+	}
+	return note + "no checkpoint remains"
 }
 
 // checksums returns the CRC-32 of each tensor's float32 data.

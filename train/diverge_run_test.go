@@ -27,7 +27,8 @@ func (b *blowUp) Step(batch *train.Batch) ([]train.Loss, error) {
 
 // TestRunStopsDiverging: a loss that explodes at the second step, or is
 // NaN at the first, ends the run there with an error naming the step and
-// the loss, keeping the checkpoint from before.
+// the loss. The checkpoint of the step before holds the weights that gave
+// the loss: it is set aside and the one before it is the run's.
 func TestRunStopsDiverging(t *testing.T) {
 	ds := tinyData(t, 40, 9)
 	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
@@ -38,7 +39,7 @@ func TestRunStopsDiverging(t *testing.T) {
 		err  string // "": the run completes
 	}{
 		{"steady", 0, 0, ""},
-		{"explodes at step 2", 2, 2e14, "step 2: loss loss = 2e+14"},
+		{"explodes at step 3", 3, 2e14, "step 3: loss loss = 2e+14"},
 		{"NaN at step 1", 1, float32(math.NaN()), "step 1: loss loss = NaN"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,8 +59,8 @@ func TestRunStopsDiverging(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, c.err)
 			}
 			if c.at > 1 {
-				if _, lp, err := train.Load(dir); err != nil || lp.Step != c.at-1 {
-					t.Errorf("checkpoint: %v, step %d; want step %d", err, lp.Step, c.at-1)
+				if _, lp, err := train.Load(dir); err != nil || lp.Step != c.at-2 {
+					t.Errorf("checkpoint: %v, step %d; want step %d", err, lp.Step, c.at-2)
 				}
 			} else if train.HasRun(dir) {
 				t.Error("a checkpoint of the diverged step")

@@ -58,7 +58,8 @@ func TestDivergence(t *testing.T) {
 		{"-Inf", 0, then(steady, 40, -inf), 40},
 		{"negative explodes", 0, then(func(i int) float32 { return -3 }, 5, -5e4), 5},
 		{"strict", 10, then(steady, 30, 30), 30},
-		{"off", -1, then(then(steady, 2, 3e9), 3, nan), 0},
+		{"off: no magnitude test", -1, then(then(steady, 2, 3e9), 30, -3e12), 0},
+		{"off: NaN still stops", -1, then(then(steady, 2, 3e9), 3, nan), 3},
 	} {
 		d := newDivergence(2, c.factor)
 		stop := 0

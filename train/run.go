@@ -57,7 +57,21 @@ type Options struct {
 	// magnitude: the larger of 1 and the smaller of its running average
 	// and its median over the first 10 steps (which, unlike the average,
 	// an explosion in the first steps does not pull up). 0 means 1e4;
-	// negative never stops, not even for NaN.
+	// negative turns the magnitude test off (for losses that legitimately
+	// swing by orders of magnitude, such as the f-divergence estimators'),
+	// but a loss that is not finite still stops the run.
+	//
+	// A step's loss is that of the weights before its update, so a loss
+	// that diverges at step n condemns the weights after step n-1: if the
+	// latest checkpoint is of step n-1, Run moves it to
+	// DivergedWeightsFile and makes the previous checkpoint the latest
+	// (or leaves none), so that the run's checkpoint is one whose
+	// following loss was checked. And every checkpoint (including the
+	// one at the end and on interruption) first checks that the weights
+	// and optimiser state are finite: if not, the run stops with an error
+	// and that checkpoint is not written. Weights that exploded but stay
+	// finite in the last steps before a checkpoint at the end are not
+	// caught (their loss is never computed).
 	DivergeFactor float64
 	// Augment is the training images' augmentation; normalisation comes
 	// from the encoder's spec. A resumed run keeps its own: a zero Augment
@@ -88,7 +102,9 @@ func (a Augment) String() string {
 // step, a "checkpoint" line per checkpoint (a resumed run first drops the
 // step lines past its checkpoint). When ctx is cancelled it finishes the
 // current step, checkpoints, and returns ErrInterrupted; a loss that
-// explodes (DivergeFactor) ends it with an error and no checkpoint.
+// explodes (DivergeFactor), or weights that are not finite when a
+// checkpoint is due, end it with an error that says which checkpoint
+// the run is left with (see DivergeFactor).
 //
 // Errors before training name the invalid argument: a nil ctx, a nil m
 // or one without an encoder, options that fail Options.Validate, a
@@ -208,6 +224,12 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	lastSave, lastSaveStep := time.Now(), p.Step
 	save := func() error {
 		if err := Save(o.Dir, m, p); err != nil {
+			if nf := (*nonFiniteError)(nil); errors.As(err, &nf) {
+				// The latest checkpoint's following loss was checked: none
+				// to set aside (-1), only to name.
+				err = fmt.Errorf("step %d: %w (a smaller --lr may help); %s", p.Step, err, setAsideDiverged(o.Dir, -1))
+				metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
+			}
 			return err
 		}
 		lastSave, lastSaveStep = time.Now(), p.Step
@@ -257,8 +279,14 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			err = fmt.Errorf("method %s returned no losses (the first must be the total)", m.Name())
 		}
 		if err != nil {
+			err = fmt.Errorf("step %d: %w", p.Step, err)
+			if slices.ContainsFunc(losses, nonFiniteLoss) {
+				// The method refused a loss that diverged: that of the
+				// weights after the steps done.
+				err = fmt.Errorf("%w; %s", err, setAsideDiverged(o.Dir, p.Step))
+			}
 			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
-			return p, fmt.Errorf("step %d: %w", p.Step, err)
+			return p, err
 		}
 		p.Step++
 		p.Epoch, p.Sample = b.Next.Epoch, b.Next.Sample
@@ -267,9 +295,11 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			watch = newDivergence(len(losses), o.DivergeFactor)
 		}
 		if err := watch.check(losses); err != nil {
-			// No checkpoint: the last one is from before the explosion.
+			// This loss is that of the weights after the previous step: a
+			// checkpoint of that step holds them and is set aside.
+			err = fmt.Errorf("step %d: %w; %s", p.Step, err, setAsideDiverged(o.Dir, p.Step-1))
 			metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
-			return p, fmt.Errorf("step %d: %w", p.Step, err)
+			return p, err
 		}
 		for i, l := range losses {
 			sums[i] += float64(l.Value)
@@ -417,7 +447,7 @@ type divergence struct {
 const earlySteps = 10
 
 // newDivergence watches the given number of losses; factor is
-// Options.DivergeFactor (0: 1e4, negative: never stop).
+// Options.DivergeFactor (0: 1e4, negative: only non-finite losses stop).
 func newDivergence(losses int, factor float64) *divergence {
 	if factor == 0 {
 		factor = 1e4
@@ -432,19 +462,19 @@ func newDivergence(losses int, factor float64) *divergence {
 // check updates the references with a step's losses and reports the first
 // that diverged, naming it with its value (and its reference magnitude).
 func (d *divergence) check(losses []Loss) error {
-	if d.factor < 0 {
-		return nil
-	}
 	d.n++
 	for i, l := range losses[:min(len(losses), len(d.avg))] {
 		v := math.Abs(float64(l.Value))
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("loss %s = %v: training diverged (a smaller --lr may help)", l.Name, l.Value)
 		}
+		if d.factor < 0 {
+			continue
+		}
 		if d.n > 1 && len(d.early[i]) > 0 {
 			ref := max(1, min(d.avg[i], lowerMedian(d.early[i])))
 			if v > d.factor*ref {
-				return fmt.Errorf("loss %s = %.4g, %.3g times its reference magnitude %.4g: training diverged (a smaller --lr may help)", l.Name, l.Value, v/ref, ref)
+				return fmt.Errorf("loss %s = %.4g, %.3g times its reference magnitude %.4g: training diverged (a smaller --lr may help; a loss that legitimately swings this much, as the f-divergence measures' can, needs a larger --diverge-factor than %g, or -1 to stop only on NaN)", l.Name, l.Value, v/ref, ref, d.factor)
 			}
 		}
 		if e := d.early[i]; len(e) < earlySteps {
@@ -455,6 +485,12 @@ func (d *divergence) check(losses []Loss) error {
 		d.avg[i] += rate * (v - d.avg[i])
 	}
 	return nil
+}
+
+// nonFiniteLoss reports whether l's value is NaN or infinite.
+func nonFiniteLoss(l Loss) bool {
+	v := float64(l.Value)
+	return math.IsNaN(v) || math.IsInf(v, 0)
 }
 
 // lowerMedian returns the lower median of sorted values (not empty).

@@ -44,6 +44,7 @@ func trainCmd() *cobra.Command {
 		flagErr                        error // a term's weight flag that could not be registered
 		unlabeled                      bool
 		occlusion                      dim.Occlusion
+		divergeFactor                  float64
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -58,7 +59,10 @@ RUN_DIR is refused while the first runs. --resume continues a run from its
 last checkpoint with the checkpoint's own config and augmentation (model flags
 are then ignored, with a note; a different --crop, --pad or --flip is an
 error), on the data set it recorded unless --data is given, and with the same
-data order, up to the new --epochs or --steps total.
+data order, up to the new --epochs or --steps total. A loss that explodes
+(see --diverge-factor) or weights that are not finite stop the run; a
+checkpoint holding the weights that gave the exploding loss is moved to
+RUN_DIR/model.diverged.safetensors and the one before it is the run's again.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
@@ -198,7 +202,7 @@ Data specs: ` + data.Specs,
 			_, prog, err := train.Train(ctx, newModel, train.Options{
 				Dir: out, Train: images, DataSpec: dataSpec, DataOptions: df.options(cfg.Seed), Epochs: epochs, Steps: steps,
 				Resume: resume, Log: os.Stderr, LogEvery: logEvery, Augment: train.Augment{Crop: crop, Pad: pad, Flip: flip},
-				CheckpointEvery: every, CheckpointInterval: interval,
+				CheckpointEvery: every, CheckpointInterval: interval, DivergeFactor: divergeFactor,
 			})
 			stop() // from here Ctrl-C stops the process at once: the checkpoint is written
 			if err != nil {
@@ -253,6 +257,7 @@ Data specs: ` + data.Specs,
 	f.BoolVar(&flip, "flip", false, "random horizontal flips")
 	f.BoolVar(&normalize, "normalize", false, "normalise each channel by the training set's mean and std (default: scale to [-1, 1])")
 	f.IntVar(&logEvery, "log-every", 10, "steps between metrics lines")
+	f.Float64Var(&divergeFactor, "diverge-factor", 0, "stop when a loss exceeds this many times its usual magnitude (0: 1e4); negative: only a NaN or infinite loss stops. The f-divergence measures (kl, rkl, h2, x2) can swing by orders of magnitude: raise it or use -1 for them. Also a run flag of --resume")
 	f.StringVar(&checkpointEvery, "checkpoint-every", "5m", "checkpoint every N steps (500) or every duration (5m, 1h); 0: only after each epoch and at the end")
 	return cmd
 }
@@ -382,6 +387,7 @@ func dimIgnoredFlags(f *pflag.FlagSet, weights map[string]*float32, occlude bool
 var runFlags = map[string]bool{
 	"data": true, "size": true, "holdout": true, "coarse": true, "out": true, "epochs": true, "steps": true,
 	"resume": true, "eval": true, "report": true, "log-every": true, "checkpoint-every": true, "crop": true, "pad": true, "flip": true, "unlabeled": true, "method": true,
+	"diverge-factor": true,
 }
 
 // termFlags registers a weight flag for every registered term of the DIM
