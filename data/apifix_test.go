@@ -3,18 +3,9 @@ package data
 import (
 	"strings"
 	"testing"
-)
 
-// noPanic runs f, turning a panic into a test error.
-func noPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", what, r)
-		}
-	}()
-	f()
-}
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
+)
 
 // TestNilDatasetIsAnError: the functions that take a Dataset and return
 // an error return one for a nil Dataset, naming it.
@@ -42,7 +33,7 @@ func TestNilDatasetIsAnError(t *testing.T) {
 		{"Concat second", "part 1 is nil", func() error { _, err := Concat(ds, nil); return err }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				if err := c.f(); err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%v, want an error containing %q", err, c.want)
 				}

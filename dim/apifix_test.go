@@ -7,6 +7,7 @@ import (
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -45,7 +46,7 @@ func TestStepRefusesBadBatch(t *testing.T) {
 			for k, v := range before {
 				before[k] = v.Clone()
 			}
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				losses, err := c.step()
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%v, want an error containing %q", err, c.want)
@@ -61,12 +62,12 @@ func TestStepRefusesBadBatch(t *testing.T) {
 			}
 		})
 	}
-	noPanic(t, "Objective(nil tape)", func() {
+	testutil.NoPanic(t, "Objective(nil tape)", func() {
 		if _, err := m.Objective(nil, &train.Batch{X: good}); err == nil || !strings.Contains(err.Error(), "nil tape") {
 			t.Errorf("Objective(nil tape): %v", err)
 		}
 	})
-	noPanic(t, "Objective(nil batch)", func() {
+	testutil.NoPanic(t, "Objective(nil batch)", func() {
 		if _, err := m.Objective(autograd.NewTape(), nil); err == nil || !strings.Contains(err.Error(), "nil batch") {
 			t.Errorf("Objective(nil batch): %v", err)
 		}
@@ -87,17 +88,6 @@ func slicesEqualBits(a, b []float32) bool {
 		}
 	}
 	return true
-}
-
-// noPanic runs f, turning a panic into a test error.
-func noPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", what, r)
-		}
-	}()
-	f()
 }
 
 // TestSamplesWithinMap: more local or global samples per image than the

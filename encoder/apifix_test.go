@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -35,7 +36,7 @@ func TestNilArgumentsAreErrors(t *testing.T) {
 		{"TapWidths(nil)", "nil encoder", func() error { _, err := TapWidths(nil, Layers); return err }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				if err := c.f(); err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
 				}
@@ -77,7 +78,7 @@ func TestNilRNGIsSeedZero(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var got, want any
 			var err error
-			noPanic(t, b.name+" with a nil rng", func() { got, err = b.build(nil) })
+			testutil.NoPanic(t, b.name+" with a nil rng", func() { got, err = b.build(nil) })
 			if err != nil || got == nil {
 				t.Fatalf("nil rng: %v", err)
 			}
@@ -145,7 +146,7 @@ func TestSizeCaps(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				if err := c.f(); err == nil || !strings.Contains(err.Error(), "65536") {
 					t.Errorf("%v, want an error naming the limit 65536", err)
 				}
@@ -186,7 +187,7 @@ func TestInvalidArchIsAnError(t *testing.T) {
 			a.Convs = append([]ConvSpec(nil), a.Convs...)
 			a.FCs = append([]int(nil), a.FCs...)
 			c.edit(&a)
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				if _, err := NewConvNet(a, Spec{}, tensor.NewRNG(0)); err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("NewConvNet: %v, want an error naming %q", err, c.want)
 				}

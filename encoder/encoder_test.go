@@ -9,6 +9,7 @@ import (
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/data"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -467,17 +468,6 @@ func TestCheckInput(t *testing.T) {
 	}
 }
 
-// noPanic runs f and turns a panic into a test error.
-func noPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", what, r)
-		}
-	}()
-	f()
-}
-
 // TestNewConvNetInvalidArch: an architecture whose tap layers do not exist
 // is an error of NewConvNet, not a panic later.
 func TestNewConvNetInvalidArch(t *testing.T) {
@@ -488,7 +478,7 @@ func TestNewConvNetInvalidArch(t *testing.T) {
 	feature := testArch
 	feature.FeatureLayer = -1
 	for name, a := range map[string]Arch{"no convs": noConvs, "local layer": local, "feature layer": feature} {
-		noPanic(t, name, func() {
+		testutil.NoPanic(t, name, func() {
 			if _, err := NewConvNet(a, Spec{}, tensor.NewRNG(0)); err == nil {
 				t.Errorf("%s: NewConvNet accepted %+v", name, a)
 			}
@@ -507,7 +497,7 @@ func TestConvNetWithoutFC(t *testing.T) {
 		return // refusing such an architecture is fine
 	}
 	f := encodeBatch(t, e, 2, 1)
-	noPanic(t, "TapShape(fc)", func() {
+	testutil.NoPanic(t, "TapShape(fc)", func() {
 		shape, err := e.TapShape(TapFC)
 		if err != nil || !slices.Equal(append([]int{2}, shape...), f.FC.Value.Shape) {
 			t.Errorf("TapShape(fc) = %v, %v; Encode gives %v", shape, err, f.FC.Value.Shape)

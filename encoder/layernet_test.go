@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -262,7 +263,7 @@ func TestLayerNetInvalid(t *testing.T) {
 		{"options", tinyFolded, Spec{Options: json.RawMessage(`{"width":2}`)}, "no options"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				_, err := NewLayerNet(c.arch, c.spec, tensor.NewRNG(0))
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("NewLayerNet: %v, want an error containing %q", err, c.want)

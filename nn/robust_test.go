@@ -1,43 +1,22 @@
 package nn
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
-// wantPanic checks that f panics with a string holding every part (not a
-// runtime error from deeper down).
-func wantPanic(t *testing.T, what string, f func(), parts ...string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		msg, ok := r.(string)
-		if !ok {
-			t.Errorf("%s: panic %T %v, want a string message", what, r, r)
-			return
-		}
-		for _, p := range parts {
-			if !strings.Contains(msg, p) {
-				t.Errorf("%s: panic %q lacks %q", what, msg, p)
-			}
-		}
-	}()
-	f()
-}
-
 func TestConstructorsPanicClearly(t *testing.T) {
 	rng := tensor.NewRNG(1)
-	wantPanic(t, "NewLinear(-1, 2)", func() { NewLinear(-1, 2, true, rng) }, "nn.NewLinear", "in = -1")
-	wantPanic(t, "NewLinear(2, -1)", func() { NewLinear(2, -1, true, rng) }, "nn.NewLinear", "out = -1")
-	wantPanic(t, "NewLinear nil rng", func() { NewLinear(2, 2, true, nil) }, "nn.NewLinear", "nil rng")
-	wantPanic(t, "NewConv2d kernel -3", func() { NewConv2d(1, 2, -3, 1, 0, true, rng) }, "nn.NewConv2d", "kernel = -3")
-	wantPanic(t, "NewConvTranspose2d in -1", func() { NewConvTranspose2d(-1, 2, 3, 1, 0, 0, true, rng) }, "nn.NewConvTranspose2d", "in = -1")
-	wantPanic(t, "NewBatchNorm(-1)", func() { NewBatchNorm(-1, true) }, "nn.NewBatchNorm", "-1")
-	wantPanic(t, "NewLayerNorm(-1)", func() { NewLayerNorm(-1) }, "nn.NewLayerNorm", "-1")
+	testutil.WantPanic(t, "NewLinear(-1, 2)", func() { NewLinear(-1, 2, true, rng) }, "nn.NewLinear", "in = -1")
+	testutil.WantPanic(t, "NewLinear(2, -1)", func() { NewLinear(2, -1, true, rng) }, "nn.NewLinear", "out = -1")
+	testutil.WantPanic(t, "NewLinear nil rng", func() { NewLinear(2, 2, true, nil) }, "nn.NewLinear", "nil rng")
+	testutil.WantPanic(t, "NewConv2d kernel -3", func() { NewConv2d(1, 2, -3, 1, 0, true, rng) }, "nn.NewConv2d", "kernel = -3")
+	testutil.WantPanic(t, "NewConvTranspose2d in -1", func() { NewConvTranspose2d(-1, 2, 3, 1, 0, 0, true, rng) }, "nn.NewConvTranspose2d", "in = -1")
+	testutil.WantPanic(t, "NewBatchNorm(-1)", func() { NewBatchNorm(-1, true) }, "nn.NewBatchNorm", "-1")
+	testutil.WantPanic(t, "NewLayerNorm(-1)", func() { NewLayerNorm(-1) }, "nn.NewLayerNorm", "-1")
 }
 
 func TestZeroFanInBiasIsZero(t *testing.T) {
@@ -59,9 +38,9 @@ func TestZeroFanInBiasIsZero(t *testing.T) {
 }
 
 func TestSequentialRejectsNilModules(t *testing.T) {
-	wantPanic(t, "NewSequential(nil)", func() { NewSequential(nil) }, "Sequential.Add", `module "0" is nil`)
-	wantPanic(t, "NewSequential(nil *Linear)", func() { NewSequential(ReLU, (*Linear)(nil)) }, `module "1" is nil`)
+	testutil.WantPanic(t, "NewSequential(nil)", func() { NewSequential(nil) }, "Sequential.Add", `module "0" is nil`)
+	testutil.WantPanic(t, "NewSequential(nil *Linear)", func() { NewSequential(ReLU, (*Linear)(nil)) }, `module "1" is nil`)
 	s := &Sequential{Names: []string{"0"}, Modules: []Module{nil}}
 	tp := autograd.NewTape()
-	wantPanic(t, "Forward", func() { s.Forward(tp, tp.Const(tensor.New(1, 2))) }, "Sequential.Forward", "module 0 is nil")
+	testutil.WantPanic(t, "Forward", func() { s.Forward(tp, tp.Const(tensor.New(1, 2))) }, "Sequential.Forward", "module 0 is nil")
 }

@@ -5,52 +5,22 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 )
-
-// panicMessage runs f and returns the string it panicked with, failing the
-// test when f does not panic or panics with something else than a string
-// (a runtime error such as an index or makeslice panic).
-func panicMessage(t *testing.T, what string, f func()) (msg string) {
-	t.Helper()
-	defer func() {
-		r := recover()
-		if r == nil {
-			t.Errorf("%s: no panic", what)
-			return
-		}
-		s, ok := r.(string)
-		if !ok {
-			t.Errorf("%s: panic %T %v, want a string message", what, r, r)
-		}
-		msg = s
-	}()
-	f()
-	return ""
-}
-
-// wantPanic checks that f panics with a message holding every part.
-func wantPanic(t *testing.T, what string, f func(), parts ...string) {
-	t.Helper()
-	msg := panicMessage(t, what, f)
-	for _, p := range parts {
-		if !strings.Contains(msg, p) {
-			t.Errorf("%s: panic %q lacks %q", what, msg, p)
-		}
-	}
-}
 
 func TestNewAndResizeRejectBadShapes(t *testing.T) {
 	huge := math.MaxInt/2 + 1
-	wantPanic(t, "New(-1)", func() { New(-1) }, "tensor.New", "-1")
-	wantPanic(t, "New(2, -3)", func() { New(2, -3) }, "tensor.New", "-3", "[2 -3]")
-	wantPanic(t, "New(0, -3)", func() { New(0, -3) }, "tensor.New", "-3")
-	wantPanic(t, "New overflow", func() { New(huge, 2) }, "tensor.New", "int")
-	wantPanic(t, "New wrap to 0", func() { New(1<<32, 1<<32) }, "tensor.New")
+	testutil.WantPanic(t, "New(-1)", func() { New(-1) }, "tensor.New", "-1")
+	testutil.WantPanic(t, "New(2, -3)", func() { New(2, -3) }, "tensor.New", "-3", "[2 -3]")
+	testutil.WantPanic(t, "New(0, -3)", func() { New(0, -3) }, "tensor.New", "-3")
+	testutil.WantPanic(t, "New overflow", func() { New(huge, 2) }, "tensor.New", "int")
+	testutil.WantPanic(t, "New wrap to 0", func() { New(1<<32, 1<<32) }, "tensor.New")
 
 	x := New(2, 3)
 	data := x.Data
-	wantPanic(t, "Resize(-1)", func() { x.Resize(-1) }, "tensor.Resize", "-1")
-	wantPanic(t, "Resize overflow", func() { x.Resize(huge, 4) }, "tensor.Resize")
+	testutil.WantPanic(t, "Resize(-1)", func() { x.Resize(-1) }, "tensor.Resize", "-1")
+	testutil.WantPanic(t, "Resize overflow", func() { x.Resize(huge, 4) }, "tensor.Resize")
 	if !EqualShape(x.Shape, []int{2, 3}) || len(x.Data) != 6 || &x.Data[0] != &data[0] {
 		t.Errorf("a refused Resize changed the tensor to %v", x)
 	}
@@ -93,10 +63,10 @@ func TestFromRowsChecksRange(t *testing.T) {
 	for i := range x.Data {
 		x.Data[i] = float32(i)
 	}
-	wantPanic(t, "FromRows(1, 5)", func() { FromRows(x, 1, 5) }, "tensor.FromRows", "[1, 5)", "[3 2]")
-	wantPanic(t, "FromRows(-1, 2)", func() { FromRows(x, -1, 2) }, "tensor.FromRows")
-	wantPanic(t, "FromRows(2, 1)", func() { FromRows(x, 2, 1) }, "tensor.FromRows")
-	wantPanic(t, "FromRows scalar", func() { FromRows(New(), 0, 0) }, "tensor.FromRows")
+	testutil.WantPanic(t, "FromRows(1, 5)", func() { FromRows(x, 1, 5) }, "tensor.FromRows", "[1, 5)", "[3 2]")
+	testutil.WantPanic(t, "FromRows(-1, 2)", func() { FromRows(x, -1, 2) }, "tensor.FromRows")
+	testutil.WantPanic(t, "FromRows(2, 1)", func() { FromRows(x, 2, 1) }, "tensor.FromRows")
+	testutil.WantPanic(t, "FromRows scalar", func() { FromRows(New(), 0, 0) }, "tensor.FromRows")
 	r := FromRows(x, 1, 3)
 	if !EqualShape(r.Shape, []int{2, 2}) || r.Data[0] != 2 || len(r.Data) != 4 {
 		t.Errorf("FromRows(1, 3) = %v", r)
@@ -108,9 +78,9 @@ func TestFromRowsChecksRange(t *testing.T) {
 
 func TestRNGCountsChecked(t *testing.T) {
 	g := NewRNG(1)
-	wantPanic(t, "IntN(0)", func() { g.IntN(0) }, "RNG.IntN(0)")
-	wantPanic(t, "IntN(-2)", func() { g.IntN(-2) }, "RNG.IntN(-2)")
-	wantPanic(t, "Perm(-1)", func() { g.Perm(-1) }, "RNG.Perm(-1)")
+	testutil.WantPanic(t, "IntN(0)", func() { g.IntN(0) }, "RNG.IntN(0)")
+	testutil.WantPanic(t, "IntN(-2)", func() { g.IntN(-2) }, "RNG.IntN(-2)")
+	testutil.WantPanic(t, "Perm(-1)", func() { g.Perm(-1) }, "RNG.Perm(-1)")
 	if p := g.Perm(0); len(p) != 0 {
 		t.Errorf("Perm(0) = %v", p)
 	}
@@ -130,10 +100,10 @@ func TestRNGCountsChecked(t *testing.T) {
 func TestInitialisersRejectNonPositiveFan(t *testing.T) {
 	g := NewRNG(1)
 	x := New(2, 3)
-	wantPanic(t, "KaimingUniform", func() { g.KaimingUniform(x, 0, math.Sqrt(5)) }, "RNG.KaimingUniform", "fan 0")
-	wantPanic(t, "KaimingNormal", func() { g.KaimingNormal(x, -1) }, "RNG.KaimingNormal")
-	wantPanic(t, "XavierUniform", func() { g.XavierUniform(x, 0, 0) }, "RNG.XavierUniform")
-	wantPanic(t, "XavierNormal", func() { g.XavierNormal(x, 0, 0) }, "RNG.XavierNormal")
+	testutil.WantPanic(t, "KaimingUniform", func() { g.KaimingUniform(x, 0, math.Sqrt(5)) }, "RNG.KaimingUniform", "fan 0")
+	testutil.WantPanic(t, "KaimingNormal", func() { g.KaimingNormal(x, -1) }, "RNG.KaimingNormal")
+	testutil.WantPanic(t, "XavierUniform", func() { g.XavierUniform(x, 0, 0) }, "RNG.XavierUniform")
+	testutil.WantPanic(t, "XavierNormal", func() { g.XavierNormal(x, 0, 0) }, "RNG.XavierNormal")
 	// Nothing to fill: no fan needed (a Linear layer with no inputs).
 	g.KaimingUniform(New(3, 0), 0, math.Sqrt(5))
 }

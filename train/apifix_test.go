@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/train"
 )
 
@@ -29,17 +30,6 @@ type noLosses struct {
 func (m noLosses) Step(b *train.Batch) ([]train.Loss, error) {
 	_, err := m.Model.Step(b)
 	return nil, err
-}
-
-// noPanic runs f, turning a panic into a test error.
-func noPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s panicked: %v", what, r)
-		}
-	}()
-	f()
 }
 
 // TestTrainRefusesInvalidArguments: nil or invalid arguments of Train are
@@ -87,7 +77,7 @@ func TestTrainRefusesInvalidArguments(t *testing.T) {
 					return newTiny(t), nil
 				}
 			}
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				_, _, err := train.Train(c.ctx, newMethod, o)
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("Train: %v, want an error containing %q", err, c.want)
@@ -129,7 +119,7 @@ func TestRunAndSaveRefuseNil(t *testing.T) {
 		{"Save empty dir", "empty dir", func() error { return train.Save("", m, train.Progress{}) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			noPanic(t, c.name, func() {
+			testutil.NoPanic(t, c.name, func() {
 				if err := c.f(); err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%v, want an error containing %q", err, c.want)
 				}

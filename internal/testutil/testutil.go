@@ -1,0 +1,53 @@
+// Package testutil holds helpers the packages' tests share: checks that a
+// call panics with a clear message, or does not panic at all (the bad-
+// argument tests of decision #47).
+package testutil
+
+import (
+	"strings"
+	"testing"
+)
+
+// NoPanic runs f and fails t, naming what, if f panics.
+func NoPanic(t testing.TB, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s panicked: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// WantPanic runs f and fails t, naming what, unless f panics with a string
+// message (not a runtime error from deeper down, such as an index or
+// makeslice panic) that holds every part.
+func WantPanic(t testing.TB, what string, f func(), parts ...string) {
+	t.Helper()
+	msg := panicMessage(t, what, f)
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("%s: panic %q lacks %q", what, msg, p)
+		}
+	}
+}
+
+// panicMessage runs f and returns the string it panicked with, failing t
+// when f does not panic or panics with something other than a string.
+func panicMessage(t testing.TB, what string, f func()) (msg string) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Errorf("%s: no panic", what)
+			return
+		}
+		s, ok := r.(string)
+		if !ok {
+			t.Errorf("%s: panic %T %v, want a string message", what, r, r)
+		}
+		msg = s
+	}()
+	f()
+	return ""
+}

@@ -1,0 +1,38 @@
+package testutil
+
+import "testing"
+
+// recorder is a testing.TB that records whether it was failed.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Helper()               { r.TB.Helper() }
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
+
+func TestHelpers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		run  func(tb testing.TB)
+		fail bool
+	}{
+		{"NoPanic, none", func(tb testing.TB) { NoPanic(tb, "f", func() {}) }, false},
+		{"NoPanic, a panic", func(tb testing.TB) { NoPanic(tb, "f", func() { panic("x") }) }, true},
+		{"WantPanic, the message", func(tb testing.TB) { WantPanic(tb, "f", func() { panic("pkg.F: n = -1") }, "pkg.F", "-1") }, false},
+		{"WantPanic, a part missing", func(tb testing.TB) { WantPanic(tb, "f", func() { panic("pkg.F") }, "-1") }, true},
+		{"WantPanic, no panic", func(tb testing.TB) { WantPanic(tb, "f", func() {}) }, true},
+		{"WantPanic, a runtime error", func(tb testing.TB) {
+			WantPanic(tb, "f", func() {
+				var s []int
+				_ = s[3]
+			})
+		}, true},
+	} {
+		r := &recorder{TB: t}
+		c.run(r)
+		if r.failed != c.fail {
+			t.Errorf("%s: failed %v, want %v", c.name, r.failed, c.fail)
+		}
+	}
+}
