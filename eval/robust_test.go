@@ -172,10 +172,10 @@ func TestNDMInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Column 0: mean 2, std 1; column 1 is constant.
-	if want := []float32{-1, 0, 0, 0, 1, 0}; !equal32(tr.Data, want) {
+	if want := []float32{-1, 0, 0, 0, 1, 0}; !slices.Equal(tr.Data, want) {
 		t.Errorf("train %v, want %v", tr.Data, want)
 	}
-	if want := []float32{2, 0, -2, 0}; !equal32(te.Data, want) {
+	if want := []float32{2, 0, -2, 0}; !slices.Equal(te.Data, want) {
 		t.Errorf("test %v, want %v", te.Data, want)
 	}
 	if train.Data[0] != 1 || test.Data[0] != 4 {
@@ -198,18 +198,6 @@ func TestNDMInputs(t *testing.T) {
 	if _, _, err := ndmInputs(tiny, far, false); err == nil || !strings.Contains(err.Error(), "test features: row 1, column 0") {
 		t.Errorf("standardised overflow: error %v", err)
 	}
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestNDMRobust: NDM measures the same dependence whatever the scale of

@@ -79,36 +79,10 @@ func TestSemiSupervisedSmoke(t *testing.T) {
 	}
 }
 
+// TestSemiSupervisedErrors: too few labels, labels, images and taps that
+// do not fit, out-of-range settings, nil inputs and absurd class counts are
+// errors (naming the problem where want says so), before any training.
 func TestSemiSupervisedErrors(t *testing.T) {
-	enc, err := encoder.New(encoder.Spec{Name: "basic28x28"}, tensor.NewRNG(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, y := twoClassImages(1, 6)
-	for _, c := range []struct {
-		name    string
-		x       *tensor.Tensor
-		y       []int
-		classes int
-		cfg     SemiConfig
-	}{
-		{"too few per class", x, y, 2, SemiConfig{LabelsPerClass: 4}},
-		{"no labels", x, y, 2, SemiConfig{}},
-		{"label range", x, y, 1, SemiConfig{LabelsPerClass: 1}},
-		{"label count", x, y[:5], 2, SemiConfig{LabelsPerClass: 1}},
-		{"image shape", tensor.New(6, 3, 28, 28), y, 2, SemiConfig{LabelsPerClass: 1}},
-		{"tap", x, y, 2, SemiConfig{LabelsPerClass: 1, Tap: "nope"}},
-	} {
-		c.cfg.Steps = 1
-		if _, err := SemiSupervised(enc, c.x, c.y, x, y, c.classes, c.cfg); err == nil {
-			t.Errorf("%s: no error", c.name)
-		}
-	}
-}
-
-// TestSemiSupervisedInputErrors: out-of-range settings, nil inputs and
-// absurd class counts are errors naming the problem, before any training.
-func TestSemiSupervisedInputErrors(t *testing.T) {
 	enc, err := encoder.New(encoder.Spec{Name: "basic28x28"}, tensor.NewRNG(1))
 	if err != nil {
 		t.Fatal(err)
@@ -118,19 +92,26 @@ func TestSemiSupervisedInputErrors(t *testing.T) {
 		name    string
 		enc     encoder.Encoder
 		x       *tensor.Tensor
+		y       []int
 		classes int
 		cfg     SemiConfig
-		want    string
+		want    string // "" for any error
 	}{
-		{"steps", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: -1}, "Steps = -1"},
-		{"batch", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Batch: 1}, "Batch = 1"},
-		{"lr", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, LR: math.Inf(1)}, "LR = +Inf"},
-		{"head", enc, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Head: MLPConfig{Hidden: -5}}, "semi-supervised: head: mlp: Hidden = -5"},
-		{"classes", enc, x, 1e9, SemiConfig{LabelsPerClass: 1, Steps: 1}, "classes = 1000000000"},
-		{"nil images", enc, nil, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "train images: nil tensor"},
-		{"nil encoder", nil, x, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "nil encoder"},
+		{"too few per class", enc, x, y, 2, SemiConfig{LabelsPerClass: 4, Steps: 1}, ""},
+		{"no labels", enc, x, y, 2, SemiConfig{Steps: 1}, ""},
+		{"label range", enc, x, y, 1, SemiConfig{LabelsPerClass: 1, Steps: 1}, ""},
+		{"label count", enc, x, y[:5], 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, ""},
+		{"image shape", enc, tensor.New(6, 3, 28, 28), y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, ""},
+		{"tap", enc, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Tap: "nope"}, ""},
+		{"steps", enc, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: -1}, "Steps = -1"},
+		{"batch", enc, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Batch: 1}, "Batch = 1"},
+		{"lr", enc, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, LR: math.Inf(1)}, "LR = +Inf"},
+		{"head", enc, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1, Head: MLPConfig{Hidden: -5}}, "semi-supervised: head: mlp: Hidden = -5"},
+		{"classes", enc, x, y, 1e9, SemiConfig{LabelsPerClass: 1, Steps: 1}, "classes = 1000000000"},
+		{"nil images", enc, nil, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "train images: nil tensor"},
+		{"nil encoder", nil, x, y, 2, SemiConfig{LabelsPerClass: 1, Steps: 1}, "nil encoder"},
 	} {
-		_, err := SemiSupervised(c.enc, c.x, y, x, y, c.classes, c.cfg)
+		_, err := SemiSupervised(c.enc, c.x, c.y, x, y, c.classes, c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
