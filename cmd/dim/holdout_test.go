@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,14 +33,7 @@ func flatFolder(t *testing.T, size, perClass int) string {
 				img.Pix[p] = uint8(rng.IntN(100) + 70*c)
 			}
 			img.Set(i%size, 0, color.Gray{255})
-			f, err := os.Create(filepath.Join(d, fmt.Sprint(i, ".png")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := png.Encode(f, img); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
+			writePNG(t, filepath.Join(d, fmt.Sprint(i, ".png")), img)
 		}
 	}
 	return dir

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -34,18 +35,23 @@ func pngFolder(t *testing.T, size, perClass int) string {
 						img.Set(x, y, color.RGBA{v, v / 2, 255 - v, 255})
 					}
 				}
-				f, err := os.Create(filepath.Join(d, fmt.Sprint(i, ".png")))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := png.Encode(f, img); err != nil {
-					t.Fatal(err)
-				}
-				f.Close()
+				writePNG(t, filepath.Join(d, fmt.Sprint(i, ".png")), img)
 			}
 		}
 	}
 	return dir
+}
+
+// writePNG writes img to path as a PNG.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestCLICropRecordsCentreCrop trains on random 32x32 crops of 36x36
