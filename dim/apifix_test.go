@@ -1,7 +1,6 @@
 package dim
 
 import (
-	"math"
 	"strings"
 	"testing"
 
@@ -56,7 +55,7 @@ func TestStepRefusesBadBatch(t *testing.T) {
 				}
 			})
 			for k, v := range nn.StateOf(m, "").Tensors() {
-				if !slicesEqualBits(v.Data, before[k].Data) {
+				if !testutil.SameBits(v.Data, before[k].Data) {
 					t.Errorf("%s changed", k)
 				}
 			}
@@ -76,18 +75,6 @@ func TestStepRefusesBadBatch(t *testing.T) {
 	if l, err := m.StepImages(good); err != nil || len(l) == 0 {
 		t.Errorf("good step after the errors: %v, %v", l, err)
 	}
-}
-
-func slicesEqualBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSamplesWithinMap: more local or global samples per image than the

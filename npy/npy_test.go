@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 )
 
 func TestEncodeHeaderBytes(t *testing.T) {
@@ -80,7 +82,7 @@ func TestRoundTripFloat32(t *testing.T) {
 			if !slices.Equal(shape, tc.shape) && !(len(shape) == 0 && len(tc.shape) == 0) {
 				t.Errorf("shape = %v, want %v", shape, tc.shape)
 			}
-			if !sameBits(got, tc.data) {
+			if !testutil.SameBits(got, tc.data) {
 				t.Errorf("data = %v, want %v", got, tc.data)
 			}
 		})
@@ -93,18 +95,6 @@ func seqF32(n int) []float32 {
 		s[i] = float32(i)*0.5 - 7
 	}
 	return s
-}
-
-func sameBits(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRoundTripInt64(t *testing.T) {

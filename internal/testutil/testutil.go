@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -50,4 +51,18 @@ func panicMessage(t testing.TB, what string, f func()) (msg string) {
 	}()
 	f()
 	return ""
+}
+
+// SameBits reports whether a and b hold the same float32 values bit for
+// bit (NaN payloads and the sign of zero included).
+func SameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,9 @@
 package testutil
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 // recorder is a testing.TB that records whether it was failed.
 type recorder struct {
@@ -33,6 +36,22 @@ func TestHelpers(t *testing.T) {
 		c.run(r)
 		if r.failed != c.fail {
 			t.Errorf("%s: failed %v, want %v", c.name, r.failed, c.fail)
+		}
+	}
+}
+
+func TestSameBits(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		a, b []float32
+		want bool
+	}{
+		{nil, nil, true}, {[]float32{1, nan}, []float32{1, nan}, true}, {[]float32{0}, []float32{negZero}, false},
+		{[]float32{1}, []float32{1, 2}, false}, {[]float32{1, 2}, []float32{1, 3}, false},
+	} {
+		if got := SameBits(c.a, c.b); got != c.want {
+			t.Errorf("SameBits(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
 }
