@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/train"
 )
@@ -47,18 +48,15 @@ func TestStepRefusesBadBatch(t *testing.T) {
 				for k, v := range before {
 					before[k] = v.Clone()
 				}
-				defer func() {
-					if r := recover(); r != nil {
-						t.Fatalf("panicked: %v", r)
+				testutil.NoPanic(t, c.name, func() {
+					l, err := m.Step(c.b)
+					if err == nil || !strings.Contains(err.Error(), c.want) {
+						t.Errorf("%v, want an error containing %q", err, c.want)
 					}
-				}()
-				l, err := m.Step(c.b)
-				if err == nil || !strings.Contains(err.Error(), c.want) {
-					t.Errorf("%v, want an error containing %q", err, c.want)
-				}
-				if l != nil {
-					t.Errorf("losses %v with the error, want nil", l)
-				}
+					if l != nil {
+						t.Errorf("losses %v with the error, want nil", l)
+					}
+				})
 				for k, v := range nn.StateOf(m, "").Tensors() {
 					if !slices.Equal(v.Data, before[k].Data) {
 						t.Errorf("%s changed", k)
@@ -92,15 +90,12 @@ func TestSupervisedLabelErrorWithoutIndex(t *testing.T) {
 		{"without index", nil, "batch image 2 has label 7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			defer func() {
-				if r := recover(); r != nil {
-					t.Fatalf("panicked: %v", r)
+			testutil.NoPanic(t, c.name, func() {
+				_, err := m.Step(&train.Batch{X: good.X, Labels: labels, Index: c.index})
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%v, want an error containing %q", err, c.want)
 				}
-			}()
-			_, err := m.Step(&train.Batch{X: good.X, Labels: labels, Index: c.index})
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("%v, want an error containing %q", err, c.want)
-			}
+			})
 		})
 	}
 }

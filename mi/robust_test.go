@@ -1,10 +1,12 @@
 package mi
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -31,15 +33,12 @@ func TestLossesRejectNilArguments(t *testing.T) {
 		{"Generator nil tape", func() (*autograd.Var, error) { return GeneratorLoss(nil, GAN, good) }, "nil tape"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if r := recover(); r != nil {
-					t.Fatalf("panic: %v", r)
+			testutil.NoPanic(t, tc.name, func() {
+				v, err := tc.f()
+				if v != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("= %v, %v; want an error with %q", v, err, tc.want)
 				}
-			}()
-			v, err := tc.f()
-			if v != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("= %v, %v; want an error with %q", v, err, tc.want)
-			}
+			})
 		})
 	}
 	if err := tp.Err(); err != nil {
@@ -49,15 +48,7 @@ func TestLossesRejectNilArguments(t *testing.T) {
 
 func TestNewMasksRejectsNegativeSizes(t *testing.T) {
 	for _, nl := range [][2]int{{-1, 3}, {3, -1}} {
-		func() {
-			defer func() {
-				msg, ok := recover().(string)
-				if !ok || !strings.Contains(msg, "mi.NewMasks") || !strings.Contains(msg, "-1") {
-					t.Errorf("NewMasks(%d, %d) panic %q, want a message naming NewMasks and -1", nl[0], nl[1], msg)
-				}
-			}()
-			NewMasks(nl[0], nl[1])
-		}()
+		testutil.WantPanic(t, fmt.Sprintf("NewMasks(%d, %d)", nl[0], nl[1]), func() { NewMasks(nl[0], nl[1]) }, "mi.NewMasks", "-1")
 	}
 	if m := NewMasks(0, 3); m.Pos.Size() != 0 {
 		t.Errorf("NewMasks(0, 3) = %v", m.Pos)
