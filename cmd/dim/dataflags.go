@@ -52,27 +52,23 @@ func (d *dataFlags) takeRecorded(f *pflag.FlagSet, rec *data.Options, dir string
 	for _, c := range []struct {
 		flag      string
 		same      bool
-		take      func()
 		have, was any
 		why       string
 	}{
-		{"size", data.SizeFor(d.spec, d.size) == data.SizeFor(d.spec, rec.Size), func() { d.size = rec.Size }, d.size, rec.Size,
+		{"size", data.SizeFor(d.spec, d.size) == data.SizeFor(d.spec, rec.Size), d.size, rec.Size,
 			"its images were resized to that side"},
-		{"holdout", d.holdOut == rec.HoldOut, func() { d.holdOut = rec.HoldOut }, d.holdOut, rec.HoldOut,
+		{"holdout", d.holdOut == rec.HoldOut, d.holdOut, rec.HoldOut,
 			"its test split must be the images it was not trained on"},
-		{"coarse", d.coarse == rec.Coarse, func() { d.coarse = rec.Coarse }, d.coarse, rec.Coarse,
+		{"coarse", d.coarse == rec.Coarse, d.coarse, rec.Coarse,
 			"its labels were those"},
 	} {
-		switch {
-		case !c.same:
-			if f.Changed(c.flag) {
-				return fmt.Errorf("--%s %v: %s was trained with --%s %v on %s (%s; --other-data takes the flags as given)", c.flag, c.have, dir, c.flag, c.was, d.spec, c.why)
-			}
-			c.take()
-		default:
-			c.take() // the recorded spelling (--size 64 is tinyimagenet's 0)
+		if !c.same && f.Changed(c.flag) {
+			return fmt.Errorf("--%s %v: %s was trained with --%s %v on %s (%s; --other-data takes the flags as given)", c.flag, c.have, dir, c.flag, c.was, d.spec, c.why)
 		}
 	}
+	// The recorded values, also where a flag agrees with them in another
+	// spelling (--size 64 is tinyimagenet's 0).
+	d.size, d.holdOut, d.coarse = rec.Size, rec.HoldOut, rec.Coarse
 	seed := rec.Seed
 	d.heldSeed = &seed
 	return nil
