@@ -118,10 +118,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	od := out.Value.Data
 	beta := float32(0)
 	if b != nil {
-		bd := b.Value.Data
-		for i := 0; i < nb; i++ {
-			copy(od[i*no:(i+1)*no], bd)
-		}
+		rowPass(rowBiasFill, od, b.Value.Data, nil, nb, no)
 		beta = 1
 	}
 	kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, beta, od, no)
@@ -143,10 +140,7 @@ func linearBackward(tp *Tape, nd *node) {
 		kernels.Sgemm(true, false, no, in, nb, 1, g, no, x.Value.Data, in, betaFor(fresh), gw.Data, in)
 	}
 	if len(nd.in) > 2 && nd.in[2].requiresGrad {
-		gb := tp.grad(nd.in[2]).Data
-		for i := 0; i < nb; i++ {
-			addTo(gb, g[i*no:(i+1)*no])
-		}
+		rowPass(rowBiasGrad, tp.grad(nd.in[2]).Data, g, nil, nb, no)
 	}
 }
 

@@ -365,7 +365,7 @@ func batchNormBackward(tp *Tape, n *node) {
 	if n.ints[5] == 1 {
 		// BatchNormReLU: the gradient reaching BatchNorm is the ReLU's.
 		gr := tp.Buffer(len(gd)).Data
-		kernels.ReLUBackward(gr, gd, n.out.Value.Data)
+		rowPass(rowReLUBack, gr, gd, n.out.Value.Data, 1, len(gd))
 		gd = gr
 	}
 	cnt := N * S

@@ -61,10 +61,10 @@ func reluBackward(tp *Tape, n *node) {
 	gt, fresh := tp.gradOut(n.in[0])
 	g, y := n.out.Grad.Data, n.out.Value.Data
 	if fresh {
-		kernels.ReLUBackward(gt.Data, g, y)
+		rowPass(rowReLUBack, gt.Data, g, y, 1, len(g))
 		return
 	}
-	kernels.ReLUBackwardAdd(gt.Data, g, y)
+	rowPass(rowReLUBackAdd, gt.Data, g, y, 1, len(g))
 }
 
 // LeakyReLU returns x for x > 0 and slope*x otherwise.

@@ -147,7 +147,9 @@ type convJob struct {
 	bias, x     []float32
 	out         []float32
 	backward    bool // a Conv2dBackward call: chunks run runBackward
-	wChunks     int  // Conv2dBackward's chunks of the filter gradient (input channels)
+	wChunks     int  // Conv2dBackward's chunks of the filter gradient: wChans x wRows
+	wChans      int  // parts of the input channels (the filter gradient's columns)
+	wRows       int  // parts of the filters (its rows), when channels are fewer than cores
 	w, gout     []float32
 	gw, gb, gx  []float32
 	overwriteX  bool // Conv2dBackward writes gx instead of adding into it
@@ -274,8 +276,10 @@ func (j *convJob) finish(co int, d, s []float32) {
 // x is the convolution's input (read only for gw).
 //
 // Like Conv2d it works on groups of a few images unfolded in cache, never
-// on the batch's column matrix: participant r of R computes rows
-// [r*cout/R, (r+1)*cout/R) of gw and gb over every group in order, and the
+// on the batch's column matrix: the filter gradient is cut by input
+// channels (its columns) and, when there are fewer channels than cores, by
+// filters (its rows) too; each part is summed over every group in order,
+// gb's rows are shared out among the same chunks, and the
 // groups' input gradients (W^T x gout unfolded back, the filters packed
 // once) are shared out among the participants. The groups' size does not
 // depend on the number of cores, so neither do the sums: the gradients are
@@ -313,9 +317,13 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 	// Chunks [0, wChunks) are the filter gradient's columns, split by
 	// input channel (and the bias gradient's rows), the others the groups'
 	// input gradients.
+	// With fewer channels than cores (a first convolution on grey
+	// images), the filters' rows are split too, so that every core works.
 	j.wChunks = 0
 	if gw != nil || gb != nil {
-		j.wChunks = max(1, min(workers, g.C))
+		j.wChans = max(1, min(workers, g.C))
+		j.wRows = max(1, min(workers/j.wChans, cout))
+		j.wChunks = j.wChans * j.wRows
 	}
 	chunks := j.wChunks
 	if gx != nil {
@@ -342,7 +350,7 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 			// The filter gradient's product: gw columns += gout x cols^T.
 			x.kern, x.preA, x.serial = defaultKernel, nil, true
 			x.transA, x.transB = false, true
-			x.m, x.n, x.k = cout, gemmCeilDiv(g.C, j.wChunks)*g.KH*g.KW, np
+			x.m, x.n, x.k = cout, gemmCeilDiv(g.C, j.wChans)*g.KH*g.KW, np
 			x.setup()
 			x.serial = false
 		}
@@ -404,8 +412,10 @@ func (j *convJob) runBackward(w, chunk int) {
 				j.gb[co] += float32(s)
 			}
 		}
-		c0, c1 := chunk*g.C/j.wChunks, (chunk+1)*g.C/j.wChunks
-		if j.gw == nil || c0 == c1 {
+		cc, rc := chunk%j.wChans, chunk/j.wChans
+		c0, c1 := cc*g.C/j.wChans, (cc+1)*g.C/j.wChans
+		f0, f1 := rc*j.cout/j.wRows, (rc+1)*j.cout/j.wRows
+		if j.gw == nil || c0 == c1 || f0 == f1 {
 			return
 		}
 		// Only this chunk's rows of each group's column matrix are
@@ -423,7 +433,7 @@ func (j *convJob) runBackward(w, chunk int) {
 				im2colChannel(&sub, c, 0, gn, xs, cols)
 			}
 			dout := j.groupGrad(n0, gn)
-			sgemmSerial(x, false, true, j.cout, k1-k0, np, dout, np, cols[k0*np:], np, 1, j.gw[k0:], k)
+			sgemmSerial(x, false, true, f1-f0, k1-k0, np, dout[f0*np:], np, cols[k0*np:], np, 1, j.gw[f0*k+k0:], k)
 		}
 		return
 	}

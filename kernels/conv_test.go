@@ -396,3 +396,65 @@ func BenchmarkConv2dBackward(b *testing.B) {
 		})
 	}
 }
+
+// TestConv2dBackwardSplitBits checks that the filter and bias gradients do
+// not depend on how Conv2dBackward shares them out among cores (by input
+// channels, and by filters when there are fewer channels than cores): they
+// must be bit for bit the one-goroutine sums, group by group in order, of
+// the whole filter gradient.
+func TestConv2dBackwardSplitBits(t *testing.T) {
+	for _, tc := range convCases {
+		t.Run(tc.String(), func(t *testing.T) {
+			g := tc.geom()
+			r := rand.New(rand.NewPCG(uint64(tc.n*100+tc.cout), 9))
+			k, p := g.ColRows(), g.OH*g.OW
+			x, w, gout := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*k), randWin(r, g.N*tc.cout*p)
+			gw0, gb0 := randWin(r, tc.cout*k), randWin(r, tc.cout)
+			wantW, wantB := append([]float32(nil), gw0...), append([]float32(nil), gb0...)
+			// The sums one goroutine makes: each group's columns, all
+			// filters at once, added in turn.
+			group := max(1, min(convColsTarget/(k*p), g.N))
+			chw := g.C * g.H * g.W
+			ctx := getGemmCtx()
+			defer putGemmCtx(ctx)
+			for n0 := 0; n0 < g.N; n0 += group {
+				gn := min(group, g.N-n0)
+				np := gn * p
+				sub := g
+				sub.N = gn
+				cols := make([]float32, k*np)
+				for c := range g.C {
+					im2colChannel(&sub, c, 0, gn, x[n0*chw:(n0+gn)*chw], cols)
+				}
+				dout := make([]float32, tc.cout*np)
+				for co := range tc.cout {
+					for i := range gn {
+						copy(dout[co*np+i*p:co*np+(i+1)*p], gout[((n0+i)*tc.cout+co)*p:((n0+i)*tc.cout+co+1)*p])
+					}
+				}
+				sgemmSerial(ctx, false, true, tc.cout, k, np, dout, np, cols, np, 1, wantW, k)
+			}
+			for co := range tc.cout {
+				var s float64
+				for n := range g.N {
+					for _, v := range gout[(n*tc.cout+co)*p : (n*tc.cout+co+1)*p] {
+						s += float64(v)
+					}
+				}
+				wantB[co] += float32(s)
+			}
+			gw, gb := append([]float32(nil), gw0...), append([]float32(nil), gb0...)
+			Conv2dBackward(g, tc.cout, w, x, gout, gw, gb, nil, false)
+			for i := range gw {
+				if math.Float32bits(gw[i]) != math.Float32bits(wantW[i]) {
+					t.Fatalf("gw[%d] = %v, want %v", i, gw[i], wantW[i])
+				}
+			}
+			for i := range gb {
+				if math.Float32bits(gb[i]) != math.Float32bits(wantB[i]) {
+					t.Fatalf("gb[%d] = %v, want %v", i, gb[i], wantB[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,75 @@
+package autograd
+
+import "github.com/deepinfomax/deepinfomax/kernels"
+
+// Element-wise passes over large activations that ran on one core while the
+// other waited: a Linear op's bias broadcast and bias gradient, and ReLU's
+// backward pass. Each element gets the same operations in the same order
+// as the one-core loops, so the results are bit for bit the same; only the
+// split of the work across cores changes.
+
+// rowJob kinds.
+const (
+	rowBiasFill    = iota // y[i, :] = b for every row i (rows split)
+	rowBiasGrad           // gb[c] += sum over rows i of g[i, c] (columns split)
+	rowReLUBack           // gx = g where y > 0, else 0
+	rowReLUBackAdd        // gx += g where y > 0
+)
+
+// rowParMin is the number of elements from which a pass is split across
+// cores (normParMin's threshold: below it the hand-off costs more).
+const rowParMin = normParMin
+
+// rowJob is one such pass; fn is run bound once so that it allocates
+// nothing.
+type rowJob struct {
+	kind       int
+	dst, a, b  []float32
+	rows, cols int
+	fn         func(lo, hi int)
+}
+
+var rowJobs = freeList[rowJob]{init: func(j *rowJob) { j.fn = j.run }}
+
+// rowPass runs a pass of the given kind over rows x cols elements (for the
+// ReLU kinds, rows is 1 and cols the length), split across cores when it is
+// large enough.
+func rowPass(kind int, dst, a, b []float32, rows, cols int) {
+	items := rows
+	switch kind {
+	case rowBiasGrad:
+		items = cols
+	case rowReLUBack, rowReLUBackAdd:
+		items = cols
+	}
+	if rows*cols < rowParMin || items < 2 {
+		runRowPass(kind, dst, a, b, rows, cols, 0, items)
+		return
+	}
+	j := rowJobs.get()
+	j.kind, j.dst, j.a, j.b, j.rows, j.cols = kind, dst, a, b, rows, cols
+	kernels.ParallelFor(items, j.fn)
+	j.dst, j.a, j.b = nil, nil, nil
+	rowJobs.put(j)
+}
+
+func (j *rowJob) run(lo, hi int) { runRowPass(j.kind, j.dst, j.a, j.b, j.rows, j.cols, lo, hi) }
+
+// runRowPass runs items [lo, hi) of a pass: rows for rowBiasFill, columns
+// for rowBiasGrad, elements for the ReLU kinds.
+func runRowPass(kind int, dst, a, b []float32, rows, cols, lo, hi int) {
+	switch kind {
+	case rowBiasFill: // dst [rows, cols], a = bias [cols]
+		for i := lo; i < hi; i++ {
+			copy(dst[i*cols:(i+1)*cols], a[:cols])
+		}
+	case rowBiasGrad: // dst = gb [cols], a = g [rows, cols]
+		for i := 0; i < rows; i++ {
+			addTo(dst[lo:hi], a[i*cols+lo:i*cols+hi])
+		}
+	case rowReLUBack: // dst = gx, a = g, b = y
+		kernels.ReLUBackward(dst[lo:hi], a[lo:hi], b[lo:hi])
+	case rowReLUBackAdd:
+		kernels.ReLUBackwardAdd(dst[lo:hi], a[lo:hi], b[lo:hi])
+	}
+}
