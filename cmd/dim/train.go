@@ -63,6 +63,9 @@ data order, up to the new --epochs or --steps total. A loss that explodes
 (see --diverge-factor) or weights that are not finite stop the run; a
 checkpoint holding the weights that gave the exploding loss is moved to
 RUN_DIR/model.diverged.safetensors and the one before it is the run's again.
+At the end of a DIM run the final weights get the same test, on the last
+batch evaluated again without an update, before they are saved: if they
+fail it they go to RUN_DIR/model.diverged.safetensors instead.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
