@@ -20,6 +20,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // comparison is what compare.json holds: per method, the test accuracy of
@@ -86,7 +87,8 @@ it is older than its run's last step or lacks a layer.`,
 				}
 			}
 			// The passed-on flags are checked before any training: they must
-			// parse, and must not set what compare sets itself.
+			// parse, and must not ask for help or set what compare sets
+			// itself.
 			if err := checkSubArgs("train-args", trainCmd(), extra, "data", "size", "holdout", "coarse", "out", "method", "epochs", "steps", "resume", "arch", "eval", "report"); err != nil {
 				return err
 			}
@@ -152,11 +154,21 @@ it is older than its run's last step or lacks a layer.`,
 }
 
 // checkSubArgs parses args (the space-separated value of --flag) with c's
-// flags and refuses those compare sets itself (reserved), so that a typo or
-// a conflict is reported before any training.
+// flags and refuses a help flag (-h, --help: parsing them would end in
+// pflag.ErrHelp, which cobra answers by printing compare's own help and
+// exiting 0) and those compare sets itself (reserved), so that a typo or a
+// conflict is reported before any training.
 func checkSubArgs(flag string, c *cobra.Command, args string, reserved ...string) error {
 	fields := strings.Fields(args)
-	if err := c.ParseFlags(fields); err != nil {
+	for _, f := range fields {
+		if name, _, _ := strings.Cut(f, "="); name == "-h" || name == "--help" {
+			return fmt.Errorf("--%s %q: %s asks for help, which compare does not pass on (see dim %s --help)", flag, args, f, c.Name())
+		}
+	}
+	if err := c.ParseFlags(fields); errors.Is(err, pflag.ErrHelp) {
+		// A help flag the loop above does not spell out (-xh).
+		return fmt.Errorf("--%s %q: a help flag, which compare does not pass on (see dim %s --help)", flag, args, c.Name())
+	} else if err != nil {
 		return fmt.Errorf("--%s %q: %w", flag, args, err)
 	}
 	if rest := c.Flags().Args(); len(rest) > 0 {
