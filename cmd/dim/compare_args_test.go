@@ -36,7 +36,10 @@ func tree(t *testing.T, dir string) map[string]string {
 
 // TestCompareChecksSubArgsFirst: dim compare refuses a help flag in
 // --train-args or --eval-args (which would print compare's own help and
-// exit 0), naming the flag, before it trains or evaluates anything.
+// exit 0), and a value that dim train or dim eval would refuse, naming
+// the flag, before it trains or evaluates anything: whether the runs are
+// new, or the first one is a finished run that compare would evaluate
+// before training the next.
 func TestCompareChecksSubArgsFirst(t *testing.T) {
 	data := "idx:" + tinyIDX(t, 16)
 	finished := filepath.Join(t.TempDir(), "cmp")
@@ -56,6 +59,23 @@ func TestCompareChecksSubArgsFirst(t *testing.T) {
 		{"train-args --help=false", "--help=false", "", "", []string{"--help=false asks for help"}, false},
 		{"eval-args -h", "", "-h", "", []string{`--eval-args "-h": -h asks for help`, "dim eval --help"}, false},
 		{"eval-args --help", "", "--runs 2 --help", "", []string{"--help asks for help"}, false},
+		{"eval-args --runs 0", "", "--runs 0", "", []string{"--eval-args", "--runs 0: want 1 to"}, false},
+		{"eval-args --runs -3", "", "--runs -3", "", []string{"--runs -3"}, false},
+		{"eval-args --probe-epochs 0", "", "--probe-epochs 0", "", []string{"--probe-epochs 0: want at least 1"}, false},
+		{"eval-args --ndm-steps -1", "", "--ndm --ndm-steps -1", "", []string{"--ndm-steps -1"}, false},
+		{"eval-args --mine-steps 0", "", "--mine --mine-steps 0", "", []string{"--mine-steps 0"}, false},
+		{"eval-args --labels-per-class -1", "", "--labels-per-class -1", "", []string{"--labels-per-class -1"}, false},
+		{"eval-args --knn-distance", "", "--knn-distance manhattan", "", []string{"--knn-distance", "manhattan"}, false},
+		{"eval-args --runs 0 after a finished run", "", "--runs 0", "", []string{"--runs 0"}, true},
+		{"train-args --mi-units 0", "--mi-units 0", "", "", []string{"--train-args", "--mi-units 0: want 1 to"}, false},
+		{"train-args --mi-units 0 after a finished run", "--mi-units 0", "", "", []string{"--mi-units 0"}, true},
+		{"train-args --batch -1 after a finished run", "--batch -1", "", "", []string{"--batch -1"}, true},
+		{"train-args --lr 0 after a finished run", "--lr 0", "", "", []string{"--lr 0"}, true},
+		{"train-args --beta -1 after a finished run", "--beta -1", "", "", []string{"--beta -1"}, true},
+		{"train-args --measure after a finished run", "--measure bogus", "", "", []string{"bogus"}, true},
+		{"train-args --pad without --crop after a finished run", "--pad 4", "", "", []string{"--pad pads the images"}, true},
+		{"train-args --checkpoint-every after a finished run", "--checkpoint-every -5m", "", "", []string{"--checkpoint-every"}, true},
+		{"train-args --coordinates after a finished run", "--coordinates diagonal", "", "", []string{"diagonal"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, methods := filepath.Join(t.TempDir(), "cmp"), "dim"
