@@ -62,9 +62,9 @@ DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 --train-args passes more flags to every new run's dim train (e.g. "--mi-units
 512 --normalize"), --eval-args to dim eval; before anything is trained both get
 the checks dim train and dim eval make of their flags' values, and a help flag
-or a flag compare sets itself is refused. --probe is one classifier. A
-method's evaluation is redone when it is older than its run's last step or
-lacks a layer.`,
+or a flag compare sets itself is refused. --probe is one classifier (the
+table has one). A method's evaluation is redone when it is older than its
+run's last step or lacks a layer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -88,6 +88,9 @@ lacks a layer.`,
 				if slices.Contains(names[:i], m) {
 					return fmt.Errorf("--methods: %s is listed twice", m)
 				}
+			}
+			if !slices.Contains(classifiers, probe) {
+				return fmt.Errorf("--probe %q: want one classifier: %s (compare tabulates one; run dim eval --probe for several)", probe, strings.Join(classifiers, ", "))
 			}
 			// The passed-on flags are checked before any training: they must
 			// parse, must not ask for help or set what compare sets itself,

@@ -36,10 +36,10 @@ func tree(t *testing.T, dir string) map[string]string {
 
 // TestCompareChecksSubArgsFirst: dim compare refuses a help flag in
 // --train-args or --eval-args (which would print compare's own help and
-// exit 0), and a value that dim train or dim eval would refuse, naming
-// the flag, before it trains or evaluates anything: whether the runs are
-// new, or the first one is a finished run that compare would evaluate
-// before training the next.
+// exit 0), a value that dim train or dim eval would refuse, and a --probe
+// it cannot tabulate, naming the flag, before it trains or evaluates
+// anything: whether the runs are new, or the first one is a finished run
+// that compare would evaluate before training the next.
 func TestCompareChecksSubArgsFirst(t *testing.T) {
 	data := "idx:" + tinyIDX(t, 16)
 	finished := filepath.Join(t.TempDir(), "cmp")
@@ -76,6 +76,8 @@ func TestCompareChecksSubArgsFirst(t *testing.T) {
 		{"train-args --pad without --crop after a finished run", "--pad 4", "", "", []string{"--pad pads the images"}, true},
 		{"train-args --checkpoint-every after a finished run", "--checkpoint-every -5m", "", "", []string{"--checkpoint-every"}, true},
 		{"train-args --coordinates after a finished run", "--coordinates diagonal", "", "", []string{"diagonal"}, true},
+		{"--probe all", "", "", "all", []string{`--probe "all": want one classifier`}, false},
+		{"--probe bogus after a finished run", "", "", "bogus", []string{`--probe "bogus"`}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, methods := filepath.Join(t.TempDir(), "cmp"), "dim"
