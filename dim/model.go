@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -268,6 +269,42 @@ func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 	return m.losses, nil
 }
 
+// Evaluate implements train.Evaluator: the losses Step would report for b
+// before its update, computed as Step computes them (training mode, so
+// BatchNorm normalises with the batch's statistics, and the same sampled
+// locations and occlusion for b.Step) on a tape that records nothing,
+// with no backward pass and no update. The critics' losses, which only
+// their training computes, are 0. BatchNorm's running statistics, which
+// a training-mode pass moves, are put back, so the model is left as it
+// was, bit for bit. A non-finite loss is returned without an error; the
+// batch's errors are Objective's, with nil losses. The slice is Losses'.
+func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
+	bufs := nn.StateOf(m, "").Buffers
+	saved := make([][]float32, len(bufs))
+	for i, buf := range bufs {
+		saved[i] = slices.Clone(buf.Tensor.Data)
+	}
+	tp := m.tape
+	tp.Reset()
+	tp.SetNoGrad(true)
+	m.modes.Set(true)
+	_, err := m.Objective(tp, b)
+	tp.SetNoGrad(false)
+	tp.Reset()
+	for i, buf := range bufs {
+		copy(buf.Tensor.Data, saved[i])
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range m.specs {
+		if s.Critic != "" {
+			m.losses[m.index[s.Critic]].Value = 0
+		}
+	}
+	return m.losses, nil
+}
+
 // StepImages is Step on images x [N,C,H,W] without labels, as the
 // optimiser's next step (for benchmarks and examples). A nil x, or one
 // the encoder does not take (shape, fewer than 2 images), is an error
@@ -282,4 +319,7 @@ func (m *Model) StepImages(x *tensor.Tensor) ([]train.Loss, error) {
 
 func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
 
-var _ train.Method = (*Model)(nil)
+var (
+	_ train.Method    = (*Model)(nil)
+	_ train.Evaluator = (*Model)(nil)
+)

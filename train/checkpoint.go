@@ -95,27 +95,9 @@ func Save(dir string, m Method, p Progress) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
 	}
-	tensors := nn.StateOf(m, "").Tensors()
-	for _, o := range m.Optimizers() {
-		for k, v := range o.Opt.State() {
-			tensors[o.Prefix+k] = v
-		}
-	}
-	if err := checkFinite(tensors); err != nil {
+	tensors, meta, info, err := encodeCheckpoint(m, p)
+	if err != nil {
 		return err
-	}
-	cfg, err := json.Marshal(m.Config())
-	if err != nil {
-		return fmt.Errorf("encode %s config: %w", m.Name(), err)
-	}
-	info := Info{Method: m.Name(), Config: cfg, Encoder: m.Encoder().Spec(), Progress: p}
-	js, err := json.Marshal(info)
-	if err != nil {
-		return fmt.Errorf("encode run info: %w", err)
-	}
-	crc, err := json.Marshal(checksums(tensors))
-	if err != nil {
-		return fmt.Errorf("encode checksums: %w", err)
 	}
 	path := filepath.Join(dir, WeightsFile)
 	if _, err := os.Stat(path); err == nil {
@@ -128,13 +110,61 @@ func Save(dir string, m Method, p Progress) error {
 			return fmt.Errorf("keep the previous checkpoint: %w", err)
 		}
 	}
-	if err := checkpoint.Save(path, tensors, map[string]string{metaKey: string(js), crcKey: string(crc)}); err != nil {
+	if err := checkpoint.Save(path, tensors, meta); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	if err := checkpoint.WriteJSONAtomic(filepath.Join(dir, ConfigFile), info); err != nil {
 		return fmt.Errorf("save %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	return nil
+}
+
+// encodeCheckpoint returns what a checkpoint of m at p holds: its
+// tensors (weights, buffers, optimiser state under its prefixes), the
+// metadata (Info and the checksums) and the Info. Tensors that are not
+// finite are a *nonFiniteError.
+func encodeCheckpoint(m Method, p Progress) (map[string]*tensor.Tensor, map[string]string, Info, error) {
+	tensors := nn.StateOf(m, "").Tensors()
+	for _, o := range m.Optimizers() {
+		for k, v := range o.Opt.State() {
+			tensors[o.Prefix+k] = v
+		}
+	}
+	if err := checkFinite(tensors); err != nil {
+		return nil, nil, Info{}, err
+	}
+	cfg, err := json.Marshal(m.Config())
+	if err != nil {
+		return nil, nil, Info{}, fmt.Errorf("encode %s config: %w", m.Name(), err)
+	}
+	info := Info{Method: m.Name(), Config: cfg, Encoder: m.Encoder().Spec(), Progress: p}
+	js, err := json.Marshal(info)
+	if err != nil {
+		return nil, nil, Info{}, fmt.Errorf("encode run info: %w", err)
+	}
+	crc, err := json.Marshal(checksums(tensors))
+	if err != nil {
+		return nil, nil, Info{}, fmt.Errorf("encode checksums: %w", err)
+	}
+	return tensors, map[string]string{metaKey: string(js), crcKey: string(crc)}, info, nil
+}
+
+// keepDiverged writes m's weights at p, whose loss diverged before they
+// were checkpointed, to DivergedWeightsFile in dir (atomically, replacing
+// an older one), leaving the run's checkpoints as they are. It returns a
+// clause saying where they are and which checkpoint the run has, for the
+// error that stops the run.
+func keepDiverged(dir string, m Method, p Progress) string {
+	path := filepath.Join(dir, DivergedWeightsFile)
+	tensors, meta, _, err := encodeCheckpoint(m, p)
+	if err == nil {
+		err = checkpoint.Save(path, tensors, meta)
+	}
+	note := fmt.Sprintf("the weights after step %d, which gave this loss, were written to %s, not checkpointed; ", p.Step, DivergedWeightsFile)
+	if err != nil {
+		note = fmt.Sprintf("the weights after step %d, which gave this loss, are not checkpointed (nor kept in %s: %v); ", p.Step, DivergedWeightsFile, err)
+	}
+	return note + setAsideDiverged(dir, -1)
 }
 
 // HasRun reports whether dir holds a checkpoint (the latest or the

@@ -124,10 +124,10 @@ func TestDivergedCheckpoint(t *testing.T) {
 	}
 }
 
-// TestDivergedResume: a run whose last checkpoint holds weights that
-// exploded in its last update (which no loss checked) and diverges as
-// soon as it is resumed goes back to the checkpoint before; resumed
-// again, it continues from there.
+// TestDivergedResume: a run of a method that is not a train.Evaluator,
+// whose last checkpoint holds weights that exploded in its last update
+// (which no loss checked), diverges as soon as it is resumed and goes
+// back to the checkpoint before; resumed again, it continues from there.
 func TestDivergedResume(t *testing.T) {
 	ds := tinyData(t, 40, 9)
 	cfg := supervisedConfig{Common: train.Common{LR: 1e-2, Batch: 4, Seed: 1}, Classes: 3}
@@ -138,7 +138,7 @@ func TestDivergedResume(t *testing.T) {
 	dir := t.TempDir()
 	o := train.Options{Dir: dir, Train: ds, Steps: 3, CheckpointEvery: 1}
 	if _, err := train.Run(context.Background(), &exploder{supervised: s, at: 3, scale: 1e30}, train.Progress{}, o); err != nil {
-		t.Fatal(err) // finite weights: not caught at the end
+		t.Fatal(err) // finite weights, and exploder is no train.Evaluator: not judged at the end
 	}
 	m, p, err := train.Load(dir)
 	if err != nil {

@@ -91,6 +91,20 @@ type Method interface {
 	Optimizers() []Optimizer
 }
 
+// Evaluator is implemented by a method that can compute the losses of its
+// current weights on a batch without training: what Step would report for
+// b before its update (the same names in the same order; a loss only an
+// update computes, such as a critic's, is 0), from one forward pass that
+// records no gradient and leaves the parameters, buffers (BatchNorm's
+// running statistics), optimiser state and random streams as they were.
+// A non-finite loss is returned, not refused: the caller judges it. Run
+// calls it once, at the end of a run, to judge the weights of the last
+// update, whose loss no step computes (see Options.DivergeFactor); a
+// method that does not implement it is not judged there.
+type Evaluator interface {
+	Evaluate(b *Batch) ([]Loss, error)
+}
+
 // SelfOptimizing is implemented by parts of a method that train their own
 // parameters with their own optimiser (an adversary's discriminator):
 // TrainableParams leaves them to it.

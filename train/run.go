@@ -66,12 +66,18 @@ type Options struct {
 	// latest checkpoint is of step n-1, Run moves it to
 	// DivergedWeightsFile and makes the previous checkpoint the latest
 	// (or leaves none), so that the run's checkpoint is one whose
-	// following loss was checked. And every checkpoint (including the
-	// one at the end and on interruption) first checks that the weights
-	// and optimiser state are finite: if not, the run stops with an error
-	// and that checkpoint is not written. Weights that exploded but stay
-	// finite in the last steps before a checkpoint at the end are not
-	// caught (their loss is never computed).
+	// following loss was checked. The last step's update has no following
+	// step: when the run reaches its target and the method is an
+	// Evaluator, Run computes the losses of the final weights once on the
+	// last batch (a forward pass, no update) and applies the same test;
+	// if they diverge, the final weights are written to
+	// DivergedWeightsFile instead of the checkpoint and the run ends with
+	// an error, its checkpoint the latest before. (A run interrupted
+	// before its target is not judged: its first step when resumed is.)
+	// And every checkpoint (including the one at the end and on
+	// interruption) first checks that the weights and optimiser state are
+	// finite: if not, the run stops with an error and that checkpoint is
+	// not written.
 	DivergeFactor float64
 	// Augment is the training images' augmentation; normalisation comes
 	// from the encoder's spec. A resumed run keeps its own: a zero Augment
@@ -104,7 +110,8 @@ func (a Augment) String() string {
 // current step, checkpoints, and returns ErrInterrupted; a loss that
 // explodes (DivergeFactor), or weights that are not finite when a
 // checkpoint is due, end it with an error that says which checkpoint
-// the run is left with (see DivergeFactor).
+// the run is left with (see DivergeFactor). At the target, an
+// Evaluator's final weights are judged before they are checkpointed.
 //
 // Errors before training name the invalid argument: a nil ctx, a nil m
 // or one without an encoder, options that fail Options.Validate, a
@@ -309,6 +316,14 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		if p.Step%o.LogEvery == 0 || p.Step == target {
 			logStep()
 		}
+		if p.Step == target {
+			// No step computes the loss of the last update's weights: judge
+			// them once before they become the run's model.
+			if err := judgeLast(o.Dir, m, p, batch, watch); err != nil {
+				metrics.Log("error", map[string]any{"step": p.Step, "error": err.Error()})
+				return p, err
+			}
+		}
 		due := (o.CheckpointEvery > 0 && p.Step-lastSaveStep >= o.CheckpointEvery) ||
 			(o.CheckpointInterval > 0 && time.Since(lastSave) >= o.CheckpointInterval)
 		if b.Last || p.Step == target || due {
@@ -322,6 +337,36 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	}
 	bar.Finish()
 	return p, nil
+}
+
+// judgeLast judges the weights after the last step p.Step of a run, before
+// they are checkpointed as its model, when m is an Evaluator: the losses
+// it computes for them on the step's batch b, without an update, must
+// pass the divergence test d applied to every step's loss. If they do
+// not, the weights go to DivergedWeightsFile instead of the checkpoint
+// and the error says which checkpoint the run keeps; an error of Evaluate
+// itself also ends the run without checkpointing them.
+func judgeLast(dir string, m Method, p Progress, b *Batch, d *divergence) error {
+	ev, ok := m.(Evaluator)
+	if !ok {
+		return nil
+	}
+	losses, err := ev.Evaluate(b)
+	if err == nil && len(losses) == 0 {
+		err = fmt.Errorf("method %s evaluated no losses (the first must be the total)", m.Name())
+	}
+	switch {
+	case err != nil && slices.ContainsFunc(losses, nonFiniteLoss):
+		// The method refused a loss that diverged.
+	case err != nil:
+		return fmt.Errorf("step %d (the last): evaluating the weights after it: %w; they are not checkpointed, %s", p.Step, err, setAsideDiverged(dir, -1))
+	default:
+		err = d.check(losses)
+	}
+	if err != nil {
+		return fmt.Errorf("step %d (the last), its batch evaluated again after its update: %w; %s", p.Step, err, keepDiverged(dir, m, p))
+	}
+	return nil
 }
 
 // Train runs a method to o's target: the run in o.Dir loaded with Load

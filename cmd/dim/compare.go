@@ -20,6 +20,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/train"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // comparison is what compare.json holds: per method, the test accuracy of
@@ -59,8 +60,11 @@ DIR/compare.md (rows: methods; columns: conv, fc, Y, training time),
 DIR/compare.json, a bar chart DIR/compare.png and a side-by-side report
 DIR/report.html. Methods: dim and the baselines (` + baselineNames() + `).
 --train-args passes more flags to every new run's dim train (e.g. "--mi-units
-512 --normalize"), --eval-args to dim eval. A method's evaluation is redone when
-it is older than its run's last step or lacks a layer.`,
+512 --normalize"), --eval-args to dim eval; before anything is trained both get
+the checks dim train and dim eval make of their flags' values, and a help flag
+or a flag compare sets itself is refused. --probe is one classifier (the
+table has one). A method's evaluation is redone when it is older than its
+run's last step or lacks a layer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -85,13 +89,37 @@ it is older than its run's last step or lacks a layer.`,
 					return fmt.Errorf("--methods: %s is listed twice", m)
 				}
 			}
+			if !slices.Contains(classifiers, probe) {
+				return fmt.Errorf("--probe %q: want one classifier: %s (compare tabulates one; run dim eval --probe for several)", probe, strings.Join(classifiers, ", "))
+			}
 			// The passed-on flags are checked before any training: they must
-			// parse, and must not set what compare sets itself.
+			// parse, must not ask for help or set what compare sets itself,
+			// and must pass the checks dim train and dim eval make of their
+			// flags' values, given as each method's new run and evaluation
+			// will get them.
 			if err := checkSubArgs("train-args", trainCmd(), extra, "data", "size", "holdout", "coarse", "out", "method", "epochs", "steps", "resume", "arch", "eval", "report"); err != nil {
 				return err
 			}
 			if err := checkSubArgs("eval-args", evalCmd(), evalExtra, "data", "size", "holdout", "coarse", "out", "model", "probe", "features", "random", "layers", "other-data"); err != nil {
 				return err
+			}
+			trainArgs := func(m, dir string) []string {
+				return append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
+			}
+			newRun := func(m, dir string) []string {
+				return append(append(trainArgs(m, dir), "--arch", arch), strings.Fields(extra)...)
+			}
+			evalArgs := func(dir string) []string {
+				return append(append(slices.Clone(dataArgs), "--model", dir, "--probe", probe), strings.Fields(evalExtra)...)
+			}
+			for _, m := range names {
+				dir := filepath.Join(out, m)
+				if err := checkSubRun(trainCmd(), newRun(m, dir)); err != nil {
+					return fmt.Errorf("--train-args %q (for %s): %w", extra, m, err)
+				}
+				if err := checkSubRun(evalCmd(), evalArgs(dir)); err != nil {
+					return fmt.Errorf("--eval-args %q: %w", evalExtra, err)
+				}
 			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("create %s: %w", out, err)
@@ -99,19 +127,16 @@ it is older than its run's last step or lacks a layer.`,
 			cmp := comparison{Data: df.spec, Classifier: probe, Epochs: epochs, Steps: steps}
 			for _, m := range names {
 				dir := filepath.Join(out, m)
-				args := append(slices.Clone(dataArgs), "--out", dir, "--method", m, "--epochs", fmt.Sprint(epochs), "--steps", fmt.Sprint(steps))
-				if train.HasRun(dir) {
-					args = append(args, "--resume") // its model comes from its checkpoint
-				} else {
-					args = append(append(args, "--arch", arch), strings.Fields(extra)...)
+				args := append(trainArgs(m, dir), "--resume") // its model comes from its checkpoint
+				if !train.HasRun(dir) {
+					args = newRun(m, dir)
 				}
 				fmt.Fprintf(os.Stderr, "== %s: dim train %s\n", m, strings.Join(args, " "))
 				if err := runSub(trainCmd(), args); err != nil {
 					return fmt.Errorf("%s: %w", m, err)
 				}
 				if !evalCurrent(dir, probe) {
-					eargs := append(append(slices.Clone(dataArgs), "--model", dir, "--probe", probe), strings.Fields(evalExtra)...)
-					if err := runSub(evalCmd(), eargs); err != nil {
+					if err := runSub(evalCmd(), evalArgs(dir)); err != nil {
 						return fmt.Errorf("%s: eval: %w", m, err)
 					}
 				}
@@ -152,11 +177,21 @@ it is older than its run's last step or lacks a layer.`,
 }
 
 // checkSubArgs parses args (the space-separated value of --flag) with c's
-// flags and refuses those compare sets itself (reserved), so that a typo or
-// a conflict is reported before any training.
+// flags and refuses a help flag (-h, --help: parsing them would end in
+// pflag.ErrHelp, which cobra answers by printing compare's own help and
+// exiting 0) and those compare sets itself (reserved), so that a typo or a
+// conflict is reported before any training.
 func checkSubArgs(flag string, c *cobra.Command, args string, reserved ...string) error {
 	fields := strings.Fields(args)
-	if err := c.ParseFlags(fields); err != nil {
+	for _, f := range fields {
+		if name, _, _ := strings.Cut(f, "="); name == "-h" || name == "--help" {
+			return fmt.Errorf("--%s %q: %s asks for help, which compare does not pass on (see dim %s --help)", flag, args, f, c.Name())
+		}
+	}
+	if err := c.ParseFlags(fields); errors.Is(err, pflag.ErrHelp) {
+		// A help flag the loop above does not spell out (-xh).
+		return fmt.Errorf("--%s %q: a help flag, which compare does not pass on (see dim %s --help)", flag, args, c.Name())
+	} else if err != nil {
 		return fmt.Errorf("--%s %q: %w", flag, args, err)
 	}
 	if rest := c.Flags().Args(); len(rest) > 0 {
@@ -187,6 +222,20 @@ func evalCurrent(dir, probe string) bool {
 		}
 	}
 	return true
+}
+
+// checkSubRun parses args with c's flags and runs c's checks of their
+// values (its PreRunE, which c runs itself before its work) without
+// running c: what c would refuse at once, compare refuses before it
+// trains anything.
+func checkSubRun(c *cobra.Command, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	if c.PreRunE == nil {
+		return nil
+	}
+	return c.PreRunE(c, c.Flags().Args())
 }
 
 // runSub runs a subcommand in-process with args.

@@ -68,7 +68,10 @@ NumPy files (train_LAYER.npy, test_LAYER.npy, train_labels.npy,
 test_labels.npy: what dim embed writes, or another implementation's
 features) with the same classifiers.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// The checks of the flags' values, before any file is read; dim
+		// compare runs them on its --eval-args before it trains anything
+		// (checkSubRun).
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			ranges := append(df.ranges(), atLeast("probe-epochs", 1), between("runs", 1, maxRuns, fmt.Sprintf("1 to %d", maxRuns)), atLeast("ndm-steps", 1))
 			if err := checkFlags(cmd.Flags(), append(ranges, o.meas.ranges()...)...); err != nil {
 				return err
@@ -85,6 +88,10 @@ features) with the same classifiers.`,
 				return err
 			}
 			o.mlp.Epochs = o.probe.Epochs
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
 			if featDir != "" {
 				if modelDir != "" || random {
 					return errors.New("--features excludes --model and --random")

@@ -45,6 +45,8 @@ func trainCmd() *cobra.Command {
 		unlabeled                      bool
 		occlusion                      dim.Occlusion
 		divergeFactor                  float64
+		every                          int           // --checkpoint-every as steps
+		interval                       time.Duration // or as a duration
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data SPEC --out RUN_DIR",
@@ -63,10 +65,16 @@ data order, up to the new --epochs or --steps total. A loss that explodes
 (see --diverge-factor) or weights that are not finite stop the run; a
 checkpoint holding the weights that gave the exploding loss is moved to
 RUN_DIR/model.diverged.safetensors and the one before it is the run's again.
+At the end of a DIM run the final weights get the same test, on the last
+batch evaluated again without an update, before they are saved: if they
+fail it they go to RUN_DIR/model.diverged.safetensors instead.
 
 Data specs: ` + data.Specs,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// The checks of the flags' values and of a new DIM run's config,
+		// before any file is read; dim compare runs them on its
+		// --train-args before it trains anything (checkSubRun).
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if flagErr != nil {
 				return flagErr
 			}
@@ -79,6 +87,35 @@ Data specs: ` + data.Specs,
 			if pad > 0 && crop == 0 {
 				return errors.New("--pad pads the images for random crops: it needs --crop")
 			}
+			m, err := mi.ParseMeasure(measure)
+			if err != nil {
+				return err
+			}
+			cfg.Measure = m
+			if cfg.Prior, err = dim.ParsePrior(prior); err != nil {
+				return err
+			}
+			cfg.Weights = map[string]float32{}
+			for w, v := range weights {
+				if *v != 0 {
+					cfg.Weights[w] = *v
+				}
+			}
+			if occlude {
+				cfg.Occlude = &occlusion
+			}
+			if cfg.Coordinates != "" && !cmd.Flags().Changed("coord") {
+				cfg.Weights["coord"] = 1
+			}
+			if !resume && method == dim.MethodName {
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
+			}
+			every, interval, err = parseCheckpointEvery(checkpointEvery)
+			return err
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if resume {
 				if !train.HasRun(out) {
 					return fmt.Errorf("--resume: %s holds no run (no %s)", out, train.WeightsFile)
@@ -121,35 +158,6 @@ Data specs: ` + data.Specs,
 				for _, n := range dimIgnoredFlags(cmd.Flags(), weights, occlude) {
 					fmt.Fprintf(os.Stderr, "note: %s\n", n)
 				}
-			}
-			m, err := mi.ParseMeasure(measure)
-			if err != nil {
-				return err
-			}
-			cfg.Measure = m
-			if cfg.Prior, err = dim.ParsePrior(prior); err != nil {
-				return err
-			}
-			cfg.Weights = map[string]float32{}
-			for w, v := range weights {
-				if *v != 0 {
-					cfg.Weights[w] = *v
-				}
-			}
-			if occlude {
-				cfg.Occlude = &occlusion
-			}
-			if cfg.Coordinates != "" && !cmd.Flags().Changed("coord") {
-				cfg.Weights["coord"] = 1
-			}
-			if !resume && method == dim.MethodName {
-				if err := cfg.Validate(); err != nil { // before the data is read
-					return err
-				}
-			}
-			every, interval, err := parseCheckpointEvery(checkpointEvery)
-			if err != nil {
-				return err
 			}
 			split, err := df.open(cfg.Seed)
 			if err != nil {
