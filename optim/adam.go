@@ -118,15 +118,24 @@ func (a *Adam) Steps() int64 { return a.step }
 // LR returns the current learning rate.
 func (a *Adam) LR() float64 { return a.cfg.LR }
 
-// SetLR sets the learning rate for later steps.
-func (a *Adam) SetLR(lr float64) { a.cfg.LR = lr }
+// SetLR sets the learning rate for later steps. A negative or NaN rate is
+// refused: the rate stays, and Err reports it.
+func (a *Adam) SetLR(lr float64) {
+	if err := checkLR("adam", lr, a.cfg.LR); err != nil {
+		if a.err == nil {
+			a.err = err
+		}
+		return
+	}
+	a.cfg.LR = lr
+}
 
 // Params returns the parameters being optimised.
 func (a *Adam) Params() []*autograd.Var { return a.params }
 
 // Err returns the first problem met by Step, or nil: a parameter whose
 // value or gradient changed size since NewAdam, which Step leaves
-// untouched. Once set it stays set; check it after training steps.
+// untouched, or a rate SetLR refused. Once set it stays set; check it after training steps.
 func (a *Adam) Err() error { return a.err }
 
 // ZeroGrad drops every parameter's gradient (see Optimizer).

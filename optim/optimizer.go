@@ -34,14 +34,17 @@ type Optimizer interface {
 	// was made is left untouched, and the problem is recorded for Err.
 	Step()
 	// Err returns the first problem met by Step (a parameter whose size
-	// changed since construction), or nil. It stays set once set.
+	// changed since construction) or SetLR (an invalid rate), or nil. It
+	// stays set once set.
 	Err() error
 	// ZeroGrad drops every parameter's gradient (autograd.Var.DropGrad):
 	// the next backward pass writes it afresh.
 	ZeroGrad()
 	// LR returns the current learning rate.
 	LR() float64
-	// SetLR sets the learning rate used by later steps.
+	// SetLR sets the learning rate used by later steps. A rate the
+	// constructor would refuse (negative or NaN) is refused: the rate in
+	// use stays, and the problem is recorded for Err.
 	SetLR(lr float64)
 	// Params returns the parameters being optimised, in order; the slice
 	// must not be modified.
@@ -176,4 +179,13 @@ func importState(prefix string, state map[string]*tensor.Tensor, names []string,
 		copy(bufs[i].Data, state[n].Data)
 	}
 	return int64(s), nil
+}
+
+// checkLR returns the error of SetLR for an invalid rate lr of the given
+// kind of optimiser, or nil.
+func checkLR(kind string, lr, kept float64) error {
+	if lr >= 0 {
+		return nil
+	}
+	return fmt.Errorf("optim: %s: SetLR(%v): invalid learning rate (want >= 0); the rate stays %v", kind, lr, kept)
 }

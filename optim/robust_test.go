@@ -60,3 +60,33 @@ func TestConstructorsRejectNoParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestSetLRRefusesInvalidRates checks that SetLR keeps the rate in use and
+// reports a negative or NaN one through Err, and takes a valid one.
+func TestSetLRRefusesInvalidRates(t *testing.T) {
+	for _, lr := range []float64{-1e-3, math.NaN(), math.Inf(-1)} {
+		a, err := NewAdam([]*autograd.Var{param(0)}, AdamConfig{LR: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSGD([]*autograd.Var{param(0)}, SGDConfig{LR: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range []Optimizer{a, s} {
+			o.SetLR(lr)
+			if o.LR() != 0.1 {
+				t.Errorf("%T.SetLR(%v): rate %v, want 0.1 kept", o, lr, o.LR())
+			}
+			if err := o.Err(); err == nil || !strings.Contains(err.Error(), "SetLR") {
+				t.Errorf("%T.SetLR(%v): Err() = %v, want an error naming SetLR", o, lr, err)
+			}
+		}
+	}
+	a, _ := NewAdam([]*autograd.Var{param(0)}, AdamConfig{LR: 0.1})
+	for _, lr := range []float64{0, 1e-4, math.Inf(1)} {
+		if a.SetLR(lr); a.LR() != lr || a.Err() != nil {
+			t.Errorf("Adam.SetLR(%v): rate %v, Err %v", lr, a.LR(), a.Err())
+		}
+	}
+}

@@ -85,15 +85,24 @@ func (s *SGD) Steps() int64 { return s.step }
 // LR returns the current learning rate.
 func (s *SGD) LR() float64 { return s.cfg.LR }
 
-// SetLR sets the learning rate for later steps.
-func (s *SGD) SetLR(lr float64) { s.cfg.LR = lr }
+// SetLR sets the learning rate for later steps. A negative or NaN rate is
+// refused: the rate stays, and Err reports it.
+func (s *SGD) SetLR(lr float64) {
+	if err := checkLR("sgd", lr, s.cfg.LR); err != nil {
+		if s.err == nil {
+			s.err = err
+		}
+		return
+	}
+	s.cfg.LR = lr
+}
 
 // Params returns the parameters being optimised.
 func (s *SGD) Params() []*autograd.Var { return s.params }
 
 // Err returns the first problem met by Step, or nil: a parameter whose
 // value or gradient changed size since NewSGD, which Step leaves
-// untouched. Once set it stays set; check it after training steps.
+// untouched, or a rate SetLR refused. Once set it stays set; check it after training steps.
 func (s *SGD) Err() error { return s.err }
 
 // ZeroGrad drops every parameter's gradient (see Optimizer).
