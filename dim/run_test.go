@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/deepinfomax/deepinfomax/data"
@@ -90,6 +91,20 @@ func TestTrainResume(t *testing.T) {
 		if got[s] != want[s] {
 			t.Errorf("step %d: loss %v, uninterrupted run %v", s, got[s], want[s])
 		}
+	}
+	// The progress too, the divergence test's references included (the
+	// judgement of step 5's update at the end of the first part leaves
+	// them as they were).
+	fi, err := train.ReadInfo(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pi, err := train.ReadInfo(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Progress.Divergence == nil || !reflect.DeepEqual(pi.Progress, fi.Progress) {
+		t.Errorf("resumed run's progress %+v (references %+v), uninterrupted run's %+v (%+v)", pi.Progress, pi.Progress.Divergence, fi.Progress, fi.Progress.Divergence)
 	}
 }
 

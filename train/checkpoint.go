@@ -63,6 +63,12 @@ type Progress struct {
 	// Augment is the training images' augmentation (nil in runs made
 	// before it was recorded).
 	Augment *Augment `json:"augment,omitempty"`
+	// Divergence holds the references of the divergence test (see
+	// Options.DivergeFactor) after Step, so that a resumed run judges its
+	// first losses as the uninterrupted run would have; nil in runs made
+	// before they were recorded (their first step after --resume is then
+	// judged only for NaN and infinity).
+	Divergence *DivergenceRefs `json:"divergence,omitempty"`
 }
 
 // Info is what a checkpoint says about its run: enough to rebuild the

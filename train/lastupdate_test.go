@@ -3,6 +3,7 @@ package train_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -164,6 +165,56 @@ func TestLastUpdateJudged(t *testing.T) {
 			}
 			if !strings.Contains(h.Metadata["deepinfomax"], `"step":`+strconv.Itoa(c.diverged)+`,`) {
 				t.Errorf("%s holds %s, want the weights after step %d", train.DivergedWeightsFile, h.Metadata["deepinfomax"], c.diverged)
+			}
+		})
+	}
+}
+
+// interrupter is a dimExploder that cancels the run's context after its
+// stop-th step (counted from 1), as Ctrl-C would.
+type interrupter struct {
+	*dimExploder `nn:",inline"`
+	stop         int                `nn:"-"`
+	cancel       context.CancelFunc `nn:"-"`
+}
+
+func (i *interrupter) Step(b *train.Batch) ([]train.Loss, error) {
+	l, err := i.dimExploder.Step(b)
+	if i.n == i.stop {
+		i.cancel()
+	}
+	return l, err
+}
+
+// TestInterruptedExplosionJudgedOnResume: a run interrupted right after an
+// update that made its weights huge but finite checkpoints them (no step
+// computed their loss); the first step of --resume computes it and must
+// judge it against the run's own references, as the step after it would
+// have in the uninterrupted run: it stops there, the interruption's
+// checkpoint is set aside and the one before becomes the run's. (Without
+// the references a resumed run has none: its first loss set them, and it
+// went on from the huge weights.)
+func TestInterruptedExplosionJudgedOnResume(t *testing.T) {
+	for _, every := range []int{2} {
+		t.Run(fmt.Sprintf("checkpoint every %d", every), func(t *testing.T) {
+			ds := tinyData(t, 40, 9)
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			m := &interrupter{dimExploder: &dimExploder{Model: newTiny(t), at: 3, scale: 1e3}, stop: 3, cancel: cancel}
+			o := train.Options{Dir: dir, Train: ds, Steps: 6, CheckpointEvery: every}
+			if _, err := train.Run(ctx, m, train.Progress{}, o); !errors.Is(err, train.ErrInterrupted) {
+				t.Fatalf("err = %v, want ErrInterrupted", err)
+			}
+			o.Resume = true
+			_, p, err := train.Train(context.Background(), nil, o)
+			for _, w := range []string{"step 4:", "training diverged", "the checkpoint of step 3", "the run's checkpoint is of step 2"} {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("resumed: step %d, err = %v; want one containing %q", p.Step, err, w)
+				}
+			}
+			if _, lp, err := train.Load(dir); err != nil || lp.Step != 2 {
+				t.Errorf("checkpoint: %v, step %d; want step 2", err, lp.Step)
 			}
 		})
 	}

@@ -73,7 +73,9 @@ type Options struct {
 	// if they diverge, the final weights are written to
 	// DivergedWeightsFile instead of the checkpoint and the run ends with
 	// an error, its checkpoint the latest before. (A run interrupted
-	// before its target is not judged: its first step when resumed is.)
+	// before its target is not judged: its first step when resumed is,
+	// against the references its checkpoint's Progress.Divergence
+	// carries, as the uninterrupted run's next step would have been.)
 	// And every checkpoint (including the one at the end and on
 	// interruption) first checks that the weights and optimiser state are
 	// finite: if not, the run stops with an error and that checkpoint is
@@ -229,7 +231,11 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	}
 	bar := runlog.NewProgress(o.Log, max(target-p.Step, 0), desc)
 	lastSave, lastSaveStep := time.Now(), p.Step
+	var watch *divergence // the divergence test, from the first step's losses
 	save := func() error {
+		if watch != nil {
+			p.Divergence = watch.refs()
+		}
 		if err := Save(o.Dir, m, p); err != nil {
 			if nf := (*nonFiniteError)(nil); errors.As(err, &nf) {
 				// The latest checkpoint's following loss was checked: none
@@ -247,7 +253,6 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		sums   []float64
 		sumN   int
 		losses []Loss
-		watch  *divergence
 	)
 	t0 := time.Now()
 	// logStep writes a step line with the losses averaged since the last.
@@ -300,6 +305,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 		if sums == nil {
 			sums = make([]float64, len(losses))
 			watch = newDivergence(len(losses), o.DivergeFactor)
+			watch.restore(p.Divergence) // a resumed run's references
 		}
 		if err := watch.check(losses); err != nil {
 			// This loss is that of the weights after the previous step: a
@@ -361,7 +367,7 @@ func judgeLast(dir string, m Method, p Progress, b *Batch, d *divergence) error 
 	case err != nil:
 		return fmt.Errorf("step %d (the last): evaluating the weights after it: %w; they are not checkpointed, %s", p.Step, err, setAsideDiverged(dir, -1))
 	default:
-		err = d.check(losses)
+		err = d.clone().check(losses) // judged, not recorded: a resumed run's references stay the uninterrupted run's
 	}
 	if err != nil {
 		return fmt.Errorf("step %d (the last), its batch evaluated again after its update: %w; %s", p.Step, err, keepDiverged(dir, m, p))
@@ -502,6 +508,45 @@ func newDivergence(losses int, factor float64) *divergence {
 		d.early[i] = make([]float64, 0, earlySteps)
 	}
 	return d
+}
+
+// DivergenceRefs are the references of a run's divergence test after its
+// Steps steps, in Progress: per loss, the running average of its
+// magnitude and its magnitudes over the first steps, sorted.
+type DivergenceRefs struct {
+	Steps int         `json:"steps"`
+	Avg   []float64   `json:"avg"`
+	Early [][]float64 `json:"early"`
+}
+
+// refs returns a copy of d's references.
+func (d *divergence) refs() *DivergenceRefs {
+	r := &DivergenceRefs{Steps: d.n, Avg: slices.Clone(d.avg), Early: make([][]float64, len(d.early))}
+	for i, e := range d.early {
+		r.Early[i] = slices.Clone(e)
+	}
+	return r
+}
+
+// restore takes r's references (a resumed run's) when they are of as many
+// losses as d watches; others are ignored.
+func (d *divergence) restore(r *DivergenceRefs) {
+	if r == nil || r.Steps < 0 || len(r.Avg) != len(d.avg) || len(r.Early) != len(d.early) {
+		return
+	}
+	d.n = r.Steps
+	copy(d.avg, r.Avg)
+	for i, e := range r.Early {
+		d.early[i] = append(d.early[i][:0], e[:min(len(e), earlySteps)]...)
+		slices.Sort(d.early[i])
+	}
+}
+
+// clone returns a copy of d, to judge losses without recording them.
+func (d *divergence) clone() *divergence {
+	c := newDivergence(len(d.avg), d.factor)
+	c.restore(d.refs())
+	return c
 }
 
 // check updates the references with a step's losses and reports the first

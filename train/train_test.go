@@ -563,7 +563,10 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny", DataOptions: &data.Options{Size: 9}, Augment: &train.Augment{}}); !reflect.DeepEqual(p, want) || m.steps != 3 {
+	if p.Divergence == nil || p.Divergence.Steps != 3 {
+		t.Errorf("divergence references %+v, want those after 3 steps", p.Divergence)
+	}
+	if want := (train.Progress{Epoch: 1, Sample: 3, Step: 3, Data: "tiny", DataOptions: &data.Options{Size: 9}, Augment: &train.Augment{}, Divergence: p.Divergence}); !reflect.DeepEqual(p, want) || m.steps != 3 {
 		t.Errorf("progress %+v after %d steps, want %+v after 3", p, m.steps, want)
 	}
 	// Checkpoints after epoch 1 (step 2) and at the end (step 3).
@@ -698,7 +701,10 @@ func TestRunInterrupted(t *testing.T) {
 		if !errors.Is(err, train.ErrInterrupted) {
 			t.Fatalf("err = %v, want ErrInterrupted", err)
 		}
-		want := train.Progress{Epoch: 0, Sample: 6, Step: 2, DataOptions: &data.Options{}, Augment: &train.Augment{}}
+		if p.Divergence == nil || p.Divergence.Steps != 2 {
+			t.Errorf("divergence references %+v, want those after 2 steps", p.Divergence)
+		}
+		want := train.Progress{Epoch: 0, Sample: 6, Step: 2, DataOptions: &data.Options{}, Augment: &train.Augment{}, Divergence: p.Divergence}
 		if !reflect.DeepEqual(p, want) || m.steps != 2 {
 			t.Errorf("progress %+v after %d steps, want %+v after 2", p, m.steps, want)
 		}
