@@ -109,7 +109,8 @@ func (a Augment) String() string {
 // LogEvery steps with each loss averaged over those steps and the time per
 // step, a "checkpoint" line per checkpoint (a resumed run first drops the
 // step lines past its checkpoint). When ctx is cancelled it finishes the
-// current step, checkpoints, and returns ErrInterrupted; a loss that
+// current step, checkpoints (unless it has just checkpointed that step),
+// and returns ErrInterrupted; a loss that
 // explodes (DivergeFactor), or weights that are not finite when a
 // checkpoint is due, end it with an error that says which checkpoint
 // the run is left with (see DivergeFactor). At the target, an
@@ -231,6 +232,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 	}
 	bar := runlog.NewProgress(o.Log, max(target-p.Step, 0), desc)
 	lastSave, lastSaveStep := time.Now(), p.Step
+	savedStep := -1       // the step of this process's last checkpoint
 	var watch *divergence // the divergence test, from the first step's losses
 	save := func() error {
 		if watch != nil {
@@ -245,7 +247,7 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			}
 			return err
 		}
-		lastSave, lastSaveStep = time.Now(), p.Step
+		lastSave, lastSaveStep, savedStep = time.Now(), p.Step, p.Step
 		return metrics.Log("checkpoint", map[string]any{"step": p.Step, "epoch": p.Epoch})
 	}
 	batch := &Batch{X: &tensor.Tensor{}}
@@ -274,8 +276,13 @@ func Run(ctx context.Context, m Method, p Progress, o Options) (Progress, error)
 			if sumN > 0 {
 				logStep()
 			}
-			if err := save(); err != nil {
-				return p, err
+			// A checkpoint this process just wrote of this step stays the
+			// only one of it: writing it again would replace the previous
+			// checkpoint (the one a divergence stop falls back to) with a copy.
+			if savedStep != p.Step {
+				if err := save(); err != nil {
+					return p, err
+				}
 			}
 			return p, ErrInterrupted
 		}
