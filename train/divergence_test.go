@@ -2,6 +2,7 @@ package train
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -74,6 +75,50 @@ func TestDivergence(t *testing.T) {
 		}
 		if stop != c.stop {
 			t.Errorf("%s: stopped at step %d, want %d (0: never)", c.name, stop, c.stop)
+		}
+	}
+}
+
+// TestDivergenceRefs: references taken from a watch and restored into a
+// fresh one (a resumed run's) give the same decisions and references as
+// the watch going on; references recorded with the magnitude test off
+// (none gathered) or of another number of losses are not taken up.
+func TestDivergenceRefs(t *testing.T) {
+	ls := func(i int) []Loss {
+		return []Loss{{Name: "loss", Value: 3 + float32(math.Sin(float64(i)))}, {Name: "local", Value: float32(i%7) - 2}}
+	}
+	for _, n := range []int{1, 4, 10, 30} {
+		a := newDivergence(2, 0)
+		for i := range n {
+			if err := a.check(ls(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := newDivergence(2, 0)
+		b.restore(a.refs())
+		for i := n; i < n+20; i++ {
+			ea, eb := a.check(ls(i)), b.check(ls(i))
+			if (ea == nil) != (eb == nil) {
+				t.Fatalf("after %d steps: step %d judged %v by the run, %v by the resumed one", n, i+1, ea, eb)
+			}
+		}
+		if ra, rb := a.refs(), b.refs(); !reflect.DeepEqual(ra, rb) {
+			t.Errorf("after %d steps: references %+v, resumed %+v", n, rb, ra)
+		}
+		huge := []Loss{{Name: "loss", Value: 1e6}, {Name: "local", Value: 1}}
+		if err := b.clone().check(huge); err == nil {
+			t.Errorf("after %d steps: a resumed watch did not judge a huge loss", n)
+		}
+	}
+	off := newDivergence(2, -1)
+	for i := range 5 {
+		off.check(ls(i))
+	}
+	for _, r := range []*DivergenceRefs{off.refs(), {Steps: 3, Avg: []float64{1}, Early: [][]float64{{1, 1, 1}}}} {
+		d := newDivergence(2, 0)
+		d.restore(r)
+		if !reflect.DeepEqual(d.refs(), newDivergence(2, 0).refs()) {
+			t.Errorf("references %+v taken up: %+v", r, d.refs())
 		}
 	}
 }

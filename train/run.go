@@ -536,10 +536,16 @@ func (d *divergence) refs() *DivergenceRefs {
 }
 
 // restore takes r's references (a resumed run's) when they are of as many
-// losses as d watches; others are ignored.
+// losses as d watches and hold each loss's first magnitudes; others (of
+// a run whose magnitude test was off, which gathers none) are ignored.
 func (d *divergence) restore(r *DivergenceRefs) {
 	if r == nil || r.Steps < 0 || len(r.Avg) != len(d.avg) || len(r.Early) != len(d.early) {
 		return
+	}
+	for _, e := range r.Early {
+		if len(e) != min(r.Steps, earlySteps) {
+			return
+		}
 	}
 	d.n = r.Steps
 	copy(d.avg, r.Avg)
