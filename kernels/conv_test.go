@@ -104,6 +104,7 @@ var convCases = []convCase{
 	{37, 64, 14, 14, 5, 5, 2, 2, 129, true}, // many groups of 3, the last of 1: parallel
 	{23, 1, 28, 28, 5, 5, 2, 2, 64, true},   // one channel
 	{9, 128, 8, 8, 4, 4, 2, 1, 256, true},   // basic32x32's third convolution
+	{7, 64, 14, 14, 5, 5, 2, 2, 128, true},  // basic28x28's second: groups of 3 by positions
 }
 
 // TestConv2d checks Conv2d against the float64 definition, and against
