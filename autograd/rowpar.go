@@ -35,12 +35,9 @@ var rowJobs = freeList[rowJob]{init: func(j *rowJob) { j.fn = j.run }}
 // ReLU kinds, rows is 1 and cols the length), split across cores when it is
 // large enough.
 func rowPass(kind int, dst, a, b []float32, rows, cols int) {
-	items := rows
-	switch kind {
-	case rowBiasGrad:
-		items = cols
-	case rowReLUBack, rowReLUBackAdd:
-		items = cols
+	items := cols // columns of the bias gradient, values of ReLU's
+	if kind == rowBiasFill {
+		items = rows
 	}
 	if rows*cols < rowParMin || items < 2 {
 		runRowPass(kind, dst, a, b, rows, cols, 0, items)
