@@ -99,6 +99,11 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 	if b != nil {
 		bias = b.Value.Data
 	}
+	if epi != nil && kernels.CanWinograd(g, cout) {
+		// Only Conv2dBNReLU's one-pass inference passes an epilogue.
+		kernels.Conv2dWinograd(g, cout, w.Value.Data, bias, x.Value.Data, out.Value.Data, epi)
+		return out
+	}
 	kernels.Conv2d(g, cout, w.Value.Data, bias, x.Value.Data, out.Value.Data, epi)
 	return out
 }
@@ -109,8 +114,12 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 // BatchNorm's. It is the convolutional block of the encoders at inference.
 // When no gradient is recorded it runs as one pass, the normalisation and
 // the ReLU applied as each group of outputs leaves the product
-// (kernels.ConvEpilogue), with the values of the three ops bit for bit;
-// otherwise it records the three ops.
+// (kernels.ConvEpilogue): by Winograd's algorithm where kernels.CanWinograd
+// accepts the geometry (stride-2 windows of 3 to 6 over 16 or more
+// channels, on CPUs with AVX-512), whose values differ from the three ops'
+// at float rounding (decision #51), and otherwise with the values of the
+// three ops bit for bit. When a gradient is recorded it records the three
+// ops.
 func (tp *Tape) Conv2dBNReLU(x, w, b, gamma, beta *Var, runMean, runVar *tensor.Tensor, eps float32, stride, pad int) *Var {
 	if tp.failed() || tp.bad("conv2dbnrelu", "x", x) || tp.bad("conv2dbnrelu", "w", w) {
 		return tp.newVar(1)

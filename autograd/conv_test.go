@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
 
@@ -579,5 +580,40 @@ func TestFreshGradientsOnReusedTape(t *testing.T) {
 				t.Fatalf("%s: gradient %d = %v on a reused tape, %v on a new one", name, i, got[i], want[i])
 			}
 		}
+	}
+}
+
+// TestConv2dBNReLUWinograd: on a geometry kernels.CanWinograd accepts, the
+// one-pass block runs Winograd's algorithm (decision #51) and agrees with
+// the three ops to float rounding, ReLU's zeros included.
+func TestConv2dBNReLUWinograd(t *testing.T) {
+	rng := tensor.NewRNG(22)
+	x := randTensor(rng, -1, 1, 3, 16, 10, 10)
+	w := randTensor(rng, -0.5, 0.5, 20, 16, 4, 4)
+	b, gamma, beta := randTensor(rng, -0.3, 0.3, 20), randTensor(rng, 0.5, 1.5, 20), randTensor(rng, -0.3, 0.3, 20)
+	mean, vr := randTensor(rng, -0.2, 0.2, 20), randTensor(rng, 0.1, 2, 20)
+	if !kernels.CanWinograd(kernels.NewConvGeom(3, 16, 10, 10, 4, 4, 2, 1), 20) {
+		t.Skip("no AVX-512: Conv2dBNReLU runs the direct convolution, tested bit for bit by TestConv2dBNReLU")
+	}
+	tp := NewTape()
+	tp.SetNoGrad(true)
+	xv, wv, bv, gv, betav := tp.Const(x), tp.Const(w), tp.Const(b), tp.Const(gamma), tp.Const(beta)
+	fused := tp.Conv2dBNReLU(xv, wv, bv, gv, betav, mean, vr, 1e-5, 2, 1)
+	want := tp.ReLU(tp.BatchNorm(tp.Conv2d(xv, wv, bv, 2, 1), gv, betav, mean, vr, false, 0.1, 1e-5))
+	if err := tp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	differ := 0
+	for i, v := range want.Value.Data {
+		got := fused.Value.Data[i]
+		if d := math.Abs(float64(got - v)); d > 1e-4 || (v == 0) != (got == 0) && d > 1e-5 {
+			t.Fatalf("element %d = %v, the three ops give %v", i, got, v)
+		}
+		if got != v {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Fatalf("all %d values equal the direct convolution's bit for bit: Winograd's path did not run", len(want.Value.Data))
 	}
 }

@@ -222,8 +222,9 @@ func (bc benchConv) geom() ConvGeom {
 }
 
 // BenchmarkConv2d compares Conv2d with the whole-batch path (Im2col, one
-// Sgemm, CNHWToNCHW) on the encoders' convolutions, at the training batch
-// (64) and dim embed's (500).
+// Sgemm, CNHWToNCHW) and, where it applies, Conv2dWinograd (its GFLOP/s
+// count the direct convolution's multiply-adds) on the encoders'
+// convolutions, at the training batch (64) and dim embed's (500).
 func BenchmarkConv2d(b *testing.B) {
 	for _, bc := range []benchConv{
 		{"basic28x28-conv1", 1, 28, 5, 2, 2, 64, 500},
@@ -246,6 +247,14 @@ func BenchmarkConv2d(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+		if CanWinograd(g, bc.cout) {
+			b.Run(name+"/winograd", func(b *testing.B) {
+				for b.Loop() {
+					Conv2dWinograd(g, bc.cout, w, bias, x, out, nil)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 		b.Run(name+"/whole-batch", func(b *testing.B) {
 			cols := make([]float32, k*g.N*p)
 			prod := make([]float32, bc.cout*g.N*p)

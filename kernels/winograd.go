@@ -1,0 +1,441 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Winograd convolution for inference (decision #51).
+//
+// A stride-2 convolution with a K x K window is a stride-1 convolution with
+// an r x r window, r = ceil(K/2), over the four phases of its padded input
+// (space to depth): phase (p, q) holds the padded values at (2u+p, 2v+q), and
+// the filter of input channel c' = 4c + 2p + q holds w[c, 2a+p, 2b+q] at
+// (a, b), zero where 2a+p or 2b+q reaches K. That stride-1 convolution is
+// computed by Winograd's minimal filtering F(4x4, r x r) (Lavin and Gray,
+// "Fast Algorithms for Convolutional Neural Networks", 2016): each 4 x 4 tile
+// of outputs is A^T [ sum over c' of (G g G^T) . (B^T d B) ] A, with d the
+// tile's alpha x alpha input patch (alpha = 4 + r - 1) and g the r x r
+// filter. The sum over c' is alpha^2 matrix products [cout, 4C] x [4C,
+// tiles], one per point of the transformed tile, in place of the direct
+// product's [cout, C*K*K] x [C*K*K, positions]: basic28x28's second
+// convolution (5 x 5, 64 -> 128 channels, 7 x 7 outputs) takes 2.1x fewer
+// multiplications, basic32x32's 4 x 4 ones 2.6x fewer.
+//
+// The values differ from Conv2d's at float rounding (relative errors of
+// about 1e-6 to 1e-5 against a float64 reference, TestConv2dWinograd), so
+// it is used where no gradient is taken: an encoder's conv block at
+// inference (autograd.Conv2dBNReLU).
+
+// winoM is the side of an output tile.
+const winoM = 4
+
+// winoCols is the number of tiles (the products' columns) a group of
+// images aims at: enough for full 32-column strips of the micro-kernel,
+// few enough that a group's transformed input (alpha^2 x 4C x columns)
+// stays in the core's L2 cache.
+const winoCols = 32
+
+// winoMat holds the transform matrices of F(4, r), padded to 6 columns so
+// that one assembly routine serves alpha = 5 and 6: bt is B^T (alpha x
+// alpha), at is A^T (4 x alpha), g is G (alpha x r), row-major with 6
+// columns (bt, at) or r columns (g); the padding is zero.
+type winoMat struct {
+	alpha, r int
+	bt       [36]float32
+	at       [24]float32
+	g        [18]float64
+}
+
+// winoMats[r] is F(4, r)'s matrices for r = 2 and 3.
+var winoMats = [4]*winoMat{2: newWinoMat(2), 3: newWinoMat(3)}
+
+// winoPoints are the interpolation points of F(4, r) besides infinity,
+// the usual small ones (Lavin and Gray's for F(4, 3)).
+var winoPoints = [...]float64{0, 1, -1, 2, -2}
+
+// newWinoMat builds F(4, r)'s matrices by the modified Toom-Cook
+// construction: with M(x) the product of (x - p) over the alpha-1 finite
+// points, row j of B^T holds the coefficients of M(x)/(x - p_j) and its last
+// row those of M(x); row j of G is p_j^k / prod_{l != j}(p_j - p_l), its last
+// row picks the highest filter tap; A^T[i][j] = p_j^i, and its last column
+// picks the highest output.
+func newWinoMat(r int) *winoMat {
+	alpha := winoM + r - 1
+	n := alpha - 1
+	pts := winoPoints[:n]
+	mat := &winoMat{alpha: alpha, r: r}
+	// poly returns the coefficients (lowest first) of the product of
+	// (x - p) over the points other than skip (all when skip < 0).
+	poly := func(skip int) []float64 {
+		c := []float64{1}
+		for l, p := range pts {
+			if l == skip {
+				continue
+			}
+			next := make([]float64, len(c)+1)
+			for k, v := range c {
+				next[k+1] += v
+				next[k] -= p * v
+			}
+			c = next
+		}
+		return c
+	}
+	for j := range n {
+		for k, v := range poly(j) {
+			mat.bt[j*6+k] = float32(v)
+		}
+		den := 1.0
+		for l, p := range pts {
+			if l != j {
+				den *= pts[j] - p
+			}
+		}
+		pk := 1.0
+		for k := range r {
+			mat.g[j*r+k] = pk / den
+			pk *= pts[j]
+		}
+		pi := 1.0
+		for i := range winoM {
+			mat.at[i*6+j] = float32(pi)
+			pi *= pts[j]
+		}
+	}
+	for k, v := range poly(-1) {
+		mat.bt[n*6+k] = float32(v)
+	}
+	mat.g[n*r+r-1] = 1
+	mat.at[(winoM-1)*6+n] = 1
+	return mat
+}
+
+// CanWinograd reports whether Conv2dWinograd computes the convolution of
+// geometry g with cout filters: a stride-2 square window of 3 to 6, at
+// least 16 input channels and 16 filters (below that the transformed
+// products are too thin to gain), and a CPU with AVX-512 (the transforms'
+// gathers and scatters; elsewhere Conv2d is as fast).
+func CanWinograd(g ConvGeom, cout int) bool {
+	return elemAVX512 && winoShapeOK(g, cout)
+}
+
+// winoShapeOK is CanWinograd without the CPU test.
+func winoShapeOK(g ConvGeom, cout int) bool {
+	return g.Stride == 2 && g.KH == g.KW && g.KH >= 3 && g.KH <= 6 && g.C >= 16 && cout >= 16 &&
+		g.OH > 0 && g.OW > 0 && g.Pad >= 0 && g.Pad < g.KH
+}
+
+// winoPlan is the layout of one Conv2dWinograd call.
+type winoPlan struct {
+	g                 ConvGeom
+	cout              int
+	mat               *winoMat
+	alpha, r, xi      int // transformed tile side, sub-window side, alpha^2
+	cp                int // input channels of the stride-1 convolution, 4C
+	tx, tiles         int // tiles per image row, per image
+	hp, wp            int // the padded plane, in the stride-2 input's units
+	group, groups     int // images per group, groups
+	ld                int // columns of the products (tiles of a group, rounded to 16)
+	blocks            int // ld / 16
+	planeIn, planeOut int
+}
+
+func newWinoPlan(g ConvGeom, cout int) winoPlan {
+	r := (g.KH + 1) / 2
+	mat := winoMats[r]
+	ty, tx := gemmCeilDiv(g.OH, winoM), gemmCeilDiv(g.OW, winoM)
+	pl := winoPlan{g: g, cout: cout, mat: mat, alpha: mat.alpha, r: r, xi: mat.alpha * mat.alpha,
+		cp: 4 * g.C, tx: tx, tiles: ty * tx}
+	// Tile (ty, tx) reads phase rows 4ty .. 4ty+alpha-1, padded rows up to
+	// 2(4ty+alpha-1)+1.
+	pl.hp = max(2*(winoM*ty+pl.alpha-winoM), g.Pad+g.H)
+	pl.wp = max(2*(winoM*tx+pl.alpha-winoM), g.Pad+g.W)
+	pl.group = max(1, min(g.N, gemmCeilDiv(winoCols, pl.tiles)))
+	pl.groups = gemmCeilDiv(g.N, pl.group)
+	pl.ld = gemmRoundUp(pl.group*pl.tiles, 16)
+	pl.blocks = pl.ld / 16
+	pl.planeIn, pl.planeOut = g.H*g.W, g.OH*g.OW
+	return pl
+}
+
+// Conv2dWinograd computes what Conv2d computes (same arguments, same
+// layouts, bias and epilogue) by Winograd's F(4x4, r x r) over the phases
+// of the stride-2 input, for a geometry CanWinograd accepts; the values
+// differ from Conv2d's at float rounding. kernels.Flops counts the direct
+// convolution's multiply-adds, so that rates stay comparable. It panics on
+// inconsistent sizes or a geometry it does not handle.
+func Conv2dWinograd(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEpilogue) {
+	g.check("Conv2dWinograd", x, nil)
+	k, p := g.ColRows(), g.OH*g.OW
+	if !winoShapeOK(g, cout) {
+		panic(fmt.Sprintf("kernels: Conv2dWinograd: geometry %+v with %d filters is not a stride-2 window of 3 to 6 over 16 or more channels", g, cout))
+	}
+	if len(w) < cout*k || len(out) < g.N*cout*p || bias != nil && len(bias) < cout {
+		panic(fmt.Sprintf("kernels: Conv2dWinograd: %d filter, %d output, %d bias values for %d filters of geometry %+v",
+			len(w), len(out), len(bias), cout, g))
+	}
+	if epi != nil && (len(epi.Sub) < cout || len(epi.Mul) < cout || len(epi.Add) < cout) {
+		panic(fmt.Sprintf("kernels: Conv2dWinograd: epilogue of %d, %d, %d values for %d filters", len(epi.Sub), len(epi.Mul), len(epi.Add), cout))
+	}
+	if g.N == 0 {
+		return
+	}
+	flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
+	pl := newWinoPlan(g, cout)
+	j := getWinoJob()
+	j.pl, j.w, j.bias, j.x, j.out, j.epi = pl, w, bias, x, out, epi
+	j.transformFilters()
+	workers := min(Workers(), pl.groups)
+	j.reserve(workers)
+	parallelRun(j, pl.groups, workers)
+	j.w, j.bias, j.x, j.out, j.epi = nil, nil, nil, nil, nil
+	winoMu.Lock()
+	winoFree = append(winoFree, j)
+	winoMu.Unlock()
+}
+
+// winoJob is one Conv2dWinograd call in flight: the transformed filters,
+// packed once, and each participant's scratch. Jobs are recycled.
+type winoJob struct {
+	pl       winoPlan
+	w, bias  []float32
+	x, out   []float32
+	epi      *ConvEpilogue
+	taps, ut []float32 // the phase filters [r*r][cout*4C] and their transforms [alpha^2][cout][4C]
+	kg       []float32 // G (x) G, [alpha^2][r*r]
+	pa       []packedA // per transformed point
+	ws       []*winoScratch
+}
+
+// winoScratch is one participant's buffers.
+type winoScratch struct {
+	ctx        gemmCtx
+	pad        []float32 // one channel of the group's images, padded: [group][hp][wp]
+	v, m       []float32 // transformed input [alpha^2][4C][ld] and products [alpha^2][cout][ld]
+	gidx, oidx []int32   // per column: the tile's offset in pad and in the group's output
+	masks      []uint16  // per 16-column block and output of a tile: the columns that hold it
+	tmp        [36 * 16]float32
+}
+
+var (
+	winoMu   sync.Mutex
+	winoFree []*winoJob
+)
+
+func getWinoJob() *winoJob {
+	winoMu.Lock()
+	defer winoMu.Unlock()
+	if n := len(winoFree); n > 0 {
+		j := winoFree[n-1]
+		winoFree = winoFree[:n-1]
+		return j
+	}
+	return new(winoJob)
+}
+
+// transformFilters computes U = G g G^T of every phase filter, as one
+// product (G (x) G) [alpha^2, r^2] x taps [r^2, cout*4C], and packs each
+// point's [cout, 4C] matrix for the micro-kernel.
+func (j *winoJob) transformFilters() {
+	pl := &j.pl
+	g, r, cp, cout := pl.g, pl.r, pl.cp, pl.cout
+	n := cout * cp
+	j.taps = gemmGrow(j.taps, r*r*n)
+	j.ut = gemmGrow(j.ut, pl.xi*n)
+	j.kg = gemmGrow(j.kg, pl.xi*r*r)
+	for i := range pl.alpha {
+		for jj := range pl.alpha {
+			for a := range r {
+				for b := range r {
+					j.kg[(i*pl.alpha+jj)*r*r+a*r+b] = float32(pl.mat.g[i*r+a] * pl.mat.g[jj*r+b])
+				}
+			}
+		}
+	}
+	kk := g.KH
+	for co := range cout {
+		for c := range g.C {
+			src := j.w[(co*g.C+c)*kk*kk:]
+			for ph := range 4 {
+				pp, qq := ph>>1, ph&1
+				col := co*cp + 4*c + ph
+				for a := range r {
+					for b := range r {
+						var v float32
+						if y, x := 2*a+pp, 2*b+qq; y < kk && x < kk {
+							v = src[y*kk+x]
+						}
+						j.taps[(a*r+b)*n+col] = v
+					}
+				}
+			}
+		}
+	}
+	sgemm(defaultKernel, false, false, pl.xi, n, r*r, 1, j.kg, r*r, j.taps, n, 0, j.ut, n)
+	for len(j.pa) < pl.xi {
+		j.pa = append(j.pa, packedA{})
+	}
+	for xi := range pl.xi {
+		j.pa[xi].pack(defaultKernel, false, cout, cp, j.ut[xi*n:], cp)
+	}
+}
+
+// reserve sizes the scratch of participants [0, workers).
+func (j *winoJob) reserve(workers int) {
+	pl := &j.pl
+	for len(j.ws) < workers {
+		j.ws = append(j.ws, new(winoScratch))
+	}
+	for _, s := range j.ws[:workers] {
+		s.pad = gemmGrow(s.pad, pl.group*pl.hp*pl.wp)
+		clear(s.pad) // the padding is never written again in this call
+		s.v = gemmGrow(s.v, pl.xi*pl.cp*pl.ld)
+		s.m = gemmGrow(s.m, pl.xi*pl.cout*pl.ld)
+		if cap(s.gidx) < pl.ld {
+			s.gidx, s.oidx = make([]int32, pl.ld), make([]int32, pl.ld)
+			s.masks = make([]uint16, pl.blocks*16)
+		}
+		s.gidx, s.oidx, s.masks = s.gidx[:pl.ld], s.oidx[:pl.ld], s.masks[:pl.blocks*16]
+		s.ctx.prepare(&j.pa[0], pl.ld)
+	}
+}
+
+// runChunk convolves group number chunk of the batch.
+func (j *winoJob) runChunk(w, chunk int) {
+	pl, s := &j.pl, j.ws[w]
+	g := pl.g
+	n0 := chunk * pl.group
+	gn := min(pl.group, g.N-n0)
+	j.lanes(s, gn)
+	// The input transform, one channel of the group at a time.
+	hw := pl.hp * pl.wp
+	vStride := pl.cp * pl.ld
+	for c := range g.C {
+		for i := range gn {
+			src := j.x[((n0+i)*g.C+c)*pl.planeIn:]
+			dst := s.pad[i*hw+g.Pad*pl.wp+g.Pad:]
+			for y := range g.H {
+				copy(dst[y*pl.wp:y*pl.wp+g.W], src[y*g.W:(y+1)*g.W])
+			}
+		}
+		for ph := range 4 {
+			base := (ph>>1)*pl.wp + ph&1
+			for b := range pl.blocks {
+				winoIn(s.v[(4*c+ph)*pl.ld+16*b:], vStride, s.pad[base:], 2*pl.wp, s.gidx[16*b:16*b+16], pl.mat, &s.tmp)
+			}
+		}
+	}
+	// The products, one per transformed point.
+	for xi := range pl.xi {
+		sgemmPackedA(&s.ctx, &j.pa[xi], pl.ld, s.v[xi*vStride:], pl.ld, s.m[xi*pl.cout*pl.ld:], pl.ld)
+	}
+	// The output transform with the bias and the epilogue.
+	mStride := pl.cout * pl.ld
+	out := j.out[n0*pl.cout*pl.planeOut:]
+	var ep [4]float32
+	relu := false
+	for co := range pl.cout {
+		ep = [4]float32{0, 0, 1, 0}
+		if j.bias != nil {
+			ep[0] = j.bias[co]
+		}
+		if e := j.epi; e != nil {
+			ep[1], ep[2], ep[3], relu = e.Sub[co], e.Mul[co], e.Add[co], e.ReLU
+		}
+		for b := range pl.blocks {
+			winoOut(out[co*pl.planeOut:], s.oidx[16*b:16*b+16], s.masks[16*b:16*b+16], s.m[co*pl.ld+16*b:], mStride, pl.mat, g.OW, &ep, relu, &s.tmp)
+		}
+	}
+}
+
+// lanes fills s's per-column tables for a group of gn images: column j =
+// image*tiles + tile; columns past gn*tiles read offset 0 and are never
+// stored.
+func (j *winoJob) lanes(s *winoScratch, gn int) {
+	pl := &j.pl
+	g := pl.g
+	used := gn * pl.tiles
+	clear(s.masks)
+	for col := range pl.ld {
+		if col >= used {
+			s.gidx[col], s.oidx[col] = 0, 0
+			continue
+		}
+		i, t := col/pl.tiles, col%pl.tiles
+		ty, tx := t/pl.tx, t%pl.tx
+		s.gidx[col] = int32(i*pl.hp*pl.wp + 2*winoM*ty*pl.wp + 2*winoM*tx)
+		s.oidx[col] = int32(i*pl.cout*pl.planeOut + winoM*ty*g.OW + winoM*tx)
+		for oy := range winoM {
+			for ox := range winoM {
+				if winoM*ty+oy < g.OH && winoM*tx+ox < g.OW {
+					s.masks[(col/16)*16+oy*winoM+ox] |= 1 << (col % 16)
+				}
+			}
+		}
+	}
+}
+
+// winoInGo is the input transform of 16 columns (winoIn's contract) in Go.
+func winoInGo(dst []float32, dstStride int, src []float32, rowStep int, idx []int32, mat *winoMat, tmp *[36 * 16]float32) {
+	al := mat.alpha
+	var d [6]float32
+	for l := range 16 {
+		o := int(idx[l])
+		// Rows: tmp[a][i] = sum_b bt[i][b] d[a][b].
+		for a := range al {
+			for b := range al {
+				d[b] = src[o+a*rowStep+2*b]
+			}
+			for i := range al {
+				var s float32
+				for b := range al {
+					s += mat.bt[i*6+b] * d[b]
+				}
+				tmp[(a*6+i)*16+l] = s
+			}
+		}
+		for i := range al {
+			for jj := range al {
+				var s float32
+				for a := range al {
+					s += mat.bt[jj*6+a] * tmp[(a*6+i)*16+l]
+				}
+				dst[(jj*al+i)*dstStride+l] = s
+			}
+		}
+	}
+}
+
+// winoOutGo is the output transform of 16 columns (winoOut's contract) in
+// Go.
+func winoOutGo(dst []float32, idx []int32, masks []uint16, src []float32, srcStride int, mat *winoMat, ow int, ep *[4]float32, relu bool, tmp *[36 * 16]float32) {
+	al := mat.alpha
+	for l := range 16 {
+		for a := range al {
+			for jj := range winoM {
+				var s float32
+				for b := range al {
+					s += mat.at[jj*6+b] * src[(a*al+b)*srcStride+l]
+				}
+				tmp[(a*4+jj)*16+l] = s
+			}
+		}
+		for jj := range winoM {
+			for i := range winoM {
+				if masks[i*4+jj]&(1<<l) == 0 {
+					continue
+				}
+				var s float32
+				for a := range al {
+					s += mat.at[i*6+a] * tmp[(a*4+jj)*16+l]
+				}
+				s = ((s+ep[0])-ep[1])*ep[2] + ep[3]
+				if relu {
+					s = max(s, 0)
+				}
+				dst[int(idx[l])+i*ow+jj] = s
+			}
+		}
+	}
+}

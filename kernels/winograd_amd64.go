@@ -1,0 +1,49 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// winoInAVX512 is winoIn's transform of 16 columns in AVX-512: alpha
+// gathers a row of the patches, B^T applied to the rows into tmp, then to
+// the columns into dst.
+//
+//go:noescape
+func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, bt *float32, alpha int, tmp *float32)
+
+// winoOutAVX512 is winoOut's transform of 16 columns in AVX-512: A^T
+// applied to the rows of the transformed tiles into tmp, then to the
+// columns, the epilogue, and a masked scatter of each output.
+//
+//go:noescape
+func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
+
+// winoIn writes B^T d B for the 16 columns whose patches d start at
+// src[idx[l]] (rows rowStep apart, taps 2 apart: one phase of the padded
+// stride-2 input) to dst[xi*dstStride + l], xi = i*alpha + j over the
+// transformed tile. Every index read must lie in src.
+func winoIn(dst []float32, dstStride int, src []float32, rowStep int, idx []int32, mat *winoMat, tmp *[36 * 16]float32) {
+	if !elemAVX512 {
+		winoInGo(dst, dstStride, src, rowStep, idx, mat, tmp)
+		return
+	}
+	_ = dst[(mat.alpha*mat.alpha-1)*dstStride+15]
+	_ = idx[15]
+	winoInAVX512(&dst[0], dstStride, &src[0], rowStep, &idx[0], &mat.bt[0], mat.alpha, &tmp[0])
+}
+
+// winoOut writes the 4 x 4 outputs A^T m A of the 16 columns whose
+// transformed tiles are src[xi*srcStride + l], with bias ep[0] and the
+// epilogue ((v+ep[0])-ep[1])*ep[2]+ep[3] (then max(v, 0) when relu), to
+// dst[idx[l] + i*ow + j] for the outputs whose bit l is set in masks[i*4+j].
+func winoOut(dst []float32, idx []int32, masks []uint16, src []float32, srcStride int, mat *winoMat, ow int, ep *[4]float32, relu bool, tmp *[36 * 16]float32) {
+	if !elemAVX512 {
+		winoOutGo(dst, idx, masks, src, srcStride, mat, ow, ep, relu, tmp)
+		return
+	}
+	_ = src[(mat.alpha*mat.alpha-1)*srcStride+15]
+	_, _ = idx[15], masks[15]
+	r := 0
+	if relu {
+		r = 1
+	}
+	winoOutAVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, &mat.at[0], mat.alpha, ow, &ep[0], r, &tmp[0])
+}

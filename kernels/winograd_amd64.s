@@ -1,0 +1,222 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Winograd F(4, r) transforms for Conv2dWinograd (winograd.go), 16 columns
+// (tiles) a register. The matrices have 6 columns, zero-padded when alpha
+// is 5; the sixth input register is then zero, so every row is six
+// multiply-adds. These are not bit-identical to the Go versions (they fuse).
+
+// WINO_DOT6(R) sets Z20 to sum_k R[k] * Zk over k = 0..5, R the float32
+// coefficients of one matrix row.
+#define WINO_DOT6(R) \
+	VBROADCASTSS 0(R), Z21; \
+	VMULPS Z21, Z0, Z20; \
+	VBROADCASTSS 4(R), Z22; \
+	VFMADD231PS Z22, Z1, Z20; \
+	VBROADCASTSS 8(R), Z23; \
+	VFMADD231PS Z23, Z2, Z20; \
+	VBROADCASTSS 12(R), Z24; \
+	VFMADD231PS Z24, Z3, Z20; \
+	VBROADCASTSS 16(R), Z25; \
+	VFMADD231PS Z25, Z4, Z20; \
+	VBROADCASTSS 20(R), Z21; \
+	VFMADD231PS Z21, Z5, Z20
+
+// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, bt *float32, alpha int, tmp *float32)
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), DX
+	SHLQ $2, DX
+	MOVQ src+16(FP), SI
+	MOVQ rowStep+24(FP), R8
+	SHLQ $2, R8
+	MOVQ idx+32(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVQ bt+40(FP), R10
+	MOVQ alpha+48(FP), CX
+	MOVQ tmp+56(FP), R11
+	VPXORD Z5, Z5, Z5
+
+	// Rows: tmp[a*6+i] = sum_b bt[i][b] d[a][b], a, i < alpha.
+	XORQ R12, R12
+	MOVQ R11, R13
+
+winoInRow:
+	KXNORW K1, K1, K1
+	VGATHERDPS (SI)(Z31*4), K1, Z0
+	KXNORW K1, K1, K1
+	VGATHERDPS 8(SI)(Z31*4), K1, Z1
+	KXNORW K1, K1, K1
+	VGATHERDPS 16(SI)(Z31*4), K1, Z2
+	KXNORW K1, K1, K1
+	VGATHERDPS 24(SI)(Z31*4), K1, Z3
+	KXNORW K1, K1, K1
+	VGATHERDPS 32(SI)(Z31*4), K1, Z4
+	CMPQ CX, $6
+	JLT  winoInRowT0
+	KXNORW K1, K1, K1
+	VGATHERDPS 40(SI)(Z31*4), K1, Z5
+
+winoInRowT0:
+	MOVQ R10, R9
+	MOVQ R13, BX
+	MOVQ CX, R14
+
+winoInRowT:
+	WINO_DOT6(R9)
+	VMOVUPS Z20, (BX)
+	ADDQ    $24, R9
+	ADDQ    $64, BX
+	DECQ    R14
+	JNZ     winoInRowT
+	ADDQ    R8, SI
+	ADDQ    $384, R13
+	INCQ    R12
+	CMPQ    R12, CX
+	JLT     winoInRow
+
+	// Columns: dst[(j*alpha+i)*stride] = sum_a bt[j][a] tmp[a*6+i].
+	MOVQ  CX, R14
+	IMULQ DX, R14
+	XORQ  R12, R12
+	MOVQ  R11, R13
+
+winoInCol:
+	VMOVUPS 0(R13), Z0
+	VMOVUPS 384(R13), Z1
+	VMOVUPS 768(R13), Z2
+	VMOVUPS 1152(R13), Z3
+	VMOVUPS 1536(R13), Z4
+	VPXORD  Z5, Z5, Z5
+	CMPQ    CX, $6
+	JLT     winoInColT0
+	VMOVUPS 1920(R13), Z5
+
+winoInColT0:
+	MOVQ R10, R9
+	MOVQ DI, BX
+	MOVQ CX, AX
+
+winoInColT:
+	WINO_DOT6(R9)
+	VMOVUPS Z20, (BX)
+	ADDQ    $24, R9
+	ADDQ    R14, BX
+	DECQ    AX
+	JNZ     winoInColT
+	ADDQ    DX, DI
+	ADDQ    $64, R13
+	INCQ    R12
+	CMPQ    R12, CX
+	JLT     winoInCol
+	VZEROUPPER
+	RET
+
+// func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
+TEXT ·winoOutAVX512(SB), NOSPLIT, $0-88
+	MOVQ      dst+0(FP), DI
+	MOVQ      idx+8(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVQ      masks+16(FP), DX
+	MOVQ      src+24(FP), SI
+	MOVQ      srcStride+32(FP), R8
+	SHLQ      $2, R8
+	MOVQ      at+40(FP), R10
+	MOVQ      alpha+48(FP), CX
+	MOVQ      ow+56(FP), R12
+	SHLQ      $2, R12
+	MOVQ      ep+64(FP), AX
+	VBROADCASTSS 0(AX), Z27
+	VBROADCASTSS 4(AX), Z28
+	VBROADCASTSS 8(AX), Z29
+	VBROADCASTSS 12(AX), Z30
+	MOVL      $0xff800000, AX // -Inf: max(v, -Inf) is v
+	MOVQ      relu+72(FP), BX
+	TESTQ     BX, BX
+	JZ        winoOutNoReLU
+	XORL      AX, AX
+
+winoOutNoReLU:
+	VPBROADCASTD AX, Z26
+	MOVQ      tmp+80(FP), R11
+
+	// Rows: tmp[a*4+j] = sum_b at[j][b] m[a*alpha+b], a < alpha, j < 4.
+	XORQ R13, R13
+	MOVQ SI, BX
+	MOVQ R11, R14
+
+winoOutRow:
+	VMOVUPS (BX), Z0
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z1
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z2
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z3
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z4
+	ADDQ    R8, BX
+	VPXORD  Z5, Z5, Z5
+	CMPQ    CX, $6
+	JLT     winoOutRowT
+	VMOVUPS (BX), Z5
+	ADDQ    R8, BX
+
+winoOutRowT:
+	MOVQ R10, R9
+	MOVQ $4, AX
+
+winoOutRowJ:
+	WINO_DOT6(R9)
+	VMOVUPS Z20, (R14)
+	ADDQ    $24, R9
+	ADDQ    $64, R14
+	DECQ    AX
+	JNZ     winoOutRowJ
+	INCQ    R13
+	CMPQ    R13, CX
+	JLT     winoOutRow
+
+	// Columns: out[i][j] = sum_a at[i][a] tmp[a*4+j], the epilogue, a
+	// masked scatter to dst + (i*ow + j) + idx.
+	XORQ R13, R13
+	MOVQ R11, BX
+
+winoOutCol:
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 256(BX), Z1
+	VMOVUPS 512(BX), Z2
+	VMOVUPS 768(BX), Z3
+	VMOVUPS 1024(BX), Z4
+	VPXORD  Z5, Z5, Z5
+	CMPQ    CX, $6
+	JLT     winoOutColT
+	VMOVUPS 1280(BX), Z5
+
+winoOutColT:
+	MOVQ R10, R9
+	LEAQ (DI)(R13*4), R14
+	LEAQ (DX)(R13*2), AX
+	MOVQ $4, SI
+
+winoOutColI:
+	WINO_DOT6(R9)
+	VADDPS Z27, Z20, Z20
+	VSUBPS Z28, Z20, Z20
+	VMULPS Z29, Z20, Z20
+	VADDPS Z30, Z20, Z20
+	VMAXPS Z20, Z26, Z20
+	KMOVW  (AX), K1
+	VSCATTERDPS Z20, K1, (R14)(Z31*4)
+	ADDQ   $24, R9
+	ADDQ   R12, R14
+	ADDQ   $8, AX
+	DECQ   SI
+	JNZ    winoOutColI
+	ADDQ   $64, BX
+	INCQ   R13
+	CMPQ   R13, $4
+	JLT    winoOutCol
+	VZEROUPPER
+	RET

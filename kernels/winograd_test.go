@@ -1,0 +1,217 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestWinoMatrices checks F(4, r)'s matrices on the identity they exist
+// for: A^T [(G g) . (B^T d)] is the correlation y_i = sum_k g_k d_{i+k},
+// in float64, for random g and d.
+func TestWinoMatrices(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, rr := range []int{2, 3} {
+		m := winoMats[rr]
+		al := m.alpha
+		for range 20 {
+			g := make([]float64, rr)
+			d := make([]float64, al)
+			for i := range g {
+				g[i] = r.Float64()*2 - 1
+			}
+			for i := range d {
+				d[i] = r.Float64()*2 - 1
+			}
+			prod := make([]float64, al)
+			for j := range al {
+				var gg, dd float64
+				for k := range rr {
+					gg += m.g[j*rr+k] * g[k]
+				}
+				for k := range al {
+					dd += float64(m.bt[j*6+k]) * d[k]
+				}
+				prod[j] = gg * dd
+			}
+			for i := range winoM {
+				var y, want float64
+				for j := range al {
+					y += float64(m.at[i*6+j]) * prod[j]
+				}
+				for k := range rr {
+					want += g[k] * d[i+k]
+				}
+				if math.Abs(y-want) > 1e-12 {
+					t.Fatalf("F(4,%d): output %d = %v, want %v", rr, i, y, want)
+				}
+			}
+		}
+		for i := range 6 {
+			for j := al; j < 6; j++ {
+				if m.bt[i*6+j] != 0 || (i < winoM && m.at[i*6+j] != 0) || (i >= al && m.bt[i*6+j%6] != 0) {
+					t.Fatalf("F(4,%d): padding not zero", rr)
+				}
+			}
+		}
+	}
+}
+
+// convRef64 is the definition of Conv2d with the bias and the epilogue, in
+// float64; it also returns, per output, the sum of |w x| of its terms
+// (the scale of its rounding error).
+func convRef64(g ConvGeom, cout int, w, bias, x []float32, epi *ConvEpilogue) (out, scale []float64) {
+	out = make([]float64, g.N*cout*g.OH*g.OW)
+	scale = make([]float64, len(out))
+	for n := range g.N {
+		for co := range cout {
+			for oy := range g.OH {
+				for ox := range g.OW {
+					var s, a float64
+					for c := range g.C {
+						for i := range g.KH {
+							for j := range g.KW {
+								y, xx := oy*g.Stride-g.Pad+i, ox*g.Stride-g.Pad+j
+								if y < 0 || y >= g.H || xx < 0 || xx >= g.W {
+									continue
+								}
+								p := float64(w[((co*g.C+c)*g.KH+i)*g.KW+j]) * float64(x[((n*g.C+c)*g.H+y)*g.W+xx])
+								s += p
+								a += math.Abs(p)
+							}
+						}
+					}
+					if bias != nil {
+						s += float64(bias[co])
+					}
+					if epi != nil {
+						s = (s-float64(epi.Sub[co]))*float64(epi.Mul[co]) + float64(epi.Add[co])
+						a *= math.Abs(float64(epi.Mul[co]))
+						if epi.ReLU {
+							s = max(s, 0)
+						}
+					}
+					o := ((n*cout+co)*g.OH+oy)*g.OW + ox
+					out[o], scale[o] = s, a+1e-3
+				}
+			}
+		}
+	}
+	return out, scale
+}
+
+// TestConv2dWinograd compares Conv2dWinograd (the assembly transforms
+// where the CPU has AVX-512, and the Go ones) with the float64 definition
+// on odd geometries: windows of 3 to 6, odd and unequal sides, batches
+// that leave a partial last group, with and without bias and epilogue. The
+// error allowed, 2e-5 of the sum of the terms' magnitudes, is about 30
+// times float32's rounding unit; an off-by-one tap or a wrong transform
+// entry is off by the size of a term.
+func TestConv2dWinograd(t *testing.T) {
+	cases := []struct {
+		n, c, h, w, k, pad, cout int
+		bias, epi, relu          bool
+	}{
+		{3, 64, 14, 14, 5, 2, 128, false, true, true},  // basic28x28's second convolution
+		{5, 64, 16, 16, 4, 1, 128, true, true, true},   // basic32x32's second
+		{33, 128, 8, 8, 4, 1, 256, false, true, false}, // basic32x32's third, two groups
+		{7, 19, 13, 11, 3, 1, 17, true, false, false},
+		{2, 16, 21, 9, 6, 2, 33, true, true, true},
+		{11, 17, 10, 15, 5, 0, 16, false, false, false},
+		{1, 16, 5, 5, 4, 3, 16, true, true, true},
+	}
+	saved := elemAVX512
+	defer func() { elemAVX512 = saved }()
+	for _, asm := range []bool{true, false} {
+		if asm && !saved {
+			continue
+		}
+		elemAVX512 = asm
+		for _, tc := range cases {
+			name := fmt.Sprintf("asm=%v/n%d_c%d_%dx%d_k%d_p%d_co%d", asm, tc.n, tc.c, tc.h, tc.w, tc.k, tc.pad, tc.cout)
+			t.Run(name, func(t *testing.T) {
+				g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.k, tc.k, 2, tc.pad)
+				if !winoShapeOK(g, tc.cout) {
+					t.Fatalf("geometry %+v refused", g)
+				}
+				r := rand.New(rand.NewPCG(uint64(tc.c), uint64(tc.h)))
+				x, w := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*g.ColRows())
+				var bias []float32
+				if tc.bias {
+					bias = randWin(r, tc.cout)
+				}
+				var epi *ConvEpilogue
+				if tc.epi {
+					epi = &ConvEpilogue{Sub: randWin(r, tc.cout), Mul: randWin(r, tc.cout), Add: randWin(r, tc.cout), ReLU: tc.relu}
+				}
+				want, scale := convRef64(g, tc.cout, w, bias, x, epi)
+				out := make([]float32, len(want)+5)
+				for i := range out {
+					out[i] = float32(math.NaN())
+				}
+				Conv2dWinograd(g, tc.cout, w, bias, x, out[:len(want)], epi)
+				worst := 0.0
+				for i, v := range want {
+					d := math.Abs(float64(out[i]) - v)
+					if !(d <= 2e-5*scale[i]) {
+						t.Fatalf("output %d = %v, want %v (error %.3g of scale %.3g)", i, out[i], v, d/scale[i], scale[i])
+					}
+					worst = max(worst, d/scale[i])
+				}
+				t.Logf("largest error: %.3g of the terms' magnitudes", worst)
+				for i := len(want); i < len(out); i++ {
+					if !math.IsNaN(float64(out[i])) {
+						t.Fatalf("wrote past the output, at %d", i)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestConv2dWinogradNaN: a NaN input reaches the outputs it feeds, with and
+// without ReLU (max(NaN, 0) is NaN in Go, and in the assembly epilogue).
+func TestConv2dWinogradNaN(t *testing.T) {
+	g := NewConvGeom(2, 16, 8, 8, 4, 4, 2, 1)
+	r := rand.New(rand.NewPCG(5, 6))
+	x, w := randWin(r, g.N*g.C*g.H*g.W), randWin(r, 16*g.ColRows())
+	x[3*8+3] = float32(math.NaN()) // image 0, channel 0
+	for _, relu := range []bool{false, true} {
+		epi := &ConvEpilogue{Sub: make([]float32, 16), Mul: make([]float32, 16), Add: make([]float32, 16), ReLU: relu}
+		for i := range epi.Mul {
+			epi.Mul[i] = 1
+		}
+		out := make([]float32, g.N*16*g.OH*g.OW)
+		Conv2dWinograd(g, 16, w, nil, x, out, epi)
+		if !math.IsNaN(float64(out[1*g.OW+1])) {
+			t.Errorf("relu=%v: the output over the NaN input is %v", relu, out[1*g.OW+1])
+		}
+		if v := out[16*g.OH*g.OW]; math.IsNaN(float64(v)) {
+			t.Errorf("relu=%v: the second image's first output is NaN", relu)
+		}
+	}
+}
+
+// TestConv2dWinogradRefuses: geometries it does not handle panic with the
+// geometry in the message, and CanWinograd says no to them.
+func TestConv2dWinogradRefuses(t *testing.T) {
+	for _, g := range []ConvGeom{
+		NewConvGeom(1, 16, 8, 8, 3, 3, 1, 1), // stride 1
+		NewConvGeom(1, 8, 8, 8, 4, 4, 2, 1),  // too few channels
+		NewConvGeom(1, 16, 8, 8, 7, 7, 2, 3), // window 7
+		NewConvGeom(1, 16, 8, 8, 3, 4, 2, 1), // not square
+	} {
+		if CanWinograd(g, 32) {
+			t.Errorf("CanWinograd(%+v) = true", g)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Conv2dWinograd(%+v) did not panic", g)
+				}
+			}()
+			Conv2dWinograd(g, 32, make([]float32, 32*g.ColRows()), nil, make([]float32, g.N*g.C*g.H*g.W), make([]float32, g.N*32*g.OH*g.OW), nil)
+		}()
+	}
+}
