@@ -1,8 +1,10 @@
 package kernels
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
+	"unsafe"
 )
 
 // Winograd convolution for inference (decision #51).
@@ -189,7 +191,7 @@ func Conv2dWinograd(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEp
 	workers := min(Workers(), pl.groups)
 	j.reserve(workers)
 	parallelRun(j, pl.groups, workers)
-	j.w, j.bias, j.x, j.out, j.epi = nil, nil, nil, nil, nil
+	j.w, j.bias, j.x, j.out, j.epi, j.pa = nil, nil, nil, nil, nil, nil
 	winoMu.Lock()
 	winoFree = append(winoFree, j)
 	winoMu.Unlock()
@@ -204,8 +206,27 @@ type winoJob struct {
 	epi      *ConvEpilogue
 	taps, ut []float32 // the phase filters [r*r][cout*4C] and their transforms [alpha^2][cout][4C]
 	kg       []float32 // G (x) G, [alpha^2][r*r]
-	pa       []packedA // per transformed point
+	pa       []packedA // the call's transformed filters, per transformed point: one of filters' entries
+	filters  [winoCached]winoFilters
+	next     int // the entry of filters to replace next
 	ws       []*winoScratch
+}
+
+// winoCached is how many filter banks a job keeps transformed: an
+// encoder's stride-2 convolutions (two for basic32x32) find theirs at every
+// batch.
+const winoCached = 4
+
+// winoFilters is one filter bank transformed and packed, with a copy of
+// the filters it came from: a call with the same slice and the same bits
+// reuses it, so that inference over many batches transforms each bank
+// once, and a bank changed in place (a training step between two
+// evaluations) is transformed again.
+type winoFilters struct {
+	ptr        *float32
+	cout, c, k int
+	w          []float32
+	pa         []packedA
 }
 
 // winoScratch is one participant's buffers.
@@ -234,10 +255,43 @@ func getWinoJob() *winoJob {
 	return new(winoJob)
 }
 
-// transformFilters computes U = G g G^T of every phase filter, as one
-// product (G (x) G) [alpha^2, r^2] x taps [r^2, cout*4C], and packs each
-// point's [cout, 4C] matrix for the micro-kernel.
+// transformFilters sets j.pa to the packed transforms of the call's
+// filters: a cached entry's when its copy holds the same bits, else
+// computed into the least recently filled entry.
 func (j *winoJob) transformFilters() {
+	pl := &j.pl
+	n := pl.cout * pl.g.ColRows()
+	w := j.w[:n]
+	for i := range j.filters {
+		f := &j.filters[i]
+		if f.ptr == &w[0] && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && equalBits(f.w, w) {
+			j.pa = f.pa
+			return
+		}
+	}
+	f := &j.filters[j.next]
+	j.next = (j.next + 1) % winoCached
+	f.ptr, f.cout, f.c, f.k = nil, pl.cout, pl.g.C, pl.g.KH
+	f.w = append(f.w[:0], w...)
+	for len(f.pa) < pl.xi {
+		f.pa = append(f.pa, packedA{})
+	}
+	f.pa = f.pa[:pl.xi]
+	j.computeFilters(f.pa)
+	f.ptr = &w[0]
+	j.pa = f.pa
+}
+
+// equalBits reports whether a and b hold the same float32 bit patterns.
+func equalBits(a, b []float32) bool {
+	return len(a) == len(b) && (len(a) == 0 ||
+		bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b))))
+}
+
+// computeFilters computes U = G g G^T of every phase filter, as one product
+// (G (x) G) [alpha^2, r^2] x taps [r^2, cout*4C], and packs each point's
+// [cout, 4C] matrix into pa for the micro-kernel.
+func (j *winoJob) computeFilters(pa []packedA) {
 	pl := &j.pl
 	g, r, cp, cout := pl.g, pl.r, pl.cp, pl.cout
 	n := cout * cp
@@ -273,11 +327,8 @@ func (j *winoJob) transformFilters() {
 		}
 	}
 	sgemm(defaultKernel, false, false, pl.xi, n, r*r, 1, j.kg, r*r, j.taps, n, 0, j.ut, n)
-	for len(j.pa) < pl.xi {
-		j.pa = append(j.pa, packedA{})
-	}
 	for xi := range pl.xi {
-		j.pa[xi].pack(defaultKernel, false, cout, cp, j.ut[xi*n:], cp)
+		pa[xi].pack(defaultKernel, false, cout, cp, j.ut[xi*n:], cp)
 	}
 }
 

@@ -215,3 +215,41 @@ func TestConv2dWinogradRefuses(t *testing.T) {
 		}()
 	}
 }
+
+// TestConv2dWinogradFilterCache: transformed filters are reused only for
+// the same bits. Filters changed in place (one value, in its last bit too),
+// or a second bank alternating with the first, give the outputs a fresh
+// call computes.
+func TestConv2dWinogradFilterCache(t *testing.T) {
+	g := NewConvGeom(2, 16, 8, 8, 4, 4, 2, 1)
+	r := rand.New(rand.NewPCG(7, 8))
+	x := randWin(r, g.N*g.C*g.H*g.W)
+	w1, w2 := randWin(r, 24*g.ColRows()), randWin(r, 24*g.ColRows())
+	n := g.N * 24 * g.OH * g.OW
+	run := func(w []float32) []float32 {
+		out := make([]float32, n)
+		Conv2dWinograd(g, 24, w, nil, x, out, nil)
+		return out
+	}
+	fresh := func(w []float32) []float32 {
+		c := append([]float32(nil), w...) // a new slice: never a cache hit
+		return run(c)
+	}
+	check := func(what string, got, want []float32) {
+		t.Helper()
+		if !equalBits(got, want) {
+			t.Fatalf("%s: the outputs differ from a fresh transform's", what)
+		}
+	}
+	check("first call", run(w1), fresh(w1))
+	check("second bank", run(w2), fresh(w2))
+	check("first bank again", run(w1), fresh(w1))
+	w1[5] += 0.5
+	check("changed in place", run(w1), fresh(w1))
+	w1[17] = math.Float32frombits(math.Float32bits(w1[17]) ^ 1)
+	check("last bit changed", run(w1), fresh(w1))
+	for range winoCached + 1 { // more banks than the cache holds
+		check("evicting", run(w2), fresh(w2))
+		check("evicting", run(w1), fresh(w1))
+	}
+}
