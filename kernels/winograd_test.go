@@ -217,9 +217,9 @@ func TestConv2dWinogradRefuses(t *testing.T) {
 }
 
 // TestConv2dWinogradFilterCache: transformed filters are reused only for
-// the same bits. Filters changed in place (one value, in its last bit too),
-// or a second bank alternating with the first, give the outputs a fresh
-// call computes.
+// the same bits. Filters changed in place (one value by 0.5, another by one
+// mantissa bit, 2^-13 of it), and a second bank alternating with the
+// first, give the outputs that a transform from scratch gives.
 func TestConv2dWinogradFilterCache(t *testing.T) {
 	g := NewConvGeom(2, 16, 8, 8, 4, 4, 2, 1)
 	r := rand.New(rand.NewPCG(7, 8))
@@ -231,9 +231,16 @@ func TestConv2dWinogradFilterCache(t *testing.T) {
 		Conv2dWinograd(g, 24, w, nil, x, out, nil)
 		return out
 	}
-	fresh := func(w []float32) []float32 {
-		c := append([]float32(nil), w...) // a new slice: never a cache hit
-		return run(c)
+	// The references first, each from a new slice (never a cache hit).
+	w1b, w1c := append([]float32(nil), w1...), append([]float32(nil), w1...)
+	w1b[5] += 0.5
+	w1c[5] += 0.5
+	w1c[17] = math.Float32frombits(math.Float32bits(w1c[17]) ^ 1<<10)
+	want1 := run(append([]float32(nil), w1...))
+	want2 := run(append([]float32(nil), w2...))
+	want1b, want1c := run(w1b), run(w1c)
+	if equalBits(want1b, want1c) {
+		t.Fatal("a changed mantissa bit does not change the outputs: the test cannot see a stale cache")
 	}
 	check := func(what string, got, want []float32) {
 		t.Helper()
@@ -241,15 +248,11 @@ func TestConv2dWinogradFilterCache(t *testing.T) {
 			t.Fatalf("%s: the outputs differ from a fresh transform's", what)
 		}
 	}
-	check("first call", run(w1), fresh(w1))
-	check("second bank", run(w2), fresh(w2))
-	check("first bank again", run(w1), fresh(w1))
+	check("first call", run(w1), want1)
+	check("second bank", run(w2), want2)
+	check("first bank again", run(w1), want1)
 	w1[5] += 0.5
-	check("changed in place", run(w1), fresh(w1))
-	w1[17] = math.Float32frombits(math.Float32bits(w1[17]) ^ 1)
-	check("last bit changed", run(w1), fresh(w1))
-	for range winoCached + 1 { // more banks than the cache holds
-		check("evicting", run(w2), fresh(w2))
-		check("evicting", run(w1), fresh(w1))
-	}
+	check("changed in place", run(w1), want1b)
+	w1[17] = math.Float32frombits(math.Float32bits(w1[17]) ^ 1<<10)
+	check("one bit changed", run(w1), want1c)
 }
