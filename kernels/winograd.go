@@ -135,8 +135,7 @@ type winoPlan struct {
 	mat               *winoMat
 	alpha, r, xi      int // transformed tile side, sub-window side, alpha^2
 	cp                int // input channels of the stride-1 convolution, 4C
-	tx, tiles         int // tiles per image row, per image
-	hp, wp            int // the padded plane, in the stride-2 input's units
+	tx, tiles        int // tiles per image row, per image
 	group, groups     int // images per group, groups
 	ld                int // columns of the products (tiles of a group, rounded to 16)
 	blocks            int // ld / 16
@@ -149,10 +148,6 @@ func newWinoPlan(g ConvGeom, cout int) winoPlan {
 	ty, tx := gemmCeilDiv(g.OH, winoM), gemmCeilDiv(g.OW, winoM)
 	pl := winoPlan{g: g, cout: cout, mat: mat, alpha: mat.alpha, r: r, xi: mat.alpha * mat.alpha,
 		cp: 4 * g.C, tx: tx, tiles: ty * tx}
-	// Tile (ty, tx) reads phase rows 4ty .. 4ty+alpha-1, padded rows up to
-	// 2(4ty+alpha-1)+1.
-	pl.hp = max(2*(winoM*ty+pl.alpha-winoM), g.Pad+g.H)
-	pl.wp = max(2*(winoM*tx+pl.alpha-winoM), g.Pad+g.W)
 	pl.group = max(1, min(g.N, gemmCeilDiv(winoCols, pl.tiles)))
 	pl.groups = gemmCeilDiv(g.N, pl.group)
 	pl.ld = gemmRoundUp(pl.group*pl.tiles, 16)
@@ -232,10 +227,13 @@ type winoFilters struct {
 // winoScratch is one participant's buffers.
 type winoScratch struct {
 	ctx        gemmCtx
-	pad        []float32 // one channel of the group's images, padded: [group][hp][wp]
 	v, m       []float32 // transformed input [alpha^2][4C][ld] and products [alpha^2][cout][ld]
-	gidx, oidx []int32   // per column: the tile's offset in pad and in the group's output
+	gidx, oidx []int32   // per column: the tile's offset in the group's input (can be negative) and output
 	masks      []uint16  // per 16-column block and output of a tile: the columns that hold it
+	// inMasks holds, per 16-column block and phase, the columns whose
+	// patch row a (inMasks[..][a]) and column b (inMasks[..][6+b]) fall
+	// inside the image: the padding is read as zeros, never from memory.
+	inMasks []uint16
 	tmp        [36 * 16]float32
 }
 
@@ -339,15 +337,14 @@ func (j *winoJob) reserve(workers int) {
 		j.ws = append(j.ws, new(winoScratch))
 	}
 	for _, s := range j.ws[:workers] {
-		s.pad = gemmGrow(s.pad, pl.group*pl.hp*pl.wp)
-		clear(s.pad) // the padding is never written again in this call
 		s.v = gemmGrow(s.v, pl.xi*pl.cp*pl.ld)
 		s.m = gemmGrow(s.m, pl.xi*pl.cout*pl.ld)
 		if cap(s.gidx) < pl.ld {
 			s.gidx, s.oidx = make([]int32, pl.ld), make([]int32, pl.ld)
-			s.masks = make([]uint16, pl.blocks*16)
+			s.masks, s.inMasks = make([]uint16, pl.blocks*16), make([]uint16, pl.blocks*4*12)
 		}
-		s.gidx, s.oidx, s.masks = s.gidx[:pl.ld], s.oidx[:pl.ld], s.masks[:pl.blocks*16]
+		s.gidx, s.oidx = s.gidx[:pl.ld], s.oidx[:pl.ld]
+		s.masks, s.inMasks = s.masks[:pl.blocks*16], s.inMasks[:pl.blocks*4*12]
 		s.ctx.prepare(&j.pa[0], pl.ld)
 	}
 }
@@ -359,21 +356,14 @@ func (j *winoJob) runChunk(w, chunk int) {
 	n0 := chunk * pl.group
 	gn := min(pl.group, g.N-n0)
 	j.lanes(s, gn)
-	// The input transform, one channel of the group at a time.
-	hw := pl.hp * pl.wp
+	// The input transform, read from the images in place.
 	vStride := pl.cp * pl.ld
 	for c := range g.C {
-		for i := range gn {
-			src := j.x[((n0+i)*g.C+c)*pl.planeIn:]
-			dst := s.pad[i*hw+g.Pad*pl.wp+g.Pad:]
-			for y := range g.H {
-				copy(dst[y*pl.wp:y*pl.wp+g.W], src[y*g.W:(y+1)*g.W])
-			}
-		}
 		for ph := range 4 {
-			base := (ph>>1)*pl.wp + ph&1
+			base := (n0*g.C+c)*pl.planeIn + (ph>>1)*g.W + ph&1
 			for b := range pl.blocks {
-				winoIn(s.v[(4*c+ph)*pl.ld+16*b:], vStride, s.pad[base:], 2*pl.wp, s.gidx[16*b:16*b+16], pl.mat, &s.tmp)
+				m := s.inMasks[(b*4+ph)*12:]
+				winoIn(s.v[(4*c+ph)*pl.ld+16*b:], vStride, j.x, base, 2*g.W, s.gidx[16*b:16*b+16], m[:6], m[6:12], pl.mat, &s.tmp)
 			}
 		}
 	}
@@ -401,13 +391,14 @@ func (j *winoJob) runChunk(w, chunk int) {
 }
 
 // lanes fills s's per-column tables for a group of gn images: column j =
-// image*tiles + tile; columns past gn*tiles read offset 0 and are never
+// image*tiles + tile; columns past gn*tiles read nothing and are never
 // stored.
 func (j *winoJob) lanes(s *winoScratch, gn int) {
 	pl := &j.pl
 	g := pl.g
 	used := gn * pl.tiles
 	clear(s.masks)
+	clear(s.inMasks)
 	for col := range pl.ld {
 		if col >= used {
 			s.gidx[col], s.oidx[col] = 0, 0
@@ -415,8 +406,23 @@ func (j *winoJob) lanes(s *winoScratch, gn int) {
 		}
 		i, t := col/pl.tiles, col%pl.tiles
 		ty, tx := t/pl.tx, t%pl.tx
-		s.gidx[col] = int32(i*pl.hp*pl.wp + 2*winoM*ty*pl.wp + 2*winoM*tx)
+		// Patch element (a, b) of phase (p, q) is the input at row
+		// 2(4ty+a)+p-Pad, column 2(4tx+b)+q-Pad.
+		y0, x0 := 2*winoM*ty-g.Pad, 2*winoM*tx-g.Pad
+		s.gidx[col] = int32(i*g.C*pl.planeIn + y0*g.W + x0)
 		s.oidx[col] = int32(i*pl.cout*pl.planeOut + winoM*ty*g.OW + winoM*tx)
+		bit := uint16(1) << (col % 16)
+		for ph := range 4 {
+			m := s.inMasks[((col/16)*4+ph)*12:]
+			for a := range pl.alpha {
+				if y := y0 + 2*a + ph>>1; y >= 0 && y < g.H {
+					m[a] |= bit
+				}
+				if x := x0 + 2*a + ph&1; x >= 0 && x < g.W {
+					m[6+a] |= bit
+				}
+			}
+		}
 		for oy := range winoM {
 			for ox := range winoM {
 				if winoM*ty+oy < g.OH && winoM*tx+ox < g.OW {
@@ -428,15 +434,18 @@ func (j *winoJob) lanes(s *winoScratch, gn int) {
 }
 
 // winoInGo is the input transform of 16 columns (winoIn's contract) in Go.
-func winoInGo(dst []float32, dstStride int, src []float32, rowStep int, idx []int32, mat *winoMat, tmp *[36 * 16]float32) {
+func winoInGo(dst []float32, dstStride int, x []float32, base, rowStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
 	al := mat.alpha
 	var d [6]float32
 	for l := range 16 {
-		o := int(idx[l])
+		o := base + int(idx[l])
 		// Rows: tmp[a][i] = sum_b bt[i][b] d[a][b].
 		for a := range al {
 			for b := range al {
-				d[b] = src[o+a*rowStep+2*b]
+				d[b] = 0
+				if (rowMask[a]&colMask[b])&(1<<l) != 0 {
+					d[b] = x[o+a*rowStep+2*b]
+				}
 			}
 			for i := range al {
 				var s float32

@@ -7,7 +7,7 @@ package kernels
 // the columns into dst.
 //
 //go:noescape
-func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, bt *float32, alpha int, tmp *float32)
+func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
 
 // winoOutAVX512 is winoOut's transform of 16 columns in AVX-512: A^T
 // applied to the rows of the transformed tiles into tmp, then to the
@@ -17,17 +17,22 @@ func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *i
 func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
 
 // winoIn writes B^T d B for the 16 columns whose patches d start at
-// src[idx[l]] (rows rowStep apart, taps 2 apart: one phase of the padded
+// x[base+idx[l]] (rows rowStep apart, taps 2 apart: one phase of a
 // stride-2 input) to dst[xi*dstStride + l], xi = i*alpha + j over the
-// transformed tile. Every index read must lie in src.
-func winoIn(dst []float32, dstStride int, src []float32, rowStep int, idx []int32, mat *winoMat, tmp *[36 * 16]float32) {
+// transformed tile. Tap (a, b) of column l is read when bit l of
+// rowMask[a] & colMask[b] is set, and is zero otherwise: every tap read
+// must lie in x. colMask must follow rowMask[:6] in memory.
+func winoIn(dst []float32, dstStride int, x []float32, base, rowStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
 	if !elemAVX512 {
-		winoInGo(dst, dstStride, src, rowStep, idx, mat, tmp)
+		winoInGo(dst, dstStride, x, base, rowStep, idx, rowMask, colMask, mat, tmp)
 		return
 	}
 	_ = dst[(mat.alpha*mat.alpha-1)*dstStride+15]
-	_ = idx[15]
-	winoInAVX512(&dst[0], dstStride, &src[0], rowStep, &idx[0], &mat.bt[0], mat.alpha, &tmp[0])
+	_, _, _ = idx[15], rowMask[5], colMask[5]
+	if &colMask[0] != &rowMask[:7][6] {
+		panic("kernels: winoIn: colMask must follow rowMask[:6]")
+	}
+	winoInAVX512(&dst[0], dstStride, &x[base], rowStep, &idx[0], &rowMask[0], &mat.bt[0], mat.alpha, &tmp[0])
 }
 
 // winoOut writes the 4 x 4 outputs A^T m A of the 16 columns whose

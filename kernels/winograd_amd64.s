@@ -23,8 +23,17 @@
 	VBROADCASTSS 20(R), Z21; \
 	VFMADD231PS Z21, Z5, Z20
 
-// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, bt *float32, alpha int, tmp *float32)
-TEXT ·winoInAVX512(SB), NOSPLIT, $0-64
+// WINO_GATHER(b, Z) sets Z to tap b of the patches' current row: zero,
+// then a gather masked to the columns whose row (K2) and tap column
+// (colMask[b], at 12+2b(AX)) lie in the image.
+#define WINO_GATHER(b, Z) \
+	KMOVW (12+2*b)(AX), K1; \
+	KANDW K2, K1, K1; \
+	VPXORD Z, Z, Z; \
+	VGATHERDPS (8*b)(SI)(Z31*4), K1, Z
+
+// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), DX
 	SHLQ $2, DX
@@ -33,9 +42,10 @@ TEXT ·winoInAVX512(SB), NOSPLIT, $0-64
 	SHLQ $2, R8
 	MOVQ idx+32(FP), AX
 	VMOVDQU32 (AX), Z31
-	MOVQ bt+40(FP), R10
-	MOVQ alpha+48(FP), CX
-	MOVQ tmp+56(FP), R11
+	MOVQ masks+40(FP), AX
+	MOVQ bt+48(FP), R10
+	MOVQ alpha+56(FP), CX
+	MOVQ tmp+64(FP), R11
 	VPXORD Z5, Z5, Z5
 
 	// Rows: tmp[a*6+i] = sum_b bt[i][b] d[a][b], a, i < alpha.
@@ -43,20 +53,15 @@ TEXT ·winoInAVX512(SB), NOSPLIT, $0-64
 	MOVQ R11, R13
 
 winoInRow:
-	KXNORW K1, K1, K1
-	VGATHERDPS (SI)(Z31*4), K1, Z0
-	KXNORW K1, K1, K1
-	VGATHERDPS 8(SI)(Z31*4), K1, Z1
-	KXNORW K1, K1, K1
-	VGATHERDPS 16(SI)(Z31*4), K1, Z2
-	KXNORW K1, K1, K1
-	VGATHERDPS 24(SI)(Z31*4), K1, Z3
-	KXNORW K1, K1, K1
-	VGATHERDPS 32(SI)(Z31*4), K1, Z4
+	KMOVW (AX)(R12*2), K2
+	WINO_GATHER(0, Z0)
+	WINO_GATHER(1, Z1)
+	WINO_GATHER(2, Z2)
+	WINO_GATHER(3, Z3)
+	WINO_GATHER(4, Z4)
 	CMPQ CX, $6
 	JLT  winoInRowT0
-	KXNORW K1, K1, K1
-	VGATHERDPS 40(SI)(Z31*4), K1, Z5
+	WINO_GATHER(5, Z5)
 
 winoInRowT0:
 	MOVQ R10, R9

@@ -3,9 +3,9 @@
 package kernels
 
 // winoIn writes B^T d B for the 16 columns whose patches d start at
-// src[idx[l]] to dst[xi*dstStride + l] (see the amd64 version).
-func winoIn(dst []float32, dstStride int, src []float32, rowStep int, idx []int32, mat *winoMat, tmp *[36 * 16]float32) {
-	winoInGo(dst, dstStride, src, rowStep, idx, mat, tmp)
+// x[base+idx[l]] to dst[xi*dstStride + l] (see the amd64 version).
+func winoIn(dst []float32, dstStride int, x []float32, base, rowStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
+	winoInGo(dst, dstStride, x, base, rowStep, idx, rowMask, colMask, mat, tmp)
 }
 
 // winoOut writes the 4 x 4 outputs of the 16 columns of src to dst (see
