@@ -135,7 +135,7 @@ type winoPlan struct {
 	mat               *winoMat
 	alpha, r, xi      int // transformed tile side, sub-window side, alpha^2
 	cp                int // input channels of the stride-1 convolution, 4C
-	tx, tiles        int // tiles per image row, per image
+	tx, tiles         int // tiles per image row, per image
 	group, groups     int // images per group, groups
 	ld                int // columns of the products (tiles of a group, rounded to 16)
 	blocks            int // ld / 16
@@ -234,7 +234,7 @@ type winoScratch struct {
 	// patch row a (inMasks[..][a]) and column b (inMasks[..][6+b]) fall
 	// inside the image: the padding is read as zeros, never from memory.
 	inMasks []uint16
-	tmp        [36 * 16]float32
+	tmp     [36 * 16]float32
 }
 
 var (

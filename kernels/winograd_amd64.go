@@ -9,6 +9,18 @@ package kernels
 //go:noescape
 func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
 
+// winoIn6AVX512 is winoInAVX512 for alpha = 6 (F(4, 3)), its transform
+// written out.
+//
+//go:noescape
+func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, tmp *float32)
+
+// winoOut6AVX512 is winoOutAVX512 for alpha = 6 (F(4, 3)), its transform
+// written out.
+//
+//go:noescape
+func winoOut6AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, ow int, ep *float32, relu int, tmp *float32)
+
 // winoOutAVX512 is winoOut's transform of 16 columns in AVX-512: A^T
 // applied to the rows of the transformed tiles into tmp, then to the
 // columns, the epilogue, and a masked scatter of each output.
@@ -32,6 +44,10 @@ func winoIn(dst []float32, dstStride int, x []float32, base, rowStep int, idx []
 	if &colMask[0] != &rowMask[:7][6] {
 		panic("kernels: winoIn: colMask must follow rowMask[:6]")
 	}
+	if mat.alpha == 6 {
+		winoIn6AVX512(&dst[0], dstStride, &x[base], rowStep, &idx[0], &rowMask[0], &tmp[0])
+		return
+	}
 	winoInAVX512(&dst[0], dstStride, &x[base], rowStep, &idx[0], &rowMask[0], &mat.bt[0], mat.alpha, &tmp[0])
 }
 
@@ -49,6 +65,10 @@ func winoOut(dst []float32, idx []int32, masks []uint16, src []float32, srcStrid
 	r := 0
 	if relu {
 		r = 1
+	}
+	if mat.alpha == 6 {
+		winoOut6AVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, ow, &ep[0], r, &tmp[0])
+		return
 	}
 	winoOutAVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, &mat.at[0], mat.alpha, ow, &ep[0], r, &tmp[0])
 }

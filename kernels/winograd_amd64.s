@@ -225,3 +225,221 @@ winoOutColI:
 	JLT    winoOutCol
 	VZEROUPPER
 	RET
+
+// F(4, 3)'s transforms written out (alpha = 6, Lavin and Gray's points 0,
+// +-1, +-2): B^T in 12 operations instead of 36 multiply-adds, A^T in 10
+// instead of 24. The constants: Z16 4, Z17 -5, Z18 -4, Z19 2 (input);
+// Z16 4, Z17 8, Z19 2 (output).
+
+// WINO_BT6 sets Z6..Z11 to B^T (Z0..Z5); clobbers Z12..Z15.
+#define WINO_BT6 \
+	VMOVAPS     Z4, Z6; \
+	VFMADD231PS Z17, Z2, Z6; \
+	VFMADD231PS Z16, Z0, Z6; \
+	VMOVAPS     Z4, Z12; \
+	VFMADD231PS Z18, Z2, Z12; \
+	VMOVAPS     Z3, Z13; \
+	VFMADD231PS Z18, Z1, Z13; \
+	VADDPS      Z12, Z13, Z7; \
+	VSUBPS      Z13, Z12, Z8; \
+	VSUBPS      Z2, Z4, Z14; \
+	VSUBPS      Z1, Z3, Z15; \
+	VMOVAPS     Z14, Z9; \
+	VFMADD231PS Z19, Z15, Z9; \
+	VMOVAPS     Z14, Z10; \
+	VFNMADD231PS Z19, Z15, Z10; \
+	VMOVAPS     Z5, Z11; \
+	VFMADD231PS Z17, Z3, Z11; \
+	VFMADD231PS Z16, Z1, Z11
+
+// WINO_AT6 sets Z6..Z9 to A^T (Z0..Z5); clobbers Z12..Z15.
+#define WINO_AT6 \
+	VADDPS      Z2, Z1, Z12; \
+	VSUBPS      Z2, Z1, Z13; \
+	VADDPS      Z4, Z3, Z14; \
+	VSUBPS      Z4, Z3, Z15; \
+	VADDPS      Z12, Z0, Z6; \
+	VADDPS      Z14, Z6, Z6; \
+	VMOVAPS     Z13, Z7; \
+	VFMADD231PS Z19, Z15, Z7; \
+	VMOVAPS     Z12, Z8; \
+	VFMADD231PS Z16, Z14, Z8; \
+	VADDPS      Z5, Z13, Z9; \
+	VFMADD231PS Z17, Z15, Z9
+
+// WINO_BCAST(c, Z) broadcasts the float32 constant with bits c into Z.
+#define WINO_BCAST(c, Z) \
+	MOVL         c, BX; \
+	VPBROADCASTD BX, Z
+
+// func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, tmp *float32)
+TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-56
+	MOVQ      dst+0(FP), DI
+	MOVQ      dstStride+8(FP), DX
+	SHLQ      $2, DX
+	MOVQ      src+16(FP), SI
+	MOVQ      rowStep+24(FP), R8
+	SHLQ      $2, R8
+	MOVQ      idx+32(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVQ      masks+40(FP), AX
+	MOVQ      tmp+48(FP), R11
+	WINO_BCAST($0x40800000, Z16) // 4
+	WINO_BCAST($0xc0a00000, Z17) // -5
+	WINO_BCAST($0xc0800000, Z18) // -4
+	WINO_BCAST($0x40000000, Z19) // 2
+
+	// Rows: tmp[a*6+i] = (B^T d[a])[i].
+	XORQ R12, R12
+	MOVQ R11, R13
+
+winoIn6Row:
+	KMOVW (AX)(R12*2), K2
+	WINO_GATHER(0, Z0)
+	WINO_GATHER(1, Z1)
+	WINO_GATHER(2, Z2)
+	WINO_GATHER(3, Z3)
+	WINO_GATHER(4, Z4)
+	WINO_GATHER(5, Z5)
+	WINO_BT6
+	VMOVUPS Z6, 0(R13)
+	VMOVUPS Z7, 64(R13)
+	VMOVUPS Z8, 128(R13)
+	VMOVUPS Z9, 192(R13)
+	VMOVUPS Z10, 256(R13)
+	VMOVUPS Z11, 320(R13)
+	ADDQ    R8, SI
+	ADDQ    $384, R13
+	INCQ    R12
+	CMPQ    R12, $6
+	JLT     winoIn6Row
+
+	// Columns: dst[(j*6+i)*stride] = (B^T tmp[.][i])[j].
+	MOVQ  DX, R14
+	IMULQ $6, R14
+	XORQ  R12, R12
+	MOVQ  R11, R13
+
+winoIn6Col:
+	VMOVUPS 0(R13), Z0
+	VMOVUPS 384(R13), Z1
+	VMOVUPS 768(R13), Z2
+	VMOVUPS 1152(R13), Z3
+	VMOVUPS 1536(R13), Z4
+	VMOVUPS 1920(R13), Z5
+	WINO_BT6
+	MOVQ    DI, BX
+	VMOVUPS Z6, (BX)
+	ADDQ    R14, BX
+	VMOVUPS Z7, (BX)
+	ADDQ    R14, BX
+	VMOVUPS Z8, (BX)
+	ADDQ    R14, BX
+	VMOVUPS Z9, (BX)
+	ADDQ    R14, BX
+	VMOVUPS Z10, (BX)
+	ADDQ    R14, BX
+	VMOVUPS Z11, (BX)
+	ADDQ    DX, DI
+	ADDQ    $64, R13
+	INCQ    R12
+	CMPQ    R12, $6
+	JLT     winoIn6Col
+	VZEROUPPER
+	RET
+
+// WINO_EPI_SCATTER(Z, i) applies the epilogue to Z (output row i of the
+// column pass) and scatters it to R14 + i*ow, masked by masks[i*4+j] at
+// AX + 8i.
+#define WINO_EPI_SCATTER(Z, i) \
+	VADDPS      Z27, Z, Z; \
+	VSUBPS      Z28, Z, Z; \
+	VMULPS      Z29, Z, Z; \
+	VADDPS      Z30, Z, Z; \
+	VMAXPS      Z, Z26, Z; \
+	KMOVW       (8*i)(AX), K1; \
+	VSCATTERDPS Z, K1, (R14)(Z31*4); \
+	ADDQ        R12, R14
+
+// func winoOut6AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, ow int, ep *float32, relu int, tmp *float32)
+TEXT ·winoOut6AVX512(SB), NOSPLIT, $0-72
+	MOVQ      dst+0(FP), DI
+	MOVQ      idx+8(FP), AX
+	VMOVDQU32 (AX), Z31
+	MOVQ      masks+16(FP), DX
+	MOVQ      src+24(FP), SI
+	MOVQ      srcStride+32(FP), R8
+	SHLQ      $2, R8
+	MOVQ      ow+40(FP), R12
+	SHLQ      $2, R12
+	MOVQ      ep+48(FP), AX
+	VBROADCASTSS 0(AX), Z27
+	VBROADCASTSS 4(AX), Z28
+	VBROADCASTSS 8(AX), Z29
+	VBROADCASTSS 12(AX), Z30
+	MOVL      $0xff800000, AX // -Inf: max(v, -Inf) is v
+	MOVQ      relu+56(FP), BX
+	TESTQ     BX, BX
+	JZ        winoOut6NoReLU
+	XORL      AX, AX
+
+winoOut6NoReLU:
+	VPBROADCASTD AX, Z26
+	MOVQ      tmp+64(FP), R11
+	WINO_BCAST($0x40800000, Z16) // 4
+	WINO_BCAST($0x41000000, Z17) // 8
+	WINO_BCAST($0x40000000, Z19) // 2
+
+	// Rows: tmp[a*4+j] = (A^T m[a])[j].
+	XORQ R13, R13
+	MOVQ SI, BX
+	MOVQ R11, R14
+
+winoOut6Row:
+	VMOVUPS (BX), Z0
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z1
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z2
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z3
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z4
+	ADDQ    R8, BX
+	VMOVUPS (BX), Z5
+	ADDQ    R8, BX
+	WINO_AT6
+	VMOVUPS Z6, 0(R14)
+	VMOVUPS Z7, 64(R14)
+	VMOVUPS Z8, 128(R14)
+	VMOVUPS Z9, 192(R14)
+	ADDQ    $256, R14
+	INCQ    R13
+	CMPQ    R13, $6
+	JLT     winoOut6Row
+
+	// Columns: out[i][j] = (A^T tmp[.][j])[i], the epilogue, a masked
+	// scatter.
+	XORQ R13, R13
+	MOVQ R11, BX
+
+winoOut6Col:
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 256(BX), Z1
+	VMOVUPS 512(BX), Z2
+	VMOVUPS 768(BX), Z3
+	VMOVUPS 1024(BX), Z4
+	VMOVUPS 1280(BX), Z5
+	WINO_AT6
+	LEAQ    (DI)(R13*4), R14
+	LEAQ    (DX)(R13*2), AX
+	WINO_EPI_SCATTER(Z6, 0)
+	WINO_EPI_SCATTER(Z7, 1)
+	WINO_EPI_SCATTER(Z8, 2)
+	WINO_EPI_SCATTER(Z9, 3)
+	ADDQ    $64, BX
+	INCQ    R13
+	CMPQ    R13, $4
+	JLT     winoOut6Col
+	VZEROUPPER
+	RET
