@@ -154,7 +154,8 @@ func (b *convBlock) forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 		x = b.bn.ForwardReLU(tp, b.conv.Forward(tp, x))
 	} else {
 		// Evaluation mode: one pass when no gradient is recorded (dim
-		// embed, the probes' features), the same values.
+		// embed, the probes' features), the values of the three ops (to
+		// float rounding where it runs Winograd's algorithm, decision #51).
 		x = tp.Conv2dBNReLU(x, b.conv.W, b.conv.B, b.bn.Gamma, b.bn.Beta, b.bn.RunMean, b.bn.RunVar, b.bn.Eps, b.conv.Stride, b.conv.Pad)
 	}
 	if b.pool != nil {
