@@ -115,8 +115,8 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 // When no gradient is recorded it runs as one pass, the normalisation and
 // the ReLU applied as each group of outputs leaves the product
 // (kernels.ConvEpilogue): by Winograd's algorithm where kernels.CanWinograd
-// accepts the geometry (stride-2 windows of 3 to 6 over 16 or more
-// channels, on CPUs with AVX-512), whose values differ from the three ops'
+// accepts the geometry (stride-2 windows of 3 to 6 or stride-1 windows of 2
+// or 3, over 16 or more channels, on CPUs with AVX-512), whose values differ from the three ops'
 // at float rounding (decision #51), and otherwise with the values of the
 // three ops bit for bit. When a gradient is recorded it records the three
 // ops.

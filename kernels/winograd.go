@@ -22,7 +22,9 @@ import (
 // tiles], one per point of the transformed tile, in place of the direct
 // product's [cout, C*K*K] x [C*K*K, positions]: basic28x28's second
 // convolution (5 x 5, 64 -> 128 channels, 7 x 7 outputs) takes 2.1x fewer
-// multiplications, basic32x32's 4 x 4 ones 2.6x fewer.
+// multiplications, basic32x32's 4 x 4 ones 2.6x fewer. A stride-1 window of
+// 2 or 3 is the same with one phase (c' = c, r = K): 4x fewer for 3 x 3
+// (alex64x64's convolutions).
 //
 // The values differ from Conv2d's at float rounding (relative errors of
 // about 1e-6 to 1e-5 against a float64 reference, TestConv2dWinograd), so
@@ -114,18 +116,20 @@ func newWinoMat(r int) *winoMat {
 }
 
 // CanWinograd reports whether Conv2dWinograd computes the convolution of
-// geometry g with cout filters: a stride-2 square window of 3 to 6, at
-// least 16 input channels and 16 filters (below that the transformed
-// products are too thin to gain), and a CPU with AVX-512 (the transforms'
-// gathers and scatters; elsewhere Conv2d is as fast).
+// geometry g with cout filters: a square window of 3 to 6 with stride 2,
+// or of 2 or 3 with stride 1, at least 16 input channels and 16 filters
+// (below that the transformed products are too thin to gain), and a CPU
+// with AVX-512 (the transforms' gathers and scatters; elsewhere Conv2d is
+// as fast).
 func CanWinograd(g ConvGeom, cout int) bool {
 	return elemAVX512 && winoShapeOK(g, cout)
 }
 
 // winoShapeOK is CanWinograd without the CPU test.
 func winoShapeOK(g ConvGeom, cout int) bool {
-	return g.Stride == 2 && g.KH == g.KW && g.KH >= 3 && g.KH <= 6 && g.C >= 16 && cout >= 16 &&
-		g.OH > 0 && g.OW > 0 && g.Pad >= 0 && g.Pad < g.KH
+	k := g.KH
+	return (g.Stride == 2 && k >= 3 && k <= 6 || g.Stride == 1 && k >= 2 && k <= 3) && g.KW == k &&
+		g.C >= 16 && cout >= 16 && g.OH > 0 && g.OW > 0 && g.Pad >= 0 && g.Pad < k
 }
 
 // winoPlan is the layout of one Conv2dWinograd call.
@@ -134,7 +138,8 @@ type winoPlan struct {
 	cout              int
 	mat               *winoMat
 	alpha, r, xi      int // transformed tile side, sub-window side, alpha^2
-	cp                int // input channels of the stride-1 convolution, 4C
+	s, phases         int // the stride, and the phases of the input: stride^2
+	cp                int // input channels of the stride-1 convolution, phases*C
 	tx, tiles         int // tiles per image row, per image
 	group, groups     int // images per group, groups
 	ld                int // columns of the products (tiles of a group, rounded to 16)
@@ -143,11 +148,12 @@ type winoPlan struct {
 }
 
 func newWinoPlan(g ConvGeom, cout int) winoPlan {
-	r := (g.KH + 1) / 2
+	st := g.Stride
+	r := (g.KH + st - 1) / st
 	mat := winoMats[r]
 	ty, tx := gemmCeilDiv(g.OH, winoM), gemmCeilDiv(g.OW, winoM)
 	pl := winoPlan{g: g, cout: cout, mat: mat, alpha: mat.alpha, r: r, xi: mat.alpha * mat.alpha,
-		cp: 4 * g.C, tx: tx, tiles: ty * tx}
+		s: st, phases: st * st, cp: st * st * g.C, tx: tx, tiles: ty * tx}
 	pl.group = max(1, min(g.N, gemmCeilDiv(winoCols, pl.tiles)))
 	pl.groups = gemmCeilDiv(g.N, pl.group)
 	pl.ld = gemmRoundUp(pl.group*pl.tiles, 16)
@@ -166,7 +172,7 @@ func Conv2dWinograd(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEp
 	g.check("Conv2dWinograd", x, nil)
 	k, p := g.ColRows(), g.OH*g.OW
 	if !winoShapeOK(g, cout) {
-		panic(fmt.Sprintf("kernels: Conv2dWinograd: geometry %+v with %d filters is not a stride-2 window of 3 to 6 over 16 or more channels", g, cout))
+		panic(fmt.Sprintf("kernels: Conv2dWinograd: geometry %+v with %d filters is not a window of 3 to 6 with stride 2, or 2 or 3 with stride 1, over 16 or more channels", g, cout))
 	}
 	if len(w) < cout*k || len(out) < g.N*cout*p || bias != nil && len(bias) < cout {
 		panic(fmt.Sprintf("kernels: Conv2dWinograd: %d filter, %d output, %d bias values for %d filters of geometry %+v",
@@ -218,10 +224,10 @@ const winoCached = 4
 // once, and a bank changed in place (a training step between two
 // evaluations) is transformed again.
 type winoFilters struct {
-	ptr        *float32
-	cout, c, k int
-	w          []float32
-	pa         []packedA
+	ptr           *float32
+	cout, c, k, s int // the bank's shape and the stride its transform is for
+	w             []float32
+	pa            []packedA
 }
 
 // winoScratch is one participant's buffers.
@@ -262,14 +268,14 @@ func (j *winoJob) transformFilters() {
 	w := j.w[:n]
 	for i := range j.filters {
 		f := &j.filters[i]
-		if f.ptr == &w[0] && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && equalBits(f.w, w) {
+		if f.ptr == &w[0] && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && f.s == pl.s && equalBits(f.w, w) {
 			j.pa = f.pa
 			return
 		}
 	}
 	f := &j.filters[j.next]
 	j.next = (j.next + 1) % winoCached
-	f.ptr, f.cout, f.c, f.k = nil, pl.cout, pl.g.C, pl.g.KH
+	f.ptr, f.cout, f.c, f.k, f.s = nil, pl.cout, pl.g.C, pl.g.KH, pl.s
 	f.w = append(f.w[:0], w...)
 	for len(f.pa) < pl.xi {
 		f.pa = append(f.pa, packedA{})
@@ -309,13 +315,13 @@ func (j *winoJob) computeFilters(pa []packedA) {
 	for co := range cout {
 		for c := range g.C {
 			src := j.w[(co*g.C+c)*kk*kk:]
-			for ph := range 4 {
-				pp, qq := ph>>1, ph&1
-				col := co*cp + 4*c + ph
+			for ph := range pl.phases {
+				pp, qq := ph/pl.s, ph%pl.s
+				col := co*cp + pl.phases*c + ph
 				for a := range r {
 					for b := range r {
 						var v float32
-						if y, x := 2*a+pp, 2*b+qq; y < kk && x < kk {
+						if y, x := pl.s*a+pp, pl.s*b+qq; y < kk && x < kk {
 							v = src[y*kk+x]
 						}
 						j.taps[(a*r+b)*n+col] = v
@@ -341,7 +347,10 @@ func (j *winoJob) reserve(workers int) {
 		s.m = gemmGrow(s.m, pl.xi*pl.cout*pl.ld)
 		if cap(s.gidx) < pl.ld {
 			s.gidx, s.oidx = make([]int32, pl.ld), make([]int32, pl.ld)
-			s.masks, s.inMasks = make([]uint16, pl.blocks*16), make([]uint16, pl.blocks*4*12)
+			s.masks = make([]uint16, pl.blocks*16)
+		}
+		if cap(s.inMasks) < pl.blocks*4*12 {
+			s.inMasks = make([]uint16, pl.blocks*4*12)
 		}
 		s.gidx, s.oidx = s.gidx[:pl.ld], s.oidx[:pl.ld]
 		s.masks, s.inMasks = s.masks[:pl.blocks*16], s.inMasks[:pl.blocks*4*12]
@@ -359,11 +368,11 @@ func (j *winoJob) runChunk(w, chunk int) {
 	// The input transform, read from the images in place.
 	vStride := pl.cp * pl.ld
 	for c := range g.C {
-		for ph := range 4 {
-			base := (n0*g.C+c)*pl.planeIn + (ph>>1)*g.W + ph&1
+		for ph := range pl.phases {
+			base := (n0*g.C+c)*pl.planeIn + (ph/pl.s)*g.W + ph%pl.s
 			for b := range pl.blocks {
 				m := s.inMasks[(b*4+ph)*12:]
-				winoIn(s.v[(4*c+ph)*pl.ld+16*b:], vStride, j.x, base, 2*g.W, s.gidx[16*b:16*b+16], m[:6], m[6:12], pl.mat, &s.tmp)
+				winoIn(s.v[(pl.phases*c+ph)*pl.ld+16*b:], vStride, j.x, base, pl.s*g.W, pl.s, s.gidx[16*b:16*b+16], m[:6], m[6:12], pl.mat, &s.tmp)
 			}
 		}
 	}
@@ -407,18 +416,18 @@ func (j *winoJob) lanes(s *winoScratch, gn int) {
 		i, t := col/pl.tiles, col%pl.tiles
 		ty, tx := t/pl.tx, t%pl.tx
 		// Patch element (a, b) of phase (p, q) is the input at row
-		// 2(4ty+a)+p-Pad, column 2(4tx+b)+q-Pad.
-		y0, x0 := 2*winoM*ty-g.Pad, 2*winoM*tx-g.Pad
+		// s(4ty+a)+p-Pad, column s(4tx+b)+q-Pad, s the stride.
+		y0, x0 := pl.s*winoM*ty-g.Pad, pl.s*winoM*tx-g.Pad
 		s.gidx[col] = int32(i*g.C*pl.planeIn + y0*g.W + x0)
 		s.oidx[col] = int32(i*pl.cout*pl.planeOut + winoM*ty*g.OW + winoM*tx)
 		bit := uint16(1) << (col % 16)
-		for ph := range 4 {
+		for ph := range pl.phases {
 			m := s.inMasks[((col/16)*4+ph)*12:]
 			for a := range pl.alpha {
-				if y := y0 + 2*a + ph>>1; y >= 0 && y < g.H {
+				if y := y0 + pl.s*a + ph/pl.s; y >= 0 && y < g.H {
 					m[a] |= bit
 				}
-				if x := x0 + 2*a + ph&1; x >= 0 && x < g.W {
+				if x := x0 + pl.s*a + ph%pl.s; x >= 0 && x < g.W {
 					m[6+a] |= bit
 				}
 			}
@@ -434,7 +443,7 @@ func (j *winoJob) lanes(s *winoScratch, gn int) {
 }
 
 // winoInGo is the input transform of 16 columns (winoIn's contract) in Go.
-func winoInGo(dst []float32, dstStride int, x []float32, base, rowStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
+func winoInGo(dst []float32, dstStride int, x []float32, base, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
 	al := mat.alpha
 	var d [6]float32
 	for l := range 16 {
@@ -444,7 +453,7 @@ func winoInGo(dst []float32, dstStride int, x []float32, base, rowStep int, idx 
 			for b := range al {
 				d[b] = 0
 				if (rowMask[a]&colMask[b])&(1<<l) != 0 {
-					d[b] = x[o+a*rowStep+2*b]
+					d[b] = x[o+a*rowStep+tapStep*b]
 				}
 			}
 			for i := range al {

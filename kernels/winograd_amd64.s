@@ -23,29 +23,31 @@
 	VBROADCASTSS 20(R), Z21; \
 	VFMADD231PS Z21, Z5, Z20
 
-// WINO_GATHER(b, Z) sets Z to tap b of the patches' current row: zero,
-// then a gather masked to the columns whose row (K2) and tap column
-// (colMask[b], at 12+2b(AX)) lie in the image.
+// WINO_GATHER(b, Z) sets Z to tap b of the patches' current row, at R9
+// (then moved on by the tap step, R14): zero, then a gather masked to the
+// columns whose row (K2) and tap column (colMask[b], at 12+2b(AX)) lie in
+// the image.
 #define WINO_GATHER(b, Z) \
 	KMOVW (12+2*b)(AX), K1; \
 	KANDW K2, K1, K1; \
 	VPXORD Z, Z, Z; \
-	VGATHERDPS (8*b)(SI)(Z31*4), K1, Z
+	VGATHERDPS (R9)(Z31*4), K1, Z; \
+	ADDQ R14, R9
 
-// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
-TEXT ·winoInAVX512(SB), NOSPLIT, $0-72
+// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), DX
 	SHLQ $2, DX
 	MOVQ src+16(FP), SI
 	MOVQ rowStep+24(FP), R8
 	SHLQ $2, R8
-	MOVQ idx+32(FP), AX
+	MOVQ idx+40(FP), AX
 	VMOVDQU32 (AX), Z31
-	MOVQ masks+40(FP), AX
-	MOVQ bt+48(FP), R10
-	MOVQ alpha+56(FP), CX
-	MOVQ tmp+64(FP), R11
+	MOVQ masks+48(FP), AX
+	MOVQ bt+56(FP), R10
+	MOVQ alpha+64(FP), CX
+	MOVQ tmp+72(FP), R11
 	VPXORD Z5, Z5, Z5
 
 	// Rows: tmp[a*6+i] = sum_b bt[i][b] d[a][b], a, i < alpha.
@@ -54,6 +56,9 @@ TEXT ·winoInAVX512(SB), NOSPLIT, $0-72
 
 winoInRow:
 	KMOVW (AX)(R12*2), K2
+	MOVQ  SI, R9
+	MOVQ  tapStep+32(FP), R14
+	SHLQ  $2, R14
 	WINO_GATHER(0, Z0)
 	WINO_GATHER(1, Z1)
 	WINO_GATHER(2, Z2)
@@ -272,18 +277,18 @@ winoOutColI:
 	MOVL         c, BX; \
 	VPBROADCASTD BX, Z
 
-// func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep int, idx *int32, masks *uint16, tmp *float32)
-TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-56
+// func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
+TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-64
 	MOVQ      dst+0(FP), DI
 	MOVQ      dstStride+8(FP), DX
 	SHLQ      $2, DX
 	MOVQ      src+16(FP), SI
 	MOVQ      rowStep+24(FP), R8
 	SHLQ      $2, R8
-	MOVQ      idx+32(FP), AX
+	MOVQ      idx+40(FP), AX
 	VMOVDQU32 (AX), Z31
-	MOVQ      masks+40(FP), AX
-	MOVQ      tmp+48(FP), R11
+	MOVQ      masks+48(FP), AX
+	MOVQ      tmp+56(FP), R11
 	WINO_BCAST($0x40800000, Z16) // 4
 	WINO_BCAST($0xc0a00000, Z17) // -5
 	WINO_BCAST($0xc0800000, Z18) // -4
@@ -295,6 +300,9 @@ TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-56
 
 winoIn6Row:
 	KMOVW (AX)(R12*2), K2
+	MOVQ  SI, R9
+	MOVQ  tapStep+32(FP), R14
+	SHLQ  $2, R14
 	WINO_GATHER(0, Z0)
 	WINO_GATHER(1, Z1)
 	WINO_GATHER(2, Z2)

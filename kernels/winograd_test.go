@@ -103,7 +103,8 @@ func convRef64(g ConvGeom, cout int, w, bias, x []float32, epi *ConvEpilogue) (o
 
 // TestConv2dWinograd compares Conv2dWinograd (the assembly transforms
 // where the CPU has AVX-512, and the Go ones) with the float64 definition
-// on odd geometries: windows of 3 to 6, odd and unequal sides, batches
+// on odd geometries: windows of 3 to 6 with stride 2 and of 2 and 3 with
+// stride 1, odd and unequal sides (down to 1 x 1), batches
 // that leave a partial last group, with and without bias and epilogue. The
 // error allowed, 2e-5 of the sum of the terms' magnitudes, is about 30
 // times float32's rounding unit; an off-by-one tap or a wrong transform
@@ -112,14 +113,19 @@ func TestConv2dWinograd(t *testing.T) {
 	cases := []struct {
 		n, c, h, w, k, pad, cout int
 		bias, epi, relu          bool
+		stride                   int // 2 when 0
 	}{
-		{3, 64, 14, 14, 5, 2, 128, false, true, true},  // basic28x28's second convolution
-		{5, 64, 16, 16, 4, 1, 128, true, true, true},   // basic32x32's second
-		{33, 128, 8, 8, 4, 1, 256, false, true, false}, // basic32x32's third, two groups
-		{7, 19, 13, 11, 3, 1, 17, true, false, false},
-		{2, 16, 21, 9, 6, 2, 33, true, true, true},
-		{11, 17, 10, 15, 5, 0, 16, false, false, false},
-		{1, 16, 5, 5, 4, 3, 16, true, true, true},
+		{3, 64, 14, 14, 5, 2, 128, false, true, true, 0},  // basic28x28's second convolution
+		{5, 64, 16, 16, 4, 1, 128, true, true, true, 0},   // basic32x32's second
+		{33, 128, 8, 8, 4, 1, 256, false, true, false, 0}, // basic32x32's third, two groups
+		{7, 19, 13, 11, 3, 1, 17, true, false, false, 0},
+		{2, 16, 21, 9, 6, 2, 33, true, true, true, 0},
+		{11, 17, 10, 15, 5, 0, 16, false, false, false, 0},
+		{1, 16, 5, 5, 4, 3, 16, true, true, true, 0},
+		{3, 96, 15, 15, 3, 1, 40, true, true, true, 1}, // alex64x64-like, stride 1
+		{9, 17, 7, 10, 3, 0, 16, false, false, false, 1},
+		{2, 16, 9, 6, 2, 1, 19, true, true, false, 1},
+		{1, 16, 1, 1, 3, 2, 16, false, true, true, 1},
 	}
 	saved := elemAVX512
 	defer func() { elemAVX512 = saved }()
@@ -129,9 +135,13 @@ func TestConv2dWinograd(t *testing.T) {
 		}
 		elemAVX512 = asm
 		for _, tc := range cases {
-			name := fmt.Sprintf("asm=%v/n%d_c%d_%dx%d_k%d_p%d_co%d", asm, tc.n, tc.c, tc.h, tc.w, tc.k, tc.pad, tc.cout)
+			stride := tc.stride
+			if stride == 0 {
+				stride = 2
+			}
+			name := fmt.Sprintf("asm=%v/n%d_c%d_%dx%d_k%d_s%d_p%d_co%d", asm, tc.n, tc.c, tc.h, tc.w, tc.k, stride, tc.pad, tc.cout)
 			t.Run(name, func(t *testing.T) {
-				g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.k, tc.k, 2, tc.pad)
+				g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.k, tc.k, stride, tc.pad)
 				if !winoShapeOK(g, tc.cout) {
 					t.Fatalf("geometry %+v refused", g)
 				}
@@ -197,7 +207,8 @@ func TestConv2dWinogradNaN(t *testing.T) {
 // geometry in the message, and CanWinograd says no to them.
 func TestConv2dWinogradRefuses(t *testing.T) {
 	for _, g := range []ConvGeom{
-		NewConvGeom(1, 16, 8, 8, 3, 3, 1, 1), // stride 1
+		NewConvGeom(1, 16, 8, 8, 5, 5, 1, 2), // stride 1, window 5
+		NewConvGeom(1, 16, 9, 9, 3, 3, 3, 1), // stride 3
 		NewConvGeom(1, 8, 8, 8, 4, 4, 2, 1),  // too few channels
 		NewConvGeom(1, 16, 8, 8, 7, 7, 2, 3), // window 7
 		NewConvGeom(1, 16, 8, 8, 3, 4, 2, 1), // not square
@@ -255,4 +266,23 @@ func TestConv2dWinogradFilterCache(t *testing.T) {
 	check("changed in place", run(w1), want1b)
 	w1[17] = math.Float32frombits(math.Float32bits(w1[17]) ^ 1<<10)
 	check("one bit changed", run(w1), want1c)
+}
+
+// TestConv2dWinogradStrideKey: the same filters used with stride 2 and
+// then stride 1 (different transforms of the same bits) give each stride's
+// own outputs.
+func TestConv2dWinogradStrideKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	g2, g1 := NewConvGeom(2, 16, 9, 9, 3, 3, 2, 1), NewConvGeom(2, 16, 9, 9, 3, 3, 1, 1)
+	x, w := randWin(r, g1.N*g1.C*g1.H*g1.W), randWin(r, 16*g1.ColRows())
+	for _, g := range []ConvGeom{g2, g1, g2} {
+		want, scale := convRef64(g, 16, w, nil, x, nil)
+		out := make([]float32, len(want))
+		Conv2dWinograd(g, 16, w, nil, x, out, nil)
+		for i, v := range want {
+			if d := math.Abs(float64(out[i]) - v); !(d <= 2e-5*scale[i]) {
+				t.Fatalf("stride %d: output %d = %v, want %v", g.Stride, i, out[i], v)
+			}
+		}
+	}
 }
