@@ -14,9 +14,9 @@ import (
 )
 
 // Adversarial tests of the Winograd convolutions at inference (decision
-// #51) through the encoders, written in review. Tests named
-// TestWinogradBreak_DEFECT_* fail on the implementation they were written
-// against.
+// #51) through the encoders, written in review.
+// TestWinogradBreakEncoderOnOnePixelMap failed on the implementation it
+// was written against (a panic, fixed since).
 
 // wbEvalEncoder builds the named encoder, gives its BatchNorms running
 // statistics from two training-mode passes and random gammas and betas
@@ -143,14 +143,12 @@ func TestWinogradBreakEncodersEndToEnd(t *testing.T) {
 	}
 }
 
-// TestWinogradBreak_DEFECT_EncoderOnOnePixelMap: an encoder whose stride-2
-// conv block sees a 1 x 1 map (a legal Arch: 2 x 2 -> 1 x 1 -> 1 x 1 with
-// 3 x 3 windows, pad 1, 16 channels) panics at inference for a batch of
-// one: kernels.Conv2dWinograd's AVX-512 input transform takes &x[base]
-// past the end of the activations (see the kernels test of the same
-// name). With a batch of 33 the panic comes from a worker goroutine and
-// kills the process, so only the batch of one is run here.
-func TestWinogradBreak_DEFECT_EncoderOnOnePixelMap(t *testing.T) {
+// TestWinogradBreakEncoderOnOnePixelMap: an encoder whose stride-2 conv
+// block sees a 1 x 1 map (a legal Arch: 2 x 2 -> 1 x 1 -> 1 x 1 with 3 x 3
+// windows, pad 1, 16 channels) runs at inference. It panicked in the first
+// version: kernels.Conv2dWinograd's AVX-512 input transform took a pointer
+// past the end of the activations (see TestWinogradBreakOneRowImages).
+func TestWinogradBreakEncoderOnOnePixelMap(t *testing.T) {
 	arch := encoder.Arch{
 		Name: "wb-one-pixel", Channels: 16, Size: 2,
 		Convs: []encoder.ConvSpec{{Out: 16, Kernel: 3, Stride: 2, Pad: 1}, {Out: 16, Kernel: 3, Stride: 2, Pad: 1}},
@@ -161,22 +159,24 @@ func TestWinogradBreak_DEFECT_EncoderOnOnePixelMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	nn.SetTraining(enc, false)
-	x := tensor.New(1, 16, 2, 2)
-	tensor.NewRNG(2).Uniform(x, -1, 1)
-	var fast map[string][]float32
-	func() {
-		defer func() {
-			if e := recover(); e != nil {
-				t.Fatalf("inference panicked: %v", fmt.Sprint(e))
-			}
+	for _, n := range []int{1, 33} { // 33: several groups, on the pool's goroutines
+		x := tensor.New(n, 16, 2, 2)
+		tensor.NewRNG(2).Uniform(x, -1, 1)
+		var fast map[string][]float32
+		func() {
+			defer func() {
+				if e := recover(); e != nil {
+					t.Fatalf("batch %d: inference panicked: %v", n, fmt.Sprint(e))
+				}
+			}()
+			fast = wbEncode(t, enc, x, false)
 		}()
-		fast = wbEncode(t, enc, x, false)
-	}()
-	direct := wbEncode(t, enc, x, true)
-	for name, want := range direct {
-		for i, v := range want {
-			if d := math.Abs(float64(fast[name][i] - v)); !(d <= 1e-4*(1+math.Abs(float64(v)))) {
-				t.Fatalf("%s[%d] = %v without recording, %v with", name, i, fast[name][i], v)
+		direct := wbEncode(t, enc, x, true)
+		for name, want := range direct {
+			for i, v := range want {
+				if d := math.Abs(float64(fast[name][i] - v)); !(d <= 1e-4*(1+math.Abs(float64(v)))) {
+					t.Fatalf("batch %d: %s[%d] = %v without recording, %v with", n, name, i, fast[name][i], v)
+				}
 			}
 		}
 	}

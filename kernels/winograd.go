@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -184,14 +185,34 @@ func Conv2dWinograd(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEp
 	if g.N == 0 {
 		return
 	}
-	flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
 	pl := newWinoPlan(g, cout)
 	j := getWinoJob()
 	j.pl, j.w, j.bias, j.x, j.out, j.epi = pl, w, bias, x, out, epi
-	j.transformFilters()
+	// An Inf or NaN would spread over its whole tile through the
+	// transforms (and +Inf meet -Inf), where the direct convolution keeps
+	// it to the outputs it feeds: a non-finite filter, or a transformed
+	// input that is not finite (each group checks its own while it is in
+	// cache), sends the call to Conv2d.
+	if !j.transformFilters() {
+		j.release()
+		Conv2d(g, cout, w, bias, x, out, epi)
+		return
+	}
 	workers := min(Workers(), pl.groups)
 	j.reserve(workers)
 	parallelRun(j, pl.groups, workers)
+	nonFinite := j.nonFinite.Swap(false)
+	j.release()
+	if nonFinite {
+		Conv2d(g, cout, w, bias, x, out, epi)
+		return
+	}
+	flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
+}
+
+// release drops the job's references to the call's slices and returns it
+// to the free list.
+func (j *winoJob) release() {
 	j.w, j.bias, j.x, j.out, j.epi, j.pa = nil, nil, nil, nil, nil, nil
 	winoMu.Lock()
 	winoFree = append(winoFree, j)
@@ -211,6 +232,9 @@ type winoJob struct {
 	filters  [winoCached]winoFilters
 	next     int // the entry of filters to replace next
 	ws       []*winoScratch
+	// nonFinite is set by a group whose transformed input holds an Inf or
+	// NaN: the call is then the direct convolution's.
+	nonFinite atomic.Bool
 }
 
 // winoCached is how many filter banks a job keeps transformed: an
@@ -223,8 +247,13 @@ const winoCached = 4
 // reuses it, so that inference over many batches transforms each bank
 // once, and a bank changed in place (a training step between two
 // evaluations) is transformed again.
+//
+// The filters' address is kept as a number, not a pointer, so that the
+// cache never keeps a dropped model's weights alive; it only speeds the
+// search, since a hit needs the same bits, for which the transform is right
+// wherever they lie.
 type winoFilters struct {
-	ptr           *float32
+	addr          uintptr
 	cout, c, k, s int // the bank's shape and the stride its transform is for
 	w             []float32
 	pa            []packedA
@@ -261,29 +290,35 @@ func getWinoJob() *winoJob {
 
 // transformFilters sets j.pa to the packed transforms of the call's
 // filters: a cached entry's when its copy holds the same bits, else
-// computed into the least recently filled entry.
-func (j *winoJob) transformFilters() {
+// computed into the least recently filled entry. It reports false, and
+// sets nothing, when a filter is not finite.
+func (j *winoJob) transformFilters() bool {
 	pl := &j.pl
 	n := pl.cout * pl.g.ColRows()
 	w := j.w[:n]
+	addr := uintptr(unsafe.Pointer(&w[0]))
 	for i := range j.filters {
 		f := &j.filters[i]
-		if f.ptr == &w[0] && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && f.s == pl.s && equalBits(f.w, w) {
+		if f.addr == addr && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && f.s == pl.s && equalBits(f.w, w) {
 			j.pa = f.pa
-			return
+			return true
 		}
+	}
+	if !AllFinite(w) {
+		return false
 	}
 	f := &j.filters[j.next]
 	j.next = (j.next + 1) % winoCached
-	f.ptr, f.cout, f.c, f.k, f.s = nil, pl.cout, pl.g.C, pl.g.KH, pl.s
+	f.addr, f.cout, f.c, f.k, f.s = 0, pl.cout, pl.g.C, pl.g.KH, pl.s
 	f.w = append(f.w[:0], w...)
 	for len(f.pa) < pl.xi {
 		f.pa = append(f.pa, packedA{})
 	}
 	f.pa = f.pa[:pl.xi]
 	j.computeFilters(f.pa)
-	f.ptr = &w[0]
+	f.addr = addr
 	j.pa = f.pa
+	return true
 }
 
 // equalBits reports whether a and b hold the same float32 bit patterns.
@@ -334,6 +369,9 @@ func (j *winoJob) computeFilters(pa []packedA) {
 	for xi := range pl.xi {
 		pa[xi].pack(defaultKernel, false, cout, cp, j.ut[xi*n:], cp)
 	}
+	// Filters are transformed once per bank: the scratch is not kept
+	// (52 MB for basic64x64's last convolution).
+	j.taps, j.ut = nil, nil
 }
 
 // reserve sizes the scratch of participants [0, workers).
@@ -369,12 +407,19 @@ func (j *winoJob) runChunk(w, chunk int) {
 	vStride := pl.cp * pl.ld
 	for c := range g.C {
 		for ph := range pl.phases {
-			base := (n0*g.C+c)*pl.planeIn + (ph/pl.s)*g.W + ph%pl.s
+			// The phase's first tap, (ph/s, ph%s) of the group's first
+			// image, can lie past the end of x (one-row images): it is
+			// added to the lanes' offsets, never formed as a pointer.
+			base, off := (n0*g.C+c)*pl.planeIn, (ph/pl.s)*g.W+ph%pl.s
 			for b := range pl.blocks {
 				m := s.inMasks[(b*4+ph)*12:]
-				winoIn(s.v[(pl.phases*c+ph)*pl.ld+16*b:], vStride, j.x, base, pl.s*g.W, pl.s, s.gidx[16*b:16*b+16], m[:6], m[6:12], pl.mat, &s.tmp)
+				winoIn(s.v[(pl.phases*c+ph)*pl.ld+16*b:], vStride, j.x, base, off, pl.s*g.W, pl.s, s.gidx[16*b:16*b+16], m[:6], m[6:12], pl.mat, &s.tmp)
 			}
 		}
+	}
+	if !AllFinite(s.v[:pl.xi*vStride]) {
+		j.nonFinite.Store(true)
+		return
 	}
 	// The products, one per transformed point.
 	for xi := range pl.xi {
@@ -443,11 +488,11 @@ func (j *winoJob) lanes(s *winoScratch, gn int) {
 }
 
 // winoInGo is the input transform of 16 columns (winoIn's contract) in Go.
-func winoInGo(dst []float32, dstStride int, x []float32, base, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
+func winoInGo(dst []float32, dstStride int, x []float32, base, off, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
 	al := mat.alpha
 	var d [6]float32
 	for l := range 16 {
-		o := base + int(idx[l])
+		o := base + off + int(idx[l])
 		// Rows: tmp[a][i] = sum_b bt[i][b] d[a][b].
 		for a := range al {
 			for b := range al {

@@ -7,13 +7,13 @@ package kernels
 // the columns into dst.
 //
 //go:noescape
-func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
+func winoInAVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
 
 // winoIn6AVX512 is winoInAVX512 for alpha = 6 (F(4, 3)), its transform
 // written out.
 //
 //go:noescape
-func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
+func winoIn6AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
 
 // winoOut6AVX512 is winoOutAVX512 for alpha = 6 (F(4, 3)), its transform
 // written out.
@@ -29,14 +29,14 @@ func winoOut6AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcSt
 func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
 
 // winoIn writes B^T d B for the 16 columns whose patches d start at
-// x[base+idx[l]] (rows rowStep apart, taps tapStep apart: one phase of
+// x[base+off+idx[l]] (base an index of x; rows rowStep apart, taps tapStep apart: one phase of
 // an input read with that stride) to dst[xi*dstStride + l], xi = i*alpha + j over the
 // transformed tile. Tap (a, b) of column l is read when bit l of
 // rowMask[a] & colMask[b] is set, and is zero otherwise: every tap read
 // must lie in x. colMask must follow rowMask[:6] in memory.
-func winoIn(dst []float32, dstStride int, x []float32, base, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
+func winoIn(dst []float32, dstStride int, x []float32, base, off, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
 	if !elemAVX512 {
-		winoInGo(dst, dstStride, x, base, rowStep, tapStep, idx, rowMask, colMask, mat, tmp)
+		winoInGo(dst, dstStride, x, base, off, rowStep, tapStep, idx, rowMask, colMask, mat, tmp)
 		return
 	}
 	_ = dst[(mat.alpha*mat.alpha-1)*dstStride+15]
@@ -45,10 +45,10 @@ func winoIn(dst []float32, dstStride int, x []float32, base, rowStep, tapStep in
 		panic("kernels: winoIn: colMask must follow rowMask[:6]")
 	}
 	if mat.alpha == 6 {
-		winoIn6AVX512(&dst[0], dstStride, &x[base], rowStep, tapStep, &idx[0], &rowMask[0], &tmp[0])
+		winoIn6AVX512(&dst[0], dstStride, &x[base], off, rowStep, tapStep, &idx[0], &rowMask[0], &tmp[0])
 		return
 	}
-	winoInAVX512(&dst[0], dstStride, &x[base], rowStep, tapStep, &idx[0], &rowMask[0], &mat.bt[0], mat.alpha, &tmp[0])
+	winoInAVX512(&dst[0], dstStride, &x[base], off, rowStep, tapStep, &idx[0], &rowMask[0], &mat.bt[0], mat.alpha, &tmp[0])
 }
 
 // winoOut writes the 4 x 4 outputs A^T m A of the 16 columns whose

@@ -34,20 +34,23 @@
 	VGATHERDPS (R9)(Z31*4), K1, Z; \
 	ADDQ R14, R9
 
-// func winoInAVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
-TEXT ·winoInAVX512(SB), NOSPLIT, $0-80
+// func winoInAVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-88
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), DX
 	SHLQ $2, DX
 	MOVQ src+16(FP), SI
-	MOVQ rowStep+24(FP), R8
+	MOVQ rowStep+32(FP), R8
 	SHLQ $2, R8
-	MOVQ idx+40(FP), AX
+	MOVQ idx+48(FP), AX
 	VMOVDQU32 (AX), Z31
-	MOVQ masks+48(FP), AX
-	MOVQ bt+56(FP), R10
-	MOVQ alpha+64(FP), CX
-	MOVQ tmp+72(FP), R11
+	MOVQ off+24(FP), AX // the lanes' offsets from src: idx + off
+	VPBROADCASTD AX, Z30
+	VPADDD Z30, Z31, Z31
+	MOVQ masks+56(FP), AX
+	MOVQ bt+64(FP), R10
+	MOVQ alpha+72(FP), CX
+	MOVQ tmp+80(FP), R11
 	VPXORD Z5, Z5, Z5
 
 	// Rows: tmp[a*6+i] = sum_b bt[i][b] d[a][b], a, i < alpha.
@@ -57,7 +60,7 @@ TEXT ·winoInAVX512(SB), NOSPLIT, $0-80
 winoInRow:
 	KMOVW (AX)(R12*2), K2
 	MOVQ  SI, R9
-	MOVQ  tapStep+32(FP), R14
+	MOVQ  tapStep+40(FP), R14
 	SHLQ  $2, R14
 	WINO_GATHER(0, Z0)
 	WINO_GATHER(1, Z1)
@@ -277,18 +280,21 @@ winoOutColI:
 	MOVL         c, BX; \
 	VPBROADCASTD BX, Z
 
-// func winoIn6AVX512(dst *float32, dstStride int, src *float32, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
-TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-64
+// func winoIn6AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
+TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-72
 	MOVQ      dst+0(FP), DI
 	MOVQ      dstStride+8(FP), DX
 	SHLQ      $2, DX
 	MOVQ      src+16(FP), SI
-	MOVQ      rowStep+24(FP), R8
+	MOVQ      rowStep+32(FP), R8
 	SHLQ      $2, R8
-	MOVQ      idx+40(FP), AX
+	MOVQ      idx+48(FP), AX
 	VMOVDQU32 (AX), Z31
-	MOVQ      masks+48(FP), AX
-	MOVQ      tmp+56(FP), R11
+	MOVQ      off+24(FP), AX // the lanes' offsets from src: idx + off
+	VPBROADCASTD AX, Z30
+	VPADDD    Z30, Z31, Z31
+	MOVQ      masks+56(FP), AX
+	MOVQ      tmp+64(FP), R11
 	WINO_BCAST($0x40800000, Z16) // 4
 	WINO_BCAST($0xc0a00000, Z17) // -5
 	WINO_BCAST($0xc0800000, Z18) // -4
@@ -301,7 +307,7 @@ TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-64
 winoIn6Row:
 	KMOVW (AX)(R12*2), K2
 	MOVQ  SI, R9
-	MOVQ  tapStep+32(FP), R14
+	MOVQ  tapStep+40(FP), R14
 	SHLQ  $2, R14
 	WINO_GATHER(0, Z0)
 	WINO_GATHER(1, Z1)

@@ -10,11 +10,11 @@ import (
 )
 
 // Adversarial tests of Conv2dWinograd (decision #51), written in review.
-// Tests named TestWinogradBreak_DEFECT_* fail on the implementation they
-// were written against and pin down a defect; the others pass and guard
-// properties an implementation could easily lose (edge geometries, memory
-// outside the slices, the job pool and the filter cache under concurrency,
-// the reach of non-finite values).
+// TestWinogradBreakOneRowImages and TestWinogradBreakNonFinite failed on
+// the implementation they were written against and pin down the two
+// defects fixed since; the others guard properties an implementation could
+// easily lose (edge geometries, memory outside the slices, the job pool and
+// the filter cache under concurrency, the reach of non-finite values).
 
 // wbGuardBits is a quiet NaN with a payload, written around and past the
 // operands: a read of it turns an output NaN, and a write over it changes
@@ -206,19 +206,17 @@ func TestWinogradBreakGeometries(t *testing.T) {
 	})
 }
 
-// TestWinogradBreak_DEFECT_OneRowImages: images of one row (or of two rows
-// and one column) are accepted by CanWinograd, but with exactly sized
-// inputs the AVX-512 path panics with an index out of range. runChunk
-// (winograd.go:363) starts phase (p, q) of channel c of the group's first
-// image n0 at base = (n0*C + c)*H*W + p*W + q, and winoIn takes &x[base]
-// (winograd_amd64.go:48 and 51) before its gathers, which are masked to
-// the taps inside the image and read nothing there: for the last channel
-// of the last image base is len(x) or more when H*W < p*W + q + 1, i.e.
-// when H = 1, or H = 2 and W = 1. The Go transforms (asm=false, purego) do
-// not form that pointer and pass. Here N = 1, so the panic happens on the
-// caller; with several groups (N = 33 with these sizes) it happens on a
-// pool goroutine and kills the process.
-func TestWinogradBreak_DEFECT_OneRowImages(t *testing.T) {
+// TestWinogradBreakOneRowImages: images of one row (or of two rows and one
+// column) are accepted by CanWinograd and computed with exactly sized
+// inputs. The first version panicked with an index out of range: runChunk
+// started phase (p, q) of channel c of the group's first image n0 at
+// (n0*C + c)*H*W + p*W + q and winoIn took &x[base] before its gathers
+// (which are masked to the taps inside the image and read nothing there),
+// past the end of x for the last channel of the last image when H = 1, or
+// H = 2 and W = 1; with several groups the panic came from a pool
+// goroutine and killed the process. Now p*W + q is added to the lanes'
+// offsets instead.
+func TestWinogradBreakOneRowImages(t *testing.T) {
 	cases := []wbCase{
 		{1, 16, 1, 8, 3, 1, 16, true, true, true},
 		{1, 16, 1, 9, 4, 2, 16, false, false, false},
@@ -538,15 +536,16 @@ func TestWinogradBreakNaNConfined(t *testing.T) {
 	})
 }
 
-// TestWinogradBreak_DEFECT_NonFiniteLeaksAcrossTile: Conv2dWinograd is
-// documented to compute what Conv2d computes up to float rounding, but a
-// single non-finite input makes NaN of every output of every channel of
-// the 4 x 4 tiles whose input patch holds it (B^T d B mixes the patch,
-// and A^T adds points holding +Inf and -Inf), where Conv2d leaves finite
-// every output whose window does not hold it and gives +-Inf, not NaN,
-// over an infinite input. Seen with one +Inf (or NaN) in a 16 x 16 image:
-// Conv2d has one non-finite output per channel, Conv2dWinograd 16.
-func TestWinogradBreak_DEFECT_NonFiniteLeaksAcrossTile(t *testing.T) {
+// TestWinogradBreakNonFinite: Conv2dWinograd computes what Conv2d computes
+// up to float rounding, non-finite values included. Through the transforms
+// a single non-finite input would make NaN of every output of the 4 x 4
+// tiles whose patch holds it (B^T d B mixes the patch, and A^T adds points
+// holding +Inf and -Inf), where Conv2d leaves finite every output whose
+// window does not hold it and gives +-Inf, not NaN, over an infinite
+// input: the first version had 16 non-finite outputs per channel for one
+// +Inf in a 16 x 16 image where Conv2d has one. Now a non-finite input or
+// filter sends the call to Conv2d.
+func TestWinogradBreakNonFinite(t *testing.T) {
 	for _, bad := range []float32{float32(math.Inf(1)), float32(math.NaN())} {
 		for _, k := range []int{3, 5} {
 			g := NewConvGeom(1, 16, 16, 16, k, k, 2, 1)

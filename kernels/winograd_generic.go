@@ -3,9 +3,9 @@
 package kernels
 
 // winoIn writes B^T d B for the 16 columns whose patches d start at
-// x[base+idx[l]] to dst[xi*dstStride + l] (see the amd64 version).
-func winoIn(dst []float32, dstStride int, x []float32, base, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
-	winoInGo(dst, dstStride, x, base, rowStep, tapStep, idx, rowMask, colMask, mat, tmp)
+// x[base+off+idx[l]] to dst[xi*dstStride + l] (see the amd64 version).
+func winoIn(dst []float32, dstStride int, x []float32, base, off, rowStep, tapStep int, idx []int32, rowMask, colMask []uint16, mat *winoMat, tmp *[36 * 16]float32) {
+	winoInGo(dst, dstStride, x, base, off, rowStep, tapStep, idx, rowMask, colMask, mat, tmp)
 }
 
 // winoOut writes the 4 x 4 outputs of the 16 columns of src to dst (see
