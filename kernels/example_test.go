@@ -27,3 +27,43 @@ func ExampleSoftplusNeg() {
 	// u  100.0  softplus(-u) 3.78351e-44  sigmoid(-u) 3.78351e-44
 	// u    3.0  softplus(-u) 0.0485874  sigmoid(-u) 0.0474259
 }
+
+// A stride-2 5 x 5 convolution (basic28x28's second, on two images) by
+// Winograd's algorithm where the CPU has AVX-512, and by the direct
+// product otherwise: the same outputs to float rounding.
+func ExampleConv2dWinograd() {
+	g := kernels.NewConvGeom(2, 64, 14, 14, 5, 5, 2, 2) // N, C, H, W, KH, KW, stride, pad
+	cout := 128
+	x := make([]float32, g.N*g.C*g.H*g.W)
+	w := make([]float32, cout*g.ColRows())
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	for i := range w {
+		w[i] = float32(i%5-2) / 100
+	}
+	direct := make([]float32, g.N*cout*g.OH*g.OW)
+	kernels.Conv2d(g, cout, w, nil, x, direct, nil)
+	fast := make([]float32, len(direct))
+	if kernels.CanWinograd(g, cout) {
+		kernels.Conv2dWinograd(g, cout, w, nil, x, fast, nil)
+	} else {
+		kernels.Conv2d(g, cout, w, nil, x, fast, nil)
+	}
+	worst, largest := float32(0), float32(0)
+	for i := range direct {
+		worst = max(worst, abs32(fast[i]-direct[i]))
+		largest = max(largest, abs32(direct[i]))
+	}
+	fmt.Printf("%d outputs of %dx%d, largest difference below 1e-4 of the largest output: %v\n",
+		len(direct), g.OH, g.OW, worst < 1e-4*largest)
+	// Output:
+	// 12544 outputs of 7x7, largest difference below 1e-4 of the largest output: true
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
