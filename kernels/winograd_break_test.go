@@ -701,16 +701,7 @@ func TestWinogradBreakBatchIndependent(t *testing.T) {
 	} {
 		t.Run(tc.String(), func(t *testing.T) {
 			g := tc.geom()
-			r := rand.New(rand.NewPCG(uint64(tc.k), uint64(tc.c)))
-			x, w := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*g.ColRows())
-			var bias []float32
-			if tc.bias {
-				bias = randWin(r, tc.cout)
-			}
-			var epi *ConvEpilogue
-			if tc.epi {
-				epi = &ConvEpilogue{Sub: randWin(r, tc.cout), Mul: randWin(r, tc.cout), Add: randWin(r, tc.cout), ReLU: tc.relu}
-			}
+			x, w, bias, epi := randConv(rand.New(rand.NewPCG(uint64(tc.k), uint64(tc.c))), g, tc.cout, tc.bias, tc.epi, tc.relu)
 			per, plane := tc.cout*g.OH*g.OW, g.C*g.H*g.W
 			all := make([]float32, g.N*per)
 			Conv2dWinograd(g, tc.cout, w, bias, x, all, epi)

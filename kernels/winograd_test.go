@@ -101,6 +101,20 @@ func convRef64(g ConvGeom, cout int, w, bias, x []float32, epi *ConvEpilogue) (o
 	return out, scale
 }
 
+// randConv returns random operands of a convolution of geometry g with
+// cout filters: input, filters, a bias when withBias, an epilogue (with
+// ReLU when relu) when withEpi.
+func randConv(r *rand.Rand, g ConvGeom, cout int, withBias, withEpi, relu bool) (x, w, bias []float32, epi *ConvEpilogue) {
+	x, w = randWin(r, g.N*g.C*g.H*g.W), randWin(r, cout*g.ColRows())
+	if withBias {
+		bias = randWin(r, cout)
+	}
+	if withEpi {
+		epi = &ConvEpilogue{Sub: randWin(r, cout), Mul: randWin(r, cout), Add: randWin(r, cout), ReLU: relu}
+	}
+	return x, w, bias, epi
+}
+
 // TestConv2dWinograd compares Conv2dWinograd (the assembly transforms
 // where the CPU has AVX-512, and the Go ones) with the float64 definition
 // on odd geometries: windows of 3 to 6 with stride 2 and of 2 and 3 with
@@ -145,16 +159,7 @@ func TestConv2dWinograd(t *testing.T) {
 				if !winoShapeOK(g, tc.cout) {
 					t.Fatalf("geometry %+v refused", g)
 				}
-				r := rand.New(rand.NewPCG(uint64(tc.c), uint64(tc.h)))
-				x, w := randWin(r, g.N*g.C*g.H*g.W), randWin(r, tc.cout*g.ColRows())
-				var bias []float32
-				if tc.bias {
-					bias = randWin(r, tc.cout)
-				}
-				var epi *ConvEpilogue
-				if tc.epi {
-					epi = &ConvEpilogue{Sub: randWin(r, tc.cout), Mul: randWin(r, tc.cout), Add: randWin(r, tc.cout), ReLU: tc.relu}
-				}
+				x, w, bias, epi := randConv(rand.New(rand.NewPCG(uint64(tc.c), uint64(tc.h))), g, tc.cout, tc.bias, tc.epi, tc.relu)
 				want, scale := convRef64(g, tc.cout, w, bias, x, epi)
 				out := make([]float32, len(want)+5)
 				for i := range out {
