@@ -2,31 +2,32 @@
 
 package kernels
 
-// winoInAVX512 is winoIn's transform of 16 columns in AVX-512: alpha
-// gathers a row of the patches, B^T applied to the rows into tmp, then to
-// the columns into dst.
+// winoIn5AVX512 is winoIn's transform of 16 columns in AVX-512 for alpha
+// = 5 (F(4, 2)): 5 gathers a row of the patches, B^T (bt, rows of 6)
+// applied to the rows into tmp, then to the columns into dst.
 //
 //go:noescape
-func winoInAVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
+func winoIn5AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, tmp *float32)
 
-// winoIn6AVX512 is winoInAVX512 for alpha = 6 (F(4, 3)), its transform
+// winoIn6AVX512 is winoIn5AVX512 for alpha = 6 (F(4, 3)), its transform
 // written out.
 //
 //go:noescape
 func winoIn6AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
 
-// winoOut6AVX512 is winoOutAVX512 for alpha = 6 (F(4, 3)), its transform
+// winoOut6AVX512 is winoOut5AVX512 for alpha = 6 (F(4, 3)), its transform
 // written out.
 //
 //go:noescape
 func winoOut6AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, ow int, ep *float32, relu int, tmp *float32)
 
-// winoOutAVX512 is winoOut's transform of 16 columns in AVX-512: A^T
-// applied to the rows of the transformed tiles into tmp, then to the
-// columns, the epilogue, and a masked scatter of each output.
+// winoOut5AVX512 is winoOut's transform of 16 columns in AVX-512 for
+// alpha = 5 (F(4, 2)): A^T (at, rows of 6) applied to the rows of the
+// transformed tiles into tmp, then to the columns, the epilogue, and a
+// masked scatter of each output.
 //
 //go:noescape
-func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
+func winoOut5AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, ow int, ep *float32, relu int, tmp *float32)
 
 // winoIn writes B^T d B for the 16 columns whose patches d start at
 // x[base+off+idx[l]] (base an index of x; rows rowStep apart, taps tapStep apart: one phase of
@@ -48,7 +49,7 @@ func winoIn(dst []float32, dstStride int, x []float32, base, off, rowStep, tapSt
 		winoIn6AVX512(&dst[0], dstStride, &x[base], off, rowStep, tapStep, &idx[0], &rowMask[0], &tmp[0])
 		return
 	}
-	winoInAVX512(&dst[0], dstStride, &x[base], off, rowStep, tapStep, &idx[0], &rowMask[0], &mat.bt[0], mat.alpha, &tmp[0])
+	winoIn5AVX512(&dst[0], dstStride, &x[base], off, rowStep, tapStep, &idx[0], &rowMask[0], &mat.bt[0], &tmp[0])
 }
 
 // winoOut writes the 4 x 4 outputs A^T m A of the 16 columns whose
@@ -70,5 +71,5 @@ func winoOut(dst []float32, idx []int32, masks []uint16, src []float32, srcStrid
 		winoOut6AVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, ow, &ep[0], r, &tmp[0])
 		return
 	}
-	winoOutAVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, &mat.at[0], mat.alpha, ow, &ep[0], r, &tmp[0])
+	winoOut5AVX512(&dst[0], &idx[0], &masks[0], &src[0], srcStride, &mat.at[0], ow, &ep[0], r, &tmp[0])
 }

@@ -3,9 +3,10 @@
 #include "textflag.h"
 
 // Winograd F(4, r) transforms for Conv2dWinograd (winograd.go), 16 columns
-// (tiles) a register. The matrices have 6 columns, zero-padded when alpha
-// is 5; the sixth input register is then zero, so every row is six
-// multiply-adds. These are not bit-identical to the Go versions (they fuse).
+// (tiles) a register. F(4, 2)'s (alpha = 5) take their matrix: rows of 6
+// coefficients, the sixth zero against a zero sixth input register, so
+// every row is six multiply-adds; F(4, 3)'s (alpha = 6) are written out
+// below. These are not bit-identical to the Go versions (they fuse).
 
 // WINO_DOT6(R) sets Z20 to sum_k R[k] * Zk over k = 0..5, R the float32
 // coefficients of one matrix row.
@@ -34,8 +35,8 @@
 	VGATHERDPS (R9)(Z31*4), K1, Z; \
 	ADDQ R14, R9
 
-// func winoInAVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, alpha int, tmp *float32)
-TEXT ·winoInAVX512(SB), NOSPLIT, $0-88
+// func winoIn5AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, tmp *float32)
+TEXT ·winoIn5AVX512(SB), NOSPLIT, $0-80
 	MOVQ dst+0(FP), DI
 	MOVQ dstStride+8(FP), DX
 	SHLQ $2, DX
@@ -49,8 +50,8 @@ TEXT ·winoInAVX512(SB), NOSPLIT, $0-88
 	VPADDD Z30, Z31, Z31
 	MOVQ masks+56(FP), AX
 	MOVQ bt+64(FP), R10
-	MOVQ alpha+72(FP), CX
-	MOVQ tmp+80(FP), R11
+	MOVQ $5, CX // alpha
+	MOVQ tmp+72(FP), R11
 	VPXORD Z5, Z5, Z5
 
 	// Rows: tmp[a*6+i] = sum_b bt[i][b] d[a][b], a, i < alpha.
@@ -67,11 +68,6 @@ winoInRow:
 	WINO_GATHER(2, Z2)
 	WINO_GATHER(3, Z3)
 	WINO_GATHER(4, Z4)
-	CMPQ CX, $6
-	JLT  winoInRowT0
-	WINO_GATHER(5, Z5)
-
-winoInRowT0:
 	MOVQ R10, R9
 	MOVQ R13, BX
 	MOVQ CX, R14
@@ -102,12 +98,7 @@ winoInCol:
 	VMOVUPS 1152(R13), Z3
 	VMOVUPS 1536(R13), Z4
 	VPXORD  Z5, Z5, Z5
-	CMPQ    CX, $6
-	JLT     winoInColT0
-	VMOVUPS 1920(R13), Z5
-
-winoInColT0:
-	MOVQ R10, R9
+	MOVQ    R10, R9
 	MOVQ DI, BX
 	MOVQ CX, AX
 
@@ -126,8 +117,8 @@ winoInColT:
 	VZEROUPPER
 	RET
 
-// func winoOutAVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, alpha int, ow int, ep *float32, relu int, tmp *float32)
-TEXT ·winoOutAVX512(SB), NOSPLIT, $0-88
+// func winoOut5AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, ow int, ep *float32, relu int, tmp *float32)
+TEXT ·winoOut5AVX512(SB), NOSPLIT, $0-80
 	MOVQ      dst+0(FP), DI
 	MOVQ      idx+8(FP), AX
 	VMOVDQU32 (AX), Z31
@@ -136,23 +127,23 @@ TEXT ·winoOutAVX512(SB), NOSPLIT, $0-88
 	MOVQ      srcStride+32(FP), R8
 	SHLQ      $2, R8
 	MOVQ      at+40(FP), R10
-	MOVQ      alpha+48(FP), CX
-	MOVQ      ow+56(FP), R12
+	MOVQ      $5, CX // alpha
+	MOVQ      ow+48(FP), R12
 	SHLQ      $2, R12
-	MOVQ      ep+64(FP), AX
+	MOVQ      ep+56(FP), AX
 	VBROADCASTSS 0(AX), Z27
 	VBROADCASTSS 4(AX), Z28
 	VBROADCASTSS 8(AX), Z29
 	VBROADCASTSS 12(AX), Z30
 	MOVL      $0xff800000, AX // -Inf: max(v, -Inf) is v
-	MOVQ      relu+72(FP), BX
+	MOVQ      relu+64(FP), BX
 	TESTQ     BX, BX
 	JZ        winoOutNoReLU
 	XORL      AX, AX
 
 winoOutNoReLU:
 	VPBROADCASTD AX, Z26
-	MOVQ      tmp+80(FP), R11
+	MOVQ      tmp+72(FP), R11
 
 	// Rows: tmp[a*4+j] = sum_b at[j][b] m[a*alpha+b], a < alpha, j < 4.
 	XORQ R13, R13
@@ -171,13 +162,7 @@ winoOutRow:
 	VMOVUPS (BX), Z4
 	ADDQ    R8, BX
 	VPXORD  Z5, Z5, Z5
-	CMPQ    CX, $6
-	JLT     winoOutRowT
-	VMOVUPS (BX), Z5
-	ADDQ    R8, BX
-
-winoOutRowT:
-	MOVQ R10, R9
+	MOVQ    R10, R9
 	MOVQ $4, AX
 
 winoOutRowJ:
@@ -203,12 +188,7 @@ winoOutCol:
 	VMOVUPS 768(BX), Z3
 	VMOVUPS 1024(BX), Z4
 	VPXORD  Z5, Z5, Z5
-	CMPQ    CX, $6
-	JLT     winoOutColT
-	VMOVUPS 1280(BX), Z5
-
-winoOutColT:
-	MOVQ R10, R9
+	MOVQ    R10, R9
 	LEAQ (DI)(R13*4), R14
 	LEAQ (DX)(R13*2), AX
 	MOVQ $4, SI
