@@ -24,6 +24,50 @@
 	VBROADCASTSS 20(R), Z21; \
 	VFMADD231PS Z21, Z5, Z20
 
+// WINO_IN_ARGS loads the arguments the input transforms share (dst,
+// dstStride, src, off, rowStep, idx, masks at the same offsets): DI dst,
+// DX and R8 the strides in bytes, SI src, Z31 the lanes' offsets from src
+// (idx + off), AX masks.
+#define WINO_IN_ARGS \
+	MOVQ         dst+0(FP), DI; \
+	MOVQ         dstStride+8(FP), DX; \
+	SHLQ         $2, DX; \
+	MOVQ         src+16(FP), SI; \
+	MOVQ         rowStep+32(FP), R8; \
+	SHLQ         $2, R8; \
+	MOVQ         idx+48(FP), AX; \
+	VMOVDQU32    (AX), Z31; \
+	MOVQ         off+24(FP), AX; \
+	VPBROADCASTD AX, Z30; \
+	VPADDD       Z30, Z31, Z31; \
+	MOVQ         masks+56(FP), AX
+
+// WINO_OUT_ARGS loads the arguments the output transforms share (dst, idx,
+// masks, src, srcStride at the same offsets): DI dst, Z31 idx, DX masks,
+// SI src, R8 the stride in bytes.
+#define WINO_OUT_ARGS \
+	MOVQ      dst+0(FP), DI; \
+	MOVQ      idx+8(FP), AX; \
+	VMOVDQU32 (AX), Z31; \
+	MOVQ      masks+16(FP), DX; \
+	MOVQ      src+24(FP), SI; \
+	MOVQ      srcStride+32(FP), R8; \
+	SHLQ      $2, R8
+
+// WINO_EPI_SETUP broadcasts the epilogue's bias, sub, mul and add (at AX)
+// into Z27..Z30, and into Z26 the floor of its max: 0 when BX (relu) is
+// not 0, else -Inf (max(v, -Inf) is v). Clobbers AX and R9.
+#define WINO_EPI_SETUP \
+	VBROADCASTSS 0(AX), Z27; \
+	VBROADCASTSS 4(AX), Z28; \
+	VBROADCASTSS 8(AX), Z29; \
+	VBROADCASTSS 12(AX), Z30; \
+	MOVL         $0xff800000, AX; \
+	XORL         R9, R9; \
+	TESTQ        BX, BX; \
+	CMOVLNE      R9, AX; \
+	VPBROADCASTD AX, Z26
+
 // WINO_GATHER(b, Z) sets Z to tap b of the patches' current row, at R9
 // (then moved on by the tap step, R14): zero, then a gather masked to the
 // columns whose row (K2) and tap column (colMask[b], at 12+2b(AX)) lie in
@@ -37,18 +81,7 @@
 
 // func winoIn5AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, bt *float32, tmp *float32)
 TEXT ·winoIn5AVX512(SB), NOSPLIT, $0-80
-	MOVQ dst+0(FP), DI
-	MOVQ dstStride+8(FP), DX
-	SHLQ $2, DX
-	MOVQ src+16(FP), SI
-	MOVQ rowStep+32(FP), R8
-	SHLQ $2, R8
-	MOVQ idx+48(FP), AX
-	VMOVDQU32 (AX), Z31
-	MOVQ off+24(FP), AX // the lanes' offsets from src: idx + off
-	VPBROADCASTD AX, Z30
-	VPADDD Z30, Z31, Z31
-	MOVQ masks+56(FP), AX
+	WINO_IN_ARGS
 	MOVQ bt+64(FP), R10
 	MOVQ $5, CX // alpha
 	MOVQ tmp+72(FP), R11
@@ -119,30 +152,14 @@ winoInColT:
 
 // func winoOut5AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, at *float32, ow int, ep *float32, relu int, tmp *float32)
 TEXT ·winoOut5AVX512(SB), NOSPLIT, $0-80
-	MOVQ      dst+0(FP), DI
-	MOVQ      idx+8(FP), AX
-	VMOVDQU32 (AX), Z31
-	MOVQ      masks+16(FP), DX
-	MOVQ      src+24(FP), SI
-	MOVQ      srcStride+32(FP), R8
-	SHLQ      $2, R8
+	WINO_OUT_ARGS
 	MOVQ      at+40(FP), R10
 	MOVQ      $5, CX // alpha
 	MOVQ      ow+48(FP), R12
 	SHLQ      $2, R12
 	MOVQ      ep+56(FP), AX
-	VBROADCASTSS 0(AX), Z27
-	VBROADCASTSS 4(AX), Z28
-	VBROADCASTSS 8(AX), Z29
-	VBROADCASTSS 12(AX), Z30
-	MOVL      $0xff800000, AX // -Inf: max(v, -Inf) is v
 	MOVQ      relu+64(FP), BX
-	TESTQ     BX, BX
-	JZ        winoOutNoReLU
-	XORL      AX, AX
-
-winoOutNoReLU:
-	VPBROADCASTD AX, Z26
+	WINO_EPI_SETUP
 	MOVQ      tmp+72(FP), R11
 
 	// Rows: tmp[a*4+j] = sum_b at[j][b] m[a*alpha+b], a < alpha, j < 4.
@@ -262,18 +279,7 @@ winoOutColI:
 
 // func winoIn6AVX512(dst *float32, dstStride int, src *float32, off, rowStep, tapStep int, idx *int32, masks *uint16, tmp *float32)
 TEXT ·winoIn6AVX512(SB), NOSPLIT, $0-72
-	MOVQ      dst+0(FP), DI
-	MOVQ      dstStride+8(FP), DX
-	SHLQ      $2, DX
-	MOVQ      src+16(FP), SI
-	MOVQ      rowStep+32(FP), R8
-	SHLQ      $2, R8
-	MOVQ      idx+48(FP), AX
-	VMOVDQU32 (AX), Z31
-	MOVQ      off+24(FP), AX // the lanes' offsets from src: idx + off
-	VPBROADCASTD AX, Z30
-	VPADDD    Z30, Z31, Z31
-	MOVQ      masks+56(FP), AX
+	WINO_IN_ARGS
 	MOVQ      tmp+64(FP), R11
 	WINO_BCAST($0x40800000, Z16) // 4
 	WINO_BCAST($0xc0a00000, Z17) // -5
@@ -357,28 +363,12 @@ winoIn6Col:
 
 // func winoOut6AVX512(dst *float32, idx *int32, masks *uint16, src *float32, srcStride int, ow int, ep *float32, relu int, tmp *float32)
 TEXT ·winoOut6AVX512(SB), NOSPLIT, $0-72
-	MOVQ      dst+0(FP), DI
-	MOVQ      idx+8(FP), AX
-	VMOVDQU32 (AX), Z31
-	MOVQ      masks+16(FP), DX
-	MOVQ      src+24(FP), SI
-	MOVQ      srcStride+32(FP), R8
-	SHLQ      $2, R8
+	WINO_OUT_ARGS
 	MOVQ      ow+40(FP), R12
 	SHLQ      $2, R12
 	MOVQ      ep+48(FP), AX
-	VBROADCASTSS 0(AX), Z27
-	VBROADCASTSS 4(AX), Z28
-	VBROADCASTSS 8(AX), Z29
-	VBROADCASTSS 12(AX), Z30
-	MOVL      $0xff800000, AX // -Inf: max(v, -Inf) is v
 	MOVQ      relu+56(FP), BX
-	TESTQ     BX, BX
-	JZ        winoOut6NoReLU
-	XORL      AX, AX
-
-winoOut6NoReLU:
-	VPBROADCASTD AX, Z26
+	WINO_EPI_SETUP
 	MOVQ      tmp+64(FP), R11
 	WINO_BCAST($0x40800000, Z16) // 4
 	WINO_BCAST($0x41000000, Z17) // 8

@@ -131,20 +131,6 @@ func wbCheckConv(t *testing.T, tc wbCase, seed uint64) {
 	t.Logf("largest error %.3g of the terms' magnitudes", worst)
 }
 
-// wbForEachPath runs f with the AVX-512 transforms (where the CPU has
-// them) and with the Go ones.
-func wbForEachPath(t *testing.T, f func(t *testing.T)) {
-	saved := elemAVX512
-	defer func() { elemAVX512 = saved }()
-	for _, asm := range []bool{true, false} {
-		if asm && !saved {
-			continue
-		}
-		elemAVX512 = asm
-		t.Run(fmt.Sprintf("asm=%v", asm), f)
-	}
-}
-
 // TestWinogradBreakGeometries: the edges of what winoShapeOK accepts
 // (pads 0 and K-1 for every window, outputs of 1, 2, 3 and 5 a side,
 // unequal sides, 64 x 64 images, one image, batches that leave a partial
@@ -199,7 +185,7 @@ func TestWinogradBreakGeometries(t *testing.T) {
 		{2, 64, 14, 14, 5, 2, 128, true, true, true},
 		{2, 128, 8, 8, 4, 1, 256, true, true, true},
 	}
-	wbForEachPath(t, func(t *testing.T) {
+	forEachTransformPath(t, func(t *testing.T) {
 		for i, tc := range cases {
 			t.Run(tc.String(), func(t *testing.T) { wbCheckConv(t, tc, uint64(i)) })
 		}
@@ -224,7 +210,7 @@ func TestWinogradBreakOneRowImages(t *testing.T) {
 		{1, 16, 2, 1, 3, 1, 16, false, true, true},
 		{1, 16, 1, 12, 6, 3, 16, true, true, false},
 	}
-	wbForEachPath(t, func(t *testing.T) {
+	forEachTransformPath(t, func(t *testing.T) {
 		for i, tc := range cases {
 			t.Run(tc.String(), func(t *testing.T) {
 				defer func() {
@@ -498,7 +484,7 @@ func wbPatchReach(g ConvGeom, y, x, ty, tx int) bool {
 // the tiles whose input patch holds it; a NaN filter value stays in its
 // output channel; the output over the NaN is NaN, with and without ReLU.
 func TestWinogradBreakNaNConfined(t *testing.T) {
-	wbForEachPath(t, func(t *testing.T) {
+	forEachTransformPath(t, func(t *testing.T) {
 		for _, k := range []int{3, 4, 5, 6} {
 			for _, relu := range []bool{false, true} {
 				g := NewConvGeom(3, 16, 16, 16, k, k, 2, k/2)
@@ -602,7 +588,7 @@ func TestWinogradBreakExtremeValues(t *testing.T) {
 		{"spikes", 5, wbSpiky, 1},
 		{"spikes", 6, wbSpiky, 1},
 	} {
-		wbForEachPath(t, func(t *testing.T) {
+		forEachTransformPath(t, func(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/k%d", c.name, c.k), func(t *testing.T) {
 				g := NewConvGeom(2, 16, 15, 15, c.k, c.k, 2, c.k/2)
 				cout := 16

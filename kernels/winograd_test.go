@@ -115,6 +115,20 @@ func randConv(r *rand.Rand, g ConvGeom, cout int, withBias, withEpi, relu bool) 
 	return x, w, bias, epi
 }
 
+// forEachTransformPath runs f with the AVX-512 transforms (where the CPU
+// has them) and with the Go ones, as subtests asm=true and asm=false.
+func forEachTransformPath(t *testing.T, f func(t *testing.T)) {
+	saved := elemAVX512
+	defer func() { elemAVX512 = saved }()
+	for _, asm := range []bool{true, false} {
+		if asm && !saved {
+			continue
+		}
+		elemAVX512 = asm
+		t.Run(fmt.Sprintf("asm=%v", asm), f)
+	}
+}
+
 // TestConv2dWinograd compares Conv2dWinograd (the assembly transforms
 // where the CPU has AVX-512, and the Go ones) with the float64 definition
 // on odd geometries: windows of 3 to 6 with stride 2 and of 2 and 3 with
@@ -141,19 +155,13 @@ func TestConv2dWinograd(t *testing.T) {
 		{2, 16, 9, 6, 2, 1, 19, true, true, false, 1},
 		{1, 16, 1, 1, 3, 2, 16, false, true, true, 1},
 	}
-	saved := elemAVX512
-	defer func() { elemAVX512 = saved }()
-	for _, asm := range []bool{true, false} {
-		if asm && !saved {
-			continue
-		}
-		elemAVX512 = asm
+	forEachTransformPath(t, func(t *testing.T) {
 		for _, tc := range cases {
 			stride := tc.stride
 			if stride == 0 {
 				stride = 2
 			}
-			name := fmt.Sprintf("asm=%v/n%d_c%d_%dx%d_k%d_s%d_p%d_co%d", asm, tc.n, tc.c, tc.h, tc.w, tc.k, stride, tc.pad, tc.cout)
+			name := fmt.Sprintf("n%d_c%d_%dx%d_k%d_s%d_p%d_co%d", tc.n, tc.c, tc.h, tc.w, tc.k, stride, tc.pad, tc.cout)
 			t.Run(name, func(t *testing.T) {
 				g := NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.k, tc.k, stride, tc.pad)
 				if !winoShapeOK(g, tc.cout) {
@@ -182,7 +190,7 @@ func TestConv2dWinograd(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // TestConv2dWinogradNaN: a NaN input reaches the outputs it feeds, with and
