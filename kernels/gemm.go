@@ -76,10 +76,35 @@ type microKernel struct {
 	// micro-panel packed r values wide), so that a last partial panel of A
 	// costs no padding work.
 	rowFns []kernelFunc
+	// directFns[r], when present, is the kernel for r <= mr rows that reads
+	// A in place, rows lda floats apart, instead of a packed micro-panel
+	// (directFns[mr] is the full tile). Its arithmetic is fn's, operation
+	// for operation, so the product's bits do not depend on it.
+	directFns []directKernelFunc
 }
 
 // kernelFunc is the signature of micro-kernels (see microKernel).
 type kernelFunc = func(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// directKernelFunc is the signature of micro-kernels that read A in place.
+type directKernelFunc = func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// gemmDirectAMaxStrips and gemmDirectAMin say when a product reads A in
+// place instead of packing it (decision #52): A not transposed, at most
+// this many strips of nr columns of B to reuse each packed panel, and at
+// least this many floats of A (16 MiB, more than the caches keep between
+// the steps). Packing such an A is a pass over memory on its own, before
+// any multiplication, while the in-place kernel's loads run under its
+// multiply-adds: the DIM encoder's fc layer, whose forward product is
+// computed transposed (sgemmTransposed) with its 1024 x 6272 weight as A
+// and the batch's 64 columns as B, went from 4.0 to 3.5 ms
+// (BenchmarkSgemmFromMemory/fc-forward, alternated twice). A transposed A
+// read in place (steps of k a weight row apart) measured no gain in the
+// step and was not kept. gemmDirectAMin is a variable so that tests can
+// send small products through the in-place path.
+const gemmDirectAMaxStrips = 2
+
+var gemmDirectAMin = 4 << 20
 
 // gemmMaxKC is the largest kc block a micro-kernel may use.
 const gemmMaxKC = 1024
@@ -152,6 +177,7 @@ type gemmCtx struct {
 	groups        int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
 	nSubs         int  // column groups per A block
 	directB       bool // full strips of B are read in place, not packed
+	directA       bool // A is read in place, not packed (see gemmDirectA)
 
 	bufB []float32
 	bufA [][]float32 // per worker
@@ -369,6 +395,8 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	// strip narrower than nr is packed (zero padded). Otherwise B is packed
 	// in slabs of at most kn.nc columns and gemmMaxPackedB floats.
 	x.directB = !x.transB && x.mBlocks <= 2
+	x.directA = x.preA == nil && !x.transA && kn.directFns != nil &&
+		gemmCeilDiv(x.n, nr) <= gemmDirectAMaxStrips && x.m*x.k >= gemmDirectAMin
 	ncMax = gemmRoundUp(x.n, nr)
 	if x.directB {
 		x.bufB = gemmGrow(x.bufB, x.k*nr)
@@ -385,7 +413,7 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 		x.edge = append(x.edge, make([][]float32, p-len(x.edge))...)
 	}
 	for w := 0; w < p; w++ {
-		if x.preA == nil {
+		if x.preA == nil && !x.directA {
 			x.bufA[w] = gemmGrow(x.bufA[w], gemmCeilDiv(x.mBlocks, x.groups)*x.mcEff*kcMax)
 		}
 		x.edge[w] = gemmGrow(x.edge[w], mr*nr)
@@ -554,7 +582,7 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 	for pk := 0; pk < x.k; pk += kcB {
 		kc := min(kcB, x.k-pk)
 		for ib := ib0; ib < ib1; ib++ {
-			if x.preA == nil {
+			if x.preA == nil && !x.directA {
 				i0 := ib * x.mcEff
 				x.packA(x.bufA[w][(ib-ib0)*x.mcEff*kc:], i0, min(x.mcEff, x.m-i0), pk, kc)
 			}
@@ -574,6 +602,10 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 				bp = &x.bufB[x.bOffset(pk, kc, s)]
 			}
 			for ib := ib0; ib < ib1; ib++ {
+				if x.directA {
+					x.panelsDirect(w, ib*x.mcEff, pk, j, cols, kc, bp, ldb, beta)
+					continue
+				}
 				var bufA []float32
 				if x.preA != nil {
 					bufA = x.preA.block(ib, pk)
@@ -610,15 +642,41 @@ func (x *gemmCtx) panels(w int, bufA []float32, i0, j, cols, kc int, bp *float32
 			continue
 		}
 		fn(kc, ap, bp, ldb, &edge[0], nr, x.alpha, 0)
-		for i := 0; i < rows; i++ {
-			cr := c[ci+i*ldc : ci+i*ldc+cols]
-			er := edge[i*nr : i*nr+cols]
-			if beta == 0 {
-				copy(cr, er)
-			} else {
-				for jj, v := range er {
-					cr[jj] = v + beta*cr[jj]
-				}
+		gemmEdgeStore(c[ci:], ldc, edge, nr, rows, cols, beta)
+	}
+}
+
+// panelsDirect is panels for a product whose A is read in place: the rows
+// from i0, columns [pk, pk+kc) of A times one strip of B into C.
+func (x *gemmCtx) panelsDirect(w, i0, pk, j, cols, kc int, bp *float32, ldb int, beta float32) {
+	kn := x.kern
+	mr, nr := kn.mr, kn.nr
+	c, ldc, edge := x.c, x.ldc, x.edge[w]
+	mc := min(x.mcEff, x.m-i0)
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		ap, fn := &x.a[(i0+ir)*x.lda+pk], kn.directFns[rows]
+		ci := (i0+ir)*ldc + j
+		if cols == nr {
+			fn(kc, ap, x.lda, bp, ldb, &c[ci], ldc, x.alpha, beta)
+			continue
+		}
+		fn(kc, ap, x.lda, bp, ldb, &edge[0], nr, x.alpha, 0)
+		gemmEdgeStore(c[ci:], ldc, edge, nr, rows, cols, beta)
+	}
+}
+
+// gemmEdgeStore adds the rows x cols tile held in edge (row stride nr) to
+// C (from c[0], row stride ldc) scaled by beta, or stores it when beta is 0.
+func gemmEdgeStore(c []float32, ldc int, edge []float32, nr, rows, cols int, beta float32) {
+	for i := 0; i < rows; i++ {
+		cr := c[i*ldc : i*ldc+cols]
+		er := edge[i*nr : i*nr+cols]
+		if beta == 0 {
+			copy(cr, er)
+		} else {
+			for jj, v := range er {
+				cr[jj] = v + beta*cr[jj]
 			}
 		}
 	}

@@ -22,6 +22,11 @@ var (
 			sgemmKernelAVX512x5x32, sgemmKernelAVX512x6x32, sgemmKernelAVX512x7x32, sgemmKernelAVX512x8x32,
 			sgemmKernelAVX512x9x32, sgemmKernelAVX512x10x32, sgemmKernelAVX512x11x32, sgemmKernelAVX512x12x32,
 			sgemmKernelAVX512x13x32},
+		directFns: []directKernelFunc{nil,
+			sgemmKernelDirectAVX512x1x32, sgemmKernelDirectAVX512x2x32, sgemmKernelDirectAVX512x3x32, sgemmKernelDirectAVX512x4x32,
+			sgemmKernelDirectAVX512x5x32, sgemmKernelDirectAVX512x6x32, sgemmKernelDirectAVX512x7x32, sgemmKernelDirectAVX512x8x32,
+			sgemmKernelDirectAVX512x9x32, sgemmKernelDirectAVX512x10x32, sgemmKernelDirectAVX512x11x32, sgemmKernelDirectAVX512x12x32,
+			sgemmKernelDirectAVX512x13x32, sgemmKernelDirectAVX512x14x32},
 	}
 
 	// avx2Kernel: 6 x 16 tiles, 12 Y accumulators + 2 for B + 2 for A.

@@ -26,16 +26,33 @@ type kernelSpec struct {
 	isa    string // "AVX512" or "AVX2"
 	mr, nr int
 	edges  bool
+	direct bool // also the kernels that read A in place
 }
 
 var specs = []kernelSpec{
-	{"AVX512", 14, 32, true},
-	{"AVX2", 6, 16, true},
+	{"AVX512", 14, 32, true, true},
+	{"AVX2", 6, 16, true, false},
 }
 
 const unroll = 4
 
-func kernel(b *strings.Builder, isa string, mr, nr int) string {
+// How a kernel reads A: from a packed micro-panel (mr values a step), or
+// in place with the tile's rows lda floats apart (k consecutive floats
+// each).
+type aMode int
+
+const (
+	aPacked aMode = iota
+	aDirect
+)
+
+// pfDirect is how far ahead (bytes) an aDirect kernel prefetches its rows
+// of A.
+const pfDirect = 1024
+
+// kernel writes the micro-kernel for an mr x nr tile reading A as mode says;
+// the in-place kernels take lda after a.
+func kernel(b *strings.Builder, isa string, mr, nr int, mode aMode) string {
 	w, reg, nregs := 16, "Z", 32
 	if isa == "AVX2" {
 		w, reg, nregs = 8, "Y", 16
@@ -53,17 +70,28 @@ func kernel(b *strings.Builder, isa string, mr, nr int) string {
 		panic(fmt.Sprintf("%s %dx%d: too many registers", isa, mr, nr))
 	}
 	name := fmt.Sprintf("sgemmKernel%sx%dx%d", isa, mr, nr)
+	// Argument offsets: in-place kernels take lda after a.
+	o := 0
+	switch mode {
+	case aDirect:
+		name = fmt.Sprintf("sgemmKernelDirect%sx%dx%d", isa, mr, nr)
+		o = 8
+	}
 	e := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 
-	e("// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", name)
-	e("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	if o > 0 {
+		e("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", name)
+	} else {
+		e("// func %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", name)
+	}
+	e("TEXT ·%s(SB), NOSPLIT, $0-%d", name, 56+o)
 	e("\tMOVQ k+0(FP), CX")
 	e("\tMOVQ a+8(FP), SI")
-	e("\tMOVQ b+16(FP), DI")
-	e("\tMOVQ ldb+24(FP), R12")
+	e("\tMOVQ b+%d(FP), DI", 16+o)
+	e("\tMOVQ ldb+%d(FP), R12", 24+o)
 	e("\tSHLQ $2, R12")
-	e("\tMOVQ c+32(FP), DX")
-	e("\tMOVQ ldc+40(FP), R8")
+	e("\tMOVQ c+%d(FP), DX", 32+o)
+	e("\tMOVQ ldc+%d(FP), R8", 40+o)
 	e("\tSHLQ $2, R8")
 	// Prefetch the C tile.
 	e("\tMOVQ DX, R9")
@@ -74,6 +102,41 @@ func kernel(b *strings.Builder, isa string, mr, nr int) string {
 		e("\tPREFETCHT0 %d(R9)", nr*4-4)
 		if i < mr-1 {
 			e("\tADDQ R8, R9")
+		}
+	}
+	// aAddr(i, u) addresses A's row i at step u of an unrolled iteration;
+	// aStep(n) advances past n steps; pf(u) prefetches ahead at step u.
+	aAddr := func(i, u int) string { return fmt.Sprintf("%d(SI)", (u*mr+i)*4) }
+	aStep := func(steps int) { e("\tADDQ $%d, SI", steps*mr*4) }
+	pf := func(u int) {}
+	switch mode {
+	case aDirect:
+		// Rows 0-4 from SI, 5-9 from R13, 10-13 from R9, each as base +
+		// {0, 1, 2, 3, 4} * lda (R10 = lda, R11 = 3*lda, in bytes).
+		if mr > 15 {
+			panic("direct kernels address at most 15 rows")
+		}
+		e("\tMOVQ lda+16(FP), R10")
+		e("\tSHLQ $2, R10")
+		e("\tLEAQ (R10)(R10*2), R11")
+		e("\tLEAQ (SI)(R10*4), R13")
+		e("\tADDQ R10, R13")
+		e("\tLEAQ (R13)(R10*4), R9")
+		e("\tADDQ R10, R9")
+		bases := []string{"SI", "R13", "R9"}
+		forms := []string{"(%s)", "(%s)(R10*1)", "(%s)(R10*2)", "(%s)(R11*1)", "(%s)(R10*4)"}
+		aAddr = func(i, u int) string {
+			return fmt.Sprintf("%d"+forms[i%5], u*4, bases[i/5])
+		}
+		aStep = func(steps int) {
+			for r := 0; r < mr; r += 5 {
+				e("\tADDQ $%d, %s", steps*4, bases[r/5])
+			}
+		}
+		pf = func(u int) {
+			for i := u; i < mr; i += unroll {
+				e("\tPREFETCHT0 %s", aAddr(i, pfDirect/4))
+			}
 		}
 	}
 	for i := 0; i < mr; i++ {
@@ -92,7 +155,7 @@ func kernel(b *strings.Builder, isa string, mr, nr int) string {
 		e("\tADDQ R12, DI")
 		for i := 0; i < mr; i++ {
 			r := bc[i%2]
-			e("\tVBROADCASTSS %d(SI), %s", (u*mr+i)*4, r)
+			e("\tVBROADCASTSS %s, %s", aAddr(i, u), r)
 			for j := 0; j < v; j++ {
 				e("\tVFMADD231PS %s, %s, %s", r, breg[j], acc(i, j))
 			}
@@ -103,9 +166,10 @@ func kernel(b *strings.Builder, isa string, mr, nr int) string {
 	e("\tJZ tail")
 	e("loop:")
 	for u := 0; u < unroll; u++ {
+		pf(u)
 		step(u)
 	}
-	e("\tADDQ $%d, SI", unroll*mr*4)
+	aStep(unroll)
 	e("\tDECQ BX")
 	e("\tJNZ loop")
 	e("tail:")
@@ -113,14 +177,14 @@ func kernel(b *strings.Builder, isa string, mr, nr int) string {
 	e("\tJZ store")
 	e("loop1:")
 	step(0)
-	e("\tADDQ $%d, SI", mr*4)
+	aStep(1)
 	e("\tDECQ CX")
 	e("\tJNZ loop1")
 	e("store:")
 	al, be := bc[0], bc[1]
-	e("\tVBROADCASTSS alpha+48(FP), %s", al)
-	e("\tVBROADCASTSS beta+52(FP), %s", be)
-	e("\tMOVL beta+52(FP), AX")
+	e("\tVBROADCASTSS alpha+%d(FP), %s", 48+o, al)
+	e("\tVBROADCASTSS beta+%d(FP), %s", 52+o, be)
+	e("\tMOVL beta+%d(FP), AX", 52+o)
 	e("\tTESTL $0x7fffffff, AX")
 	e("\tJZ beta0")
 	for i := 0; i < mr; i++ {
@@ -163,8 +227,15 @@ func main() {
 			lo = 1
 		}
 		for r := lo; r <= sp.mr; r++ {
-			name := kernel(&s, sp.isa, r, sp.nr)
+			name := kernel(&s, sp.isa, r, sp.nr, aPacked)
 			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, r, sp.nr, name)
+		}
+		if !sp.direct {
+			continue
+		}
+		for r := lo; r <= sp.mr; r++ {
+			name := kernel(&s, sp.isa, r, sp.nr, aDirect)
+			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, r, sp.nr, name)
 		}
 	}
 	for file, text := range map[string]string{"gemm_amd64.s": s.String(), "gemm_kernels_amd64.go": g.String()} {

@@ -74,6 +74,76 @@ func sgemmKernelAVX512x13x32(k int, a, b *float32, ldb int, c *float32, ldc int,
 //go:noescape
 func sgemmKernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelDirectAVX512x1x32 computes a 1 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x1x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x2x32 computes a 2 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x2x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x3x32 computes a 3 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x3x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x4x32 computes a 4 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x5x32 computes a 5 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x5x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x6x32 computes a 6 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x6x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x7x32 computes a 7 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x7x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x8x32 computes a 8 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x8x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x9x32 computes a 9 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x9x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x10x32 computes a 10 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x10x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x11x32 computes a 11 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x11x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x12x32 computes a 12 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x12x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x13x32 computes a 13 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x13x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512x14x32 computes a 14 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
+//
+//go:noescape
+func sgemmKernelDirectAVX512x14x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // sgemmKernelAVX2x1x16 computes a 1 x 16 tile of C = alpha*A*B + beta*C (see microKernel).
 //
 //go:noescape

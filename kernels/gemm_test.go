@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -641,5 +642,58 @@ func BenchmarkGemmTranspose(b *testing.B) {
 	b.SetBytes(4 * rows * cols)
 	for i := 0; i < b.N; i++ {
 		gemmTranspose(dst, cols, src, rows, rows, cols)
+	}
+}
+
+// TestSgemmDirectA checks the products that read A in place (gemmCtx.directA,
+// forced here on small sizes by lowering gemmDirectAMin) against the packed
+// path bit for bit, and against SgemmRef, on odd sizes: partial panels of
+// rows, a last strip narrower than nr, several blocks of k, padded strides,
+// both layouts of B and three betas.
+func TestSgemmDirectA(t *testing.T) {
+	defer func(v int) { gemmDirectAMin = v }(gemmDirectAMin)
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, kern := range asmKernels() {
+		if kern.directFns == nil {
+			continue
+		}
+		for _, s := range []struct{ m, n, k, lda, ldb, ldc int }{
+			{1, 1, 1, 1, 1, 1},
+			{13, 32, 7, 9, 40, 33},
+			{14, 64, 512, 515, 70, 64},
+			{15, 33, 600, 601, 64, 40},
+			{37, 17, 1100, 1103, 1100, 20},
+			{250, 64, 513, 520, 64, 70},
+			{113, 50, 31, 31, 50, 50},
+		} {
+			if gemmCeilDiv(s.n, kern.nr) > gemmDirectAMaxStrips {
+				t.Fatalf("%+v: too many columns for the in-place path", s)
+			}
+			a := randSlice(r, s.m*s.lda)
+			b := randSlice(r, max(s.k, s.n)*max(s.ldb, s.k))
+			c0 := randSlice(r, s.m*s.ldc)
+			for _, transB := range []bool{false, true} {
+				ldb := s.ldb
+				if transB {
+					ldb = max(s.ldb, s.k)
+				}
+				for _, beta := range []float32{0, 1, 0.5} {
+					got, packed, ref := slices.Clone(c0), slices.Clone(c0), slices.Clone(c0)
+					gemmDirectAMin = 0
+					sgemmOrdinary(kern, false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, ldb, beta, got, s.ldc)
+					gemmDirectAMin = math.MaxInt
+					sgemmOrdinary(kern, false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, ldb, beta, packed, s.ldc)
+					SgemmRef(false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, ldb, beta, ref, s.ldc)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(packed[i]) {
+							t.Fatalf("%s %+v transB=%v beta=%v: C[%d] = %v in place, %v packed", kern.name, s, transB, beta, i, got[i], packed[i])
+						}
+						if d := math.Abs(float64(got[i] - ref[i])); d > 1e-4*float64(s.k) {
+							t.Fatalf("%s %+v transB=%v beta=%v: C[%d] = %v, reference %v", kern.name, s, transB, beta, i, got[i], ref[i])
+						}
+					}
+				}
+			}
+		}
 	}
 }
