@@ -56,7 +56,13 @@ func convArgs(xs, ws []int, stride, pad int) string {
 // Conv2d returns the 2-D convolution (cross-correlation, as in PyTorch) of
 // x [N,Cin,H,W] with the filters w [Cout,Cin,kH,kW], plus the bias b [Cout]
 // when b is not nil: an output [N,Cout,Hout,Wout] with
-// Hout = (H+2*pad-kH)/stride+1 and likewise Wout.
+// Hout = (H+2*pad-kH)/stride+1 and likewise Wout. Where
+// kernels.WinogradPays accepts the geometry (a stride-2 window of 3 to 6,
+// or a stride-1 window of 2 or 3, over 16 or more channels, with enough
+// output tiles in the batch, on CPUs with AVX-512) the output is computed
+// by Winograd's algorithm, equal to the direct convolution's to float
+// rounding (decision #52); the gradients are always the direct
+// convolution's.
 func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 	out := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
 	if out == nil {
@@ -99,8 +105,12 @@ func (tp *Tape) conv2d(op string, x, w, b *Var, stride, pad int, epi *kernels.Co
 	if b != nil {
 		bias = b.Value.Data
 	}
-	if epi != nil && kernels.CanWinograd(g, cout) {
-		// Only Conv2dBNReLU's one-pass inference passes an epilogue.
+	// Conv2dBNReLU's one-pass inference (an epilogue) finds its transformed
+	// filters cached across batches; a training step changes them at every
+	// step, where only convolutions with enough tiles gain (decision #52).
+	// The choice does not depend on recording, so that Model.Evaluate,
+	// which does not record, computes what a training step computes.
+	if epi != nil && kernels.CanWinograd(g, cout) || kernels.WinogradPays(g, cout) {
 		kernels.Conv2dWinograd(g, cout, w.Value.Data, bias, x.Value.Data, out.Value.Data, epi)
 		return out
 	}

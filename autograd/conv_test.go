@@ -583,6 +583,73 @@ func TestFreshGradientsOnReusedTape(t *testing.T) {
 	}
 }
 
+// TestConv2dWinogradTraining: a recorded Conv2d whose geometry
+// kernels.WinogradPays accepts computes its output by Winograd's algorithm
+// (some bit differs from the direct convolution's, every value agrees to
+// float rounding), and its gradients are the direct convolution's, bit for
+// bit (decision #52); below the threshold it is the direct convolution.
+func TestConv2dWinogradTraining(t *testing.T) {
+	for _, c := range []struct {
+		n      int
+		winoOK bool
+	}{{32, true}, {3, false}} {
+		g := kernels.NewConvGeom(c.n, 16, 14, 14, 5, 5, 2, 2)
+		const cout = 20
+		if kernels.WinogradPays(g, cout) != c.winoOK {
+			if !kernels.CanWinograd(g, cout) {
+				t.Skip("no AVX-512: Conv2d runs the direct convolution, tested by TestConv2dGrad")
+			}
+			t.Fatalf("batch %d: WinogradPays = %v, want %v", c.n, !c.winoOK, c.winoOK)
+		}
+		rng := tensor.NewRNG(uint64(40 + c.n))
+		x := randTensor(rng, -1, 1, c.n, 16, 14, 14)
+		w := randTensor(rng, -0.3, 0.3, cout, 16, 5, 5)
+		b := randTensor(rng, -0.3, 0.3, cout)
+		r := randTensor(rng, -1, 1, c.n, cout, 7, 7)
+		tp := NewTape()
+		xv, wv, bv := tp.Leaf(x), tp.Leaf(w), tp.Leaf(b)
+		out := tp.Conv2d(xv, wv, bv, 2, 2)
+		if err := tp.Backward(tp.Sum(tp.Mul(out, tp.Const(r)))); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(out.Value.Data))
+		kernels.Conv2d(g, cout, w.Data, b.Data, x.Data, want, nil)
+		var rms float64
+		for _, v := range want {
+			rms += float64(v) * float64(v)
+		}
+		rms = math.Sqrt(rms / float64(len(want)))
+		differ := 0
+		for i, v := range want {
+			got := out.Value.Data[i]
+			if d := math.Abs(float64(got - v)); !(d <= 1e-5*(math.Abs(float64(v))+rms)) {
+				t.Fatalf("batch %d: output %d = %v, the direct convolution gives %v", c.n, i, got, v)
+			}
+			if got != v {
+				differ++
+			}
+		}
+		if c.winoOK && differ == 0 {
+			t.Errorf("batch %d: every output equals the direct convolution's bit for bit: Winograd's path did not run", c.n)
+		}
+		if !c.winoOK && differ != 0 {
+			t.Errorf("batch %d: %d outputs differ from the direct convolution's below the threshold", c.n, differ)
+		}
+		gw, gb, gx := make([]float32, len(w.Data)), make([]float32, cout), make([]float32, len(x.Data))
+		kernels.Conv2dBackward(g, cout, w.Data, x.Data, r.Data, gw, gb, gx, false)
+		for _, p := range []struct {
+			name      string
+			got, want []float32
+		}{{"w", wv.Grad.Data, gw}, {"b", bv.Grad.Data, gb}, {"x", xv.Grad.Data, gx}} {
+			for i := range p.want {
+				if math.Float32bits(p.got[i]) != math.Float32bits(p.want[i]) {
+					t.Fatalf("batch %d: gradient of %s[%d] = %v, the direct convolution's is %v", c.n, p.name, i, p.got[i], p.want[i])
+				}
+			}
+		}
+	}
+}
+
 // TestConv2dBNReLUWinograd: on a geometry kernels.CanWinograd accepts, the
 // one-pass block runs Winograd's algorithm (decision #51) and agrees with
 // the three ops to float rounding, ReLU's zeros included.

@@ -58,19 +58,32 @@ func wbEvalEncoder(t *testing.T, name string, seed uint64) encoder.Encoder {
 
 // wbEncode runs enc on x in its current mode: without recording (the
 // one-pass conv blocks, Winograd where it applies) or recording (the
-// three ops with the direct convolution).
+// three ops with the direct convolution). A recording pass runs one image
+// at a time, so that no convolution has the tiles for a recorded Conv2d to
+// take Winograd's path (kernels.WinogradPays, decision #52); in
+// evaluation mode every image's features are its own.
 func wbEncode(t *testing.T, enc encoder.Encoder, x *tensor.Tensor, record bool) map[string][]float32 {
 	t.Helper()
-	tp := autograd.NewTape()
-	tp.SetNoGrad(!record)
-	f := enc.Encode(tp, tp.Const(x))
-	if err := tp.Err(); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]float32{}
-	for name, v := range map[string]*autograd.Var{"local": f.Local, "conv": f.Conv, "fc": f.FC, "y": f.Y} {
-		if v != nil {
-			out[name] = append([]float32(nil), v.Value.Data...)
+	per, n := len(x.Data)/x.Shape[0], x.Shape[0]
+	if !record {
+		per, n = len(x.Data), 1
+	}
+	for i := range n {
+		xi, err := tensor.FromSlice(x.Data[i*per:(i+1)*per], append([]int{x.Shape[0] / n}, x.Shape[1:]...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := autograd.NewTape()
+		tp.SetNoGrad(!record)
+		f := enc.Encode(tp, tp.Const(xi))
+		if err := tp.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]*autograd.Var{"local": f.Local, "conv": f.Conv, "fc": f.FC, "y": f.Y} {
+			if v != nil {
+				out[name] = append(out[name], v.Value.Data...)
+			}
 		}
 	}
 	return out

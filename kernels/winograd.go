@@ -126,6 +126,28 @@ func CanWinograd(g ConvGeom, cout int) bool {
 	return elemAVX512 && winoShapeOK(g, cout)
 }
 
+// WinogradPays reports whether Conv2dWinograd, for a geometry CanWinograd
+// accepts, is faster than Conv2d even when its filters are new at every
+// call, as in a training step: transforming and packing them, then
+// streaming the transformed filters (alpha^2 / r^2 times the phase
+// filters: 4x for 3 x 3, 6.25x for 2 x 2) once per group of tiles, costs
+// about what a batch of winoFreshTiles tiles saves. At inference the
+// transformed filters are cached across batches and CanWinograd alone
+// decides.
+func WinogradPays(g ConvGeom, cout int) bool {
+	if !CanWinograd(g, cout) {
+		return false
+	}
+	return g.N*gemmCeilDiv(g.OH, winoM)*gemmCeilDiv(g.OW, winoM) >= winoFreshTiles
+}
+
+// winoFreshTiles is the fewest tiles a call must convolve for fresh
+// filters to pay (BenchmarkWinogradTraining, batch 64, filters changed at
+// every call: basic28x28's second convolution, 256 tiles, 6.0 -> 4.5 ms;
+// basic32x32's second, 256 tiles, 4.3 -> 3.1 ms; its third, 64 tiles,
+// 4.9 -> 6.4 ms).
+const winoFreshTiles = 128
+
 // winoShapeOK is CanWinograd without the CPU test.
 func winoShapeOK(g ConvGeom, cout int) bool {
 	k := g.KH
@@ -222,16 +244,17 @@ func (j *winoJob) release() {
 // winoJob is one Conv2dWinograd call in flight: the transformed filters,
 // packed once, and each participant's scratch. Jobs are recycled.
 type winoJob struct {
-	pl       winoPlan
-	w, bias  []float32
-	x, out   []float32
-	epi      *ConvEpilogue
-	taps, ut []float32 // the phase filters [r*r][cout*4C] and their transforms [alpha^2][cout][4C]
-	kg       []float32 // G (x) G, [alpha^2][r*r]
-	pa       []packedA // the call's transformed filters, per transformed point: one of filters' entries
-	filters  [winoCached]winoFilters
-	next     int // the entry of filters to replace next
-	ws       []*winoScratch
+	pl      winoPlan
+	w, bias []float32
+	x, out  []float32
+	epi     *ConvEpilogue
+	taps    []float32 // the phase filters [r*r][cout*4C], columns in packed order
+	kg      []float32 // G (x) G, [alpha^2][r*r]
+	pa      []packedA // the call's transformed filters, per transformed point: one of filters' entries
+	filters [winoCached]winoFilters
+	next    int // the entry of filters to replace next
+	ws      []*winoScratch
+	fr      winoFilterRun
 	// nonFinite is set by a group whose transformed input holds an Inf or
 	// NaN: the call is then the direct convolution's.
 	nonFinite atomic.Bool
@@ -257,6 +280,7 @@ type winoFilters struct {
 	cout, c, k, s int // the bank's shape and the stride its transform is for
 	w             []float32
 	pa            []packedA
+	slab          []float32 // the data of pa, one point after the other
 }
 
 // winoScratch is one participant's buffers.
@@ -315,7 +339,7 @@ func (j *winoJob) transformFilters() bool {
 		f.pa = append(f.pa, packedA{})
 	}
 	f.pa = f.pa[:pl.xi]
-	j.computeFilters(f.pa)
+	j.computeFilters(&f.slab, f.pa)
 	f.addr = addr
 	j.pa = f.pa
 	return true
@@ -327,15 +351,37 @@ func equalBits(a, b []float32) bool {
 		bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b))))
 }
 
-// computeFilters computes U = G g G^T of every phase filter, as one product
-// (G (x) G) [alpha^2, r^2] x taps [r^2, cout*4C], and packs each point's
-// [cout, 4C] matrix into pa for the micro-kernel.
-func (j *winoJob) computeFilters(pa []packedA) {
+// computeFilters computes U = G g G^T of every phase filter and leaves each
+// transformed point's [cout, 4C] matrix in pa, packed for the micro-kernel,
+// through one product (G (x) G) [alpha^2, r^2] x taps [r^2, L]: the taps'
+// columns are laid out in the packed order (winoPackedOffset), which is the
+// same for every point, so that row xi of the product is pa[xi]'s packed
+// data, held in one slab. It runs on the worker pool in two passes
+// (winoFilterRun): ranges of filters gathered, then ranges of columns
+// multiplied. A training step changes the filters, so this runs at every
+// step there.
+func (j *winoJob) computeFilters(slab *[]float32, pa []packedA) {
 	pl := &j.pl
-	g, r, cp, cout := pl.g, pl.r, pl.cp, pl.cout
-	n := cout * cp
-	j.taps = gemmGrow(j.taps, r*r*n)
-	j.ut = gemmGrow(j.ut, pl.xi*n)
+	r, kern := pl.r, defaultKernel
+	mcEff, mBlocks := gemmBlocks(kern, pl.cout, 1)
+	var l int // the packed length of one point's matrix
+	for ib := range mBlocks {
+		mc := min(mcEff, pl.cout-ib*mcEff)
+		if kern.rowFns == nil {
+			mc = gemmRoundUp(mc, kern.mr)
+		}
+		l += mc * pl.cp
+	}
+	*slab = gemmGrow(*slab, pl.xi*l)
+	for xi := range pa {
+		pa[xi] = packedA{kern: kern, m: pl.cout, k: pl.cp, mcEff: mcEff, data: (*slab)[xi*l : (xi+1)*l : (xi+1)*l]}
+	}
+	// Rows of taps a multiple of 4 KiB apart would share the L1 sets.
+	ld := l + 16
+	j.taps = gemmGrow(j.taps, r*r*ld)
+	if kern.rowFns == nil {
+		clear(j.taps) // the padding rows of a last panel
+	}
 	j.kg = gemmGrow(j.kg, pl.xi*r*r)
 	for i := range pl.alpha {
 		for jj := range pl.alpha {
@@ -346,32 +392,118 @@ func (j *winoJob) computeFilters(pa []packedA) {
 			}
 		}
 	}
+	workers := Workers()
+	for len(j.ws) < workers {
+		j.ws = append(j.ws, new(winoScratch))
+	}
+	f := &j.fr
+	f.j, f.pa, f.slab, f.l, f.ld = j, pa, *slab, l, ld
+	f.gather, f.chunks = true, min(pl.cout, 4*workers)
+	parallelRun(f, f.chunks, workers)
+	f.gather, f.chunks = false, min(gemmCeilDiv(l, 1024), 4*workers)
+	parallelRun(f, f.chunks, workers)
+	f.j, f.pa, f.slab = nil, nil, nil
+	// The taps are kept for banks up to winoKeepFloats (a training step
+	// transforms its filters at every step), else dropped (basic64x64's
+	// last convolution, transformed once per bank at inference).
+	if len(j.taps) > winoKeepFloats {
+		j.taps = nil
+	}
+}
+
+// winoKeepFloats bounds the filter-transform scratch a job keeps between
+// calls (16 MiB).
+const winoKeepFloats = 4 << 20
+
+// winoPackedOffset is where packedA.pack puts element (i, p) of an m x k
+// matrix for kern in a single-threaded packing with mcEff-row blocks (see
+// packedA.block and gemmCtx.packA).
+func winoPackedOffset(kern *microKernel, m, k, mcEff, i, p int) int {
+	ib := i / mcEff
+	i0 := ib * mcEff
+	mc := min(mcEff, m-i0)
+	w := mc
+	if kern.rowFns == nil {
+		w = gemmRoundUp(mc, kern.mr)
+	}
+	rr := i - i0
+	pr, lane := rr-rr%kern.mr, rr%kern.mr
+	pk, q := p-p%kern.kc, p%kern.kc
+	kcb := min(kern.kc, k-pk)
+	wd := kern.mr
+	if rows := min(kern.mr, mc-pr); rows < kern.mr && kern.rowFns != nil {
+		wd = rows
+	}
+	return i0*k + w*pk + pr*kcb + q*wd + lane
+}
+
+// winoFilterRun is computeFilters' two parallel passes over a job.
+type winoFilterRun struct {
+	j      *winoJob
+	pa     []packedA
+	slab   []float32
+	l      int  // the packed length of one point's matrix
+	ld     int  // the taps' row stride: l, padded off a multiple of 4 KiB
+	gather bool // the first pass: chunks of filters; else chunks of columns
+	chunks int
+}
+
+func (f *winoFilterRun) runChunk(w, chunk int) {
+	j := f.j
+	pl := &j.pl
+	g, r, cp, l := pl.g, pl.r, pl.cp, f.l
+	if !f.gather {
+		c0, c1 := chunk*l/f.chunks, (chunk+1)*l/f.chunks
+		sgemmSerial(&j.ws[w].ctx, false, false, pl.xi, c1-c0, r*r, j.kg, r*r, j.taps[c0:], f.ld, 0, f.slab[c0:], l)
+		return
+	}
+	// The source of each phase's taps in a filter's kk x kk window (-1:
+	// past the window, a zero tap).
 	kk := g.KH
-	for co := range cout {
-		for c := range g.C {
-			src := j.w[(co*g.C+c)*kk*kk:]
-			for ph := range pl.phases {
-				pp, qq := ph/pl.s, ph%pl.s
-				col := co*cp + pl.phases*c + ph
-				for a := range r {
-					for b := range r {
+	var src [4][9]int
+	for ph := range pl.phases {
+		for a := range r {
+			for b := range r {
+				src[ph][a*r+b] = -1
+				if y, x := pl.s*a+ph/pl.s, pl.s*b+ph%pl.s; y < kk && x < kk {
+					src[ph][a*r+b] = y*kk + x
+				}
+			}
+		}
+	}
+	// A filter's packed offsets for column c' of the point matrices: its
+	// row's base plus c' times the width of its panel (winoPackedOffset),
+	// for each block of kc columns. The filters of a sub-range go inner,
+	// so that the lanes of a panel are written side by side.
+	pa := &f.pa[0]
+	kern, kc, ld := pa.kern, pa.kern.kc, f.ld
+	taps := j.taps
+	var base, wd [64]int
+	for s0 := chunk * pl.cout / f.chunks; s0 < (chunk+1)*pl.cout/f.chunks; s0 += len(base) {
+		s1 := min(s0+len(base), (chunk+1)*pl.cout/f.chunks)
+		for pk := 0; pk < cp; pk += kc {
+			kcb := min(kc, cp-pk)
+			for co := s0; co < s1; co++ {
+				base[co-s0] = winoPackedOffset(kern, pl.cout, cp, pa.mcEff, co, pk)
+				wd[co-s0] = winoPackedOffset(kern, pl.cout, cp, pa.mcEff, co, pk+min(1, kcb-1)) - base[co-s0]
+			}
+			for q := range kcb {
+				cc := pk + q
+				c, ph := cc/pl.phases, cc%pl.phases
+				for co := s0; co < s1; co++ {
+					col := base[co-s0] + q*wd[co-s0]
+					w := j.w[(co*g.C+c)*kk*kk : (co*g.C+c+1)*kk*kk]
+					for t, si := range src[ph][:r*r] {
 						var v float32
-						if y, x := pl.s*a+pp, pl.s*b+qq; y < kk && x < kk {
-							v = src[y*kk+x]
+						if si >= 0 {
+							v = w[si]
 						}
-						j.taps[(a*r+b)*n+col] = v
+						taps[t*ld+col] = v
 					}
 				}
 			}
 		}
 	}
-	sgemm(defaultKernel, false, false, pl.xi, n, r*r, 1, j.kg, r*r, j.taps, n, 0, j.ut, n)
-	for xi := range pl.xi {
-		pa[xi].pack(defaultKernel, false, cout, cp, j.ut[xi*n:], cp)
-	}
-	// Filters are transformed once per bank: the scratch is not kept
-	// (52 MB for basic64x64's last convolution).
-	j.taps, j.ut = nil, nil
 }
 
 // reserve sizes the scratch of participants [0, workers).

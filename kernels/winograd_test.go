@@ -299,3 +299,69 @@ func TestConv2dWinogradStrideKey(t *testing.T) {
 		}
 	}
 }
+
+// TestWinoPackedOffset checks that winoPackedOffset finds every element
+// where packedA.pack puts it, for each micro-kernel, with partial panels,
+// partial blocks and several blocks of k.
+func TestWinoPackedOffset(t *testing.T) {
+	kerns := append([]*microKernel{&goKernel}, asmKernels()...)
+	for _, kern := range kerns {
+		for _, sz := range []struct{ m, k int }{{16, 16}, {37, 19}, {128, 256}, {131, 1100}, {250, 513}} {
+			a := make([]float32, sz.m*sz.k)
+			for i := range a {
+				a[i] = float32(i + 1)
+			}
+			var pa packedA
+			pa.pack(kern, false, sz.m, sz.k, a, sz.k)
+			seen := make(map[int]bool)
+			for i := range sz.m {
+				for p := range sz.k {
+					off := winoPackedOffset(kern, sz.m, sz.k, pa.mcEff, i, p)
+					if off < 0 || off >= len(pa.data) || pa.data[off] != a[i*sz.k+p] {
+						t.Fatalf("%s %dx%d: element (%d, %d) at %d: want %v", kern.name, sz.m, sz.k, i, p, off, a[i*sz.k+p])
+					}
+					if seen[off] {
+						t.Fatalf("%s %dx%d: offset %d twice", kern.name, sz.m, sz.k, off)
+					}
+					seen[off] = true
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkWinogradTraining times the training step's stride-2 convolutions
+// (batch 64) with filters that change at every call, as a step changes
+// them: the direct convolution, Winograd's with the filters transformed
+// at every call, and Winograd's with them cached (inference). It decides
+// winoFreshTiles.
+func BenchmarkWinogradTraining(b *testing.B) {
+	for _, bc := range []benchConv{
+		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
+		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 64},
+		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 64},
+	} {
+		g := bc.geom()
+		r := rand.New(rand.NewPCG(1, 2))
+		k, p := g.ColRows(), g.OH*g.OW
+		x, w, bias := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, bc.cout)
+		out := make([]float32, g.N*bc.cout*p)
+		b.Run(bc.name+"/direct", func(b *testing.B) {
+			for b.Loop() {
+				w[0] += 1e-7
+				Conv2d(g, bc.cout, w, bias, x, out, nil)
+			}
+		})
+		b.Run(bc.name+"/winograd-fresh", func(b *testing.B) {
+			for b.Loop() {
+				w[0] += 1e-7
+				Conv2dWinograd(g, bc.cout, w, bias, x, out, nil)
+			}
+		})
+		b.Run(bc.name+"/winograd-cached", func(b *testing.B) {
+			for b.Loop() {
+				Conv2dWinograd(g, bc.cout, w, bias, x, out, nil)
+			}
+		})
+	}
+}
