@@ -1,5 +1,7 @@
 package autograd
 
+import "github.com/deepinfomax/deepinfomax/kernels"
+
 type binOp int
 
 const (
@@ -50,12 +52,10 @@ func (tp *Tape) binary(op binOp, a, b *Var) *Var {
 	return out
 }
 
-// addRow sets dst[i] = a[i] + b[i] (binRow's opAdd) and returns dst.
+// addRow sets dst[i] = a[i] + b[i] (binRow's opAdd, with AVX-512 where the
+// CPU has it) and returns dst.
 func addRow(dst, a, b []float32) []float32 {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
-	}
+	kernels.Add(dst, a, b)
 	return dst
 }
 
@@ -167,13 +167,9 @@ func binaryBackward(tp *Tape, n *node) {
 	})
 }
 
-// addTo adds src into dst element-wise; src must be at least as long.
-func addTo(dst, src []float32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] += src[i]
-	}
-}
+// addTo adds src into dst element-wise (with AVX-512 where the CPU has
+// it); src must be at least as long.
+func addTo(dst, src []float32) { kernels.Add(dst, dst, src) }
 
 // Scalar returns a tape-owned one-element constant.
 func (tp *Tape) Scalar(v float32) *Var {

@@ -916,8 +916,9 @@ func lnSumRows2(gam, x0, x1, g0, g1 []float32, m0, m1 float32) lnSums {
 }
 
 // lnAffSumRows2 is lnSumRows2 that also adds g*xh into p1 and g into p2 for
-// both rows. A nil g1 stands for a row without gradient (a lone last row):
-// only row 0 then contributes.
+// both rows, with kernels.LayerNormGradSums2 (its sums in 16 partial sums,
+// AVX-512's lanes). A nil g1 stands for a row without gradient (a lone
+// last row): only row 0 then contributes, summed in order.
 //
 //go:noinline
 func lnAffSumRows2(p1, p2, gam, x0, x1, g0, g1 []float32, m0, is0, m1, is1 float32) lnSums {
@@ -935,20 +936,7 @@ func lnAffSumRows2(p1, p2, gam, x0, x1, g0, g1 []float32, m0, is0, m1, is1 float
 		}
 		return lnSums{a0: float64(a0), b0: float64(b0)}
 	}
-	p1, p2, gam, x1, g0, g1 = p1[:n], p2[:n], gam[:n], x1[:n], g0[:n], g1[:n]
-	var a0, b0, a1, b1 float32
-	for i, v := range x0 {
-		ga, gb := g0[i], g1[i]
-		d0, d1 := v-m0, x1[i]-m1
-		p1[i] += ga*(d0*is0) + gb*(d1*is1)
-		p2[i] += ga + gb
-		gm := gam[i]
-		e0, e1 := ga*gm, gb*gm
-		a0 += e0
-		b0 += e0 * d0
-		a1 += e1
-		b1 += e1 * d1
-	}
+	a0, b0, a1, b1 := kernels.LayerNormGradSums2(p1, p2, gam, x0, x1, g0, g1, m0, is0, m1, is1)
 	return lnSums{float64(a0), float64(b0), float64(a1), float64(b1)}
 }
 

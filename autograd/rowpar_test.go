@@ -36,7 +36,9 @@ func TestRowPass(t *testing.T) {
 		want = append([]float32(nil), gb...)
 		rowPass(rowBiasGrad, gb, g, nil, rows, cols)
 		for i := range rows {
-			addTo(want, g[i*cols:(i+1)*cols])
+			for j, v := range g[i*cols : (i+1)*cols] {
+				want[j] += v
+			}
 		}
 		if !testutil.SameBits(gb, want) {
 			t.Fatalf("%dx%d: %s differs", rows, cols, "bias grad")

@@ -119,6 +119,28 @@ func ReLUBackward(gx, g, y []float32) {
 	}
 }
 
+// Add sets dst[i] = a[i] + b[i] for i < len(dst) (dst may be a or b, so
+// Add(dst, dst, src) adds src into dst): 64 values an iteration with
+// AVX-512, bit for bit the scalar loop's (an addition's result does not
+// depend on its operands' order). It panics when a or b is shorter than
+// dst.
+func Add(dst, a, b []float32) {
+	n := len(dst)
+	if len(a) < n || len(b) < n {
+		panic(fmt.Sprintf("kernels: Add: %d and %d operands for %d outputs", len(a), len(b), n))
+	}
+	if n > 0 {
+		add(dst, a[:n], b[:n])
+	}
+}
+
+// addGo is Add's scalar loop; all slices have the same length.
+func addGo(dst, a, b []float32) {
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
 // ReLUBackwardAdd adds g[i] into gx[i] where y[i] > 0 (gx[i] = g[i] + gx[i],
 // in that operand order) and leaves gx[i] untouched elsewhere (NaN y
 // included), for i < len(g): the gradient of ReLU accumulated into an

@@ -19,6 +19,22 @@ func adamAVX512(p, gr, m, v *float32, n int, s *AdamScalars, variant int)
 //go:noescape
 func reluAVX512(dst, x *float32, n int)
 
+// addAVX512 is Add's loop over n elements.
+//
+//go:noescape
+func addAVX512(dst, a, b *float32, n int)
+
+// add runs Add's loop on slices of equal, non-zero length.
+func add(dst, a, b []float32) {
+	if !elemAVX512 {
+		addGo(dst, a, b)
+		return
+	}
+	n := len(dst)
+	_, _ = a[n-1], b[n-1]
+	addAVX512(&dst[0], &a[0], &b[0], n)
+}
+
 // reluBackwardAVX512 is ReLUBackward's loop over n elements.
 //
 //go:noescape

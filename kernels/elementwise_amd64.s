@@ -507,3 +507,54 @@ c2istore:
 c2idone:
 	VZEROUPPER
 	RET
+
+// func addAVX512(dst, a, b *float32, n int)
+// dst[i] = a[i] + b[i] for i < n (dst may be a or b).
+TEXT ·addAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), R8
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+	MOVQ CX, R9
+	ANDQ $-64, R9
+	JZ add16
+add64:
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS 64(SI)(AX*4), Z1
+	VMOVUPS 128(SI)(AX*4), Z2
+	VMOVUPS 192(SI)(AX*4), Z3
+	VADDPS (R8)(AX*4), Z0, Z0
+	VADDPS 64(R8)(AX*4), Z1, Z1
+	VADDPS 128(R8)(AX*4), Z2, Z2
+	VADDPS 192(R8)(AX*4), Z3, Z3
+	VMOVUPS Z0, (DI)(AX*4)
+	VMOVUPS Z1, 64(DI)(AX*4)
+	VMOVUPS Z2, 128(DI)(AX*4)
+	VMOVUPS Z3, 192(DI)(AX*4)
+	ADDQ $64, AX
+	CMPQ AX, R9
+	JLT add64
+add16:
+	MOVQ CX, R9
+	ANDQ $-16, R9
+	CMPQ AX, R9
+	JGE addTail
+add16Loop:
+	VMOVUPS (SI)(AX*4), Z0
+	VADDPS (R8)(AX*4), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ $16, AX
+	CMPQ AX, R9
+	JLT add16Loop
+addTail:
+	CMPQ AX, CX
+	JGE addDone
+	TAIL_MASK
+	VMOVUPS.Z (SI)(AX*4), K1, Z0
+	VMOVUPS.Z (R8)(AX*4), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)(AX*4)
+addDone:
+	VZEROUPPER
+	RET

@@ -24,6 +24,9 @@ func relu(dst, x []float32) { reluGo(dst, x) }
 // reluBackward runs ReLUBackward's loop on slices of equal, non-zero length.
 func reluBackward(gx, g, y []float32) { reluBackwardGo(gx, g, y) }
 
+// add runs Add's loop on slices of equal, non-zero length.
+func add(dst, a, b []float32) { addGo(dst, a, b) }
+
 // reluBackwardAdd runs ReLUBackwardAdd's loop on slices of equal, non-zero
 // length.
 func reluBackwardAdd(gx, g, y []float32) { reluBackwardAddGo(gx, g, y) }

@@ -440,6 +440,40 @@ func TestReLUKernels(t *testing.T) {
 	}
 }
 
+// TestAdd checks Add against a float64-free reference (each sum is one
+// float32 addition, exact up to its rounding) on odd sizes, with specials
+// (no two NaNs meet: which NaN an addition returns is the operand order's)
+// and with dst aliasing an operand.
+func TestAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	ref := func(dst, a, b []float32) {
+		for i := range dst {
+			dst[i] = float32(float64(a[i]) + float64(b[i])) // exact, then rounded once
+		}
+	}
+	for _, n := range elemSizes {
+		a, b := elemInput(rng, n+1, 0.3, false), elemInput(rng, n+1, 0.3, false)
+		oneNaN(rng, a[1:], b[:n])
+		want := make([]float32, n)
+		got := elemInput(rng, n+1, 0, false)
+		tail := got[n]
+		Add(got[:n], a[1:], b) // a shifted: unaligned operands
+		ref(want, a[1:], b)
+		sameBits(t, fmt.Sprintf("n=%d: Add", n), got[:n], want)
+		if math.Float32bits(got[n]) != math.Float32bits(tail) {
+			t.Fatalf("n=%d: Add wrote past dst", n)
+		}
+		oneNaN(rng, a[:n], b[:n])
+		acc := append([]float32(nil), a[:n]...)
+		Add(acc, acc, b) // AddTo
+		ref(want, a, b)
+		sameBits(t, fmt.Sprintf("n=%d: Add into an operand", n), acc, want)
+		goLoop := make([]float32, n)
+		addGo(goLoop, a[:n], b[:n])
+		sameBits(t, fmt.Sprintf("n=%d: addGo", n), goLoop, want)
+	}
+}
+
 func TestReLUGoLoops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	n := 1000
@@ -479,6 +513,7 @@ func TestElementwiseWithoutAVX512(t *testing.T) {
 			{"ReLU", func(a, b, _ []float32) { ReLU(a, b) }, func(a, b, _ []float32) { refReLU(a, b) }},
 			{"ReLUBackward", ReLUBackward, refReLUBackward},
 			{"ReLUBackwardAdd", ReLUBackwardAdd, refReLUBackwardAdd},
+			{"Add", func(a, b, c []float32) { Add(a, b, c) }, addGo},
 		} {
 			got, want := append([]float32(nil), gx...), append([]float32(nil), gx...)
 			f.got(got, g[:n], x)
@@ -498,6 +533,8 @@ func TestElementwisePanics(t *testing.T) {
 		"ReLUBackward gx": func() { ReLUBackward(make([]float32, 2), make([]float32, 3), make([]float32, 3)) },
 		"ReLUBackward y":  func() { ReLUBackward(make([]float32, 3), make([]float32, 3), make([]float32, 2)) },
 		"ReLUBackwardAdd": func() { ReLUBackwardAdd(make([]float32, 3), make([]float32, 3), make([]float32, 2)) },
+		"Add a":           func() { Add(make([]float32, 3), make([]float32, 2), make([]float32, 3)) },
+		"Add b":           func() { Add(make([]float32, 3), make([]float32, 3), make([]float32, 2)) },
 	} {
 		func() {
 			defer func() {
@@ -519,6 +556,7 @@ func TestElementwiseNoAlloc(t *testing.T) {
 			"ReLU":            func() { ReLU(a, b) },
 			"ReLUBackward":    func() { ReLUBackward(a, b, c) },
 			"ReLUBackwardAdd": func() { ReLUBackwardAdd(a, b, c) },
+			"Add":             func() { Add(a, b, c) },
 		} {
 			f()
 			if allocs := testing.AllocsPerRun(20, f); allocs != 0 {

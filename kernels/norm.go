@@ -119,6 +119,57 @@ func LayerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
 	}
 }
 
+// LayerNormGradSums2 adds, for i < len(x0), g0[i]*((x0[i]-m0)*s0) +
+// g1[i]*((x1[i]-m1)*s1) into p1[i] and g0[i]+g1[i] into p2[i] (two rows'
+// share of LayerNorm's gamma and beta gradients, in that order, as
+// separately rounded operations) and returns the rows' constants of the
+// backward pass: a0 = sum of g0[i]*gamma[i] and b0 = sum of
+// (g0[i]*gamma[i])*(x0[i]-m0), a1 and b1 likewise for row 1. The sums are
+// float32 in 16 partial sums (element i in partial i%16, in order), then
+// partials l and l+8 added, l and l+4, l and l+2, l and l+1: the same
+// bits with AVX-512 (16 lanes) as without. It runs on the calling
+// goroutine and allocates nothing. It panics if a slice is shorter than
+// x0.
+func LayerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, m0, s0, m1, s1 float32) (a0, b0, a1, b1 float32) {
+	n := len(x0)
+	normCheck("LayerNormGradSums2", n, p1, p2, gamma, x1, g0, g1)
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
+	ms, sums := [4]float32{m0, s0, m1, s1}, [4]float32{}
+	layerNormGradSums2(p1[:n], p2[:n], gamma[:n], x0, x1[:n], g0[:n], g1[:n], &ms, &sums)
+	return sums[0], sums[1], sums[2], sums[3]
+}
+
+// layerNormGradSums2Go is LayerNormGradSums2's loop in Go, partial for
+// partial what the AVX-512 loop computes in its lanes; all slices have the
+// same, non-zero length.
+func layerNormGradSums2Go(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float32, sums *[4]float32) {
+	m0, s0, m1, s1 := ms[0], ms[1], ms[2], ms[3]
+	var a0, b0, a1, b1 [16]float32
+	for i, v := range x0 {
+		ga, gb := g0[i], g1[i]
+		d0, d1 := v-m0, x1[i]-m1
+		// The conversions round each product (no fused multiply-add).
+		p1[i] += float32(ga*float32(d0*s0)) + float32(gb*float32(d1*s1))
+		p2[i] += ga + gb
+		e0, e1 := ga*gamma[i], gb*gamma[i]
+		l := i % 16
+		a0[l] += e0
+		b0[l] += float32(e0 * d0)
+		a1[l] += e1
+		b1[l] += float32(e1 * d1)
+	}
+	for k, s := range []*[16]float32{&a0, &b0, &a1, &b1} {
+		for w := 8; w >= 1; w /= 2 {
+			for l := range w {
+				s[l] += s[l+w]
+			}
+		}
+		sums[k] = s[0]
+	}
+}
+
 // SumShifted64 returns the sums of x[i]-k and of (x[i]-k)^2 over x,
 // computed in float64: four partial sums, of the elements at i%4 == 0, 1, 2
 // and 3 in order, then (p0+p1)+(p2+p3). Shifting by a value k near the mean

@@ -51,6 +51,17 @@ func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
 	affineConstAVX512(&d[0], &s[0], len(s), bias, sub, mul, add, flags)
 }
 
+//go:noescape
+func layerNormGradSums2AVX512(p1, p2, gamma, x0, x1, g0, g1 *float32, n int, ms *[4]float32, sums *[4]float32)
+
+func layerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float32, sums *[4]float32) {
+	if !elemAVX512 {
+		layerNormGradSums2Go(p1, p2, gamma, x0, x1, g0, g1, ms, sums)
+		return
+	}
+	layerNormGradSums2AVX512(&p1[0], &p2[0], &gamma[0], &x0[0], &x1[0], &g0[0], &g1[0], len(x0), ms, sums)
+}
+
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
 	if !elemAVX512 {
 		normGradStats2Go(p1, p2, m, x0, x1, g0, g1)

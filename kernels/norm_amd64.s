@@ -362,3 +362,87 @@ gsStore:
 	VMOVUPS Z5, (AX)
 	VZEROUPPER
 	RET
+
+// LANE_SUM(Z) leaves in X0's lane 0 the sum of Z's 16 lanes, as
+// layerNormGradSums2Go reduces them: lanes l and l+8, then l and l+4, l
+// and l+2, l and l+1. Clobbers Z0 and Z1.
+#define LANE_SUM(Z) \
+	VMOVAPS Z, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPS Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS X1, X0, X0; \
+	VMOVHLPS X0, X1, X1; \
+	VADDPS X1, X0, X0; \
+	VMOVSHDUP X0, X1; \
+	VADDSS X1, X0, X0
+
+// func layerNormGradSums2AVX512(p1, p2, gamma, x0, x1, g0, g1 *float32, n int, ms *[4]float32, sums *[4]float32)
+//
+// p1 = p1 + (g0*((x0-m0)*s0) + g1*((x1-m1)*s1)), p2 = p2 + (g0+g1); per
+// lane l (element i at lane i%16) a0 += g0*gamma, b0 += (g0*gamma)*(x0-m0)
+// (the product rounded), a1, b1 likewise; sums = the four lane sums.
+// DI p1, SI p2, R8 gamma, R10 x0, R11 x1, R12 g0, R13 g1; ms = m0, s0, m1,
+// s1 broadcast in Z20-Z23; a0, b0, a1, b1 in Z24-Z27.
+TEXT ·layerNormGradSums2AVX512(SB), NOSPLIT, $0-80
+	MOVQ p1+0(FP), DI
+	MOVQ p2+8(FP), SI
+	MOVQ gamma+16(FP), R8
+	MOVQ x0+24(FP), R10
+	MOVQ x1+32(FP), R11
+	MOVQ g0+40(FP), R12
+	MOVQ g1+48(FP), R13
+	MOVQ n+56(FP), R9
+	MOVQ ms+64(FP), DX
+	VBROADCASTSS 0(DX), Z20
+	VBROADCASTSS 4(DX), Z21
+	VBROADCASTSS 8(DX), Z22
+	VBROADCASTSS 12(DX), Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	XORQ AX, AX
+lgsLoop:
+	BLOCK_MASK(lgsDone)
+	VMOVUPS.Z (R12)(AX*4), K1, Z0
+	VMOVUPS.Z (R13)(AX*4), K1, Z1
+	VMOVUPS.Z (R10)(AX*4), K1, Z2
+	VSUBPS Z20, Z2, Z2
+	VMOVUPS.Z (R11)(AX*4), K1, Z3
+	VSUBPS Z22, Z3, Z3
+	VMULPS Z21, Z2, Z4
+	VMULPS Z4, Z0, Z4
+	VMULPS Z23, Z3, Z5
+	VMULPS Z5, Z1, Z5
+	VADDPS Z5, Z4, Z4
+	VMOVUPS.Z (DI)(AX*4), K1, Z6
+	VADDPS Z4, Z6, Z6
+	VMOVUPS Z6, K1, (DI)(AX*4)
+	VADDPS Z1, Z0, Z7
+	VMOVUPS.Z (SI)(AX*4), K1, Z6
+	VADDPS Z7, Z6, Z6
+	VMOVUPS Z6, K1, (SI)(AX*4)
+	VMOVUPS.Z (R8)(AX*4), K1, Z8
+	VMULPS Z8, Z0, Z0
+	VMULPS Z8, Z1, Z1
+	VADDPS Z0, Z24, K1, Z24
+	VMULPS Z2, Z0, Z0
+	VADDPS Z0, Z25, K1, Z25
+	VADDPS Z1, Z26, K1, Z26
+	VMULPS Z3, Z1, Z1
+	VADDPS Z1, Z27, K1, Z27
+	ADDQ $16, AX
+	JMP lgsLoop
+lgsDone:
+	MOVQ sums+72(FP), DX
+	LANE_SUM(Z24)
+	VMOVSS X0, 0(DX)
+	LANE_SUM(Z25)
+	VMOVSS X0, 4(DX)
+	LANE_SUM(Z26)
+	VMOVSS X0, 8(DX)
+	LANE_SUM(Z27)
+	VMOVSS X0, 12(DX)
+	VZEROUPPER
+	RET

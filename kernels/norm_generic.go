@@ -10,6 +10,10 @@ func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
 
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) { normGradStats2Go(p1, p2, m, x0, x1, g0, g1) }
 
+func layerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float32, sums *[4]float32) {
+	layerNormGradSums2Go(p1, p2, gamma, x0, x1, g0, g1, ms, sums)
+}
+
 func normGrad(dx, x, g, m, a, b, d []float32, add bool) { normGradGo(dx, x, g, m, a, b, d, add) }
 
 func normGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -242,6 +243,9 @@ func TestNormKernelsPanics(t *testing.T) {
 		"NormGradConst":  func() { NormGradConst(s(3), s(3), s(2), 0, 1, 0, 0, false) },
 		"LayerNormApply": func() { LayerNormApply(s(3), s(3), 0, 1, s(3), s(2)) },
 		"LayerNormGrad":  func() { LayerNormGrad(s(3), s(3), s(3), s(2), 0, 1, 0, 0, true) },
+		"LayerNormGradSums2": func() {
+			LayerNormGradSums2(s(3), s(3), s(3), s(3), s(3), s(3), s(2), 0, 1, 0, 1)
+		},
 	} {
 		func() {
 			defer func() {
@@ -254,6 +258,60 @@ func TestNormKernelsPanics(t *testing.T) {
 	}
 }
 
+// TestLayerNormGradSums2 checks LayerNormGradSums2 on odd lengths: p1 and
+// p2 bit for bit against a scalar loop of the documented operations, the
+// four sums against float64 sums (to float32 rounding of n terms), and
+// every output bit for bit the same with AVX-512 as with the Go loop.
+func TestLayerNormGradSums2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	hasAVX512 := elemAVX512
+	defer func() { elemAVX512 = hasAVX512 }()
+	for _, n := range []int{1, 15, 16, 17, 100, 512, 1027} {
+		r := func() []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			return v
+		}
+		gam, x0, x1, g0, g1, p10, p20 := r(), r(), r(), r(), r(), r(), r()
+		m0, s0, m1, s1 := float32(0.1), float32(1.3), float32(-0.2), float32(0.7)
+		var results [2][6][]float32
+		for k, avx := range []bool{hasAVX512, false} {
+			elemAVX512 = avx
+			p1, p2 := slices.Clone(p10), slices.Clone(p20)
+			a0, b0, a1, b1 := LayerNormGradSums2(p1, p2, gam, x0, x1, g0, g1, m0, s0, m1, s1)
+			results[k] = [6][]float32{p1, p2, {a0}, {b0}, {a1}, {b1}}
+			want1, want2 := slices.Clone(p10), slices.Clone(p20)
+			var ra0, rb0, ra1, rb1 float64
+			for i := range n {
+				t0, t1 := float32((x0[i]-m0)*s0), float32((x1[i]-m1)*s1)
+				want1[i] += float32(g0[i]*t0) + float32(g1[i]*t1)
+				want2[i] += g0[i] + g1[i]
+				e0, e1 := float64(g0[i])*float64(gam[i]), float64(g1[i])*float64(gam[i])
+				ra0 += e0
+				rb0 += e0 * float64(x0[i]-m0)
+				ra1 += e1
+				rb1 += e1 * float64(x1[i]-m1)
+			}
+			sameBits(t, fmt.Sprintf("n=%d avx=%v: p1", n, avx), p1, want1)
+			sameBits(t, fmt.Sprintf("n=%d avx=%v: p2", n, avx), p2, want2)
+			for _, c := range []struct {
+				name string
+				got  float32
+				want float64
+			}{{"a0", a0, ra0}, {"b0", b0, rb0}, {"a1", a1, ra1}, {"b1", b1, rb1}} {
+				if d := math.Abs(float64(c.got) - c.want); d > 1e-5*float64(n) {
+					t.Errorf("n=%d avx=%v: %s = %v, float64 sum %v", n, avx, c.name, c.got, c.want)
+				}
+			}
+		}
+		for i := range results[0] {
+			sameBits(t, fmt.Sprintf("n=%d: output %d with and without AVX-512", n, i), results[0][i], results[1][i])
+		}
+	}
+}
+
 func TestNormKernelsNoAlloc(t *testing.T) {
 	n := 1<<12 + 5
 	s := func() []float32 { return make([]float32, n) }
@@ -263,6 +321,7 @@ func TestNormKernelsNoAlloc(t *testing.T) {
 		NormGradStats2(y, d, m, x, a, b, m)
 		NormGrad(y, x, a, m, a, b, d, true)
 		LayerNormGrad(y, x, a, b, 0, 1, 0, 0, false)
+		LayerNormGradSums2(y, d, m, x, a, b, m, 0, 1, 0, 1)
 		SumShifted64(x, 1)
 	}); allocs != 0 {
 		t.Fatalf("%v allocations, want 0", allocs)
