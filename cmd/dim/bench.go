@@ -26,18 +26,23 @@ import (
 
 // benchResult is one configuration's timing, printed as a JSON line too.
 type benchResult struct {
-	Arch      string             `json:"arch"`
-	Batch     int                `json:"batch"`
-	Measure   string             `json:"measure"`
-	MIUnits   int                `json:"mi_units"`
-	Weights   map[string]float32 `json:"weights"` // of the objective's terms, by weight name
-	Steps     int                `json:"steps"`
-	MedianMS  float64            `json:"median_ms"`
-	MinMS     float64            `json:"min_ms"`
-	GFlopStep float64            `json:"gflop_per_step"`
-	GFlops    float64            `json:"gflops"`
-	Threads   int                `json:"threads"`
-	Allocs    float64            `json:"allocs_per_step"`
+	Arch     string             `json:"arch"`
+	Batch    int                `json:"batch"`
+	Measure  string             `json:"measure"`
+	MIUnits  int                `json:"mi_units"`
+	Weights  map[string]float32 `json:"weights"` // of the objective's terms, by weight name
+	Steps    int                `json:"steps"`
+	MedianMS float64            `json:"median_ms"`
+	// CPUMS is the process's CPU time per step, all threads together (-1
+	// where the OS does not say): on a host shared with other jobs it
+	// moves less than the wall time, since time the cores spend on other
+	// jobs is not counted.
+	CPUMS     float64 `json:"cpu_ms"`
+	MinMS     float64 `json:"min_ms"`
+	GFlopStep float64 `json:"gflop_per_step"`
+	GFlops    float64 `json:"gflops"`
+	Threads   int     `json:"threads"`
+	Allocs    float64 `json:"allocs_per_step"`
 }
 
 func benchCmd() *cobra.Command {
@@ -138,8 +143,12 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 					js, _ := json.Marshal(r)
 					fmt.Println(string(js))
 				} else {
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
-						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+					cpu := ""
+					if r.CPUMS >= 0 {
+						cpu = fmt.Sprintf(", %.1f ms CPU/step", r.CPUMS)
+					}
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
 				}
 			}
 			return nil
@@ -177,6 +186,7 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, erro
 	runtime.ReadMemStats(&ms)
 	mallocs := ms.Mallocs
 	f0 := kernels.Flops()
+	cpu0, cpuOK := processCPU()
 	for i := range times {
 		t := time.Now()
 		if _, err := model.StepImages(x); err != nil {
@@ -185,11 +195,17 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, erro
 		times[i] = float64(time.Since(t).Microseconds()) / 1000
 	}
 	flopStep := float64(kernels.Flops()-f0) / float64(steps)
+	cpu1, _ := processCPU()
 	runtime.ReadMemStats(&ms)
 	sorted := append([]float64(nil), times...)
 	med := median(sorted)
+	cpuMS := -1.0
+	if cpuOK {
+		cpuMS = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(steps)
+	}
 	return benchResult{
-		Arch: a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Weights: cfg.Weights,
+		CPUMS: cpuMS,
+		Arch:  a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Weights: cfg.Weights,
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
 		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
 	}, nil
