@@ -89,6 +89,28 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+// TestEvaluateKeepsModes: a model in evaluation mode is still in it after
+// Evaluate (which runs in training mode), layer by layer, and one in
+// training mode still in that.
+func TestEvaluateKeepsModes(t *testing.T) {
+	m := newModel(t, tinyConfig(mi.JSD, 0, 1), tinySpec)
+	modes := nn.ModesOf(m)
+	if len(modes) == 0 {
+		t.Fatal("the tiny model has no mode-dependent layers")
+	}
+	for _, on := range []bool{false, true} {
+		modes.Set(on)
+		if _, err := m.Evaluate(&train.Batch{X: randBatch(21, 4, tinyArch), Step: 0}); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range modes.Save() {
+			if s != on {
+				t.Errorf("model in training mode %v: layer %d (%T) left in %v", on, i, modes[i], s)
+			}
+		}
+	}
+}
+
 // TestEvaluateBadBatch: Evaluate refuses what Objective refuses, with nil
 // losses, and leaves the tape recording for the next Step.
 func TestEvaluateBadBatch(t *testing.T) {

@@ -275,15 +275,17 @@ func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 // locations and occlusion for b.Step) on a tape that records nothing,
 // with no backward pass and no update. The critics' losses, which only
 // their training computes, are 0. BatchNorm's running statistics, which
-// a training-mode pass moves, are put back, so the model is left as it
-// was, bit for bit. A non-finite loss is returned without an error; the
-// batch's errors are Objective's, with nil losses. The slice is Losses'.
+// a training-mode pass moves, are put back, and so are its layers' modes
+// (training or evaluation), so the model is left as it was, bit for bit. A
+// non-finite loss is returned without an error; the batch's errors are
+// Objective's, with nil losses. The slice is Losses'.
 func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
 	bufs := nn.StateOf(m, "").Buffers
 	saved := make([][]float32, len(bufs))
 	for i, buf := range bufs {
 		saved[i] = slices.Clone(buf.Tensor.Data)
 	}
+	modes := m.modes.Save()
 	tp := m.tape
 	tp.Reset()
 	tp.SetNoGrad(true)
@@ -291,6 +293,7 @@ func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
 	_, err := m.Objective(tp, b)
 	tp.SetNoGrad(false)
 	tp.Reset()
+	m.modes.Restore(modes)
 	for i, buf := range bufs {
 		copy(buf.Tensor.Data, saved[i])
 	}

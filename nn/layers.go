@@ -178,6 +178,9 @@ func (b *BatchNorm) Collect(prefix string, s *State) {
 // SetTraining implements Switcher.
 func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
 
+// IsTraining implements ModeReporter.
+func (b *BatchNorm) IsTraining() bool { return b.Training }
+
 // LayerNorm normalises over the last axis with a learnt scale and shift.
 type LayerNorm struct {
 	Gamma, Beta *autograd.Var
@@ -237,6 +240,9 @@ func (d *Dropout) Collect(string, *State) {}
 
 // SetTraining implements Switcher.
 func (d *Dropout) SetTraining(on bool) { d.Training = on }
+
+// IsTraining implements ModeReporter.
+func (d *Dropout) IsTraining() bool { return d.Training }
 
 // MaxPool2d is max pooling with a square window.
 type MaxPool2d struct {

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,6 +109,34 @@ func TestTrainingMode(t *testing.T) {
 		}
 	}
 }
+
+// TestModesSaveRestore: Save reports each layer's mode and Restore puts
+// mixed modes back; a Switcher without IsTraining counts as training.
+func TestModesSaveRestore(t *testing.T) {
+	rng := tensor.NewRNG(5)
+	bn, dr, other := NewBatchNorm(2, true), NewDropout(0.5, rng), &plainSwitcher{}
+	m := Modes{bn, dr, other}
+	bn.Training, dr.Training = false, true
+	saved := m.Save()
+	if want := []bool{false, true, true}; !slices.Equal(saved, want) {
+		t.Fatalf("Save = %v, want %v", saved, want)
+	}
+	m.Set(true)
+	m.Restore(saved)
+	if bn.Training || !dr.Training || !other.on {
+		t.Fatalf("Restore left %v, %v, %v; want false, true, true", bn.Training, dr.Training, other.on)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Restore of 2 modes for 3 layers: no panic")
+		}
+	}()
+	m.Restore(saved[:2])
+}
+
+type plainSwitcher struct{ on bool }
+
+func (p *plainSwitcher) SetTraining(on bool) { p.on = on }
 
 func TestAccuracy(t *testing.T) {
 	logits := &tensor.Tensor{Shape: []int{4, 3}, Data: []float32{

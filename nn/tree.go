@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"iter"
 	"reflect"
 	"strconv"
@@ -24,6 +25,12 @@ type Collector interface {
 // implement it.
 type Switcher interface {
 	SetTraining(on bool)
+}
+
+// ModeReporter is implemented by Switchers that can say which mode they are
+// in (true: training), so that Modes.Save and Restore can put it back.
+type ModeReporter interface {
+	IsTraining() bool
 }
 
 // Container is implemented by modules that list their children
@@ -240,6 +247,30 @@ func ModesOf(root any) Modes {
 func (m Modes) Set(on bool) {
 	for _, s := range m {
 		s.SetTraining(on)
+	}
+}
+
+// Save returns each layer's mode (true: training), for Restore; a layer
+// that is not a ModeReporter counts as training.
+func (m Modes) Save() []bool {
+	on := make([]bool, len(m))
+	for i, s := range m {
+		on[i] = true
+		if r, ok := s.(ModeReporter); ok {
+			on[i] = r.IsTraining()
+		}
+	}
+	return on
+}
+
+// Restore switches each layer back to the mode Save returned for it. It
+// panics if saved does not come from Save on the same Modes.
+func (m Modes) Restore(saved []bool) {
+	if len(saved) != len(m) {
+		panic(fmt.Sprintf("nn: Modes.Restore: %d modes saved for %d layers", len(saved), len(m)))
+	}
+	for i, s := range m {
+		s.SetTraining(saved[i])
 	}
 }
 
