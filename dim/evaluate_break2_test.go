@@ -2,15 +2,12 @@ package dim
 
 import (
 	"maps"
-	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/deepinfomax/deepinfomax/encoder"
 	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/mi"
 	"github.com/deepinfomax/deepinfomax/nn"
-	"github.com/deepinfomax/deepinfomax/tensor"
 	"github.com/deepinfomax/deepinfomax/train"
 )
 
@@ -68,41 +65,6 @@ func TestBreak2EvaluateMixedModes(t *testing.T) {
 		}
 		if saved := modes.Save(); !slices.Equal(saved, want) {
 			t.Fatalf("pattern %b: modes after a refused Evaluate %v, want %v", pat, saved, want)
-		}
-	}
-}
-
-// TestBreak2StepNoAllocWinograd: a warm training step allocates nothing
-// also where the encoder's second convolution runs Winograd's forward pass
-// (basic28x28 at batch 32: 128 output tiles, WinogradPays), whose filters
-// change at every step. Each of the steps after the first is counted.
-func TestBreak2StepNoAllocWinograd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("basic28x28 at batch 32")
-	}
-	cfg := DefaultConfig()
-	cfg.MIUnits, cfg.Batch = 32, 32
-	m := newModel(t, cfg, encoder.Spec{Name: "basic28x28"})
-	s := m.Encoder().Spec()
-	x := tensor.New(32, s.Channels, s.Size, s.Size)
-	tensor.NewRNG(1).Uniform(x, -1, 1)
-	var ms runtime.MemStats
-	var counts []uint64
-	for i := range 7 {
-		runtime.ReadMemStats(&ms)
-		before := ms.Mallocs
-		if _, err := m.StepImages(x); err != nil {
-			t.Fatal(err)
-		}
-		runtime.ReadMemStats(&ms)
-		if i > 0 {
-			counts = append(counts, ms.Mallocs-before)
-		}
-	}
-	for _, c := range counts {
-		if c != 0 {
-			t.Errorf("allocations in steps 2 to 7 after one warm step: %v", counts)
-			break
 		}
 	}
 }

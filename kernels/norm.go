@@ -127,9 +127,11 @@ func LayerNormGrad(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) {
 // (g0[i]*gamma[i])*(x0[i]-m0), a1 and b1 likewise for row 1. The sums are
 // float32 in 16 partial sums (element i in partial i%16, in order), then
 // partials l and l+8 added, l and l+4, l and l+2, l and l+1: the same
-// bits with AVX-512 (16 lanes) as without. It runs on the calling
-// goroutine and allocates nothing. It panics if a slice is shorter than
-// x0.
+// bits with AVX-512 (16 lanes) as without, but for which NaN a result
+// carries where two NaNs meet (the assembly does not follow the operand
+// order the compiler chose for the Go loop, as the other row kernels do).
+// It runs on the calling goroutine and allocates nothing. It panics if a
+// slice is shorter than x0.
 func LayerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, m0, s0, m1, s1 float32) (a0, b0, a1, b1 float32) {
 	n := len(x0)
 	normCheck("LayerNormGradSums2", n, p1, p2, gamma, x1, g0, g1)
@@ -153,7 +155,7 @@ func layerNormGradSums2Go(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float3
 		// The conversions round each product (no fused multiply-add).
 		p1[i] += float32(ga*float32(d0*s0)) + float32(gb*float32(d1*s1))
 		p2[i] += ga + gb
-		e0, e1 := ga*gamma[i], gb*gamma[i]
+		e0, e1 := float32(ga*gamma[i]), float32(gb*gamma[i])
 		l := i % 16
 		a0[l] += e0
 		b0[l] += float32(e0 * d0)

@@ -314,8 +314,9 @@ func getWinoJob() *winoJob {
 
 // transformFilters sets j.pa to the packed transforms of the call's
 // filters: a cached entry's when its copy holds the same bits, else
-// computed into the least recently filled entry. It reports false, and
-// sets nothing, when a filter is not finite.
+// computed into the entry of the same slice and shape (the bank changed in
+// place) or, failing that, the least recently filled entry. It reports
+// false, and sets nothing, when a filter is not finite.
 func (j *winoJob) transformFilters() bool {
 	pl := &j.pl
 	n := pl.cout * pl.g.ColRows()
@@ -331,8 +332,20 @@ func (j *winoJob) transformFilters() bool {
 	if !AllFinite(w) {
 		return false
 	}
-	f := &j.filters[j.next]
-	j.next = (j.next + 1) % winoCached
+	// A bank changed in place (a training step's filters, new at every
+	// step) takes its own entry back: it would only evict the others, and
+	// the job would hold four transforms of one bank.
+	var f *winoFilters
+	for i := range j.filters {
+		if e := &j.filters[i]; e.addr == addr && e.cout == pl.cout && e.c == pl.g.C && e.k == pl.g.KH && e.s == pl.s {
+			f = e
+			break
+		}
+	}
+	if f == nil {
+		f = &j.filters[j.next]
+		j.next = (j.next + 1) % winoCached
+	}
 	f.addr, f.cout, f.c, f.k, f.s = 0, pl.cout, pl.g.C, pl.g.KH, pl.s
 	f.w = append(f.w[:0], w...)
 	for len(f.pa) < pl.xi {
