@@ -118,41 +118,57 @@ func (m *Autoencoder) Optimizers() []train.Optimizer {
 
 // Step implements train.Method.
 func (m *Autoencoder) Step(b *train.Batch) ([]train.Loss, error) {
-	losses, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) {
-		if err := checkImages(m.Enc, b); err != nil {
+	losses, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b, true) })
+	if err != nil || m.Prior == nil {
+		return losses, err
+	}
+	return losses, m.Prior.Update()
+}
+
+// Evaluate implements train.Evaluator: the losses Step would report for b
+// before its update, the AAE critic's as 0 (see base.evaluate).
+func (m *Autoencoder) Evaluate(b *train.Batch) ([]train.Loss, error) {
+	return m.evaluate(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b, false) })
+}
+
+// objective is the encoder's and decoder's loss on b; with critic, it
+// also computes the AAE critic's loss on the step's codes (for Update).
+func (m *Autoencoder) objective(tp *autograd.Tape, b *train.Batch, critic bool) (*autograd.Var, error) {
+	if err := checkImages(m.Enc, b); err != nil {
+		return nil, err
+	}
+	x := tp.Const(b.X)
+	f := m.Enc.Encode(tp, x)
+	n := float32(b.X.Shape[0])
+	z := f.Y
+	var kl *autograd.Var
+	if m.LogVar != nil {
+		logvar := m.LogVar.Forward(tp, f.FC)
+		m.eps.Resize(f.Y.Value.Shape...)
+		m.rng.Seed(m.cfg.Seed*0x2545f4914f6cdd1d ^ uint64(b.Step+1)*0x9e3779b97f4a7c15)
+		m.rng.Normal(m.eps, 0, 1)
+		z = tp.Add(f.Y, tp.Mul(tp.Exp(tp.Scale(logvar, 0.5)), tp.Const(m.eps)))
+		kl = klStandardNormal(tp, f.Y, logvar)
+		m.losses[2].Value = kl.Item()
+	}
+	recon := tp.Scale(tp.Sum(tp.Square(tp.Sub(m.Decoder.Forward(tp, z), x))), 1/n)
+	m.losses[1].Value = recon.Item()
+	loss := recon
+	if kl != nil {
+		loss = tp.Add(loss, tp.Scale(kl, m.cfg.KLWeight))
+	}
+	if m.Prior != nil {
+		m.fakeIn = f.Y
+		if m.kind == dim.PriorUniform {
+			m.fakeIn = tp.Sigmoid(f.Y)
+		}
+		g, err := m.Prior.GeneratorLoss(tp, m.fakeIn)
+		if err != nil {
 			return nil, err
 		}
-		x := tp.Const(b.X)
-		f := m.Enc.Encode(tp, x)
-		n := float32(b.X.Shape[0])
-		z := f.Y
-		var kl *autograd.Var
-		if m.LogVar != nil {
-			logvar := m.LogVar.Forward(tp, f.FC)
-			m.eps.Resize(f.Y.Value.Shape...)
-			m.rng.Seed(m.cfg.Seed*0x2545f4914f6cdd1d ^ uint64(b.Step+1)*0x9e3779b97f4a7c15)
-			m.rng.Normal(m.eps, 0, 1)
-			z = tp.Add(f.Y, tp.Mul(tp.Exp(tp.Scale(logvar, 0.5)), tp.Const(m.eps)))
-			kl = klStandardNormal(tp, f.Y, logvar)
-			m.losses[2].Value = kl.Item()
-		}
-		recon := tp.Scale(tp.Sum(tp.Square(tp.Sub(m.Decoder.Forward(tp, z), x))), 1/n)
-		m.losses[1].Value = recon.Item()
-		loss := recon
-		if kl != nil {
-			loss = tp.Add(loss, tp.Scale(kl, m.cfg.KLWeight))
-		}
-		if m.Prior != nil {
-			m.fakeIn = f.Y
-			if m.kind == dim.PriorUniform {
-				m.fakeIn = tp.Sigmoid(f.Y)
-			}
-			g, err := m.Prior.GeneratorLoss(tp, m.fakeIn)
-			if err != nil {
-				return nil, err
-			}
-			m.losses[2].Value = g.Item()
-			loss = tp.Add(loss, tp.Scale(g, m.cfg.PriorWeight))
+		m.losses[2].Value = g.Item()
+		loss = tp.Add(loss, tp.Scale(g, m.cfg.PriorWeight))
+		if critic {
 			// The critic sees this step's codes before the encoder moves.
 			q := m.fakeIn.Value
 			m.smp.Resize(q.Shape...)
@@ -162,12 +178,8 @@ func (m *Autoencoder) Step(b *train.Batch) ([]train.Loss, error) {
 				return nil, err
 			}
 		}
-		return loss, nil
-	})
-	if err != nil || m.Prior == nil {
-		return losses, err
 	}
-	return losses, m.Prior.Update()
+	return loss, nil
 }
 
 // klStandardNormal is KL(N(mu, exp(logvar)) || N(0, I)) summed over units,

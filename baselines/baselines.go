@@ -103,12 +103,13 @@ type base struct {
 	tape   *autograd.Tape `nn:"-"`
 	modes  nn.Modes       `nn:"-"`
 	losses []train.Loss   `nn:"-"`
+	root   any            `nn:"-"` // the method that embeds b
 }
 
 // init sets up the optimiser over root's parameters (the method that
 // embeds b) and the losses' names (the total first).
 func (b *base) init(root any, name string, cfg Options, losses ...string) error {
-	b.name, b.cfg, b.tape = name, cfg, autograd.NewTape()
+	b.name, b.cfg, b.tape, b.root = name, cfg, autograd.NewTape(), root
 	for _, l := range append([]string{"loss"}, losses...) {
 		b.losses = append(b.losses, train.Loss{Name: l})
 	}
@@ -171,6 +172,55 @@ func (b *base) step(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([
 	}
 	b.opt.Step()
 	return b.losses, b.opt.Err()
+}
+
+// criticLoss is the name of the loss only a critic's update computes
+// (AAE's and BiGAN's): Evaluate reports it as 0.
+const criticLoss = "discriminator"
+
+// evaluate implements train.Evaluator for a method whose loss objective
+// builds (with no critic loss computed): the losses Step would report
+// before its update, from one pass on the method's tape in training mode
+// that records nothing. The buffers under the method (BatchNorm's running
+// statistics, NAT's assignment) and the layers' modes are put back, and
+// nothing is updated, so the method is left as it was, bit for bit. A
+// non-finite loss is returned without an error; objective's errors (a
+// batch the method cannot take) are returned with nil losses.
+func (b *base) evaluate(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([]train.Loss, error) {
+	bufs := nn.StateOf(b.root, "").Buffers
+	saved := make([][]float32, len(bufs))
+	for i, buf := range bufs {
+		saved[i] = slices.Clone(buf.Tensor.Data)
+	}
+	modes := b.modes.Save()
+	tp := b.tape
+	tp.Reset()
+	tp.SetNoGrad(true)
+	b.modes.Set(true)
+	loss, err := objective(tp)
+	if err == nil {
+		err = tp.Err()
+	}
+	var v float32
+	if err == nil {
+		v = loss.Item()
+	}
+	tp.SetNoGrad(false)
+	tp.Reset()
+	b.modes.Restore(modes)
+	for i, buf := range bufs {
+		copy(buf.Tensor.Data, saved[i])
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.losses[0].Value = v
+	for i := range b.losses {
+		if b.losses[i].Name == criticLoss {
+			b.losses[i].Value = 0
+		}
+	}
+	return b.losses, nil
 }
 
 // checkImages reports a batch the encoder cannot take: nil, without

@@ -350,7 +350,7 @@ func TestBiGANGame(t *testing.T) {
 	var first, last float32
 	for i := range 30 {
 		b.Step = i
-		l, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b) })
+		l, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b, true) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,4 +387,87 @@ func TestBiGANGame(t *testing.T) {
 	if !(c1 < 0.8*c0) {
 		t.Errorf("critic loss on fixed pairs: %.4f -> %.4f", c0, c1)
 	}
+}
+
+// TestEvaluate: every baseline is a train.Evaluator whose losses are what
+// its next Step reports before the update, bit for bit (the critic's as 0),
+// that leaves every tensor (parameters, buffers, NAT's assignment) and
+// every layer's mode as it was, and refuses a batch Step refuses.
+func TestEvaluate(t *testing.T) {
+	ds := tinyData(t, 12)
+	for _, name := range []string{"supervised", "nat", "random", "ae", "vae", "beta-vae", "aae", "bigan"} {
+		for _, evalMode := range []bool{false, true} {
+			mm, err := New(name, options(), tinySpec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, ok := mm.(train.Evaluator)
+			if !ok {
+				t.Fatalf("%s is not a train.Evaluator", name)
+			}
+			for i := range 2 { // running statistics, moments and NAT's assignment away from their start
+				b := batch(t, ds, 6, i)
+				if _, err := mm.Step(b); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+			}
+			b := batch(t, ds, 12, 2)
+			modes := nn.ModesOf(mm)
+			modes.Set(!evalMode)
+			savedModes := modes.Save()
+			before := map[string][]float32{}
+			for k, v := range nn.StateOf(mm, "").Tensors() {
+				before[k] = slices.Clone(v.Data)
+			}
+			got, err := ev.Evaluate(b)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = slices.Clone(got)
+			for k, v := range nn.StateOf(mm, "").Tensors() {
+				if !slices.Equal(math32Bits(v.Data), math32Bits(before[k])) {
+					t.Errorf("%s: Evaluate changed %s", name, k)
+				}
+			}
+			if !slices.Equal(modes.Save(), savedModes) {
+				t.Errorf("%s: Evaluate left the layers' modes %v, want %v", name, modes.Save(), savedModes)
+			}
+			want, err := mm.Step(b)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s: Evaluate gives %d losses, Step %d", name, len(got), len(want))
+			}
+			for i, w := range want {
+				g := got[i]
+				switch {
+				case g.Name != w.Name:
+					t.Errorf("%s: loss %d is %s for Evaluate, %s for Step", name, i, g.Name, w.Name)
+				case g.Name == criticLoss:
+					if g.Value != 0 || w.Value == 0 {
+						t.Errorf("%s: critic loss: Evaluate %v (want 0), Step %v", name, g.Value, w.Value)
+					}
+				case math.Float32bits(g.Value) != math.Float32bits(w.Value):
+					t.Errorf("%s: %s: Evaluate %v, Step before its update %v", name, g.Name, g.Value, w.Value)
+				}
+			}
+			if name == "random" {
+				continue
+			}
+			bad := batch(t, ds, 6, 3)
+			bad.X = tensor.New(6, 1, 9, 9)
+			if l, err := ev.Evaluate(bad); err == nil || l != nil {
+				t.Errorf("%s: Evaluate of 9x9 images: losses %v, error %v; want nil and an error", name, l, err)
+			}
+		}
+	}
+}
+
+func math32Bits(v []float32) []uint32 {
+	out := make([]uint32, len(v))
+	for i, x := range v {
+		out[i] = math.Float32bits(x)
+	}
+	return out
 }

@@ -62,16 +62,22 @@ func (m *BiGAN) Optimizers() []train.Optimizer {
 // Step implements train.Method: the encoder and generator on their loss,
 // then the critic.
 func (m *BiGAN) Step(b *train.Batch) ([]train.Loss, error) {
-	losses, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b) })
+	losses, err := m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b, true) })
 	if err != nil {
 		return losses, err
 	}
 	return losses, m.Critic.Update()
 }
 
-// objective is the encoder's and generator's loss on b; it also computes
-// the critic's loss on the same pairs (for Update).
-func (m *BiGAN) objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, error) {
+// Evaluate implements train.Evaluator: the losses Step would report for b
+// before its update, the critic's as 0 (see base.evaluate).
+func (m *BiGAN) Evaluate(b *train.Batch) ([]train.Loss, error) {
+	return m.evaluate(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b, false) })
+}
+
+// objective is the encoder's and generator's loss on b; with critic, it
+// also computes the critic's loss on the same pairs (for Update).
+func (m *BiGAN) objective(tp *autograd.Tape, b *train.Batch, critic bool) (*autograd.Var, error) {
 	if err := checkImages(m.Enc, b); err != nil {
 		return nil, err
 	}
@@ -92,8 +98,10 @@ func (m *BiGAN) objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, err
 	m.losses[1].Value, m.losses[2].Value = gLoss.Item(), eLoss.Item()
 	// The critic sees this step's pairs before the encoder and the
 	// generator move.
-	if m.losses[3].Value, err = m.Critic.CriticLoss(real.Value, fake.Value); err != nil {
-		return nil, err
+	if critic {
+		if m.losses[3].Value, err = m.Critic.CriticLoss(real.Value, fake.Value); err != nil {
+			return nil, err
+		}
 	}
 	return tp.Add(gLoss, eLoss), nil
 }

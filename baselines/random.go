@@ -29,3 +29,6 @@ type Random struct{ base }
 
 // Step implements train.Method: nothing to learn.
 func (m *Random) Step(*train.Batch) ([]train.Loss, error) { return m.losses, nil }
+
+// Evaluate implements train.Evaluator: what Step reports, nothing.
+func (m *Random) Evaluate(*train.Batch) ([]train.Loss, error) { return m.losses, nil }

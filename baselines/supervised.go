@@ -39,24 +39,34 @@ type Supervised struct {
 // Step implements train.Method. The batch must have a label per image in
 // [0, Options.Classes); its Index, if any, names the images in errors.
 func (m *Supervised) Step(b *train.Batch) ([]train.Loss, error) {
-	return m.step(func(tp *autograd.Tape) (*autograd.Var, error) {
-		if err := checkImages(m.Enc, b); err != nil {
-			return nil, err
-		}
-		if err := checkPerImage("supervised", "labels", b.Labels, b); err != nil {
-			return nil, err
-		}
-		for i, y := range b.Labels {
-			if y < 0 || y >= m.cfg.Classes {
-				which := fmt.Sprintf("batch image %d", i)
-				if len(b.Index) == len(b.Labels) {
-					which = fmt.Sprintf("image %d", b.Index[i])
-				}
-				return nil, fmt.Errorf("supervised: %s has label %d, want a class in [0,%d)", which, y, m.cfg.Classes)
+	return m.step(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b) })
+}
+
+// Evaluate implements train.Evaluator: the losses Step would report for b
+// before its update (see base.evaluate).
+func (m *Supervised) Evaluate(b *train.Batch) ([]train.Loss, error) {
+	return m.evaluate(func(tp *autograd.Tape) (*autograd.Var, error) { return m.objective(tp, b) })
+}
+
+// objective is the classifier's cross-entropy on b's labels; it records
+// the batch's accuracy.
+func (m *Supervised) objective(tp *autograd.Tape, b *train.Batch) (*autograd.Var, error) {
+	if err := checkImages(m.Enc, b); err != nil {
+		return nil, err
+	}
+	if err := checkPerImage("supervised", "labels", b.Labels, b); err != nil {
+		return nil, err
+	}
+	for i, y := range b.Labels {
+		if y < 0 || y >= m.cfg.Classes {
+			which := fmt.Sprintf("batch image %d", i)
+			if len(b.Index) == len(b.Labels) {
+				which = fmt.Sprintf("image %d", b.Index[i])
 			}
+			return nil, fmt.Errorf("supervised: %s has label %d, want a class in [0,%d)", which, y, m.cfg.Classes)
 		}
-		logits := m.Head.Forward(tp, m.Enc.Encode(tp, tp.Const(b.X)).Y)
-		m.losses[1].Value = nn.Accuracy(logits.Value, b.Labels)
-		return tp.CrossEntropy(logits, b.Labels), nil
-	})
+	}
+	logits := m.Head.Forward(tp, m.Enc.Encode(tp, tp.Const(b.X)).Y)
+	m.losses[1].Value = nn.Accuracy(logits.Value, b.Labels)
+	return tp.CrossEntropy(logits, b.Labels), nil
 }
