@@ -177,7 +177,7 @@ type gemmCtx struct {
 	groups        int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
 	nSubs         int  // column groups per A block
 	directB       bool // full strips of B are read in place, not packed
-	directA       bool // A is read in place, not packed (see gemmDirectA)
+	directA       bool // A is read in place, not packed (see gemmDirectAMaxStrips)
 
 	bufB []float32
 	bufA [][]float32 // per worker
