@@ -307,6 +307,27 @@ func pfMark(lo, hi int) {
 	}
 }
 
+// TestParallelJobsMade: the pool makes its region jobs up front, so that
+// a step whose regions happen to overlap more than before (nested regions,
+// a caller opening the next region while a worker is still in a nested
+// one) takes a job from the free list instead of allocating one.
+func TestParallelJobsMade(t *testing.T) {
+	p := Workers()
+	ParallelFor(4*p, pfNested) // every job back on the free list afterwards
+	jobMu.Lock()
+	n := len(jobFree)
+	jobMu.Unlock()
+	if n < parJobsMade*p {
+		t.Fatalf("%d region jobs on the free list, want at least %d made up front", n, parJobsMade*p)
+	}
+}
+
+func pfNested(lo, hi int) {
+	for range hi - lo {
+		ParallelFor(3, func(int, int) {})
+	}
+}
+
 func TestParallelFor(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 3, 17, 1000} {
 		pfHits = make([]atomic.Int32, n)

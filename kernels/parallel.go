@@ -75,10 +75,20 @@ func startPool() {
 		poolSize = 1
 	}
 	poolQueue = make(chan parToken, 64*poolSize)
+	// Regions in flight at once (nested ones, and a caller that opens the
+	// next region while a worker is still in a nested one) vary with the
+	// scheduling: jobs made up front keep a step from allocating the first
+	// time more of them overlap than before.
+	for range parJobsMade * poolSize {
+		jobFree = append(jobFree, &parJob{fin: make(chan struct{}, 1)})
+	}
 	for i := 1; i < poolSize; i++ {
 		go poolWorker()
 	}
 }
+
+// parJobsMade is how many jobs per participant startPool makes.
+const parJobsMade = 8
 
 // poolSpin is how long an idle worker polls the queue before parking.
 // Waking a parked goroutine takes the Go scheduler and the OS tens of

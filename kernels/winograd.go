@@ -414,6 +414,16 @@ func (j *winoJob) computeFilters(slab *[]float32, pa []packedA) {
 	f.gather, f.chunks = true, min(pl.cout, 4*workers)
 	parallelRun(f, f.chunks, workers)
 	f.gather, f.chunks = false, min(gemmCeilDiv(l, 1024), 4*workers)
+	// Every participant's context is sized for the product here, whichever
+	// chunks it ends up taking, so that no later call grows one.
+	for _, s := range j.ws[:workers] {
+		x := &s.ctx
+		x.kern, x.preA, x.serial = defaultKernel, nil, true
+		x.transA, x.transB = false, false
+		x.m, x.n, x.k = pl.xi, gemmCeilDiv(l, f.chunks), r*r
+		x.setup()
+		x.serial = false
+	}
 	parallelRun(f, f.chunks, workers)
 	f.j, f.pa, f.slab = nil, nil, nil
 	// The taps are kept for banks up to winoKeepFloats (a training step
