@@ -340,6 +340,11 @@ func BenchmarkWinogradTraining(b *testing.B) {
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
 		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 64},
 		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 64},
+		{"basic64x64-conv2", 64, 32, 4, 2, 1, 128, 64},
+		{"basic64x64-conv3", 128, 16, 4, 2, 1, 256, 64},
+		{"basic64x64-conv4", 256, 8, 4, 2, 1, 512, 64},
+		{"alex64x64-conv2", 96, 31, 3, 1, 1, 192, 64},
+		{"alex64x64-conv4", 384, 15, 3, 1, 1, 384, 64},
 	} {
 		g := bc.geom()
 		r := rand.New(rand.NewPCG(1, 2))
