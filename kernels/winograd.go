@@ -143,9 +143,10 @@ func WinogradPays(g ConvGeom, cout int) bool {
 
 // winoFreshTiles is the fewest tiles a call must convolve for fresh
 // filters to pay (BenchmarkWinogradTraining, batch 64, filters changed at
-// every call: basic28x28's second convolution, 256 tiles, 6.0 -> 4.5 ms;
-// basic32x32's second, 256 tiles, 4.3 -> 3.1 ms; its third, 64 tiles,
-// 4.9 -> 6.4 ms).
+// every call, direct -> Winograd: basic28x28's second convolution, 256
+// tiles, 5.94 -> 4.15 ms; basic32x32's second, 256 tiles, 4.07 -> 2.80
+// ms; its third, 64 tiles, 4.45 -> 6.13 ms; basic64x64's fourth, 64
+// tiles, 17.8 -> 27.1 ms).
 const winoFreshTiles = 128
 
 // winoShapeOK is CanWinograd without the CPU test.

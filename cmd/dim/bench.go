@@ -58,8 +58,9 @@ func benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Time training steps on random data: median ms per step and GFLOP/s",
 		Long: `Time full training steps (forward, backward, Adam) of a DIM configuration on
-random images and report the median milliseconds per step and the matrix
-GFLOP/s achieved; --arch names any registered encoder (dim train --help lists
+random images and report the median milliseconds per step, the process's
+CPU time per step (all threads; "cpu_ms" in --json) and the matrix GFLOP/s
+achieved; --arch names any registered encoder (dim train --help lists
 them). --embed times the encoder's inference instead, the way dim embed runs
 it (eval mode, no gradients, batches of dim embed's size or --batch images, conv,
 fc and Y kept),

@@ -23,7 +23,7 @@ func embedCmd() *cobra.Command {
 	var batch int
 	var otherData bool
 	cmd := &cobra.Command{
-		Use:   "embed --model RUN_DIR --data SPEC --out DIR",
+		Use:   "embed --model RUN_DIR [--data SPEC] --out DIR",
 		Short: "Write the frozen encoder's features as NumPy files",
 		Long: `Embed every image of the data set's splits with the trained encoder of any run
 directory (evaluation mode, with the run's recorded transform: centre crop,

@@ -243,7 +243,7 @@ Data specs: ` + data.Specs,
 	f.BoolVar(&evalAfter, "eval", false, "evaluate with linear probes on conv, fc and Y after training")
 	f.BoolVar(&reportAfter, "report", false, "write RUN_DIR/report.html at the end (see dim report)")
 	f.StringVar(&arch, "arch", "auto", "encoder: auto (by image size), "+strings.Join(encoder.Names(), ", "))
-	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~3x faster on a CPU)")
+	f.IntVar(&cfg.MIUnits, "mi-units", cfg.MIUnits, "width of the MI networks (paper: 2048; 512 trains ~4-5x faster on a CPU)")
 	flagErr = termFlags(f, cfg, weights)
 	f.StringVar(&prior, "prior", string(cfg.Prior), "prior for prior matching: uniform (matched by sigmoid(Y)), gaussian, sphere, ball")
 	f.Float32Var(&cfg.GradPenalty, "grad-penalty", cfg.GradPenalty, "weight of the prior discriminator's gradient penalty")
