@@ -187,12 +187,7 @@ const criticLoss = "discriminator"
 // non-finite loss is returned without an error; objective's errors (a
 // batch the method cannot take) are returned with nil losses.
 func (b *base) evaluate(objective func(tp *autograd.Tape) (*autograd.Var, error)) ([]train.Loss, error) {
-	bufs := nn.StateOf(b.root, "").Buffers
-	saved := make([][]float32, len(bufs))
-	for i, buf := range bufs {
-		saved[i] = slices.Clone(buf.Tensor.Data)
-	}
-	modes := b.modes.Save()
+	saved := nn.TakeSnapshot(b.root, b.modes)
 	tp := b.tape
 	tp.Reset()
 	tp.SetNoGrad(true)
@@ -207,10 +202,7 @@ func (b *base) evaluate(objective func(tp *autograd.Tape) (*autograd.Var, error)
 	}
 	tp.SetNoGrad(false)
 	tp.Reset()
-	b.modes.Restore(modes)
-	for i, buf := range bufs {
-		copy(buf.Tensor.Data, saved[i])
-	}
+	saved.Restore()
 	if err != nil {
 		return nil, err
 	}

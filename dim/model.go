@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -280,12 +279,7 @@ func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 // non-finite loss is returned without an error; the batch's errors are
 // Objective's, with nil losses. The slice is Losses'.
 func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
-	bufs := nn.StateOf(m, "").Buffers
-	saved := make([][]float32, len(bufs))
-	for i, buf := range bufs {
-		saved[i] = slices.Clone(buf.Tensor.Data)
-	}
-	modes := m.modes.Save()
+	saved := nn.TakeSnapshot(m, m.modes)
 	tp := m.tape
 	tp.Reset()
 	tp.SetNoGrad(true)
@@ -293,10 +287,7 @@ func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
 	_, err := m.Objective(tp, b)
 	tp.SetNoGrad(false)
 	tp.Reset()
-	m.modes.Restore(modes)
-	for i, buf := range bufs {
-		copy(buf.Tensor.Data, saved[i])
-	}
+	saved.Restore()
 	if err != nil {
 		return nil, err
 	}

@@ -221,6 +221,15 @@ func (bc benchConv) geom() ConvGeom {
 	return NewConvGeom(bc.batch, bc.c, bc.h, bc.h, bc.kh, bc.kh, bc.stride, bc.pad)
 }
 
+// operands returns the geometry and random input, filters and bias of the
+// convolution, and an output buffer.
+func (bc benchConv) operands() (g ConvGeom, x, w, bias, out []float32) {
+	g = bc.geom()
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w, bias = randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*g.ColRows()), randWin(r, bc.cout)
+	return g, x, w, bias, make([]float32, g.N*bc.cout*g.OH*g.OW)
+}
+
 // BenchmarkConv2d compares Conv2d with the whole-batch path (Im2col, one
 // Sgemm, CNHWToNCHW) and, where it applies, Conv2dWinograd (its GFLOP/s
 // count the direct convolution's multiply-adds) on the encoders'
@@ -236,11 +245,8 @@ func BenchmarkConv2d(b *testing.B) {
 		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 64},
 		{"basic32x32-conv3", 128, 8, 4, 2, 1, 256, 500},
 	} {
-		g := bc.geom()
-		r := rand.New(rand.NewPCG(1, 2))
+		g, x, w, bias, out := bc.operands()
 		k, p := g.ColRows(), g.OH*g.OW
-		x, w, bias := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, bc.cout)
-		out := make([]float32, g.N*bc.cout*p)
 		flops := 2 * float64(g.N*bc.cout*p*k)
 		name := fmt.Sprintf("%s/batch=%d", bc.name, bc.batch)
 		b.Run(name+"/blocked", func(b *testing.B) {

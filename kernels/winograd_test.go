@@ -346,11 +346,7 @@ func BenchmarkWinogradTraining(b *testing.B) {
 		{"alex64x64-conv2", 96, 31, 3, 1, 1, 192, 64},
 		{"alex64x64-conv4", 384, 15, 3, 1, 1, 384, 64},
 	} {
-		g := bc.geom()
-		r := rand.New(rand.NewPCG(1, 2))
-		k, p := g.ColRows(), g.OH*g.OW
-		x, w, bias := randWin(r, g.N*g.C*g.H*g.W), randWin(r, bc.cout*k), randWin(r, bc.cout)
-		out := make([]float32, g.N*bc.cout*p)
+		g, x, w, bias, out := bc.operands()
 		b.Run(bc.name+"/direct", func(b *testing.B) {
 			for b.Loop() {
 				w[0] += 1e-7

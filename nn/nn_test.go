@@ -134,6 +134,30 @@ func TestModesSaveRestore(t *testing.T) {
 	m.Restore(saved[:2])
 }
 
+// TestSnapshot: Restore puts back a BatchNorm's running statistics and the
+// layers' modes that a training-mode pass and a mode switch moved.
+func TestSnapshot(t *testing.T) {
+	bn, dr := NewBatchNorm(2, true), NewDropout(0.5, tensor.NewRNG(6))
+	net := NewSequential(bn, dr)
+	modes := ModesOf(net)
+	modes.Set(false)
+	mean, vr := slices.Clone(bn.RunMean.Data), slices.Clone(bn.RunVar.Data)
+	snap := TakeSnapshot(net, modes)
+	modes.Set(true)
+	tp := autograd.NewTape()
+	net.Forward(tp, tp.Const(&tensor.Tensor{Shape: []int{2, 2}, Data: []float32{1, 2, 3, 5}}))
+	if slices.Equal(bn.RunMean.Data, mean) {
+		t.Fatal("a training-mode pass left the running mean as it was: nothing to restore")
+	}
+	snap.Restore()
+	if !slices.Equal(bn.RunMean.Data, mean) || !slices.Equal(bn.RunVar.Data, vr) {
+		t.Errorf("running statistics %v / %v after Restore, want %v / %v", bn.RunMean.Data, bn.RunVar.Data, mean, vr)
+	}
+	if bn.Training || dr.Training {
+		t.Errorf("modes %v, %v after Restore, want evaluation", bn.Training, dr.Training)
+	}
+}
+
 type plainSwitcher struct{ on bool }
 
 func (p *plainSwitcher) SetTraining(on bool) { p.on = on }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -271,6 +272,38 @@ func (m Modes) Restore(saved []bool) {
 	}
 	for i, s := range m {
 		s.SetTraining(saved[i])
+	}
+}
+
+// Snapshot is the buffers of a tree (BatchNorm's running statistics and
+// any other Buffer its modules collect) and the modes of its
+// mode-dependent layers, as TakeSnapshot copied them.
+type Snapshot struct {
+	bufs  []Buffer
+	data  [][]float32
+	modes Modes
+	on    []bool
+}
+
+// TakeSnapshot copies the buffers of the tree under root and notes the
+// modes of modes' layers (ModesOf(root), built once by the caller), so
+// that Restore can put both back after a pass that moves them: a loss
+// computed in training mode without an update (Evaluate).
+func TakeSnapshot(root any, modes Modes) *Snapshot {
+	s := &Snapshot{bufs: StateOf(root, "").Buffers, modes: modes, on: modes.Save()}
+	s.data = make([][]float32, len(s.bufs))
+	for i, b := range s.bufs {
+		s.data[i] = slices.Clone(b.Tensor.Data)
+	}
+	return s
+}
+
+// Restore puts the buffers' values and the layers' modes back as they
+// were when the snapshot was taken.
+func (s *Snapshot) Restore() {
+	s.modes.Restore(s.on)
+	for i, b := range s.bufs {
+		copy(b.Tensor.Data, s.data[i])
 	}
 }
 
