@@ -116,12 +116,11 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	}
 	out := tp.newVar(nb, no)
 	od := out.Value.Data
-	beta := float32(0)
 	if b != nil {
-		rowPass(rowBiasFill, od, b.Value.Data, nil, nb, no)
-		beta = 1
+		kernels.SgemmBias(false, true, nb, no, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, od, no)
+	} else {
+		kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, 0, od, no)
 	}
-	kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, beta, od, no)
 	tp.record(linearBackward, out, x, w, b) // a nil bias is skipped
 	return out
 }

@@ -3,15 +3,15 @@ package autograd
 import "github.com/deepinfomax/deepinfomax/kernels"
 
 // Element-wise passes over large activations that ran on one core while the
-// other waited: a Linear op's bias broadcast and bias gradient, and ReLU's
-// backward pass. Each element gets the same operations in the same order
-// as the one-core loops, so the results are bit for bit the same; only the
+// other waited: a Linear op's bias gradient and ReLU's backward pass (the
+// bias broadcast is now kernels.SgemmBias's, block by block in cache).
+// Each element gets the same operations in the same order as the one-core
+// loops, so the results are bit for bit the same; only the
 // split of the work across cores changes.
 
 // rowJob kinds.
 const (
-	rowBiasFill    = iota // y[i, :] = b for every row i (rows split)
-	rowBiasGrad           // gb[c] += sum over rows i of g[i, c] (columns split)
+	rowBiasGrad    = iota // gb[c] += sum over rows i of g[i, c] (columns split)
 	rowReLUBack           // gx = g where y > 0, else 0
 	rowReLUBackAdd        // gx += g where y > 0
 )
@@ -36,9 +36,6 @@ var rowJobs = freeList[rowJob]{init: func(j *rowJob) { j.fn = j.run }}
 // large enough.
 func rowPass(kind int, dst, a, b []float32, rows, cols int) {
 	items := cols // columns of the bias gradient, values of ReLU's
-	if kind == rowBiasFill {
-		items = rows
-	}
 	if rows*cols < rowParMin || items < 2 {
 		runRowPass(kind, dst, a, b, rows, cols, 0, items)
 		return
@@ -52,14 +49,10 @@ func rowPass(kind int, dst, a, b []float32, rows, cols int) {
 
 func (j *rowJob) run(lo, hi int) { runRowPass(j.kind, j.dst, j.a, j.b, j.rows, j.cols, lo, hi) }
 
-// runRowPass runs items [lo, hi) of a pass: rows for rowBiasFill, columns
-// for rowBiasGrad, elements for the ReLU kinds.
+// runRowPass runs items [lo, hi) of a pass: columns for rowBiasGrad,
+// elements for the ReLU kinds.
 func runRowPass(kind int, dst, a, b []float32, rows, cols, lo, hi int) {
 	switch kind {
-	case rowBiasFill: // dst [rows, cols], a = bias [cols]
-		for i := lo; i < hi; i++ {
-			copy(dst[i*cols:(i+1)*cols], a[:cols])
-		}
 	case rowBiasGrad: // dst = gb [cols], a = g [rows, cols]
 		for i := 0; i < rows; i++ {
 			addTo(dst[lo:hi], a[i*cols+lo:i*cols+hi])

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,47 @@ import (
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	flopCount.Add(2 * int64(m) * int64(n) * int64(k))
 	sgemm(defaultKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmBias computes C = op(A)*op(B) + bias, bias [n] added to every row
+// of C (a Linear layer's output), bit for bit what filling each row of C
+// with bias and calling Sgemm with alpha 1 and beta 1 gives. On the
+// ordinary path each block of C is filled just before its first
+// micro-kernel call, while it is in cache, instead of in a pass of its
+// own; the transposed path fills C first. It panics as Sgemm does, or if
+// bias holds fewer than n values.
+func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if len(bias) < n {
+		panic(fmt.Sprintf("kernels: SgemmBias: %d bias values for %d columns", len(bias), n))
+	}
+	sgemmCheckArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || sgemmTransposes(defaultKernel, transA, 1, m, n, k) {
+		gemmFillRows(c, ldc, bias[:n], m)
+		Sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
+		return
+	}
+	flopCount.Add(2 * int64(m) * int64(n) * int64(k))
+	x := getGemmCtx()
+	x.kern = defaultKernel
+	x.transA, x.transB = transA, transB
+	x.m, x.n, x.k = m, n, k
+	x.alpha, x.beta = 1, 1
+	x.a, x.b, x.c = a, b, c
+	x.lda, x.ldb, x.ldc = lda, ldb, ldc
+	x.bias = bias[:n]
+	x.run()
+	x.bias = nil
+	putGemmCtx(x)
+}
+
+// gemmFillRows sets rows [0, m) of c (row stride ldc) to row.
+func gemmFillRows(c []float32, ldc int, row []float32, m int) {
+	for i := range m {
+		copy(c[i*ldc:i*ldc+len(row)], row)
+	}
 }
 
 // SgemmGo is Sgemm forced onto the portable pure-Go micro-kernel (same
@@ -178,6 +220,9 @@ type gemmCtx struct {
 	nSubs         int  // column groups per A block
 	directB       bool // full strips of B are read in place, not packed
 	directA       bool // A is read in place, not packed (see gemmDirectAMaxStrips)
+	// bias, when set (SgemmBias), fills each block of C's rows just
+	// before its first k block is added to it (beta is then 1).
+	bias []float32
 
 	bufB []float32
 	bufA [][]float32 // per worker
@@ -244,16 +289,24 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 		sgemmScaleC(m, n, beta, c, ldc)
 		return
 	}
-	if !transA && (beta == 0 || beta == 1) && k*n >= gemmTransposeMinB {
-		p := Workers()
-		if _, mb := gemmBlocks(kern, m, p); mb <= 2 {
-			if _, nb := gemmBlocks(kern, n, p); nb > 2 {
-				sgemmTransposed(kern, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-				return
-			}
-		}
+	if sgemmTransposes(kern, transA, beta, m, n, k) {
+		sgemmTransposed(kern, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
 	sgemmOrdinary(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmTransposes reports whether sgemm computes the product transposed
+// (sgemmTransposed): A not transposed, beta 0 or 1, a B of at least
+// gemmTransposeMinB floats, at most two blocks of rows and more of columns.
+func sgemmTransposes(kern *microKernel, transA bool, beta float32, m, n, k int) bool {
+	if transA || beta != 0 && beta != 1 || k*n < gemmTransposeMinB {
+		return false
+	}
+	p := Workers()
+	_, mb := gemmBlocks(kern, m, p)
+	_, nb := gemmBlocks(kern, n, p)
+	return mb <= 2 && nb > 2
 }
 
 // sgemmOrdinary runs a product with checked arguments, m, n and k above 0
@@ -594,6 +647,12 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 		for s := s0; s < s1; s++ {
 			j := x.jc + s*nr
 			cols := min(nr, x.n-j)
+			if pk == 0 && x.bias != nil {
+				for ib := ib0; ib < ib1; ib++ {
+					i0 := ib * x.mcEff
+					gemmFillRows(x.c[i0*x.ldc+j:], x.ldc, x.bias[j:j+cols], min(x.mcEff, x.m-i0))
+				}
+			}
 			var bp *float32
 			ldb := nr
 			if x.directB && cols == nr {

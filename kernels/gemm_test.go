@@ -718,3 +718,60 @@ func TestSgemmDirectA(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmBias checks SgemmBias bit for bit against filling C's rows with
+// the bias and calling Sgemm with beta 1, on the ordinary path (odd sizes,
+// several blocks of rows, columns and k, transposed operands, A read in
+// place) and on the transposed one (few rows, a large B), and that it
+// panics on a short bias.
+func TestSgemmBias(t *testing.T) {
+	defer func(v int) { gemmDirectAMin = v }(gemmDirectAMin)
+	r := rand.New(rand.NewPCG(71, 72))
+	for _, s := range []struct {
+		m, n, k        int
+		transA, transB bool
+		directA        bool
+	}{
+		{1, 1, 1, false, false, false},
+		{13, 33, 7, false, true, false},
+		{250, 70, 600, false, true, false},
+		{3136, 64, 128, false, true, false},
+		{37, 130, 1100, true, false, false},
+		{120, 40, 513, false, false, true},
+		{64, 1024, 1100, false, true, false}, // transposed: few rows, a large B
+		{5, 9, 0, false, false, false},
+	} {
+		if s.directA {
+			gemmDirectAMin = 0
+		}
+		lda, ldb, ldc := s.k+3, s.n+5, s.n+2
+		if s.transA {
+			lda = s.m + 3
+		}
+		if s.transB {
+			ldb = s.k + 5
+		}
+		a := randSlice(r, max(s.m, s.k)*lda)
+		b := randSlice(r, max(s.n, s.k)*ldb)
+		bias := randSlice(r, s.n+1)
+		got, want := randSlice(r, s.m*ldc), []float32(nil)
+		want = slices.Clone(got)
+		for i := range s.m {
+			copy(want[i*ldc:i*ldc+s.n], bias[:s.n])
+		}
+		Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 1, want, ldc)
+		SgemmBias(s.transA, s.transB, s.m, s.n, s.k, a, lda, b, ldb, bias, got, ldc)
+		gemmDirectAMin = 4 << 20
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: C[%d] = %v, filled and multiplied %v", s, i, got[i], want[i])
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("SgemmBias with 2 bias values for 3 columns: no panic")
+		}
+	}()
+	SgemmBias(false, false, 2, 3, 2, make([]float32, 4), 2, make([]float32, 6), 3, make([]float32, 2), make([]float32, 6), 3)
+}
