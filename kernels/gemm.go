@@ -44,17 +44,7 @@ func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 		return
 	}
 	flopCount.Add(2 * int64(m) * int64(n) * int64(k))
-	x := getGemmCtx()
-	x.kern = defaultKernel
-	x.transA, x.transB = transA, transB
-	x.m, x.n, x.k = m, n, k
-	x.alpha, x.beta = 1, 1
-	x.a, x.b, x.c = a, b, c
-	x.lda, x.ldb, x.ldc = lda, ldb, ldc
-	x.bias = bias[:n]
-	x.run()
-	x.bias = nil
-	putGemmCtx(x)
+	sgemmOrdinaryBias(defaultKernel, transA, transB, m, n, k, 1, a, lda, b, ldb, 1, bias[:n], c, ldc)
 }
 
 // gemmFillRows sets rows [0, m) of c (row stride ldc) to row.
@@ -312,6 +302,12 @@ func sgemmTransposes(kern *microKernel, transA bool, beta float32, m, n, k int) 
 // sgemmOrdinary runs a product with checked arguments, m, n and k above 0
 // and alpha not 0, on the packed path.
 func sgemmOrdinary(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmOrdinaryBias(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// sgemmOrdinaryBias is sgemmOrdinary with, when bias is not nil, each block
+// of C's rows filled with bias just before its first k block (SgemmBias).
+func sgemmOrdinaryBias(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	x := getGemmCtx()
 	x.kern = kern
 	x.transA, x.transB = transA, transB
@@ -319,7 +315,9 @@ func sgemmOrdinary(kern *microKernel, transA, transB bool, m, n, k int, alpha fl
 	x.alpha, x.beta = alpha, beta
 	x.a, x.b, x.c = a, b, c
 	x.lda, x.ldb, x.ldc = lda, ldb, ldc
+	x.bias = bias
 	x.run()
+	x.bias = nil
 	putGemmCtx(x)
 }
 
