@@ -323,25 +323,23 @@ func (j *winoJob) transformFilters() bool {
 	n := pl.cout * pl.g.ColRows()
 	w := j.w[:n]
 	addr := uintptr(unsafe.Pointer(&w[0]))
+	// A bank has at most one entry: one changed in place (a training
+	// step's filters, new at every step) takes its own entry back, where it
+	// would only evict the others and the job would hold four transforms
+	// of one bank.
+	var f *winoFilters
 	for i := range j.filters {
-		f := &j.filters[i]
-		if f.addr == addr && f.cout == pl.cout && f.c == pl.g.C && f.k == pl.g.KH && f.s == pl.s && equalBits(f.w, w) {
-			j.pa = f.pa
-			return true
+		if e := &j.filters[i]; e.addr == addr && e.cout == pl.cout && e.c == pl.g.C && e.k == pl.g.KH && e.s == pl.s {
+			if equalBits(e.w, w) {
+				j.pa = e.pa
+				return true
+			}
+			f = e
+			break
 		}
 	}
 	if !AllFinite(w) {
 		return false
-	}
-	// A bank changed in place (a training step's filters, new at every
-	// step) takes its own entry back: it would only evict the others, and
-	// the job would hold four transforms of one bank.
-	var f *winoFilters
-	for i := range j.filters {
-		if e := &j.filters[i]; e.addr == addr && e.cout == pl.cout && e.c == pl.g.C && e.k == pl.g.KH && e.s == pl.s {
-			f = e
-			break
-		}
 	}
 	if f == nil {
 		f = &j.filters[j.next]
