@@ -10,6 +10,7 @@ import (
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/encoder"
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 	"github.com/deepinfomax/deepinfomax/nn"
 	"github.com/deepinfomax/deepinfomax/runlog"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -425,7 +426,7 @@ func TestEvaluate(t *testing.T) {
 			}
 			got = slices.Clone(got)
 			for k, v := range nn.StateOf(mm, "").Tensors() {
-				if !slices.Equal(math32Bits(v.Data), math32Bits(before[k])) {
+				if !testutil.SameBits(v.Data, before[k]) {
 					t.Errorf("%s: Evaluate changed %s", name, k)
 				}
 			}
@@ -462,12 +463,4 @@ func TestEvaluate(t *testing.T) {
 			}
 		}
 	}
-}
-
-func math32Bits(v []float32) []uint32 {
-	out := make([]uint32, len(v))
-	for i, x := range v {
-		out[i] = math.Float32bits(x)
-	}
-	return out
 }

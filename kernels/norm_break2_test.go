@@ -17,28 +17,6 @@ import (
 // each, alone and together.
 var n2Sizes = []int{1, 2, 3, 7, 15, 16, 17, 31, 33, 47, 48, 63, 64, 65, 79, 80, 81, 127, 128, 129, 143, 191, 1000, 1023, 4099}
 
-// n2Specials are values whose sums, products and differences are edge
-// cases: infinities, NaNs with payloads and signs, signed zeros,
-// subnormals, the largest and smallest normal values.
-var n2Specials = []float32{
-	float32(math.Inf(1)), float32(math.Inf(-1)),
-	math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc12345), math.Float32frombits(0x7f800001), // the last signalling
-	0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 1.1754942e-38, math.MaxFloat32, -math.MaxFloat32, 1, -1,
-}
-
-// n2Fill returns n values, a fraction frac of them specials.
-func n2Fill(r *rand.Rand, n int, frac float64) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		if r.Float64() < frac {
-			s[i] = n2Specials[r.IntN(len(n2Specials))]
-		} else {
-			s[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(7)-3)))
-		}
-	}
-	return s
-}
-
 // n2Guarded copies v into a guarded array at offset off, with tail guards.
 func n2Guarded(v []float32, off int) (big, s []float32) {
 	big = make([]float32, off+len(v)+21)
@@ -82,7 +60,7 @@ func TestBreak2AddGuarded(t *testing.T) {
 	for _, avx := range n2AVXModes() {
 		for _, n := range n2Sizes {
 			for _, off := range []int{1, 3, 13} {
-				a, b := n2Fill(r, n, 0.2), n2Fill(r, n, 0.2)
+				a, b := elemInput(r, n, 0.2, false), elemInput(r, n, 0.2, false)
 				oneNaN(r, a, b)
 				want := make([]float32, n)
 				for i := range want {
@@ -115,7 +93,7 @@ func TestBreak2AddGuarded(t *testing.T) {
 func TestBreak2AddAliasing(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, n := range n2Sizes {
-		a0, b0 := n2Fill(r, n, 0.1), n2Fill(r, n, 0.1)
+		a0, b0 := elemInput(r, n, 0.1, false), elemInput(r, n, 0.1, false)
 		for _, alias := range []string{"dst=a", "dst=b", "a=b", "dst=a=b"} {
 			var results [][]float32
 			for _, avx := range n2AVXModes() {
@@ -193,7 +171,7 @@ func TestBreak2AddEmpty(t *testing.T) {
 // n2LNInputs returns the operands of LayerNormGradSums2 for n values with
 // a fraction frac of specials among x0, x1, g0, g1 and gamma.
 func n2LNInputs(r *rand.Rand, n int, frac float64) (gam, x0, x1, g0, g1, p1, p2 []float32) {
-	return n2Fill(r, n, frac), n2Fill(r, n, frac), n2Fill(r, n, frac), n2Fill(r, n, frac), n2Fill(r, n, frac), n2Fill(r, n, frac/2), n2Fill(r, n, frac/2)
+	return elemInput(r, n, frac, false), elemInput(r, n, frac, false), elemInput(r, n, frac, false), elemInput(r, n, frac, false), elemInput(r, n, frac, false), elemInput(r, n, frac/2, false), elemInput(r, n, frac/2, false)
 }
 
 // n2LNRun runs LayerNormGradSums2 on guarded copies at odd offsets and
