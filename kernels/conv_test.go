@@ -102,7 +102,9 @@ var convCases = []convCase{
 	{1, 3, 7, 9, 3, 5, 3, 0, 5, true},
 	{1, 1, 4, 3, 3, 3, 5, 2, 3, false},
 	{37, 64, 14, 14, 5, 5, 2, 2, 129, true}, // many groups of 3, the last of 1: parallel
-	{23, 1, 28, 28, 5, 5, 2, 2, 64, true},   // one channel
+	{23, 1, 28, 28, 5, 5, 2, 2, 64, true},   // one channel: filter gradient image by image
+	{5, 3, 32, 32, 5, 5, 2, 2, 29, true},    // three channels, 75 taps: image by image, 3 strips
+	{6, 3, 32, 32, 4, 4, 2, 1, 64, false},   // basic32x32's first convolution
 	{9, 128, 8, 8, 4, 4, 2, 1, 256, true},   // basic32x32's third convolution
 	{7, 64, 14, 14, 5, 5, 2, 2, 128, true},  // basic28x28's second: groups of 3 by positions
 }
@@ -384,6 +386,8 @@ func TestConv2dBackwardNoAlloc(t *testing.T) {
 // basic28x28's and basic32x32's second convolution at the training batch.
 func BenchmarkConv2dBackward(b *testing.B) {
 	for _, bc := range []benchConv{
+		{"basic28x28-conv1", 1, 28, 5, 2, 2, 64, 64},
+		{"basic32x32-conv1", 3, 32, 4, 2, 1, 64, 64},
 		{"basic28x28-conv2", 64, 14, 5, 2, 2, 128, 64},
 		{"basic32x32-conv2", 64, 16, 4, 2, 1, 128, 64},
 	} {
@@ -394,6 +398,16 @@ func BenchmarkConv2dBackward(b *testing.B) {
 		gw, gb, gx := make([]float32, bc.cout*k), make([]float32, bc.cout), make([]float32, len(x))
 		flops := 4 * float64(g.N*bc.cout*p*k)
 		name := fmt.Sprintf("%s/batch=%d", bc.name, bc.batch)
+		if g.C < 4 {
+			// A first convolution, as in training: no input gradient.
+			b.Run(name+"/first", func(b *testing.B) {
+				for b.Loop() {
+					Conv2dBackward(g, bc.cout, w, x, gout, gw, gb, nil, false)
+				}
+				b.ReportMetric(flops/2*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+			continue
+		}
 		b.Run(name+"/blocked", func(b *testing.B) {
 			for b.Loop() {
 				Conv2dBackward(g, bc.cout, w, x, gout, gw, gb, gx, false)
@@ -430,12 +444,37 @@ func TestConv2dBackwardSplitBits(t *testing.T) {
 			gw0, gb0 := randWin(r, tc.cout*k), randWin(r, tc.cout)
 			wantW, wantB := append([]float32(nil), gw0...), append([]float32(nil), gb0...)
 			// The sums one goroutine makes: each group's columns, all
-			// filters at once, added in turn.
+			// filters at once, added in turn (or convPerImage's parts).
 			group := max(1, min(convColsTarget/(k*p), g.N))
 			chw := g.C * g.H * g.W
 			ctx := getGemmCtx()
 			defer putGemmCtx(ctx)
-			for n0 := 0; n0 < g.N; n0 += group {
+			if convPerImage(g) {
+				// Each part's images summed from zero, the parts added in
+				// order, their sum into gw.
+				parts := min(convImageParts, g.N)
+				sums := make([][]float32, parts)
+				for q := range parts {
+					sums[q] = make([]float32, tc.cout*k)
+					for n := q * g.N / parts; n < (q+1)*g.N/parts; n++ {
+						sub := g
+						sub.N = 1
+						cols := make([]float32, k*p)
+						for c := range g.C {
+							im2colChannel(&sub, c, 0, 1, x[n*chw:(n+1)*chw], cols)
+						}
+						sgemmSerial(ctx, false, true, tc.cout, k, p, gout[n*tc.cout*p:], p, cols, p, 1, sums[q], k)
+					}
+				}
+				for i := range wantW {
+					s := sums[0][i]
+					for q := 1; q < parts; q++ {
+						s += sums[q][i]
+					}
+					wantW[i] += s
+				}
+			}
+			for n0 := 0; n0 < g.N && !convPerImage(g); n0 += group {
 				gn := min(group, g.N-n0)
 				np := gn * p
 				sub := g
@@ -453,13 +492,11 @@ func TestConv2dBackwardSplitBits(t *testing.T) {
 				sgemmSerial(ctx, false, true, tc.cout, k, np, dout, np, cols, np, 1, wantW, k)
 			}
 			for co := range tc.cout {
-				var s float64
+				var l [32]float64
 				for n := range g.N {
-					for _, v := range gout[(n*tc.cout+co)*p : (n*tc.cout+co+1)*p] {
-						s += float64(v)
-					}
+					sumLanes64Go(&l, gout[(n*tc.cout+co)*p:(n*tc.cout+co+1)*p])
 				}
-				wantB[co] += float32(s)
+				wantB[co] += float32(reduceLanes64(&l))
 			}
 			gw, gb := append([]float32(nil), gw0...), append([]float32(nil), gb0...)
 			Conv2dBackward(g, tc.cout, w, x, gout, gw, gb, nil, false)

@@ -210,6 +210,10 @@ type gemmCtx struct {
 	nSubs         int  // column groups per A block
 	directB       bool // full strips of B are read in place, not packed
 	directA       bool // A is read in place, not packed (see gemmDirectAMaxStrips)
+	// forceDirectA reads A in place whatever its size and B's width (the
+	// filter gradient's per-image products, convJob.perImage); the bits are
+	// the packed path's either way.
+	forceDirectA bool
 	// bias, when set (SgemmBias), fills each block of C's rows just
 	// before its first k block is added to it (beta is then 1).
 	bias []float32
@@ -447,7 +451,7 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	// in slabs of at most kn.nc columns and gemmMaxPackedB floats.
 	x.directB = !x.transB && x.mBlocks <= 2
 	x.directA = x.preA == nil && !x.transA && kn.directFns != nil &&
-		gemmCeilDiv(x.n, nr) <= gemmDirectAMaxStrips && x.m*x.k >= gemmDirectAMin
+		(x.forceDirectA || gemmCeilDiv(x.n, nr) <= gemmDirectAMaxStrips && x.m*x.k >= gemmDirectAMin)
 	ncMax = gemmRoundUp(x.n, nr)
 	if x.directB {
 		x.bufB = gemmGrow(x.bufB, x.k*nr)

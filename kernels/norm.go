@@ -379,3 +379,22 @@ func normGradSumsChansGo(a, b *[16]float32, x, g []float32, s int, mean []float3
 		a[2*ch], a[2*ch+1], b[2*ch], b[2*ch+1] = a0, a1, b0, b1
 	}
 }
+
+// sumLanes64Go adds float64(x[i]) into l[i%32] for each i in order: 32
+// independent partial sums, which the assembly keeps in four vectors.
+func sumLanes64Go(l *[32]float64, x []float32) {
+	for i, v := range x {
+		l[i%32] += float64(v)
+	}
+}
+
+// reduceLanes64 returns the sum of the 32 partials of l in a fixed order:
+// the four blocks of eight added lane by lane ((0+1)+(2+3)), then the
+// eight lanes pairwise ((0+4)+(2+6))+((1+5)+(3+7)).
+func reduceLanes64(l *[32]float64) float64 {
+	var t [8]float64
+	for j := range t {
+		t[j] = (l[j] + l[8+j]) + (l[16+j] + l[24+j])
+	}
+	return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]))
+}

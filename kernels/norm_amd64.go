@@ -141,3 +141,18 @@ func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32)
 	}
 	normGradSumsChansAVX512(&a[0], &b[0], &x[0], &g[0], &idx, &m, s, uint16(1<<(2*len(mean))-1))
 }
+
+// sumLanes64AVX512 adds float64(x[i]) into l[i%32] for i < n.
+//
+//go:noescape
+func sumLanes64AVX512(l *[32]float64, x *float32, n int)
+
+// sumLanes64 adds x's values into the 32 float64 partial sums of l, value
+// i into l[i%32], in order: sumLanes64Go's additions, in assembly.
+func sumLanes64(l *[32]float64, x []float32) {
+	if !elemAVX512 || len(x) == 0 {
+		sumLanes64Go(l, x)
+		return
+	}
+	sumLanes64AVX512(l, &x[0], len(x))
+}

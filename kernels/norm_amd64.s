@@ -446,3 +446,66 @@ lgsDone:
 	VMOVSS X0, 12(DX)
 	VZEROUPPER
 	RET
+
+// func sumLanes64AVX512(l *[32]float64, x *float32, n int)
+//
+// l[i%32] += float64(x[i]) for i < n: four accumulators of eight float64
+// lanes over whole blocks of 32 values, then the last 1 to 31 under masks
+// (the masked-off lanes add +0, which leaves every partial as it is).
+TEXT ·sumLanes64AVX512(SB), NOSPLIT, $0-24
+	MOVQ l+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPD (DI), Z0
+	VMOVUPD 64(DI), Z1
+	VMOVUPD 128(DI), Z2
+	VMOVUPD 192(DI), Z3
+	CMPQ CX, $32
+	JLT slTail
+slLoop:
+	VCVTPS2PD (SI), Z4
+	VCVTPS2PD 32(SI), Z5
+	VCVTPS2PD 64(SI), Z6
+	VCVTPS2PD 96(SI), Z7
+	VADDPD Z4, Z0, Z0
+	VADDPD Z5, Z1, Z1
+	VADDPD Z6, Z2, Z2
+	VADDPD Z7, Z3, Z3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE slLoop
+slTail:
+	TESTQ CX, CX
+	JZ slDone
+	// Masks of the first CX lanes, eight per accumulator (an 8-lane
+	// operation reads a mask's low 8 bits).
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHRQ $8, AX
+	KMOVW AX, K2
+	SHRQ $8, AX
+	KMOVW AX, K3
+	SHRQ $8, AX
+	KMOVW AX, K4
+	VMOVUPS (SI), K1, Y4
+	VMOVUPS 32(SI), K2, Y5
+	VMOVUPS 64(SI), K3, Y6
+	VMOVUPS 96(SI), K4, Y7
+	VCVTPS2PD Y4, K1, Z4
+	VCVTPS2PD Y5, K2, Z5
+	VCVTPS2PD Y6, K3, Z6
+	VCVTPS2PD Y7, K4, Z7
+	VADDPD Z4, Z0, K1, Z0
+	VADDPD Z5, Z1, K2, Z1
+	VADDPD Z6, Z2, K3, Z2
+	VADDPD Z7, Z3, K4, Z3
+slDone:
+	VMOVUPD Z0, (DI)
+	VMOVUPD Z1, 64(DI)
+	VMOVUPD Z2, 128(DI)
+	VMOVUPD Z3, 192(DI)
+	VZEROUPPER
+	RET

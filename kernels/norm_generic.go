@@ -33,3 +33,5 @@ func sumShifted64(x []float32, k float32) (s1, s2 float64) { return sumShifted64
 func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
 	normGradSumsChansGo(a, b, x, g, s, mean)
 }
+
+func sumLanes64(l *[32]float64, x []float32) { sumLanes64Go(l, x) }

@@ -255,6 +255,43 @@ func TestSumShifted64(t *testing.T) {
 	}
 }
 
+// TestSumLanes64 checks the AVX-512 lane sums against the Go loop bit for
+// bit (special values included: NaN payloads may differ only where two
+// NaNs meet), calls that continue partials left by an earlier call (the
+// conv bias gradient sums one plane per call), and the reduced total
+// against a float64 sum in any order (ordinary values).
+func TestSumLanes64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 7, 8, 9, 17, 31, 32, 33, 49, 63, 64, 65, 196, 1025} {
+		for _, frac := range []float64{0, 0.05} {
+			var got, want [32]float64
+			for call := range 3 {
+				x := elemInput(rng, n+call, frac, false)
+				sumLanes64(&got, x)
+				sumLanes64Go(&want, x)
+			}
+			for i := range got {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+					t.Fatalf("n=%d frac=%v: lane %d = %v, the Go loop %v", n, frac, i, got[i], want[i])
+				}
+			}
+			if frac > 0 {
+				continue
+			}
+			var l [32]float64
+			x := elemInput(rng, n, 0, false)
+			sumLanes64(&l, x)
+			var r float64
+			for _, v := range x {
+				r += float64(v)
+			}
+			if s := reduceLanes64(&l); math.Abs(s-r) > 1e-12*(1+math.Abs(r)) {
+				t.Fatalf("n=%d: reduced sum %v, want %v", n, s, r)
+			}
+		}
+	}
+}
+
 func TestNormKernelsPanics(t *testing.T) {
 	s := func(n int) []float32 { return make([]float32, n) }
 	for name, f := range map[string]func(){
