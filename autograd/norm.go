@@ -452,27 +452,11 @@ func bnStatsRows(j *normJob, lo, hi int) {
 		clear(p2)
 		r := r0
 		for ; r+4 <= r1; r += 4 {
-			bnStatsRows4(p1, p2, k0, j.x[r*C:r*C+C], j.x[(r+1)*C:(r+1)*C+C], j.x[(r+2)*C:(r+2)*C+C], j.x[(r+3)*C:(r+3)*C+C])
+			kernels.NormStats4(p1, p2, k0, j.x[r*C:r*C+C], j.x[(r+1)*C:(r+1)*C+C], j.x[(r+2)*C:(r+2)*C+C], j.x[(r+3)*C:(r+3)*C+C])
 		}
 		for ; r < r1; r++ {
 			bnStatsRow(p1, p2, k0, j.x[r*C:r*C+C])
 		}
-	}
-}
-
-// bnStatsRows4 adds the sums of four rows' deviations from sh, and of their
-// squares, into p1 and p2. The row kernels are kept out of line so that the
-// inner loop has every register to itself.
-//
-//go:noinline
-func bnStatsRows4(p1, p2, sh, x0, x1, x2, x3 []float32) {
-	n := len(x0)
-	p1, p2, sh, x1, x2, x3 = p1[:n], p2[:n], sh[:n], x1[:n], x2[:n], x3[:n]
-	for c, v := range x0 {
-		kc := sh[c]
-		d0, d1, d2, d3 := v-kc, x1[c]-kc, x2[c]-kc, x3[c]-kc
-		p1[c] += (d0 + d1) + (d2 + d3)
-		p2[c] += (d0*d0 + d1*d1) + (d2*d2 + d3*d3)
 	}
 }
 

@@ -55,6 +55,23 @@ func NormApplyConst(y, x []float32, m, a, b float32, relu bool) {
 	}
 }
 
+// NormStats4 adds, for i < len(x0), the deviations d_r = x_r[i]-sh[i] of
+// four rows and their squares into p1[i] and p2[i]: four rows' share of
+// BatchNorm's per-channel sums over an [N,C] input (shifted by its first
+// row, which keeps the variance accurate), in the order
+// p1 + ((d0+d1) + (d2+d3)) and p2 + ((d0*d0 + d1*d1) + (d2*d2 + d3*d3)),
+// each product rounded on its own. It is bit-identical to that Go loop
+// (autograd's, before it moved here) but for NaN payloads where two NaNs
+// meet. It runs on the calling goroutine and allocates nothing. It panics
+// if a slice is shorter than x0.
+func NormStats4(p1, p2, sh, x0, x1, x2, x3 []float32) {
+	n := len(x0)
+	normCheck("NormStats4", n, p1, p2, sh, x1, x2, x3)
+	if n > 0 {
+		normStats4(p1[:n], p2[:n], sh[:n], x0, x1[:n], x2[:n], x3[:n])
+	}
+}
+
 // NormGradStats2 adds, for i < len(x0), g0[i]+g1[i] into p1[i] and
 // g0[i]*(x0[i]-m[i]) + g1[i]*(x1[i]-m[i]) into p2[i]: two rows' share of
 // BatchNorm's per-channel gradient sums (of g and of g*(x-mean)), in the
@@ -238,6 +255,18 @@ func affineConstGo(d, s []float32, bias, sub, mul, add float32, flags int) {
 		}
 	default:
 		panic(fmt.Sprintf("kernels: affineConst: flags %#x", flags))
+	}
+}
+
+//go:noinline
+func normStats4Go(p1, p2, sh, x0, x1, x2, x3 []float32) {
+	n := len(x0)
+	p1, p2, sh, x1, x2, x3 = p1[:n], p2[:n], sh[:n], x1[:n], x2[:n], x3[:n]
+	for c, v := range x0 {
+		kc := sh[c]
+		d0, d1, d2, d3 := v-kc, x1[c]-kc, x2[c]-kc, x3[c]-kc
+		p1[c] += (d0 + d1) + (d2 + d3)
+		p2[c] += (float32(d0*d0) + float32(d1*d1)) + (float32(d2*d2) + float32(d3*d3))
 	}
 }
 

@@ -17,6 +17,9 @@ func affineConstAVX512(d, s *float32, n int, bias, sub, mul, add float32, flags 
 func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1 *float32, n int)
 
 //go:noescape
+func normStats4AVX512(p1, p2, sh, x0, x1, x2, x3 *float32, n int)
+
+//go:noescape
 func normGradAVX512(gx, x, gr, m, a, b, d *float32, n int, add bool)
 
 //go:noescape
@@ -60,6 +63,14 @@ func layerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float32,
 		return
 	}
 	layerNormGradSums2AVX512(&p1[0], &p2[0], &gamma[0], &x0[0], &x1[0], &g0[0], &g1[0], len(x0), ms, sums)
+}
+
+func normStats4(p1, p2, sh, x0, x1, x2, x3 []float32) {
+	if !elemAVX512 {
+		normStats4Go(p1, p2, sh, x0, x1, x2, x3)
+		return
+	}
+	normStats4AVX512(&p1[0], &p2[0], &sh[0], &x0[0], &x1[0], &x2[0], &x3[0], len(x0))
 }
 
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {

@@ -509,3 +509,51 @@ slDone:
 	VMOVUPD Z3, 192(DI)
 	VZEROUPPER
 	RET
+
+// func normStats4AVX512(p1, p2, sh, x0, x1, x2, x3 *float32, n int)
+//
+// d_r = x_r - sh; p1 += (d0+d1)+(d2+d3); p2 += (d0*d0+d1*d1)+(d2*d2+d3*d3),
+// each product rounded (no fused multiply-add), as normStats4Go:
+// DI p1, SI p2, R8 sh, R10-R13 x0-x3.
+TEXT ·normStats4AVX512(SB), NOSPLIT, $0-64
+	MOVQ p1+0(FP), DI
+	MOVQ p2+8(FP), SI
+	MOVQ sh+16(FP), R8
+	MOVQ x0+24(FP), R10
+	MOVQ x1+32(FP), R11
+	MOVQ x2+40(FP), R12
+	MOVQ x3+48(FP), R13
+	MOVQ n+56(FP), R9
+	XORQ AX, AX
+ns4Loop:
+	BLOCK_MASK(ns4Done)
+	VMOVUPS.Z (R8)(AX*4), K1, Z0
+	VMOVUPS.Z (R10)(AX*4), K1, Z1
+	VSUBPS Z0, Z1, Z1
+	VMOVUPS.Z (R11)(AX*4), K1, Z2
+	VSUBPS Z0, Z2, Z2
+	VMOVUPS.Z (R12)(AX*4), K1, Z3
+	VSUBPS Z0, Z3, Z3
+	VMOVUPS.Z (R13)(AX*4), K1, Z4
+	VSUBPS Z0, Z4, Z4
+	VADDPS Z2, Z1, Z5
+	VADDPS Z4, Z3, Z6
+	VADDPS Z6, Z5, Z5
+	VMOVUPS.Z (DI)(AX*4), K1, Z6
+	VADDPS Z5, Z6, Z6
+	VMOVUPS Z6, K1, (DI)(AX*4)
+	VMULPS Z1, Z1, Z1
+	VMULPS Z2, Z2, Z2
+	VMULPS Z3, Z3, Z3
+	VMULPS Z4, Z4, Z4
+	VADDPS Z2, Z1, Z1
+	VADDPS Z4, Z3, Z3
+	VADDPS Z3, Z1, Z1
+	VMOVUPS.Z (SI)(AX*4), K1, Z7
+	VADDPS Z1, Z7, Z7
+	VMOVUPS Z7, K1, (SI)(AX*4)
+	ADDQ $16, AX
+	JMP ns4Loop
+ns4Done:
+	VZEROUPPER
+	RET

@@ -8,6 +8,8 @@ func affineConst(d, s []float32, bias, sub, mul, add float32, flags int) {
 	affineConstGo(d, s, bias, sub, mul, add, flags)
 }
 
+func normStats4(p1, p2, sh, x0, x1, x2, x3 []float32) { normStats4Go(p1, p2, sh, x0, x1, x2, x3) }
+
 func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) { normGradStats2Go(p1, p2, m, x0, x1, g0, g1) }
 
 func layerNormGradSums2(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float32, sums *[4]float32) {

@@ -59,6 +59,9 @@ var normKernels = []normKernel{
 		func(o, i [][]float32, n int) {
 			affineConstGo(o[0][:n], i[0], -0.7, 0.25, 3, 0.5, affineBias|affineNorm|affineReLU)
 		}},
+	{"NormStats4", 5, 2,
+		func(o, i [][]float32, n int) { NormStats4(o[0], o[1], i[0], i[1], i[2], i[3], i[4]) },
+		func(o, i [][]float32, n int) { normStats4Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
 	{"NormGradStats2", 5, 2,
 		func(o, i [][]float32, n int) { NormGradStats2(o[0], o[1], i[0], i[1], i[2], i[3], i[4]) },
 		func(o, i [][]float32, n int) { normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
@@ -204,6 +207,14 @@ func TestNormKernelsValues(t *testing.T) {
 	}
 	p1, p2 := r(), r()
 	q1, q2 := append([]float32(nil), p1...), append([]float32(nil), p2...)
+	NormStats4(p1, p2, m, x, x1, g, g1)
+	for i := range p1 {
+		d := []float64{f(x[i]) - f(m[i]), f(x1[i]) - f(m[i]), f(g[i]) - f(m[i]), f(g1[i]) - f(m[i])}
+		near("NormStats4 p1", i, p1[i], f(q1[i])+d[0]+d[1]+d[2]+d[3])
+		near("NormStats4 p2", i, p2[i], f(q2[i])+d[0]*d[0]+d[1]*d[1]+d[2]*d[2]+d[3]*d[3])
+	}
+	copy(p1, q1)
+	copy(p2, q2)
 	NormGradStats2(p1, p2, m, x, x1, g, g1)
 	for i := range p1 {
 		near("NormGradStats2 p1", i, p1[i], f(q1[i])+f(g[i])+f(g1[i]))
@@ -298,6 +309,7 @@ func TestNormKernelsPanics(t *testing.T) {
 		"NormApply":      func() { NormApply(s(3), s(3), s(2), s(3), s(3), false) },
 		"NormApplyConst": func() { NormApplyConst(s(2), s(3), 0, 1, 0, true) },
 		"NormGradStats2": func() { NormGradStats2(s(3), s(3), s(3), s(3), s(3), s(3), s(2)) },
+		"NormStats4":     func() { NormStats4(s(3), s(3), s(3), s(3), s(3), s(3), s(2)) },
 		"NormGrad":       func() { NormGrad(s(3), s(3), s(3), s(3), s(3), s(3), s(2), true) },
 		"NormGradConst":  func() { NormGradConst(s(3), s(3), s(2), 0, 1, 0, 0, false) },
 		"LayerNormApply": func() { LayerNormApply(s(3), s(3), 0, 1, s(3), s(2)) },
