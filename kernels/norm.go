@@ -81,7 +81,20 @@ func NormGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
 	n := len(x0)
 	normCheck("NormGradStats2", n, p1, p2, m, x1, g0, g1)
 	if n > 0 {
-		normGradStats2(p1[:n], p2[:n], m[:n], x0, x1[:n], g0[:n], g1[:n])
+		normGradStats2(p1[:n], p2[:n], m[:n], x0, x1[:n], g0[:n], g1[:n], nil, nil)
+	}
+}
+
+// NormGradStats2ReLU is NormGradStats2 behind a ReLU whose outputs are y0
+// and y1 (BatchNorm followed by ReLU): g_r[i] counts as +0 where y_r[i] is
+// not > 0, NaN included. It is bit for bit ReLUBackward into a buffer
+// followed by NormGradStats2, without the pass that writes that buffer.
+// It panics if a slice is shorter than x0.
+func NormGradStats2ReLU(p1, p2, m, x0, x1, g0, g1, y0, y1 []float32) {
+	n := len(x0)
+	normCheck("NormGradStats2ReLU", n, p1, p2, m, x1, g0, g1, y0, y1)
+	if n > 0 {
+		normGradStats2(p1[:n], p2[:n], m[:n], x0, x1[:n], g0[:n], g1[:n], y0[:n], y1[:n])
 	}
 }
 
@@ -95,7 +108,18 @@ func NormGrad(dx, x, g, m, a, b, d []float32, add bool) {
 	n := len(x)
 	normCheck("NormGrad", n, dx, g, m, a, b, d)
 	if n > 0 {
-		normGrad(dx[:n], x, g[:n], m[:n], a[:n], b[:n], d[:n], add)
+		normGrad(dx[:n], x, g[:n], nil, m[:n], a[:n], b[:n], d[:n], add)
+	}
+}
+
+// NormGradReLU is NormGrad behind a ReLU whose output is y: g[i] counts as
+// +0 where y[i] is not > 0, NaN included, bit for bit ReLUBackward
+// followed by NormGrad. It panics if a slice is shorter than x.
+func NormGradReLU(dx, x, g, y, m, a, b, d []float32, add bool) {
+	n := len(x)
+	normCheck("NormGradReLU", n, dx, g, y, m, a, b, d)
+	if n > 0 {
+		normGrad(dx[:n], x, g[:n], y[:n], m[:n], a[:n], b[:n], d[:n], add)
 	}
 }
 
@@ -106,7 +130,17 @@ func NormGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
 	n := len(x)
 	normCheck("NormGradConst", n, dx, g)
 	if n > 0 {
-		normGradConst(dx[:n], x, g[:n], m, a, b, d, add)
+		normGradConst(dx[:n], x, g[:n], nil, m, a, b, d, add)
+	}
+}
+
+// NormGradConstReLU is NormGradConst behind a ReLU whose output is y, as
+// NormGradReLU. It panics if dx, g or y is shorter than x.
+func NormGradConstReLU(dx, x, g, y []float32, m, a, b, d float32, add bool) {
+	n := len(x)
+	normCheck("NormGradConstReLU", n, dx, g, y)
+	if n > 0 {
+		normGradConst(dx[:n], x, g[:n], y[:n], m, a, b, d, add)
 	}
 }
 
@@ -271,43 +305,43 @@ func normStats4Go(p1, p2, sh, x0, x1, x2, x3 []float32) {
 }
 
 //go:noinline
-func normGradStats2Go(p1, p2, m, x0, x1, g0, g1 []float32) {
+func normGradStats2Go(p1, p2, m, x0, x1, g0, g1, y0, y1 []float32) {
 	n := len(x0)
 	p1, p2, m, x1, g0, g1 = p1[:n], p2[:n], m[:n], x1[:n], g0[:n], g1[:n]
 	for c, v := range x0 {
-		mc, a, b := m[c], g0[c], g1[c]
+		mc, a, b := m[c], reluGate(g0, y0, c), reluGate(g1, y1, c)
 		p1[c] += a + b
 		p2[c] += a*(v-mc) + b*(x1[c]-mc)
 	}
 }
 
 //go:noinline
-func normGradGo(dx, x, g, m, a, b, d []float32, add bool) {
+func normGradGo(dx, x, g, y, m, a, b, d []float32, add bool) {
 	n := len(x)
 	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
 	if add {
 		for c, v := range x {
-			dx[c] += a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+			dx[c] += a[c]*reluGate(g, y, c) + b[c]*(v-m[c]) + d[c]
 		}
 		return
 	}
 	for c, v := range x {
-		dx[c] = a[c]*g[c] + b[c]*(v-m[c]) + d[c]
+		dx[c] = a[c]*reluGate(g, y, c) + b[c]*(v-m[c]) + d[c]
 	}
 }
 
 //go:noinline
-func normGradConstGo(dx, x, g []float32, m, a, b, d float32, add bool) {
+func normGradConstGo(dx, x, g, y []float32, m, a, b, d float32, add bool) {
 	n := len(x)
 	dx, g = dx[:n], g[:n]
 	if add {
 		for i, v := range x {
-			dx[i] += a*g[i] + b*(v-m) + d
+			dx[i] += a*reluGate(g, y, i) + b*(v-m) + d
 		}
 		return
 	}
 	for i, v := range x {
-		dx[i] = a*g[i] + b*(v-m) + d
+		dx[i] = a*reluGate(g, y, i) + b*(v-m) + d
 	}
 }
 
@@ -385,28 +419,59 @@ func NormGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32)
 	if nch == 0 {
 		return
 	}
-	normGradSumsChans(a, b, x, g, s, mean)
+	normGradSumsChans(a, b, x, g, nil, s, mean)
+}
+
+// NormGradSumsChansReLU is NormGradSumsChans behind a ReLU whose output is
+// y (laid out as x): g[i] counts as +0 where y[i] is not > 0, NaN
+// included, bit for bit ReLUBackward followed by NormGradSumsChans. It
+// panics as NormGradSumsChans does, or if y is shorter than
+// len(mean)*s.
+func NormGradSumsChansReLU(a, b *[16]float32, x, g, y []float32, s int, mean []float32) {
+	nch := len(mean)
+	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s || len(y) < nch*s {
+		panic(fmt.Sprintf("kernels: NormGradSumsChansReLU: %d channels of %d values, %d, %d and %d given", nch, s, len(x), len(g), len(y)))
+	}
+	*a, *b = [16]float32{}, [16]float32{}
+	if nch == 0 {
+		return
+	}
+	normGradSumsChans(a, b, x, g, y, s, mean)
 }
 
 // normGradSumsChansGo is NormGradSumsChans's scalar loop.
-func normGradSumsChansGo(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+func normGradSumsChansGo(a, b *[16]float32, x, g, y []float32, s int, mean []float32) {
 	for ch, m := range mean {
 		xb, gb := x[ch*s:ch*s+s], g[ch*s:ch*s+s]
+		var yb []float32
+		if y != nil {
+			yb = y[ch*s : ch*s+s]
+		}
 		var a0, a1, b0, b1 float32
 		i := 0
 		for ; i+2 <= len(xb); i += 2 {
-			g0, g1 := gb[i], gb[i+1]
+			g0, g1 := reluGate(gb, yb, i), reluGate(gb, yb, i+1)
 			a0 += g0
 			a1 += g1
 			b0 += g0 * (xb[i] - m)
 			b1 += g1 * (xb[i+1] - m)
 		}
 		if i < len(xb) {
-			a0 += gb[i]
-			b0 += gb[i] * (xb[i] - m)
+			gi := reluGate(gb, yb, i)
+			a0 += gi
+			b0 += gi * (xb[i] - m)
 		}
 		a[2*ch], a[2*ch+1], b[2*ch], b[2*ch+1] = a0, a1, b0, b1
 	}
+}
+
+// reluGate returns g[i], or +0 where y (a ReLU's output, when not nil) is
+// not > 0 at i, NaN included: ReLUBackward's gradient, element by element.
+func reluGate(g, y []float32, i int) float32 {
+	if y != nil && !(y[i] > 0) {
+		return 0
+	}
+	return g[i]
 }
 
 // sumLanes64Go adds float64(x[i]) into l[i%32] for each i in order: 32

@@ -14,16 +14,16 @@ func normApplyAVX512(y, x, m, a, b *float32, n int, relu bool)
 func affineConstAVX512(d, s *float32, n int, bias, sub, mul, add float32, flags int)
 
 //go:noescape
-func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1 *float32, n int)
+func normGradStats2AVX512(p1, p2, m, x0, x1, g0, g1, y0, y1 *float32, n int)
 
 //go:noescape
 func normStats4AVX512(p1, p2, sh, x0, x1, x2, x3 *float32, n int)
 
 //go:noescape
-func normGradAVX512(gx, x, gr, m, a, b, d *float32, n int, add bool)
+func normGradAVX512(gx, x, gr, m, a, b, d, y *float32, n int, add bool)
 
 //go:noescape
-func normGradConstAVX512(gx, x, gr *float32, n int, m, a, b, d float32, add bool)
+func normGradConstAVX512(gx, x, gr, y *float32, n int, m, a, b, d float32, add bool)
 
 //go:noescape
 func layerNormApplyAVX512(y, x, gamma, beta *float32, n int, m, s float32)
@@ -73,28 +73,36 @@ func normStats4(p1, p2, sh, x0, x1, x2, x3 []float32) {
 	normStats4AVX512(&p1[0], &p2[0], &sh[0], &x0[0], &x1[0], &x2[0], &x3[0], len(x0))
 }
 
-func normGradStats2(p1, p2, m, x0, x1, g0, g1 []float32) {
-	if !elemAVX512 {
-		normGradStats2Go(p1, p2, m, x0, x1, g0, g1)
-		return
+// first returns &s[0], or nil for an empty s (no ReLU mask).
+func first(s []float32) *float32 {
+	if len(s) == 0 {
+		return nil
 	}
-	normGradStats2AVX512(&p1[0], &p2[0], &m[0], &x0[0], &x1[0], &g0[0], &g1[0], len(x0))
+	return &s[0]
 }
 
-func normGrad(dx, x, g, m, a, b, d []float32, add bool) {
+func normGradStats2(p1, p2, m, x0, x1, g0, g1, y0, y1 []float32) {
 	if !elemAVX512 {
-		normGradGo(dx, x, g, m, a, b, d, add)
+		normGradStats2Go(p1, p2, m, x0, x1, g0, g1, y0, y1)
 		return
 	}
-	normGradAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], len(x), add)
+	normGradStats2AVX512(&p1[0], &p2[0], &m[0], &x0[0], &x1[0], &g0[0], &g1[0], first(y0), first(y1), len(x0))
 }
 
-func normGradConst(dx, x, g []float32, m, a, b, d float32, add bool) {
+func normGrad(dx, x, g, y, m, a, b, d []float32, add bool) {
 	if !elemAVX512 {
-		normGradConstGo(dx, x, g, m, a, b, d, add)
+		normGradGo(dx, x, g, y, m, a, b, d, add)
 		return
 	}
-	normGradConstAVX512(&dx[0], &x[0], &g[0], len(x), m, a, b, d, add)
+	normGradAVX512(&dx[0], &x[0], &g[0], &m[0], &a[0], &b[0], &d[0], first(y), len(x), add)
+}
+
+func normGradConst(dx, x, g, y []float32, m, a, b, d float32, add bool) {
+	if !elemAVX512 {
+		normGradConstGo(dx, x, g, y, m, a, b, d, add)
+		return
+	}
+	normGradConstAVX512(&dx[0], &x[0], &g[0], first(y), len(x), m, a, b, d, add)
 }
 
 func layerNormApply(y, x []float32, m, s float32, gamma, beta []float32) {
@@ -137,11 +145,11 @@ func sumShifted64(x []float32, k float32) (s1, s2 float64) {
 // channels present; pairs of values, then an odd last one.
 //
 //go:noescape
-func normGradSumsChansAVX512(a, b, x, gr *float32, idx *[16]int32, m *[16]float32, s int, mask uint16)
+func normGradSumsChansAVX512(a, b, x, gr, y *float32, idx *[16]int32, m *[16]float32, s int, mask uint16)
 
-func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+func normGradSumsChans(a, b *[16]float32, x, g, y []float32, s int, mean []float32) {
 	if !elemAVX512 {
-		normGradSumsChansGo(a, b, x, g, s, mean)
+		normGradSumsChansGo(a, b, x, g, y, s, mean)
 		return
 	}
 	var idx [16]int32
@@ -150,7 +158,7 @@ func normGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32)
 		idx[2*ch], idx[2*ch+1] = int32(ch*s), int32(ch*s+1)
 		m[2*ch], m[2*ch+1] = v, v
 	}
-	normGradSumsChansAVX512(&a[0], &b[0], &x[0], &g[0], &idx, &m, s, uint16(1<<(2*len(mean))-1))
+	normGradSumsChansAVX512(&a[0], &b[0], &x[0], &g[0], first(y), &idx, &m, s, uint16(1<<(2*len(mean))-1))
 }
 
 // sumLanes64AVX512 adds float64(x[i]) into l[i%32] for i < n.

@@ -27,6 +27,15 @@
 	DECL BX; \
 	KMOVW BX, K1
 
+// RELU_GRAD_MASK(yptr, zreg) sets the lanes of zreg (a gradient block
+// loaded under K1) to +0 where the ReLU output at yptr (same offset AX)
+// is not > 0, NaN included: ReLUBackward's gradient. Needs Z30 = 0;
+// clobbers Z29 and K2.
+#define RELU_GRAD_MASK(yptr, zreg) \
+	VMOVUPS.Z (yptr)(AX*4), K1, Z29; \
+	VCMPPS $0x1e, Z30, Z29, K2; \
+	VMOVAPS.Z zreg, K2, zreg
+
 // ReLU of Z0 under K1 (Go's max(v, 0), as reluAVX512): Z0 where !(Z0 <= 0)
 // with the sign bit cleared, +0 elsewhere. Needs RELU_CONSTS.
 #define RELU_Z0 \
@@ -111,7 +120,7 @@ acDone:
 //
 // p1 = (g0+g1) + p1, p2 = (g0*(x0-m) + g1*(x1-m)) + p2:
 // DI p1, SI p2, R8 m, R10 x0, R11 x1, R12 g0, R13 g1.
-TEXT ·normGradStats2AVX512(SB), NOSPLIT, $0-64
+TEXT ·normGradStats2AVX512(SB), NOSPLIT, $0-80
 	MOVQ p1+0(FP), DI
 	MOVQ p2+8(FP), SI
 	MOVQ m+16(FP), R8
@@ -119,12 +128,20 @@ TEXT ·normGradStats2AVX512(SB), NOSPLIT, $0-64
 	MOVQ x1+32(FP), R11
 	MOVQ g0+40(FP), R12
 	MOVQ g1+48(FP), R13
-	MOVQ n+56(FP), R9
+	MOVQ y0+56(FP), DX
+	MOVQ y1+64(FP), R14
+	MOVQ n+72(FP), R9
+	VPXORD Z30, Z30, Z30
 	XORQ AX, AX
 ngsLoop:
 	BLOCK_MASK(ngsDone)
 	VMOVUPS.Z (R12)(AX*4), K1, Z0
 	VMOVUPS.Z (R13)(AX*4), K1, Z1
+	TESTQ DX, DX
+	JZ ngsPlain
+	RELU_GRAD_MASK(DX, Z0)
+	RELU_GRAD_MASK(R14, Z1)
+ngsPlain:
 	VMOVUPS.Z (R8)(AX*4), K1, Z2
 	VADDPS Z1, Z0, Z3
 	VMOVUPS.Z (DI)(AX*4), K1, Z4
@@ -150,7 +167,7 @@ ngsDone:
 //
 // e = (b*(x-m) + a*g) + d; gx = e, or e + gx when add:
 // DI gx, SI x, R8 g, R10 m, R11 a, R12 b, R13 d.
-TEXT ·normGradAVX512(SB), NOSPLIT, $0-65
+TEXT ·normGradAVX512(SB), NOSPLIT, $0-73
 	MOVQ gx+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ gr+16(FP), R8
@@ -158,12 +175,18 @@ TEXT ·normGradAVX512(SB), NOSPLIT, $0-65
 	MOVQ a+32(FP), R11
 	MOVQ b+40(FP), R12
 	MOVQ d+48(FP), R13
-	MOVQ n+56(FP), R9
-	MOVBLZX add+64(FP), DX
+	MOVQ y+56(FP), R14
+	MOVQ n+64(FP), R9
+	MOVBLZX add+72(FP), DX
+	VPXORD Z30, Z30, Z30
 	XORQ AX, AX
 ngLoop:
 	BLOCK_MASK(ngDone)
 	VMOVUPS.Z (R8)(AX*4), K1, Z0
+	TESTQ R14, R14
+	JZ ngPlain
+	RELU_GRAD_MASK(R14, Z0)
+ngPlain:
 	VMULPS.Z (R11)(AX*4), Z0, K1, Z0
 	VMOVUPS.Z (SI)(AX*4), K1, Z1
 	VSUBPS.Z (R10)(AX*4), Z1, K1, Z1
@@ -185,20 +208,26 @@ ngDone:
 //
 // e = (g*a + (x-m)*b) + d with Z2 = m, Z3 = a, Z4 = b, Z5 = d; gx = e, or
 // e + gx when add: DI gx, SI x, R8 g.
-TEXT ·normGradConstAVX512(SB), NOSPLIT, $0-49
+TEXT ·normGradConstAVX512(SB), NOSPLIT, $0-57
 	MOVQ gx+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ gr+16(FP), R8
-	MOVQ n+24(FP), R9
-	VBROADCASTSS m+32(FP), Z2
-	VBROADCASTSS a+36(FP), Z3
-	VBROADCASTSS b+40(FP), Z4
-	VBROADCASTSS d+44(FP), Z5
-	MOVBLZX add+48(FP), DX
+	MOVQ y+24(FP), R10
+	MOVQ n+32(FP), R9
+	VBROADCASTSS m+40(FP), Z2
+	VBROADCASTSS a+44(FP), Z3
+	VBROADCASTSS b+48(FP), Z4
+	VBROADCASTSS d+52(FP), Z5
+	MOVBLZX add+56(FP), DX
+	VPXORD Z30, Z30, Z30
 	XORQ AX, AX
 ngcLoop:
 	BLOCK_MASK(ngcDone)
 	VMOVUPS.Z (R8)(AX*4), K1, Z0
+	TESTQ R10, R10
+	JZ ngcPlain
+	RELU_GRAD_MASK(R10, Z0)
+ngcPlain:
 	VMULPS Z3, Z0, Z0
 	VMOVUPS.Z (SI)(AX*4), K1, Z1
 	VSUBPS Z2, Z1, Z1
@@ -313,19 +342,21 @@ ssLoop:
 // through idx, under the mask of the channels present): Z4 += g and
 // Z5 += g*(x-m), the scalar loop's operations per lane; an odd last value
 // goes to the j = 0 lanes only.
-TEXT ·normGradSumsChansAVX512(SB), NOSPLIT, $0-58
+TEXT ·normGradSumsChansAVX512(SB), NOSPLIT, $0-66
 	MOVQ x+16(FP), SI
 	MOVQ gr+24(FP), DI
-	MOVQ idx+32(FP), R8
-	MOVQ m+40(FP), R9
-	MOVQ s+48(FP), CX
-	MOVWQZX mask+56(FP), DX
+	MOVQ y+32(FP), R10
+	MOVQ idx+40(FP), R8
+	MOVQ m+48(FP), R9
+	MOVQ s+56(FP), CX
+	MOVWQZX mask+64(FP), DX
 	VMOVDQU32 (R8), Z1
 	VMOVUPS (R9), Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
+	VPXORD Z30, Z30, Z30
 	MOVQ CX, BX
 	SHRQ $1, BX
 	JZ gsTail
@@ -334,6 +365,14 @@ gsLoop:
 	VGATHERDPS (SI)(Z1*4), K1, Z6
 	KMOVW DX, K2
 	VGATHERDPS (DI)(Z1*4), K2, Z7
+	TESTQ R10, R10
+	JZ gsPlain
+	KMOVW DX, K3
+	VGATHERDPS (R10)(Z1*4), K3, Z29
+	VCMPPS $0x1e, Z30, Z29, K3
+	VMOVAPS.Z Z7, K3, Z7
+	ADDQ $8, R10
+gsPlain:
 	VSUBPS Z3, Z6, Z6 // x - m
 	VMULPS Z6, Z7, Z6 // g * (x - m)
 	VADDPS Z7, Z4, Z4
@@ -350,6 +389,13 @@ gsTail:
 	VGATHERDPS (SI)(Z1*4), K1, Z6
 	KMOVW DX, K2
 	VGATHERDPS (DI)(Z1*4), K2, Z7
+	TESTQ R10, R10
+	JZ gsTailPlain
+	KMOVW DX, K3
+	VGATHERDPS (R10)(Z1*4), K3, Z29
+	VCMPPS $0x1e, Z30, Z29, K3
+	VMOVAPS.Z Z7, K3, Z7
+gsTailPlain:
 	KMOVW DX, K3
 	VSUBPS Z3, Z6, Z6
 	VMULPS Z6, Z7, Z6

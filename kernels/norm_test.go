@@ -64,19 +64,44 @@ var normKernels = []normKernel{
 		func(o, i [][]float32, n int) { normStats4Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
 	{"NormGradStats2", 5, 2,
 		func(o, i [][]float32, n int) { NormGradStats2(o[0], o[1], i[0], i[1], i[2], i[3], i[4]) },
-		func(o, i [][]float32, n int) { normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4]) }},
+		func(o, i [][]float32, n int) {
+			normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4], nil, nil)
+		}},
+	{"NormGradStats2ReLU", 7, 2,
+		func(o, i [][]float32, n int) {
+			NormGradStats2ReLU(o[0], o[1], i[0], i[1], i[2], i[3], i[4], i[5], i[6])
+		},
+		func(o, i [][]float32, n int) {
+			normGradStats2Go(o[0][:n], o[1][:n], i[0], i[1], i[2], i[3], i[4], i[5], i[6])
+		}},
 	{"NormGrad", 6, 1,
 		func(o, i [][]float32, n int) { NormGrad(o[0], i[0], i[1], i[2], i[3], i[4], i[5], false) },
-		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[2], i[3], i[4], i[5], false) }},
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], nil, i[2], i[3], i[4], i[5], false) }},
+	{"NormGradReLU", 7, 1,
+		func(o, i [][]float32, n int) { NormGradReLU(o[0], i[0], i[1], i[6], i[2], i[3], i[4], i[5], false) },
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[6], i[2], i[3], i[4], i[5], false) }},
 	{"NormGrad add", 6, 1,
 		func(o, i [][]float32, n int) { NormGrad(o[0], i[0], i[1], i[2], i[3], i[4], i[5], true) },
-		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[2], i[3], i[4], i[5], true) }},
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], nil, i[2], i[3], i[4], i[5], true) }},
+	{"NormGradReLU add", 7, 1,
+		func(o, i [][]float32, n int) { NormGradReLU(o[0], i[0], i[1], i[6], i[2], i[3], i[4], i[5], true) },
+		func(o, i [][]float32, n int) { normGradGo(o[0][:n], i[0], i[1], i[6], i[2], i[3], i[4], i[5], true) }},
 	{"NormGradConst", 2, 1,
 		func(o, i [][]float32, n int) { NormGradConst(o[0], i[0], i[1], 0.5, 3, -0.125, 2.5, false) },
-		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], 0.5, 3, -0.125, 2.5, false) }},
+		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], nil, 0.5, 3, -0.125, 2.5, false) }},
+	{"NormGradConstReLU", 3, 1,
+		func(o, i [][]float32, n int) { NormGradConstReLU(o[0], i[0], i[1], i[2], 0.5, 3, -0.125, 2.5, false) },
+		func(o, i [][]float32, n int) {
+			normGradConstGo(o[0][:n], i[0], i[1], i[2], 0.5, 3, -0.125, 2.5, false)
+		}},
 	{"NormGradConst add", 2, 1,
 		func(o, i [][]float32, n int) { NormGradConst(o[0], i[0], i[1], 0.5, 3, -0.125, 2.5, true) },
-		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], 0.5, 3, -0.125, 2.5, true) }},
+		func(o, i [][]float32, n int) { normGradConstGo(o[0][:n], i[0], i[1], nil, 0.5, 3, -0.125, 2.5, true) }},
+	{"NormGradConstReLU add", 3, 1,
+		func(o, i [][]float32, n int) { NormGradConstReLU(o[0], i[0], i[1], i[2], 0.5, 3, -0.125, 2.5, true) },
+		func(o, i [][]float32, n int) {
+			normGradConstGo(o[0][:n], i[0], i[1], i[2], 0.5, 3, -0.125, 2.5, true)
+		}},
 	{"LayerNormApply", 3, 1,
 		func(o, i [][]float32, n int) { LayerNormApply(o[0], i[0], -0.3, 1.7, i[1], i[2]) },
 		func(o, i [][]float32, n int) { layerNormApplyGo(o[0][:n], i[0], -0.3, 1.7, i[1], i[2]) }},
@@ -180,6 +205,40 @@ func TestNormKernelsWithoutAVX512(t *testing.T) {
 	defer func(old bool) { elemAVX512 = old }(elemAVX512)
 	elemAVX512 = false
 	checkNormKernels(t, []int{1, 17, 100}, 2)
+}
+
+// TestNormReLUComposition checks that each ReLU variant of the BatchNorm
+// backward kernels is ReLUBackward into a buffer followed by the plain
+// kernel, bit for bit, on inputs with special values (y's zeros, NaNs and
+// negatives included).
+func TestNormReLUComposition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for _, n := range []int{1, 15, 16, 17, 100} {
+		in := func() []float32 { return elemInput(rng, n, 0.3, false) }
+		x0, x1, g0, g1, y0, y1, m, a, b, d := in(), in(), in(), in(), in(), in(), in(), in(), in(), in()
+		oneNaN(rng, x0, x1, g0, g1, m)
+		calmBesideNaN(rng, x0, x1, g0, g1, m)
+		r0, r1 := make([]float32, n), make([]float32, n)
+		ReLUBackward(r0, g0, y0)
+		ReLUBackward(r1, g1, y1)
+		p := func() ([]float32, []float32) { return make([]float32, n), make([]float32, n) }
+		p1, p2 := p()
+		w1, w2 := p()
+		NormGradStats2ReLU(p1, p2, m, x0, x1, g0, g1, y0, y1)
+		NormGradStats2(w1, w2, m, x0, x1, r0, r1)
+		sameBitsAnyNaN(t, fmt.Sprintf("n=%d NormGradStats2ReLU p1", n), p1, w1)
+		sameBitsAnyNaN(t, fmt.Sprintf("n=%d NormGradStats2ReLU p2", n), p2, w2)
+		for _, add := range []bool{false, true} {
+			dx, want := p()
+			NormGradReLU(dx, x0, g0, y0, m, a, b, d, add)
+			NormGrad(want, x0, r0, m, a, b, d, add)
+			sameBitsAnyNaN(t, fmt.Sprintf("n=%d NormGradReLU add=%v", n, add), dx, want)
+			dx, want = p()
+			NormGradConstReLU(dx, x0, g0, y0, 0.5, 3, -0.125, 2.5, add)
+			NormGradConst(want, x0, r0, 0.5, 3, -0.125, 2.5, add)
+			sameBitsAnyNaN(t, fmt.Sprintf("n=%d NormGradConstReLU add=%v", n, add), dx, want)
+		}
+	}
 }
 
 // TestNormKernelsValues checks the Go loops (which the assembly equals)
@@ -310,10 +369,15 @@ func TestNormKernelsPanics(t *testing.T) {
 		"NormApplyConst": func() { NormApplyConst(s(2), s(3), 0, 1, 0, true) },
 		"NormGradStats2": func() { NormGradStats2(s(3), s(3), s(3), s(3), s(3), s(3), s(2)) },
 		"NormStats4":     func() { NormStats4(s(3), s(3), s(3), s(3), s(3), s(3), s(2)) },
-		"NormGrad":       func() { NormGrad(s(3), s(3), s(3), s(3), s(3), s(3), s(2), true) },
-		"NormGradConst":  func() { NormGradConst(s(3), s(3), s(2), 0, 1, 0, 0, false) },
-		"LayerNormApply": func() { LayerNormApply(s(3), s(3), 0, 1, s(3), s(2)) },
-		"LayerNormGrad":  func() { LayerNormGrad(s(3), s(3), s(3), s(2), 0, 1, 0, 0, true) },
+		"NormGradStats2ReLU": func() {
+			NormGradStats2ReLU(s(3), s(3), s(3), s(3), s(3), s(3), s(3), s(3), s(2))
+		},
+		"NormGradReLU":      func() { NormGradReLU(s(3), s(3), s(3), s(2), s(3), s(3), s(3), s(3), false) },
+		"NormGradConstReLU": func() { NormGradConstReLU(s(3), s(3), s(3), s(2), 0, 0, 0, 0, false) },
+		"NormGrad":          func() { NormGrad(s(3), s(3), s(3), s(3), s(3), s(3), s(2), true) },
+		"NormGradConst":     func() { NormGradConst(s(3), s(3), s(2), 0, 1, 0, 0, false) },
+		"LayerNormApply":    func() { LayerNormApply(s(3), s(3), 0, 1, s(3), s(2)) },
+		"LayerNormGrad":     func() { LayerNormGrad(s(3), s(3), s(3), s(2), 0, 1, 0, 0, true) },
 		"LayerNormGradSums2": func() {
 			LayerNormGradSums2(s(3), s(3), s(3), s(3), s(3), s(3), s(2), 0, 1, 0, 1)
 		},
@@ -421,10 +485,23 @@ func TestNormGradSumsChans(t *testing.T) {
 						a[i], b[i] = 7, 7
 					}
 					NormGradSumsChans(&a, &b, x, g, s, mean)
-					normGradSumsChansGo(&wa, &wb, x, g, s, mean)
+					normGradSumsChansGo(&wa, &wb, x, g, nil, s, mean)
 					what := fmt.Sprintf("avx=%v nch=%d s=%d special=%v", avx, nch, s, frac)
 					sameBitsAnyNaN(t, what+" sums of g", a[:2*nch], wa[:2*nch])
 					sameBitsAnyNaN(t, what+" sums of g*(x-m)", b[:2*nch], wb[:2*nch])
+					// Behind a ReLU: the Go loop with the mask, and
+					// ReLUBackward followed by the plain sums.
+					y := elemInput(rng, nch*s, frac, false)
+					var ra, rb, ca, cb [16]float32
+					NormGradSumsChansReLU(&a, &b, x, g, y, s, mean)
+					normGradSumsChansGo(&ra, &rb, x, g, y, s, mean)
+					gr := make([]float32, len(g))
+					ReLUBackward(gr, g, y)
+					normGradSumsChansGo(&ca, &cb, x, gr, nil, s, mean)
+					for _, w := range [][2][16]float32{{ra, rb}, {ca, cb}} {
+						sameBitsAnyNaN(t, what+" ReLU sums of g", a[:2*nch], w[0][:2*nch])
+						sameBitsAnyNaN(t, what+" ReLU sums of g*(x-m)", b[:2*nch], w[1][:2*nch])
+					}
 					for i := 2 * nch; i < 16; i++ {
 						if a[i] != 0 || b[i] != 0 {
 							t.Fatalf("%s: lane %d of an absent channel = %v, %v, want 0", what, i, a[i], b[i])
@@ -457,7 +534,9 @@ func BenchmarkNormGradSumsChans(b *testing.B) {
 	for _, k := range []struct {
 		name string
 		f    func(a, b *[16]float32, x, g []float32, s int, mean []float32)
-	}{{"kernel", NormGradSumsChans}, {"scalar", normGradSumsChansGo}} {
+	}{{"kernel", NormGradSumsChans}, {"scalar", func(a, b *[16]float32, x, g []float32, s int, mean []float32) {
+		normGradSumsChansGo(a, b, x, g, nil, s, mean)
+	}}} {
 		b.Run(k.name, func(b *testing.B) {
 			for b.Loop() {
 				for i := 0; i < n; i++ {
