@@ -211,6 +211,7 @@ func TestGradShapeOps(t *testing.T) {
 			return tp.Add(tp.Add(tp.Reshape(a, 7, -1), tp.Mul(r, r)), tp.Reshape(h, 7, -1))
 		}},
 		{name: "permute", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Permute(in[0], 2, 0, 1) }},
+		{name: "permute channels last", inputs: []*tensor.Tensor{x}, build: func(tp *Tape, in []*Var) *Var { return tp.Permute(in[0], 0, 2, 1) }},
 		{name: "permute rank 1", inputs: []*tensor.Tensor{randTensor(rng, -1, 1, 11)}, build: func(tp *Tape, in []*Var) *Var { return tp.Permute(in[0], 0) }},
 		// Large enough to split across the worker pool; the second permute's
 		// gradient is written fresh, the first's added into it.

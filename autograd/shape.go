@@ -136,6 +136,7 @@ func permuteCopy(dst, src []float32, xs []int, perm []int, mode int) {
 		j.os[i] = xs[p]
 		j.st[i] = inStride[p]
 	}
+	j.transpose = mode != permuteAddBack && channelsLast(perm)
 	if rank >= 2 && s >= permuteParallelMin && j.os[0] >= 2 {
 		pj := getPermuteJob()
 		fn := pj.fn
@@ -152,14 +153,32 @@ func permuteCopy(dst, src []float32, xs []int, perm []int, mode int) {
 	j.rows(0, j.os[0])
 }
 
+// channelsLast reports whether perm moves axis 1 to the end and keeps the
+// others in order ([N,C,H,W] to [N,H,W,C], as the MI networks' rows of a
+// feature map): each item of the first axis is then a [C, H*W] matrix
+// transposed.
+func channelsLast(perm []int) bool {
+	r := len(perm)
+	if r < 3 || perm[0] != 0 || perm[r-1] != 1 {
+		return false
+	}
+	for i := 1; i < r-1; i++ {
+		if perm[i] != i+1 {
+			return false
+		}
+	}
+	return true
+}
+
 // permuteJob is one permuteCopy: the output's shape os and the input
 // strides st of its axes.
 type permuteJob struct {
-	dst, src []float32
-	os, st   [maxRank]int
-	rank     int
-	mode     int
-	fn       func(lo, hi int) // j.rows, bound once
+	dst, src  []float32
+	os, st    [maxRank]int
+	rank      int
+	mode      int
+	transpose bool             // channelsLast, written (not added): kernels.Transpose per item
+	fn        func(lo, hi int) // j.rows, bound once
 }
 
 var permuteJobs = freeList[permuteJob]{init: func(j *permuteJob) { j.fn = j.rows }}
@@ -174,6 +193,22 @@ func (j *permuteJob) put() {
 // rows moves the elements of indices [lo, hi) of the output's first axis
 // (rank 2 or more).
 func (j *permuteJob) rows(lo, hi int) {
+	if j.transpose {
+		// Items [P, C] of dst and [C, P] of src (C = os[rank-1]): the
+		// AVX-512 transposer, 1.6-2.3x the strided loop on the local
+		// map of basic28x28 (decision #53).
+		c := j.os[j.rank-1]
+		p := j.st[0] / c
+		for i := lo; i < hi; i++ {
+			d, s := j.dst[i*p*c:(i+1)*p*c], j.src[i*p*c:(i+1)*p*c]
+			if j.mode == permuteForward {
+				kernels.Transpose(d, c, s, p, p, c)
+			} else {
+				kernels.Transpose(s, p, d, c, c, p)
+			}
+		}
+		return
+	}
 	var st [maxRank]int
 	copy(st[:], j.st[1:j.rank])
 	inner := 1

@@ -358,6 +358,25 @@ func sgemmTransposed(kern *microKernel, transB bool, m, n, k int, alpha float32,
 	putGemmCtx(x)
 }
 
+// Transpose sets dst[i*ldd+j] = src[j*lds+i] for i < rows, j < cols: dst
+// (rows x cols, row stride ldd) becomes the transpose of src (cols x
+// rows, row stride lds), 16 rows of src at a time with AVX-512 (the
+// products' transposing pack), else in 16 x 16 blocks. It runs on the
+// calling goroutine and allocates nothing. It panics if a stride is
+// smaller than its row or a slice too short.
+func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows < 0 || cols < 0 || ldd < cols || lds < rows {
+		panic(fmt.Sprintf("kernels: Transpose: %d x %d with strides %d and %d", rows, cols, ldd, lds))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if len(dst) < (rows-1)*ldd+cols || len(src) < (cols-1)*lds+rows {
+		panic(fmt.Sprintf("kernels: Transpose: %d and %d values for %d x %d with strides %d and %d", len(dst), len(src), rows, cols, ldd, lds))
+	}
+	gemmTranspose(dst, ldd, src, lds, rows, cols)
+}
+
 // gemmTranspose sets dst[i*ldd+j] = src[j*lds+i] for i < rows, j < cols
 // (dst is rows x cols, src cols x rows), in 16 x 16 blocks.
 func gemmTranspose(dst []float32, ldd int, src []float32, lds, rows, cols int) {

@@ -640,7 +640,7 @@ func TestGemmTranspose(t *testing.T) {
 		for i := range dst {
 			dst[i] = -7
 		}
-		gemmTranspose(dst, s.ldd, src, s.lds, s.rows, s.cols)
+		Transpose(dst, s.ldd, src, s.lds, s.rows, s.cols)
 		for i := range dst {
 			row, col := i/s.ldd, i%s.ldd
 			want := float32(-7)
