@@ -195,8 +195,9 @@ func (j *permuteJob) put() {
 func (j *permuteJob) rows(lo, hi int) {
 	if j.transpose {
 		// Items [P, C] of dst and [C, P] of src (C = os[rank-1]): the
-		// AVX-512 transposer, 1.6-2.3x the strided loop on the local
-		// map of basic28x28 (decision #53).
+		// AVX-512 transposer. basic28x28's local map ([64,128,7,7])
+		// there and back took 0.59 ms with the strided loop, 0.32 with
+		// it (decision #53).
 		c := j.os[j.rank-1]
 		p := j.st[0] / c
 		for i := lo; i < hi; i++ {
