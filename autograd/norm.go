@@ -504,6 +504,14 @@ func normSumShifted(x []float32, k float32) (s1, s2 float64) {
 		float64(b0) + float64(b1) + float64(b2) + float64(b3)
 }
 
+// normPlaneMin is the [S] block size from which BatchNorm's per-channel
+// sums over an [N,C,S] input run plane by plane in 16-lane vectors
+// (kernels.NormShiftedSums, NormGradSumsPlane) rather than with four
+// scalar lanes (forward) or eight channels' gathered lanes side by side
+// (backward), which suit the folded encoders' 2x2 to 8x8 planes
+// (decision #53).
+const normPlaneMin = 32
+
 // bnStatsChans computes the mean (into p1) and biased variance (into p2) of
 // channels [lo, hi) of an [N,C,S] input. It walks the input in memory order
 // (image by image, the range's channels within each), each channel's sums
@@ -518,7 +526,14 @@ func bnStatsChans(j *normJob, lo, hi int) {
 	for b := 0; b < N; b++ {
 		row := j.x[(b*C+lo)*S : (b*C+hi)*S]
 		for i := range s1 {
-			a1, a2 := normSumShifted(row[i*S:i*S+S], j.x[(lo+i)*S])
+			plane, k := row[i*S:i*S+S], j.x[(lo+i)*S]
+			if S >= normPlaneMin {
+				a1, a2 := kernels.NormShiftedSums(plane, k)
+				s1[i] += float64(a1)
+				s2[i] += float64(a2)
+				continue
+			}
+			a1, a2 := normSumShifted(plane, k)
 			s1[i] += a1
 			s2[i] += a2
 		}
@@ -609,7 +624,23 @@ func bnGradStatsChans(j *normJob, lo, hi int) {
 	s1, s2 := j.sums[lo:hi], j.sums[C+lo:C+hi]
 	clear(s1)
 	clear(s2)
-	for n := 0; n < N; n++ {
+	if S >= normPlaneMin {
+		// Planes large enough to fill whole vectors: one at a time,
+		// in 16 lanes (kernels.NormGradSumsPlane).
+		for n := 0; n < N; n++ {
+			for c := lo; c < hi; c++ {
+				o := (n*C + c) * S
+				var y []float32
+				if j.yr != nil {
+					y = j.yr[o : o+S]
+				}
+				a, b := kernels.NormGradSumsPlane(j.x[o:o+S], j.g[o:o+S], y, j.mean[c])
+				s1[c-lo] += float64(a)
+				s2[c-lo] += float64(b)
+			}
+		}
+	}
+	for n := 0; n < N && S < normPlaneMin; n++ {
 		for c0 := lo; c0 < hi; c0 += 8 {
 			nch := min(8, hi-c0)
 			o := (n*C + c0) * S

@@ -394,6 +394,60 @@ func sumShifted64Go(x []float32, k float32) (s1, s2 float64) {
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
 
+// NormShiftedSums returns the sums of d = x[i]-k and of d*d over x,
+// accumulated in 16 float32 lanes (element i in lane i%16) and reduced
+// lanes l and l+8, then l+4, l+2, l+1: BatchNorm's statistics over one
+// channel's [S] block of an [N,C,S] input, shifted by a value near the
+// mean. The assembly (AVX-512) and the Go loop give the same bits. It
+// allocates nothing.
+func NormShiftedSums(x []float32, k float32) (s1, s2 float32) {
+	return normPlaneSums(x, nil, nil, k, false)
+}
+
+// NormGradSumsPlane returns the sums of g[i] and of g[i]*(x[i]-m) over x,
+// in 16 float32 lanes reduced as NormShiftedSums's: BatchNorm's gradient
+// sums over one channel's [S] block. With y (the outputs of a ReLU after
+// the BatchNorm, laid out as x) not nil, g[i] counts as +0 where y[i] is
+// not > 0, NaN included (ReLUBackward's gradient). The assembly and the
+// Go loop give the same bits but for NaN payloads where two NaNs meet. It
+// panics if g, or y when not nil, is shorter than x.
+func NormGradSumsPlane(x, g, y []float32, m float32) (sg, sgd float32) {
+	n := len(x)
+	if len(g) < n || y != nil && len(y) < n {
+		panic(fmt.Sprintf("kernels: NormGradSumsPlane: %d gradients and %d outputs for %d values", len(g), len(y), n))
+	}
+	if y != nil {
+		y = y[:n]
+	}
+	return normPlaneSums(x, g[:n], y, m, true)
+}
+
+// normPlaneSumsGo is NormShiftedSums (grad false) and NormGradSumsPlane
+// (grad true) as a Go loop: the lanes, then their reduction.
+func normPlaneSumsGo(x, g, y []float32, m float32, grad bool) (s0, s1 float32) {
+	var a, b [16]float32
+	for i, v := range x {
+		d := v - m
+		l := i % 16
+		if grad {
+			gg := reluGate(g, y, i)
+			a[l] += gg
+			b[l] += float32(d * gg) // rounded: no fused multiply-add
+		} else {
+			a[l] += d
+			b[l] += float32(d * d)
+		}
+	}
+	for _, s := range []*[16]float32{&a, &b} {
+		for w := 8; w >= 1; w /= 2 {
+			for l := range w {
+				s[l] += s[l+w]
+			}
+		}
+	}
+	return a[0], b[0]
+}
+
 // NormGradSumsChans sums, for each of up to 8 consecutive channels of one
 // image of an [N,C,S] tensor, g and g*(x-m) over the channel's S values,
 // as BatchNorm's backward pass does (autograd): channel ch's values are

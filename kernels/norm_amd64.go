@@ -175,3 +175,21 @@ func sumLanes64(l *[32]float64, x []float32) {
 	}
 	sumLanes64AVX512(l, &x[0], len(x))
 }
+
+// normPlaneSumsAVX512 is normPlaneSumsGo's loop over n > 0 elements.
+//
+//go:noescape
+func normPlaneSumsAVX512(x, gr, y *float32, n int, m float32, grad bool, sums *[2]float32)
+
+func normPlaneSums(x, g, y []float32, m float32, grad bool) (s0, s1 float32) {
+	if !elemAVX512 || len(x) == 0 {
+		return normPlaneSumsGo(x, g, y, m, grad)
+	}
+	var sums [2]float32
+	var gp *float32
+	if grad {
+		gp = &g[0]
+	}
+	normPlaneSumsAVX512(&x[0], gp, first(y), len(x), m, grad, &sums)
+	return sums[0], sums[1]
+}

@@ -603,3 +603,52 @@ ns4Loop:
 ns4Done:
 	VZEROUPPER
 	RET
+
+// func normPlaneSumsAVX512(x, gr, y *float32, n int, m float32, grad bool, sums *[2]float32)
+//
+// Sixteen float32 lanes over x (element i in lane i%16), reduced as
+// LANE_SUM: with grad, d = x - m and gg = g (+0 where y, when not nil, is
+// not > 0), lanes of gg into sums[0] and of gg*d into sums[1]; without,
+// d = x - m into sums[0] and d*d into sums[1]. Masked-off lanes of the
+// last block are left as they are. DI x, SI g, R8 y.
+TEXT ·normPlaneSumsAVX512(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ y+16(FP), R8
+	MOVQ n+24(FP), R9
+	VBROADCASTSS m+32(FP), Z2
+	MOVBLZX grad+36(FP), DX
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z30, Z30, Z30
+	XORQ AX, AX
+npsLoop:
+	BLOCK_MASK(npsDone)
+	VMOVUPS.Z (DI)(AX*4), K1, Z6
+	VSUBPS Z2, Z6, Z6
+	TESTQ DX, DX
+	JNZ npsGrad
+	VMULPS Z6, Z6, Z7
+	VADDPS Z6, Z4, K1, Z4
+	VADDPS Z7, Z5, K1, Z5
+	ADDQ $16, AX
+	JMP npsLoop
+npsGrad:
+	VMOVUPS.Z (SI)(AX*4), K1, Z7
+	TESTQ R8, R8
+	JZ npsPlain
+	RELU_GRAD_MASK(R8, Z7)
+npsPlain:
+	VMULPS Z6, Z7, Z6
+	VADDPS Z7, Z4, K1, Z4
+	VADDPS Z6, Z5, K1, Z5
+	ADDQ $16, AX
+	JMP npsLoop
+npsDone:
+	MOVQ sums+40(FP), AX
+	LANE_SUM(Z4)
+	VMOVSS X0, (AX)
+	LANE_SUM(Z5)
+	VMOVSS X0, 4(AX)
+	VZEROUPPER
+	RET

@@ -39,3 +39,7 @@ func normGradSumsChans(a, b *[16]float32, x, g, y []float32, s int, mean []float
 }
 
 func sumLanes64(l *[32]float64, x []float32) { sumLanes64Go(l, x) }
+
+func normPlaneSums(x, g, y []float32, m float32, grad bool) (s0, s1 float32) {
+	return normPlaneSumsGo(x, g, y, m, grad)
+}

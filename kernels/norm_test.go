@@ -207,6 +207,71 @@ func TestNormKernelsWithoutAVX512(t *testing.T) {
 	checkNormKernels(t, []int{1, 17, 100}, 2)
 }
 
+// TestNormPlaneSums checks NormShiftedSums and NormGradSumsPlane bit for
+// bit against their Go loop (with and without AVX-512, with special values,
+// at most one NaN per position), the ReLU variant against ReLUBackward
+// followed by the plain sums, and the values against float64 sums.
+func TestNormPlaneSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(71, 72))
+	withAVX := elemAVX512
+	defer func() { elemAVX512 = withAVX }()
+	for _, avx := range []bool{withAVX, false} {
+		elemAVX512 = avx
+		for _, n := range []int{0, 1, 15, 16, 17, 49, 196, 1000} {
+			for _, frac := range []float64{0, 0.2} {
+				x, g, y := elemInput(rng, n, frac, false), elemInput(rng, n, frac, false), elemInput(rng, n, frac, false)
+				oneNaN(rng, x, g)
+				calmBesideNaN(rng, x, g)
+				what := fmt.Sprintf("avx=%v n=%d special=%v", avx, n, frac)
+				s1, s2 := NormShiftedSums(x, 0.25)
+				w1, w2 := normPlaneSumsGo(x, nil, nil, 0.25, false)
+				sameBitsAnyNaN(t, what+" NormShiftedSums", []float32{s1, s2}, []float32{w1, w2})
+				a, b := NormGradSumsPlane(x, g, nil, 0.25)
+				wa, wb := normPlaneSumsGo(x, g, nil, 0.25, true)
+				sameBitsAnyNaN(t, what+" NormGradSumsPlane", []float32{a, b}, []float32{wa, wb})
+				a, b = NormGradSumsPlane(x, g, y, 0.25)
+				wa, wb = normPlaneSumsGo(x, g, y, 0.25, true)
+				sameBitsAnyNaN(t, what+" NormGradSumsPlane ReLU", []float32{a, b}, []float32{wa, wb})
+				gr := make([]float32, n)
+				ReLUBackward(gr, g, y)
+				wa, wb = NormGradSumsPlane(x, gr, nil, 0.25)
+				sameBitsAnyNaN(t, what+" NormGradSumsPlane ReLU = ReLUBackward + sums", []float32{a, b}, []float32{wa, wb})
+				if frac > 0 {
+					continue
+				}
+				var r1, r2, ra, rb float64
+				for i, v := range x {
+					d := float64(v) - 0.25
+					r1 += d
+					r2 += d * d
+					ra += float64(g[i])
+					rb += float64(g[i]) * d
+				}
+				tol := func(got float32, want, scale float64) bool {
+					return math.Abs(float64(got)-want) <= 1e-5*(1+scale)
+				}
+				if !tol(s1, r1, math.Abs(r1)+r2) || !tol(s2, r2, r2) {
+					t.Fatalf("%s: NormShiftedSums = %v, %v, want %v, %v", what, s1, s2, r1, r2)
+				}
+				var sa, sb float64
+				for i, v := range g {
+					sa += math.Abs(float64(v))
+					sb += math.Abs(float64(v) * (float64(x[i]) - 0.25))
+				}
+				if a, b := NormGradSumsPlane(x, g, nil, 0.25); !tol(a, ra, sa) || !tol(b, rb, sb) {
+					t.Fatalf("%s: NormGradSumsPlane = %v, %v, want %v, %v", what, a, b, ra, rb)
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("NormGradSumsPlane with a short g: no panic")
+		}
+	}()
+	NormGradSumsPlane(make([]float32, 3), make([]float32, 2), nil, 0)
+}
+
 // TestNormReLUComposition checks that each ReLU variant of the BatchNorm
 // backward kernels is ReLUBackward into a buffer followed by the plain
 // kernel, bit for bit, on inputs with special values (y's zeros, NaNs and
