@@ -204,8 +204,13 @@ type gemmCtx struct {
 	jc, nc, ncPad int
 	strips        int // ncPad / nr
 	packChunks    int
-	mcEff         int // rows of an A block
+	mcEff         int // rows of an A block (the most, when balanced)
 	mBlocks       int
+	// balanced cuts A's panels of mr rows evenly among the blocks (block
+	// ib starts at panel ib*panels/mBlocks) instead of in blocks of mcEff
+	// rows and a shorter last one (see gemmCtx.setup).
+	balanced bool
+	mPanels  int
 	groups        int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
 	nSubs         int  // column groups per A block
 	directB       bool // full strips of B are read in place, not packed
@@ -444,7 +449,7 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	if x.preA == nil && !x.serial && x.m*x.n*x.k >= sgemmParallelMinWork {
 		p = Workers()
 	}
-	x.mcEff, x.mBlocks = gemmBlocks(kn, x.m, p)
+	x.cutA(p)
 	x.nSubs = 1
 	if x.mBlocks < p {
 		x.nSubs = p
@@ -505,6 +510,34 @@ func gemmBlocks(kn *microKernel, m, p int) (mcEff, mBlocks int) {
 	}
 	mcEff = gemmRoundUp(gemmCeilDiv(m, mb), kn.mr)
 	return mcEff, gemmCeilDiv(m, mcEff)
+}
+
+// cutA cuts A's rows into blocks for p participants. On several cores the
+// blocks share A's panels of mr rows evenly, so that the participants
+// finish together: 512 rows in blocks of 98 gave one participant 294 rows
+// and the other 218, and the MI networks' weight gradients (512 x 512 and
+// 512 x 128, k = 3136) waited on the first (decision #53). Which rows a
+// block holds changes no sum.
+func (x *gemmCtx) cutA(p int) {
+	x.mcEff, x.mBlocks = gemmBlocks(x.kern, x.m, p)
+	x.balanced = p > 1
+	if x.balanced {
+		mr := x.kern.mr
+		x.mPanels = gemmCeilDiv(x.m, mr)
+		x.mBlocks = min(x.mBlocks, x.mPanels)
+		x.mcEff = gemmCeilDiv(x.mPanels, x.mBlocks) * mr
+	}
+}
+
+// block returns the first row and the number of rows of A block ib.
+func (x *gemmCtx) block(ib int) (i0, mc int) {
+	if !x.balanced {
+		i0 = ib * x.mcEff
+		return i0, min(x.mcEff, x.m-i0)
+	}
+	mr := x.kern.mr
+	i0 = ib * x.mPanels / x.mBlocks * mr
+	return i0, min((ib+1)*x.mPanels/x.mBlocks*mr, x.m) - i0
 }
 
 func gemmCeilDiv(a, b int) int { return (a + b - 1) / b }
@@ -657,8 +690,8 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 		kc := min(kcB, x.k-pk)
 		for ib := ib0; ib < ib1; ib++ {
 			if x.preA == nil && !x.directA {
-				i0 := ib * x.mcEff
-				x.packA(x.bufA[w][(ib-ib0)*x.mcEff*kc:], i0, min(x.mcEff, x.m-i0), pk, kc)
+				i0, mc := x.block(ib)
+				x.packA(x.bufA[w][(ib-ib0)*x.mcEff*kc:], i0, mc, pk, kc)
 			}
 		}
 		beta := x.beta
@@ -670,8 +703,8 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 			cols := min(nr, x.n-j)
 			if pk == 0 && x.bias != nil {
 				for ib := ib0; ib < ib1; ib++ {
-					i0 := ib * x.mcEff
-					gemmFillRows(x.c[i0*x.ldc+j:], x.ldc, x.bias[j:j+cols], min(x.mcEff, x.m-i0))
+					i0, mc := x.block(ib)
+					gemmFillRows(x.c[i0*x.ldc+j:], x.ldc, x.bias[j:j+cols], mc)
 				}
 			}
 			var bp *float32
@@ -682,8 +715,9 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 				bp = &x.bufB[x.bOffset(pk, kc, s)]
 			}
 			for ib := ib0; ib < ib1; ib++ {
+				i0, mc := x.block(ib)
 				if x.directA {
-					x.panelsDirect(w, ib*x.mcEff, pk, j, cols, kc, bp, ldb, beta)
+					x.panelsDirect(w, i0, mc, pk, j, cols, kc, bp, ldb, beta)
 					continue
 				}
 				var bufA []float32
@@ -692,20 +726,19 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 				} else {
 					bufA = x.bufA[w][(ib-ib0)*x.mcEff*kc:]
 				}
-				x.panels(w, bufA, ib*x.mcEff, j, cols, kc, bp, ldb, beta)
+				x.panels(w, bufA, i0, mc, j, cols, kc, bp, ldb, beta)
 			}
 		}
 	}
 }
 
-// panels multiplies the packed A block bufA (rows from i0, kc deep) by one
-// strip of B (bp, cols columns from j, row stride ldb) into C, one
+// panels multiplies the packed A block bufA (mc rows from i0, kc deep) by
+// one strip of B (bp, cols columns from j, row stride ldb) into C, one
 // micro-kernel call per panel of mr rows; edge tiles go through x.edge[w].
-func (x *gemmCtx) panels(w int, bufA []float32, i0, j, cols, kc int, bp *float32, ldb int, beta float32) {
+func (x *gemmCtx) panels(w int, bufA []float32, i0, mc, j, cols, kc int, bp *float32, ldb int, beta float32) {
 	kn := x.kern
 	mr, nr := kn.mr, kn.nr
 	c, ldc, edge := x.c, x.ldc, x.edge[w]
-	mc := min(x.mcEff, x.m-i0)
 	for ir := 0; ir < mc; ir += mr {
 		ap := &bufA[ir*kc]
 		rows := min(mr, mc-ir)
@@ -726,13 +759,12 @@ func (x *gemmCtx) panels(w int, bufA []float32, i0, j, cols, kc int, bp *float32
 	}
 }
 
-// panelsDirect is panels for a product whose A is read in place: the rows
+// panelsDirect is panels for a product whose A is read in place: mc rows
 // from i0, columns [pk, pk+kc) of A times one strip of B into C.
-func (x *gemmCtx) panelsDirect(w, i0, pk, j, cols, kc int, bp *float32, ldb int, beta float32) {
+func (x *gemmCtx) panelsDirect(w, i0, mc, pk, j, cols, kc int, bp *float32, ldb int, beta float32) {
 	kn := x.kern
 	mr, nr := kn.mr, kn.nr
 	c, ldc, edge := x.c, x.ldc, x.edge[w]
-	mc := min(x.mcEff, x.m-i0)
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		ap, fn := &x.a[(i0+ir)*x.lda+pk], kn.directFns[rows]

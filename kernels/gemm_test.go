@@ -775,3 +775,30 @@ func TestSgemmBias(t *testing.T) {
 	}()
 	SgemmBias(false, false, 2, 3, 2, make([]float32, 4), 2, make([]float32, 6), 3, make([]float32, 2), make([]float32, 6), 3)
 }
+
+// TestGemmBalancedBlocks checks the blocks of A on several cores: they
+// tile [0, m) in order, each ends on a panel boundary (or at m), none
+// holds more than mcEff rows, and their panel counts differ by at most one
+// (512 rows had blocks of 98 and a last one of 22).
+func TestGemmBalancedBlocks(t *testing.T) {
+	kn := defaultKernel
+	for _, m := range []int{1, 13, 14, 15, 100, 512, 1000, 1024, 3136, 6272} {
+		for _, p := range []int{2, 3, 4} {
+			x := &gemmCtx{kern: kn, m: m}
+			x.cutA(p)
+			next, lo, hi := 0, m, 0
+			for ib := range x.mBlocks {
+				i0, mc := x.block(ib)
+				if i0 != next || mc <= 0 || mc > x.mcEff || (i0+mc != m && (i0+mc)%kn.mr != 0) {
+					t.Fatalf("m=%d p=%d: block %d = rows [%d, %d), want from %d, at most %d rows, ending on a panel", m, p, ib, i0, i0+mc, next, x.mcEff)
+				}
+				next = i0 + mc
+				panels := gemmCeilDiv(mc, kn.mr)
+				lo, hi = min(lo, panels), max(hi, panels)
+			}
+			if next != m || hi-lo > 1 {
+				t.Fatalf("m=%d p=%d: blocks end at %d (want %d), panels per block %d to %d", m, p, next, m, lo, hi)
+			}
+		}
+	}
+}
