@@ -211,10 +211,10 @@ type gemmCtx struct {
 	// rows and a shorter last one (see gemmCtx.setup).
 	balanced bool
 	mPanels  int
-	groups        int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
-	nSubs         int  // column groups per A block
-	directB       bool // full strips of B are read in place, not packed
-	directA       bool // A is read in place, not packed (see gemmDirectAMaxStrips)
+	groups   int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
+	nSubs    int  // column groups per A block
+	directB  bool // full strips of B are read in place, not packed
+	directA  bool // A is read in place, not packed (see gemmDirectAMaxStrips)
 	// forceDirectA reads A in place whatever its size and B's width (the
 	// filter gradient's per-image products, convJob.perImage); the bits are
 	// the packed path's either way.
