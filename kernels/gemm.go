@@ -208,7 +208,7 @@ type gemmCtx struct {
 	mBlocks       int
 	// balanced cuts A's panels of mr rows evenly among the blocks (block
 	// ib starts at panel ib*panels/mBlocks) instead of in blocks of mcEff
-	// rows and a shorter last one (see gemmCtx.setup).
+	// rows and a shorter last one (gemmCtx.cutA).
 	balanced bool
 	mPanels  int
 	groups   int  // chunks of A blocks (fewer than mBlocks when k has several blocks)
