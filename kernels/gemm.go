@@ -181,9 +181,19 @@ func gemmCheckMatrix(name string, s []float32, rows, cols, ld int) {
 	if ld < cols {
 		panic("kernels: Sgemm leading dimension of " + name + " too small")
 	}
-	if len(s) < (rows-1)*ld+cols {
+	if !gemmFits(len(s), rows, cols, ld) {
 		panic("kernels: Sgemm slice " + name + " too short")
 	}
+}
+
+// gemmFits reports whether n values hold rows rows of cols values ld
+// apart ((rows-1)*ld + cols <= n), for rows, cols >= 1 and ld >= cols,
+// without the product overflowing.
+func gemmFits(n, rows, cols, ld int) bool {
+	if cols > n {
+		return false
+	}
+	return rows == 1 || ld <= (n-cols)/(rows-1)
 }
 
 // gemmCtx holds one Sgemm call in flight and the packing buffers it owns.
@@ -376,7 +386,7 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
-	if len(dst) < (rows-1)*ldd+cols || len(src) < (cols-1)*lds+rows {
+	if !gemmFits(len(dst), rows, cols, ldd) || !gemmFits(len(src), cols, rows, lds) {
 		panic(fmt.Sprintf("kernels: Transpose: %d and %d values for %d x %d with strides %d and %d", len(dst), len(src), rows, cols, ldd, lds))
 	}
 	gemmTranspose(dst, ldd, src, lds, rows, cols)

@@ -802,3 +802,27 @@ func TestGemmBalancedBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmFits checks the length test of Sgemm's and Transpose's operands,
+// overflowing strides included ((2^64+2)/3 times 3 wraps to 2).
+func TestGemmFits(t *testing.T) {
+	const huge = 6148914691236517206
+	for _, c := range []struct {
+		n, rows, cols, ld int
+		want              bool
+	}{
+		{16, 1, 16, 16, true}, {15, 1, 16, 16, false}, {31, 2, 16, 16, false}, {32, 2, 16, 16, true},
+		{34, 3, 2, 16, true}, {33, 3, 2, 16, false}, {64, 4, 16, huge, false}, {64, 1, 16, huge, true},
+	} {
+		if got := gemmFits(c.n, c.rows, c.cols, c.ld); got != c.want {
+			t.Errorf("gemmFits(%d, %d, %d, %d) = %v, want %v", c.n, c.rows, c.cols, c.ld, got, c.want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Sgemm with an overflowing leading dimension: no panic")
+		}
+	}()
+	a := make([]float32, 64)
+	Sgemm(false, false, 4, 4, 16, 1, a, huge, a, 4, 0, a, 4)
+}

@@ -241,12 +241,12 @@ func normApplyGo(y, x, m, a, b []float32, relu bool) {
 	y, m, a, b = y[:n], m[:n], a[:n], b[:n]
 	if relu {
 		for c, v := range x {
-			y[c] = max((v-m[c])*a[c]+b[c], 0)
+			y[c] = max(float32((v-m[c])*a[c])+b[c], 0)
 		}
 		return
 	}
 	for c, v := range x {
-		y[c] = (v-m[c])*a[c] + b[c]
+		y[c] = float32((v-m[c])*a[c]) + b[c]
 	}
 }
 
@@ -271,21 +271,21 @@ func affineConstGo(d, s []float32, bias, sub, mul, add float32, flags int) {
 		}
 	case affineNorm:
 		for i, v := range s {
-			d[i] = (v-sub)*mul + add
+			d[i] = float32((v-sub)*mul) + add
 		}
 	case affineNorm | affineReLU:
 		for i, v := range s {
-			d[i] = max((v-sub)*mul+add, 0)
+			d[i] = max(float32((v-sub)*mul)+add, 0)
 		}
 	case affineBias | affineNorm:
 		for i, v := range s {
 			v += bias
-			d[i] = (v-sub)*mul + add
+			d[i] = float32((v-sub)*mul) + add
 		}
 	case affineBias | affineNorm | affineReLU:
 		for i, v := range s {
 			v += bias
-			d[i] = max((v-sub)*mul+add, 0)
+			d[i] = max(float32((v-sub)*mul)+add, 0)
 		}
 	default:
 		panic(fmt.Sprintf("kernels: affineConst: flags %#x", flags))
@@ -311,7 +311,7 @@ func normGradStats2Go(p1, p2, m, x0, x1, g0, g1, y0, y1 []float32) {
 	for c, v := range x0 {
 		mc, a, b := m[c], reluGate(g0, y0, c), reluGate(g1, y1, c)
 		p1[c] += a + b
-		p2[c] += a*(v-mc) + b*(x1[c]-mc)
+		p2[c] += float32(a*(v-mc)) + float32(b*(x1[c]-mc))
 	}
 }
 
@@ -321,12 +321,12 @@ func normGradGo(dx, x, g, y, m, a, b, d []float32, add bool) {
 	dx, g, m, a, b, d = dx[:n], g[:n], m[:n], a[:n], b[:n], d[:n]
 	if add {
 		for c, v := range x {
-			dx[c] += a[c]*reluGate(g, y, c) + b[c]*(v-m[c]) + d[c]
+			dx[c] += float32(a[c]*reluGate(g, y, c)) + float32(b[c]*(v-m[c])) + d[c]
 		}
 		return
 	}
 	for c, v := range x {
-		dx[c] = a[c]*reluGate(g, y, c) + b[c]*(v-m[c]) + d[c]
+		dx[c] = float32(a[c]*reluGate(g, y, c)) + float32(b[c]*(v-m[c])) + d[c]
 	}
 }
 
@@ -336,12 +336,12 @@ func normGradConstGo(dx, x, g, y []float32, m, a, b, d float32, add bool) {
 	dx, g = dx[:n], g[:n]
 	if add {
 		for i, v := range x {
-			dx[i] += a*reluGate(g, y, i) + b*(v-m) + d
+			dx[i] += float32(a*reluGate(g, y, i)) + float32(b*(v-m)) + d
 		}
 		return
 	}
 	for i, v := range x {
-		dx[i] = a*reluGate(g, y, i) + b*(v-m) + d
+		dx[i] = float32(a*reluGate(g, y, i)) + float32(b*(v-m)) + d
 	}
 }
 
@@ -350,7 +350,7 @@ func layerNormApplyGo(y, x []float32, m, s float32, gamma, beta []float32) {
 	n := len(x)
 	y, gamma, beta = y[:n], gamma[:n], beta[:n]
 	for i, v := range x {
-		y[i] = (v-m)*s*gamma[i] + beta[i]
+		y[i] = float32(float32((v-m)*s)*gamma[i]) + beta[i]
 	}
 }
 
@@ -360,12 +360,12 @@ func layerNormGradGo(dx, x, g, gamma []float32, m, s, c1, c2 float32, add bool) 
 	dx, g, gamma = dx[:n], g[:n], gamma[:n]
 	if add {
 		for i, v := range x {
-			dx[i] += s*(g[i]*gamma[i]) + c1 + c2*(v-m)
+			dx[i] += float32(s*float32(g[i]*gamma[i])) + c1 + float32(c2*(v-m))
 		}
 		return
 	}
 	for i, v := range x {
-		dx[i] = s*(g[i]*gamma[i]) + c1 + c2*(v-m)
+		dx[i] = float32(s*float32(g[i]*gamma[i])) + c1 + float32(c2*(v-m))
 	}
 }
 
@@ -381,15 +381,15 @@ func sumShifted64Go(x []float32, k float32) (s1, s2 float64) {
 		a1 += d1
 		a2 += d2
 		a3 += d3
-		b0 += d0 * d0
-		b1 += d1 * d1
-		b2 += d2 * d2
-		b3 += d3 * d3
+		b0 += float64(d0 * d0) // rounded: no fused multiply-add
+		b1 += float64(d1 * d1)
+		b2 += float64(d2 * d2)
+		b3 += float64(d3 * d3)
 	}
 	for ; i < n; i++ {
 		d := float64(x[i]) - kk
 		a0 += d
-		b0 += d * d
+		b0 += float64(d * d)
 	}
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
@@ -507,13 +507,13 @@ func normGradSumsChansGo(a, b *[16]float32, x, g, y []float32, s int, mean []flo
 			g0, g1 := reluGate(gb, yb, i), reluGate(gb, yb, i+1)
 			a0 += g0
 			a1 += g1
-			b0 += g0 * (xb[i] - m)
-			b1 += g1 * (xb[i+1] - m)
+			b0 += float32(g0 * (xb[i] - m))
+			b1 += float32(g1 * (xb[i+1] - m))
 		}
 		if i < len(xb) {
 			gi := reluGate(gb, yb, i)
 			a0 += gi
-			b0 += gi * (xb[i] - m)
+			b0 += float32(gi * (xb[i] - m))
 		}
 		a[2*ch], a[2*ch+1], b[2*ch], b[2*ch+1] = a0, a1, b0, b1
 	}

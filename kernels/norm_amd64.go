@@ -135,7 +135,7 @@ func sumShifted64(x []float32, k float32) (s1, s2 float64) {
 	for _, v := range x[n4:] {
 		d := float64(v) - kk
 		l[0] += d
-		l[4] += d * d
+		l[4] += float64(d * d)
 	}
 	return (l[0] + l[1]) + (l[2] + l[3]), (l[4] + l[5]) + (l[6] + l[7])
 }
