@@ -3,14 +3,14 @@ package autograd
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 
 	"github.com/deepinfomax/deepinfomax/kernels"
 	"github.com/deepinfomax/deepinfomax/tensor"
@@ -225,19 +225,6 @@ func TestBreak3PermuteReuse(t *testing.T) {
 	}
 }
 
-// b3Hash hashes the bits of the slices.
-func b3Hash(vs ...[]float32) string {
-	h := fnv.New64a()
-	var buf [4]byte
-	for _, v := range vs {
-		for _, f := range v {
-			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(f))
-			h.Write(buf[:])
-		}
-	}
-	return fmt.Sprintf("%016x", h.Sum64())
-}
-
 // TestBreak3AutogradWorkersHelper is run by TestBreak3AutogradWorkerBits
 // in child processes: BatchNormReLU (forward, running statistics and
 // every gradient) on b3NormShapes in training and evaluation, and the
@@ -259,7 +246,7 @@ func TestBreak3AutogradWorkersHelper(t *testing.T) {
 			for _, fused := range []bool{true, false} {
 				o := b3BNOpts{affine: 3, training: training, freshX: fused, twice: !fused}
 				y, g, st := b3BN(t, x, gamma, beta, rm, rv, seed, gx0, gg0, gb0, o, fused)
-				fmt.Printf("B3 %s %s\n", strings.ReplaceAll(fmt.Sprintf("bn/%v/%v/%v", shape, training, fused), " ", "_"), b3Hash(append(append([][]float32{y}, g...), st...)...))
+				fmt.Printf("B3 %s %s\n", strings.ReplaceAll(fmt.Sprintf("bn/%v/%v/%v", shape, training, fused), " ", "_"), testutil.HashBits(append(append([][]float32{y}, g...), st...)...))
 			}
 		}
 	}
@@ -277,7 +264,7 @@ func TestBreak3AutogradWorkersHelper(t *testing.T) {
 		if err := tp.BackwardWith(out, seed); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("B3 %s %s\n", strings.ReplaceAll(fmt.Sprintf("permute/%v/%v", c.shape, c.perm), " ", "_"), b3Hash(out.Value.Data, xv.Grad.Data))
+		fmt.Printf("B3 %s %s\n", strings.ReplaceAll(fmt.Sprintf("permute/%v/%v", c.shape, c.perm), " ", "_"), testutil.HashBits(out.Value.Data, xv.Grad.Data))
 	}
 }
 

@@ -3,9 +3,7 @@ package kernels
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deepinfomax/deepinfomax/internal/testutil"
 )
 
 // Adversarial tests of the balanced cut of A among the participants of a
@@ -222,19 +222,6 @@ func TestBreak3CutAExhaustive(t *testing.T) {
 	}
 }
 
-// b3Hash hashes the bits of the slices.
-func b3Hash(vs ...[]float32) string {
-	h := fnv.New64a()
-	var buf [4]byte
-	for _, v := range vs {
-		for _, f := range v {
-			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(f))
-			h.Write(buf[:])
-		}
-	}
-	return fmt.Sprintf("%016x", h.Sum64())
-}
-
 // b3WorkerProducts are the products the child processes hash: the
 // parallel table, and shapes whose path (ordinary or transposed) depends
 // on the number of workers through gemmBlocks' rounding to a multiple of
@@ -265,21 +252,21 @@ func TestBreak3WorkersHelper(t *testing.T) {
 		} else {
 			Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, a, lda, b, ldb, p.beta, c, ldc)
 		}
-		fmt.Printf("B3 sgemm/%v %s\n", p, b3Hash(c))
+		fmt.Printf("B3 sgemm/%v %s\n", p, testutil.HashBits(c))
 		if i%4 == 0 && !p.bias {
 			a, lda, b, ldb, c, ldc, _ := b3Operands(p, uint64(i))
 			SgemmGo(p.transA, p.transB, p.m, p.n, p.k, p.alpha, a, lda, b, ldb, p.beta, c, ldc)
-			fmt.Printf("B3 sgemmgo/%v %s\n", p, b3Hash(c))
+			fmt.Printf("B3 sgemmgo/%v %s\n", p, testutil.HashBits(c))
 		}
 	}
 	for i, tc := range b3ConvCases {
 		g := tc.geom()
 		x, w, gout, gw, gb, gx := b3ConvOperands(tc, uint64(200+i))
 		Conv2dBackward(g, tc.cout, w, x, gout, gw, gb, gx, false)
-		fmt.Printf("B3 conv/%v %s %s %s\n", tc, b3Hash(gw), b3Hash(gb), b3Hash(gx))
+		fmt.Printf("B3 conv/%v %s %s %s\n", tc, testutil.HashBits(gw), testutil.HashBits(gb), testutil.HashBits(gx))
 		x, w, gout, gw, gb, _ = b3ConvOperands(tc, uint64(300+i))
 		Conv2dBackward(g, tc.cout, w, x, gout, gw, gb, nil, false)
-		fmt.Printf("B3 convfirst/%v %s %s\n", tc, b3Hash(gw), b3Hash(gb))
+		fmt.Printf("B3 convfirst/%v %s %s\n", tc, testutil.HashBits(gw), testutil.HashBits(gb))
 	}
 }
 

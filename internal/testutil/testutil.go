@@ -4,6 +4,9 @@
 package testutil
 
 import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
 	"math"
 	"strings"
 	"testing"
@@ -65,4 +68,19 @@ func SameBits(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// HashBits returns a 64-bit FNV-1a hash (16 hex digits) of the bits of the
+// values of vs, in order: a short fingerprint that a test's child
+// processes print so that the parent compares their results bit for bit.
+func HashBits(vs ...[]float32) string {
+	h := fnv.New64a()
+	var buf [4]byte
+	for _, v := range vs {
+		for _, f := range v {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(f))
+			h.Write(buf[:])
+		}
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
 }

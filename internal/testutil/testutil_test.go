@@ -55,3 +55,22 @@ func TestSameBits(t *testing.T) {
 		}
 	}
 }
+
+func TestHashBits(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	a := HashBits([]float32{1, 2}, []float32{3})
+	if b := HashBits([]float32{1}, []float32{2, 3}); b != a {
+		t.Errorf("the same values split otherwise: %s, want %s", b, a)
+	}
+	for _, other := range [][]float32{{1, 2, 4}, {1, 3, 2}, {1, 2}} {
+		if b := HashBits(other); b == a {
+			t.Errorf("HashBits(%v) = HashBits of 1, 2, 3", other)
+		}
+	}
+	if HashBits([]float32{0}) == HashBits([]float32{negZero}) {
+		t.Error("+0 and -0 hash the same")
+	}
+	if len(a) != 16 {
+		t.Errorf("HashBits = %q, want 16 hex digits", a)
+	}
+}
