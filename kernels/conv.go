@@ -442,12 +442,12 @@ func (j *convJob) runBackward(w, chunk int) {
 		if j.gw == nil || c0 == c1 || f0 == f1 {
 			return
 		}
-		// Only this chunk's rows of each group's column matrix are
-		// unfolded (at their place in the full matrix) and packed.
 		if j.perImage {
 			j.filterGradPerImage(x, w, chunk)
 			return
 		}
+		// Only this chunk's rows of each group's column matrix are
+		// unfolded (at their place in the full matrix) and packed.
 		k0, k1 := c0*g.KH*g.KW, c1*g.KH*g.KW
 		for gi := range groups {
 			n0 := gi * j.group
@@ -484,8 +484,8 @@ func (j *convJob) runBackward(w, chunk int) {
 
 // convPerImage reports whether Conv2dBackward sums the filter gradient of
 // geometry g image by image: a first convolution, whose few channels make
-// a narrow filter gradient (at most convDirectMaxCols columns) and whose
-// large output planes (at least convDirectMinP values) make each image's
+// a narrow filter gradient (at most convPerImageMaxCols columns) and whose
+// large output planes (at least convPerImageMinP values) make each image's
 // product deep enough. Each image's output gradient is read in place as
 // the product's A (a [cout, P] block of the NCHW gradient, by the
 // in-place micro-kernels where the CPU has them, which give the packed
@@ -502,15 +502,15 @@ func (j *convJob) runBackward(w, chunk int) {
 // (BenchmarkConv2dBackward/.../first). The choice and the parts depend on
 // the geometry alone, so the sums are the same on every machine.
 func convPerImage(g ConvGeom) bool {
-	return g.OH*g.OW >= convDirectMinP && g.ColRows() <= convDirectMaxCols
+	return g.OH*g.OW >= convPerImageMinP && g.ColRows() <= convPerImageMaxCols
 }
 
-// convDirectMinP and convDirectMaxCols bound convPerImage; convImageParts
+// convPerImageMinP and convPerImageMaxCols bound convPerImage; convImageParts
 // is the number of parts its images are split in.
 const (
-	convDirectMinP    = 128
-	convDirectMaxCols = 128
-	convImageParts    = 2
+	convPerImageMinP    = 128
+	convPerImageMaxCols = 128
+	convImageParts      = 2
 )
 
 // filterGradPerImage sums the filter gradient of the images of part q
@@ -531,16 +531,16 @@ func (j *convJob) filterGradPerImage(x *gemmCtx, w, q int) {
 	clear(cols[k*p:])
 	n0, n1 := q*g.N/j.wChunks, (q+1)*g.N/j.wChunks
 	var beta float32
+	x.forceDirectA = true
 	for n := n0; n < n1; n++ {
 		xs := j.x[n*chw : (n+1)*chw]
 		for c := range g.C {
 			im2colChannel(&sub, c, 0, 1, xs, cols)
 		}
-		x.forceDirectA = true
 		sgemmSerial(x, false, true, j.cout, kPad, p, j.gout[n*j.cout*p:], p, cols, p, beta, tile, kPad)
-		x.forceDirectA = false
 		beta = 1
 	}
+	x.forceDirectA = false
 }
 
 // convBiasGrad returns the bias gradient of filter co: the sum of its
