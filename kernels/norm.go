@@ -214,13 +214,20 @@ func layerNormGradSums2Go(p1, p2, gamma, x0, x1, g0, g1 []float32, ms *[4]float3
 		b1[l] += float32(e1 * d1)
 	}
 	for k, s := range []*[16]float32{&a0, &b0, &a1, &b1} {
-		for w := 8; w >= 1; w /= 2 {
-			for l := range w {
-				s[l] += s[l+w]
-			}
-		}
-		sums[k] = s[0]
+		sums[k] = laneSum16(s)
 	}
+}
+
+// laneSum16 returns the sum of the 16 lanes of s as the assembly's LANE_SUM
+// reduces them: lanes l and l+8, then l and l+4, l and l+2, l and l+1. It
+// overwrites s.
+func laneSum16(s *[16]float32) float32 {
+	for w := 8; w >= 1; w /= 2 {
+		for l := range w {
+			s[l] += s[l+w]
+		}
+	}
+	return s[0]
 }
 
 // SumShifted64 returns the sums of x[i]-k and of (x[i]-k)^2 over x,
@@ -438,14 +445,7 @@ func normPlaneSumsGo(x, g, y []float32, m float32, grad bool) (s0, s1 float32) {
 			b[l] += float32(d * d)
 		}
 	}
-	for _, s := range []*[16]float32{&a, &b} {
-		for w := 8; w >= 1; w /= 2 {
-			for l := range w {
-				s[l] += s[l+w]
-			}
-		}
-	}
-	return a[0], b[0]
+	return laneSum16(&a), laneSum16(&b)
 }
 
 // NormGradSumsChans sums, for each of up to 8 consecutive channels of one
