@@ -465,15 +465,7 @@ func normPlaneSumsGo(x, g, y []float32, m float32, grad bool) (s0, s1 float32) {
 // bit-identical to the scalar loop. It panics for more than 8 channels, s
 // below 1, or x or g shorter than len(mean)*s.
 func NormGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32) {
-	nch := len(mean)
-	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s {
-		panic(fmt.Sprintf("kernels: NormGradSumsChans: %d channels of %d values, %d and %d given", nch, s, len(x), len(g)))
-	}
-	*a, *b = [16]float32{}, [16]float32{}
-	if nch == 0 {
-		return
-	}
-	normGradSumsChans(a, b, x, g, nil, s, mean)
+	sumsChans("NormGradSumsChans", a, b, x, g, nil, s, mean)
 }
 
 // NormGradSumsChansReLU is NormGradSumsChans behind a ReLU whose output is
@@ -482,9 +474,18 @@ func NormGradSumsChans(a, b *[16]float32, x, g []float32, s int, mean []float32)
 // panics as NormGradSumsChans does, or if y is shorter than
 // len(mean)*s.
 func NormGradSumsChansReLU(a, b *[16]float32, x, g, y []float32, s int, mean []float32) {
+	if y == nil {
+		y = []float32{} // checked, unlike NormGradSumsChans's absent mask
+	}
+	sumsChans("NormGradSumsChansReLU", a, b, x, g, y, s, mean)
+}
+
+// sumsChans checks the arguments of NormGradSumsChans (y nil) or its ReLU
+// variant and runs it.
+func sumsChans(name string, a, b *[16]float32, x, g, y []float32, s int, mean []float32) {
 	nch := len(mean)
-	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s || len(y) < nch*s {
-		panic(fmt.Sprintf("kernels: NormGradSumsChansReLU: %d channels of %d values, %d, %d and %d given", nch, s, len(x), len(g), len(y)))
+	if nch > 8 || s < 1 || len(x) < nch*s || len(g) < nch*s || y != nil && len(y) < nch*s {
+		panic(fmt.Sprintf("kernels: %s: %d channels of %d values, %d, %d and %d given", name, nch, s, len(x), len(g), len(y)))
 	}
 	*a, *b = [16]float32{}, [16]float32{}
 	if nch == 0 {
