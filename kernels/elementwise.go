@@ -232,28 +232,28 @@ func adamUpdateGo(pd, gd, md, vd []float32, k *AdamScalars, variant int) {
 	switch variant {
 	case adamL2:
 		for j, pj := range pd {
-			g := gd[j] + l2*pj
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
+			g := gd[j] + float32(l2*pj)
+			m := md[j] + float32(ob1*(g-md[j])) // each product rounded: no fused multiply-add
+			v := float32(b2*vd[j]) + float32(float32(ob2*g)*g)
 			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			pd[j] = pj - float32(stepSize*m)/(float32(float32(math.Sqrt(float64(v)))*invBC2)+eps)
 		}
 	case adamDecay:
 		for j, pj := range pd {
 			pj *= decay
 			g := gd[j]
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
+			m := md[j] + float32(ob1*(g-md[j])) // each product rounded: no fused multiply-add
+			v := float32(b2*vd[j]) + float32(float32(ob2*g)*g)
 			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			pd[j] = pj - float32(stepSize*m)/(float32(float32(math.Sqrt(float64(v)))*invBC2)+eps)
 		}
 	default:
 		for j, pj := range pd {
 			g := gd[j]
-			m := md[j] + ob1*(g-md[j])
-			v := b2*vd[j] + ob2*g*g
+			m := md[j] + float32(ob1*(g-md[j])) // each product rounded: no fused multiply-add
+			v := float32(b2*vd[j]) + float32(float32(ob2*g)*g)
 			md[j], vd[j] = m, v
-			pd[j] = pj - stepSize*m/(float32(math.Sqrt(float64(v)))*invBC2+eps)
+			pd[j] = pj - float32(stepSize*m)/(float32(float32(math.Sqrt(float64(v)))*invBC2)+eps)
 		}
 	}
 }
