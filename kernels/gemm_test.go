@@ -826,3 +826,58 @@ func TestGemmFits(t *testing.T) {
 	a := make([]float32, 64)
 	Sgemm(false, false, 4, 4, 16, 1, a, huge, a, 4, 0, a, 4)
 }
+
+// TestGemmRowOrder checks the products computed in row order (k at most
+// gemmRowOrderMaxK, packed A and B) bit for bit against the same products
+// in the usual order, and against the reference: odd sizes, edge tiles,
+// several slabs of B, transposed operands, every beta, on every kernel.
+func TestGemmRowOrder(t *testing.T) {
+	defer func(v int) { gemmRowOrderMaxK = v }(gemmRowOrderMaxK)
+	r := rand.New(rand.NewPCG(41, 42))
+	kerns := append(asmKernels(), &goKernel)
+	for _, kern := range kerns {
+		for _, s := range []struct{ m, n, k int }{
+			{250, 70, 64},
+			{230, 2090, 33},
+			{300, 33, 1},
+			{517, 129, 128},
+			{29, 40, 128},
+		} {
+			// The path must be taken where A has more than two blocks.
+			gemmRowOrderMaxK = 128
+			x := &gemmCtx{kern: kern, m: s.m, n: s.n, k: s.k, transB: true}
+			x.setup()
+			if want := x.mBlocks > 2 || x.transB; x.rowOrder != want {
+				t.Fatalf("%s %+v: row order %v, want %v", kern.name, s, x.rowOrder, want)
+			}
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				lda, ldb, ldc := s.k+3, s.n+5, s.n+2
+				if tr[0] {
+					lda = s.m + 1
+				}
+				if tr[1] {
+					ldb = s.k + 7
+				}
+				a := randSlice(r, max(s.m, s.k)*lda)
+				b := randSlice(r, max(s.k, s.n)*ldb)
+				c0 := randSlice(r, s.m*ldc)
+				for _, beta := range []float32{0, 1, 0.5} {
+					rows, cols, ref := slices.Clone(c0), slices.Clone(c0), slices.Clone(c0)
+					gemmRowOrderMaxK = 128
+					sgemmOrdinary(kern, tr[0], tr[1], s.m, s.n, s.k, 0.75, a, lda, b, ldb, beta, rows, ldc)
+					gemmRowOrderMaxK = 0
+					sgemmOrdinary(kern, tr[0], tr[1], s.m, s.n, s.k, 0.75, a, lda, b, ldb, beta, cols, ldc)
+					SgemmRef(tr[0], tr[1], s.m, s.n, s.k, 0.75, a, lda, b, ldb, beta, ref, ldc)
+					for i := range rows {
+						if math.Float32bits(rows[i]) != math.Float32bits(cols[i]) {
+							t.Fatalf("%s %+v trans=%v beta=%v: C[%d] = %v in row order, %v in column order", kern.name, s, tr, beta, i, rows[i], cols[i])
+						}
+						if d := math.Abs(float64(rows[i] - ref[i])); d > 1e-4*float64(s.k) {
+							t.Fatalf("%s %+v trans=%v beta=%v: C[%d] = %v, reference %v", kern.name, s, tr, beta, i, rows[i], ref[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
