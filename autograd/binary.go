@@ -168,8 +168,15 @@ func binaryBackward(tp *Tape, n *node) {
 }
 
 // addTo adds src into dst element-wise (with AVX-512 where the CPU has
-// it); src must be at least as long.
-func addTo(dst, src []float32) { kernels.Add(dst, dst, src) }
+// it), split across cores from rowParMin values (rowPass); src must be at
+// least as long.
+func addTo(dst, src []float32) {
+	if len(dst) < rowParMin {
+		kernels.Add(dst, dst, src)
+		return
+	}
+	rowPass(rowAdd, dst, src, nil, 1, len(dst))
+}
 
 // Scalar returns a tape-owned one-element constant.
 func (tp *Tape) Scalar(v float32) *Var {

@@ -49,5 +49,15 @@ func TestRowPass(t *testing.T) {
 		if !testutil.SameBits(got, want) {
 			t.Fatalf("%dx%d: %s differs", rows, cols, "relu backward add")
 		}
+
+		got = fill(rows * cols)
+		want = append([]float32(nil), got...)
+		addTo(got, g)
+		for i, v := range g {
+			want[i] += v
+		}
+		if !testutil.SameBits(got, want) {
+			t.Fatalf("%dx%d: %s differs", rows, cols, "add")
+		}
 	}
 }

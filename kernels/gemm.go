@@ -381,10 +381,10 @@ func sgemmTransposed(kern *microKernel, transB bool, m, n, k int, alpha float32,
 	t := gemmGrow(x.bufT, n*m)
 	x.bufT = t
 	if beta != 0 {
-		gemmTranspose(t, m, c, ldc, n, m)
+		transposeParallel(t, m, c, ldc, n, m)
 	}
 	sgemmOrdinary(kern, !transB, true, n, m, k, alpha, b, ldb, a, lda, beta, t, m)
-	gemmTranspose(c, ldc, t, m, m, n)
+	transposeParallel(c, ldc, t, m, m, n)
 	putGemmCtx(x)
 }
 
@@ -405,6 +405,59 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 		panic(fmt.Sprintf("kernels: Transpose: %d and %d values for %d x %d with strides %d and %d", len(dst), len(src), rows, cols, ldd, lds))
 	}
 	gemmTranspose(dst, ldd, src, lds, rows, cols)
+}
+
+// transposeParallelMin is the size (rows*cols floats, 256 KiB) from which
+// transposeParallel splits a transpose across cores.
+const transposeParallelMin = 1 << 16
+
+// transposeJob is a transpose split across cores by blocks of 16 columns
+// of dst; fn, bound once, keeps ParallelFor from allocating.
+type transposeJob struct {
+	dst, src   []float32
+	ldd, lds   int
+	rows, cols int
+	fn         func(lo, hi int)
+}
+
+var (
+	transposeMu   sync.Mutex
+	transposeFree []*transposeJob
+)
+
+// transposeParallel is gemmTranspose on every core when dst holds at least
+// transposeParallelMin values: sgemmTransposed's transposes of its result
+// (the fc layer's input gradient, 6272 x 64) ran on one core while the
+// other waited. A transpose copies values, so the result does not depend
+// on the split.
+func transposeParallel(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows*cols < transposeParallelMin || Workers() == 1 {
+		gemmTranspose(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	transposeMu.Lock()
+	var j *transposeJob
+	if n := len(transposeFree); n > 0 {
+		j = transposeFree[n-1]
+		transposeFree = transposeFree[:n-1]
+	}
+	transposeMu.Unlock()
+	if j == nil {
+		j = &transposeJob{}
+		j.fn = j.run
+	}
+	j.dst, j.ldd, j.src, j.lds, j.rows, j.cols = dst, ldd, src, lds, rows, cols
+	ParallelFor(gemmCeilDiv(cols, 16), j.fn)
+	j.dst, j.src = nil, nil
+	transposeMu.Lock()
+	transposeFree = append(transposeFree, j)
+	transposeMu.Unlock()
+}
+
+// run transposes dst's columns [16*lo, 16*hi).
+func (j *transposeJob) run(lo, hi int) {
+	c0, c1 := 16*lo, min(16*hi, j.cols)
+	gemmTranspose(j.dst[c0:], j.ldd, j.src[c0*j.lds:], j.lds, j.rows, c1-c0)
 }
 
 // gemmTranspose sets dst[i*ldd+j] = src[j*lds+i] for i < rows, j < cols
