@@ -91,21 +91,33 @@ func pairMeansBackward(tp *Tape, nd *node) {
 	u := nd.in[0]
 	n, l := u.Value.Shape[0], nd.ints[0]
 	g := float64(nd.out.Grad.Data[0])
-	cPos := float32(-g / float64(n*l))
-	cNeg := float32(g / float64(n*(n-1)*l))
-	df := nd.aux[0].Data
 	gt, fresh := tp.gradOut(u)
-	gu := gt.Data[:len(df)]
-	w := n * l
-	for i := range n {
+	j := getPairJob()
+	j.n, j.l, j.df, j.gu, j.fresh = n, l, nd.aux[0].Data, gt.Data, fresh
+	j.cPos = float32(-g / float64(n*l))
+	j.cNeg = float32(g / float64(n*(n-1)*l))
+	if n*n*l < normParMin {
+		j.backRows(0, n)
+	} else {
+		kernels.ParallelFor(n, j.bfn)
+	}
+	j.put()
+}
+
+// backRows writes (or adds) the gradient of rows [lo, hi) of the scores:
+// each score's derivative scaled by its mean's weight (the rows split
+// across cores change no value).
+func (j *pairJob) backRows(lo, hi int) {
+	w := j.n * j.l
+	for i := lo; i < hi; i++ {
 		// Row i: negatives, its L positives, negatives.
-		for _, seg := range [3][3]int{{0, i * l, 0}, {i * l, (i + 1) * l, 1}, {(i + 1) * l, w, 0}} {
-			scale := cNeg
+		for _, seg := range [3][3]int{{0, i * j.l, 0}, {i * j.l, (i + 1) * j.l, 1}, {(i + 1) * j.l, w, 0}} {
+			scale := j.cNeg
 			if seg[2] == 1 {
-				scale = cPos
+				scale = j.cPos
 			}
-			d, o := df[i*w+seg[0]:i*w+seg[1]], gu[i*w+seg[0]:i*w+seg[1]]
-			if fresh {
+			d, o := j.df[i*w+seg[0]:i*w+seg[1]], j.gu[i*w+seg[0]:i*w+seg[1]]
+			if j.fresh {
 				for k, v := range d {
 					o[k] = scale * v
 				}
@@ -126,14 +138,21 @@ type pairJob struct {
 	u, df, fv      []float32
 	rowPos, rowNeg []float64
 	fn             func(lo, hi int) // j.rows, bound once
+
+	// The backward pass's: the scores' gradient, whether it is fresh, and
+	// the positive and negative means' weights.
+	gu         []float32
+	fresh      bool
+	cPos, cNeg float32
+	bfn        func(lo, hi int) // j.backRows, bound once
 }
 
-var pairJobs = freeList[pairJob]{init: func(j *pairJob) { j.fn = j.rows }}
+var pairJobs = freeList[pairJob]{init: func(j *pairJob) { j.fn, j.bfn = j.rows, j.backRows }}
 
 func getPairJob() *pairJob { return pairJobs.get() }
 
 func (j *pairJob) put() {
-	j.f, j.fs, j.u, j.df, j.fv = nil, nil, nil, nil, nil
+	j.f, j.fs, j.u, j.df, j.fv, j.gu = nil, nil, nil, nil, nil, nil
 	pairJobs.put(j)
 }
 

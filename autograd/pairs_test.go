@@ -30,7 +30,7 @@ func TestPairMeans(t *testing.T) {
 		}
 		return tp.PairMeans(u, f)
 	}
-	for _, c := range []struct{ n, l int }{{2, 1}, {3, 7}, {5, 1}, {64, 5}, {33, 17}} {
+	for _, c := range []struct{ n, l int }{{2, 1}, {3, 7}, {5, 1}, {64, 5}, {33, 17}, {64, 49}} {
 		u := tensor.New(c.n, c.n*c.l)
 		tensor.NewRNG(uint64(c.n*100+c.l)).Normal(u, 0, 2)
 		var first []float32 // PairMeans's value and gradient
