@@ -96,7 +96,7 @@ func pairMeansBackward(tp *Tape, nd *node) {
 	j.n, j.l, j.df, j.gu, j.fresh = n, l, nd.aux[0].Data, gt.Data, fresh
 	j.cPos = float32(-g / float64(n*l))
 	j.cNeg = float32(g / float64(n*(n-1)*l))
-	if n*n*l < normParMin {
+	if n*n*l < pairParallelMin {
 		j.backRows(0, n)
 	} else {
 		kernels.ParallelFor(n, j.bfn)
