@@ -257,8 +257,10 @@ type gemmCtx struct {
 	preA *packedA
 	// serial runs the product on the calling goroutine alone.
 	serial bool
-	// bufT holds op(B)^T op(A)^T for sgemmTransposed.
+	// bufT holds op(B)^T op(A)^T for sgemmTransposed, and tj its
+	// transposes.
 	bufT []float32
+	tj   transposeJob
 }
 
 var (
@@ -381,10 +383,10 @@ func sgemmTransposed(kern *microKernel, transB bool, m, n, k int, alpha float32,
 	t := gemmGrow(x.bufT, n*m)
 	x.bufT = t
 	if beta != 0 {
-		transposeParallel(t, m, c, ldc, n, m)
+		x.tj.transpose(t, m, c, ldc, n, m)
 	}
 	sgemmOrdinary(kern, !transB, true, n, m, k, alpha, b, ldb, a, lda, beta, t, m)
-	transposeParallel(c, ldc, t, m, m, n)
+	x.tj.transpose(c, ldc, t, m, m, n)
 	putGemmCtx(x)
 }
 
@@ -408,11 +410,13 @@ func Transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 }
 
 // transposeParallelMin is the size (rows*cols floats, 256 KiB) from which
-// transposeParallel splits a transpose across cores.
+// transposeJob.transpose splits a transpose across cores.
 const transposeParallelMin = 1 << 16
 
 // transposeJob is a transpose split across cores by blocks of 16 columns
-// of dst; fn, bound once, keeps ParallelFor from allocating.
+// of dst (transposeJob.transpose). A gemmCtx holds one for
+// sgemmTransposed, so the job comes with the pooled context; fn, bound on
+// first use, keeps ParallelFor from allocating after that.
 type transposeJob struct {
 	dst, src   []float32
 	ldd, lds   int
@@ -420,38 +424,22 @@ type transposeJob struct {
 	fn         func(lo, hi int)
 }
 
-var (
-	transposeMu   sync.Mutex
-	transposeFree []*transposeJob
-)
-
-// transposeParallel is gemmTranspose on every core when dst holds at least
+// transpose is gemmTranspose on every core when dst holds at least
 // transposeParallelMin values: sgemmTransposed's transposes of its result
 // (the fc layer's input gradient, 6272 x 64) ran on one core while the
 // other waited. A transpose copies values, so the result does not depend
 // on the split.
-func transposeParallel(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+func (j *transposeJob) transpose(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	if rows*cols < transposeParallelMin || Workers() == 1 {
 		gemmTranspose(dst, ldd, src, lds, rows, cols)
 		return
 	}
-	transposeMu.Lock()
-	var j *transposeJob
-	if n := len(transposeFree); n > 0 {
-		j = transposeFree[n-1]
-		transposeFree = transposeFree[:n-1]
-	}
-	transposeMu.Unlock()
-	if j == nil {
-		j = &transposeJob{}
+	if j.fn == nil {
 		j.fn = j.run
 	}
 	j.dst, j.ldd, j.src, j.lds, j.rows, j.cols = dst, ldd, src, lds, rows, cols
 	ParallelFor(gemmCeilDiv(cols, 16), j.fn)
 	j.dst, j.src = nil, nil
-	transposeMu.Lock()
-	transposeFree = append(transposeFree, j)
-	transposeMu.Unlock()
 }
 
 // run transposes dst's columns [16*lo, 16*hi).

@@ -140,7 +140,7 @@ func TestBreak4RowOrderTaken(t *testing.T) {
 }
 
 // TestBreak4PublicSgemmRowOrder: the public Sgemm (which may go through
-// sgemmTransposed and transposeParallel) with row order on and off, bit
+// sgemmTransposed and transposeJob.transpose) with row order on and off, bit
 // for bit, including the transposed path with beta 1 and C guard padding.
 func TestBreak4PublicSgemmRowOrder(t *testing.T) {
 	defer func(v int) { gemmRowOrderMaxK = v }(gemmRowOrderMaxK)
@@ -188,7 +188,7 @@ func TestBreak4PublicSgemmRowOrder(t *testing.T) {
 	}
 }
 
-// TestBreak4TransposeParallel: transposeParallel against gemmTranspose
+// TestBreak4TransposeParallel: transposeJob.transpose against gemmTranspose
 // around the 64K threshold, odd cols, strides larger than needed, guard
 // values all around dst.
 func TestBreak4TransposeParallel(t *testing.T) {
@@ -213,7 +213,8 @@ func TestBreak4TransposeParallel(t *testing.T) {
 			buf[i] = break4Guard
 		}
 		want := slices.Clone(buf)
-		transposeParallel(buf[pre:pre+(s.rows-1)*ldd+s.cols], ldd, src, lds, s.rows, s.cols)
+		var tj transposeJob
+		tj.transpose(buf[pre:pre+(s.rows-1)*ldd+s.cols], ldd, src, lds, s.rows, s.cols)
 		gemmTranspose(want[pre:pre+(s.rows-1)*ldd+s.cols], ldd, src, lds, s.rows, s.cols)
 		if i := break4Bits(buf, want); i >= 0 {
 			t.Fatalf("%+v: buf[%d] = %v, want %v", s, i, buf[i], want[i])
@@ -229,7 +230,8 @@ func TestBreak4TransposeParallel(t *testing.T) {
 }
 
 // TestBreak4TransposeParallelConcurrent: many goroutines transposing at
-// once (the job free list, the pool), each its own buffers.
+// once through the pool, each with its own job (as each pooled gemmCtx
+// has) and buffers; one job reused for every iteration.
 func TestBreak4TransposeParallelConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan string, 64)
@@ -240,9 +242,10 @@ func TestBreak4TransposeParallelConcurrent(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(g), 1))
 			rows, cols := 300+g, 250+3*g
 			src := randSlice(r, rows*cols)
+			var tj transposeJob
 			for it := 0; it < 10; it++ {
 				dst := make([]float32, rows*cols)
-				transposeParallel(dst, cols, src, rows, rows, cols)
+				tj.transpose(dst, cols, src, rows, rows, cols)
 				for i := 0; i < rows; i++ {
 					for j := 0; j < cols; j++ {
 						if dst[i*cols+j] != src[j*rows+i] {
