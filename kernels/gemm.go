@@ -23,6 +23,38 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemm(defaultKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// Sgemm2 computes C1 = op(A)*op(B1) + beta1*C1 and C2 = op(A)*op(B2) +
+// beta2*C2, one A against two operands: op(B1) and op(B2) are k x n1 and
+// k x n2 (both transposed when transB), C1 and C2 m x n1 and m x n2, each
+// with its own row stride. When n1 is a multiple of the micro-kernel's
+// width the two run as one product, whose columns [0, n1) come from B1
+// and go to C1 and the others from B2 to C2, so op(A) is packed once
+// instead of twice (a layer's input gradient and its neighbour's, which
+// read the same output gradient; decision #55); else as two. Each element
+// is the same sum, in the same order, as Sgemm's, so the bits are too. It
+// panics as Sgemm does.
+func Sgemm2(transA, transB bool, m, n1, n2, k int, a []float32, lda int, b1 []float32, ldb1 int, beta1 float32, c1 []float32, ldc1 int, b2 []float32, ldb2 int, beta2 float32, c2 []float32, ldc2 int) {
+	sgemmCheckArgs(transA, transB, m, n1, k, a, lda, b1, ldb1, c1, ldc1)
+	sgemmCheckArgs(transA, transB, m, n2, k, a, lda, b2, ldb2, c2, ldc2)
+	flopCount.Add(2 * int64(m) * int64(n1+n2) * int64(k))
+	kern := defaultKernel
+	if m == 0 || n1 == 0 || n2 == 0 || k == 0 || n1%kern.nr != 0 {
+		sgemm(kern, transA, transB, m, n1, k, 1, a, lda, b1, ldb1, beta1, c1, ldc1)
+		sgemm(kern, transA, transB, m, n2, k, 1, a, lda, b2, ldb2, beta2, c2, ldc2)
+		return
+	}
+	x := getGemmCtx()
+	x.kern = kern
+	x.transA, x.transB = transA, transB
+	x.m, x.n, x.k = m, n1+n2, k
+	x.alpha, x.beta = 1, beta1
+	x.a, x.b, x.c = a, b1, c1
+	x.lda, x.ldb, x.ldc = lda, ldb1, ldc1
+	x.n1, x.b2, x.ldb2, x.c2, x.ldc2, x.beta2 = n1, b2, ldb2, c2, ldc2, beta2
+	x.run()
+	putGemmCtx(x)
+}
+
 // SgemmBias computes C = op(A)*op(B) + bias, bias [n] added to every row
 // of C (a Linear layer's output), bit for bit what filling each row of C
 // with bias and calling Sgemm with alpha 1 and beta 1 gives. On the
@@ -257,6 +289,14 @@ type gemmCtx struct {
 	preA *packedA
 	// serial runs the product on the calling goroutine alone.
 	serial bool
+	// A second segment of columns (Sgemm2): columns [n1, n) of op(B) come
+	// from b2 (row stride ldb2) and those of C go to c2 (ldc2), scaled by
+	// beta2 at the first block of k; n1 is 0 in a product of one segment.
+	n1         int
+	b2, c2     []float32
+	ldb2, ldc2 int
+	beta2      float32
+
 	// bufT holds op(B)^T op(A)^T for sgemmTransposed, and tj its
 	// transposes.
 	bufT []float32
@@ -284,6 +324,7 @@ func getGemmCtx() *gemmCtx {
 
 func putGemmCtx(x *gemmCtx) {
 	x.a, x.b, x.c = nil, nil, nil
+	x.n1, x.b2, x.c2 = 0, nil, nil
 	gemmCtxMu.Lock()
 	gemmCtxFree = append(gemmCtxFree, x)
 	gemmCtxMu.Unlock()
@@ -539,7 +580,7 @@ func (x *gemmCtx) setup() (p, ncMax int) {
 	// it saves: the kernel then reads row-major B in place, and only a last
 	// strip narrower than nr is packed (zero padded). Otherwise B is packed
 	// in slabs of at most kn.nc columns and gemmMaxPackedB floats.
-	x.directB = !x.transB && x.mBlocks <= 2
+	x.directB = !x.transB && x.mBlocks <= 2 && x.n1 == 0
 	x.directA = x.preA == nil && !x.transA && kn.directFns != nil &&
 		(x.forceDirectA || gemmCeilDiv(x.n, nr) <= gemmDirectAMaxStrips && x.m*x.k >= gemmDirectAMin)
 	x.rowOrder = x.k <= gemmRowOrderMaxK && x.bias == nil && x.preA == nil && !x.directA && !x.directB
@@ -647,6 +688,28 @@ func (x *gemmCtx) bOffset(pk, kc, s int) int {
 	return pk*x.ncPad + s*kc*x.kern.nr
 }
 
+// segB returns the operand B that holds column j of op(B), its row stride
+// and j's column in it (Sgemm2's second segment, or B itself).
+func (x *gemmCtx) segB(j int) ([]float32, int, int) {
+	if x.n1 > 0 && j >= x.n1 {
+		return x.b2, x.ldb2, j - x.n1
+	}
+	return x.b, x.ldb, j
+}
+
+// segC returns the C that holds column j, its row stride, j's column in it
+// and the beta of the block of k starting at pk, which is beta (x.beta's at
+// pk = 0, else 1) for the first segment.
+func (x *gemmCtx) segC(j, pk int, beta float32) ([]float32, int, int, float32) {
+	if x.n1 > 0 && j >= x.n1 {
+		if pk == 0 {
+			beta = x.beta2
+		}
+		return x.c2, x.ldc2, j - x.n1, beta
+	}
+	return x.c, x.ldc, j, beta
+}
+
 // packBStrips packs strips [s0, s1) of the current slab of op(B), for all k.
 func (x *gemmCtx) packBStrips(s0, s1 int) {
 	nr, kcB := x.kern.nr, x.kern.kc
@@ -656,7 +719,8 @@ func (x *gemmCtx) packBStrips(s0, s1 int) {
 			for s := s0; s < s1; s++ {
 				off := x.bOffset(pk, kc, s)
 				j0 := x.jc + s*nr
-				gemmPackT(x.bufB[off:off+kc*nr], x.b, j0*x.ldb+pk, x.ldb, min(nr, x.n-j0), kc, nr)
+				b, ldb, jj := x.segB(j0)
+				gemmPackT(x.bufB[off:off+kc*nr], b, jj*ldb+pk, ldb, min(nr, x.n-j0), kc, nr)
 			}
 			continue
 		}
@@ -668,7 +732,8 @@ func (x *gemmCtx) packBStrips(s0, s1 int) {
 			for s := s0; s < s1; s++ {
 				off := x.bOffset(pk, kc, s) + p0*nr
 				j0 := x.jc + s*nr
-				gemmPackN(x.bufB[off:off+pr*nr], x.b, (pk+p0)*x.ldb+j0, x.ldb, min(nr, x.n-j0), pr, nr)
+				b, ldb, jj := x.segB(j0)
+				gemmPackN(x.bufB[off:off+pr*nr], b, (pk+p0)*ldb+jj, ldb, min(nr, x.n-j0), pr, nr)
 			}
 		}
 	}
@@ -785,10 +850,11 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 			} else {
 				bp = &x.bufB[x.bOffset(pk, kc, s)]
 			}
+			c, ldc, jj, sbeta := x.segC(j, pk, beta)
 			for ib := ib0; ib < ib1; ib++ {
 				i0, mc := x.block(ib)
 				if x.directA {
-					x.panelsDirect(w, i0, mc, pk, j, cols, kc, bp, ldb, beta)
+					x.panelsDirect(w, i0, mc, pk, c, ldc, jj, cols, kc, bp, ldb, sbeta)
 					continue
 				}
 				var bufA []float32
@@ -797,7 +863,7 @@ func (x *gemmCtx) compute(w, ib0, ib1, s0, s1 int) {
 				} else {
 					bufA = x.bufA[w][(ib-ib0)*x.mcEff*kc:]
 				}
-				x.panels(w, bufA, i0, mc, j, cols, kc, bp, ldb, beta)
+				x.panels(w, bufA, i0, mc, c, ldc, jj, cols, kc, bp, ldb, sbeta)
 			}
 		}
 	}
@@ -815,19 +881,21 @@ func (x *gemmCtx) computeRows(w, ib0, ib1, s0, s1, pk, kc int, beta float32) {
 			rows := min(mr, mc-ir)
 			for s := s0; s < s1; s++ {
 				j := x.jc + s*nr
-				x.panels(w, bufA[ir*kc:], i0+ir, rows, j, min(nr, x.n-j), kc, &x.bufB[x.bOffset(pk, kc, s)], nr, beta)
+				c, ldc, jj, sbeta := x.segC(j, pk, beta)
+				x.panels(w, bufA[ir*kc:], i0+ir, rows, c, ldc, jj, min(nr, x.n-j), kc, &x.bufB[x.bOffset(pk, kc, s)], nr, sbeta)
 			}
 		}
 	}
 }
 
 // panels multiplies the packed A block bufA (mc rows from i0, kc deep) by
-// one strip of B (bp, cols columns from j, row stride ldb) into C, one
-// micro-kernel call per panel of mr rows; edge tiles go through x.edge[w].
-func (x *gemmCtx) panels(w int, bufA []float32, i0, mc, j, cols, kc int, bp *float32, ldb int, beta float32) {
+// one strip of B (bp, cols columns, row stride ldb) into the columns from
+// j of c (row stride ldc: x.c, or Sgemm2's second C), one micro-kernel
+// call per panel of mr rows; edge tiles go through x.edge[w].
+func (x *gemmCtx) panels(w int, bufA []float32, i0, mc int, c []float32, ldc, j, cols, kc int, bp *float32, ldb int, beta float32) {
 	kn := x.kern
 	mr, nr := kn.mr, kn.nr
-	c, ldc, edge := x.c, x.ldc, x.edge[w]
+	edge := x.edge[w]
 	for ir := 0; ir < mc; ir += mr {
 		ap := &bufA[ir*kc]
 		rows := min(mr, mc-ir)
@@ -849,11 +917,11 @@ func (x *gemmCtx) panels(w int, bufA []float32, i0, mc, j, cols, kc int, bp *flo
 }
 
 // panelsDirect is panels for a product whose A is read in place: mc rows
-// from i0, columns [pk, pk+kc) of A times one strip of B into C.
-func (x *gemmCtx) panelsDirect(w, i0, mc, pk, j, cols, kc int, bp *float32, ldb int, beta float32) {
+// from i0, columns [pk, pk+kc) of A times one strip of B into c.
+func (x *gemmCtx) panelsDirect(w, i0, mc, pk int, c []float32, ldc, j, cols, kc int, bp *float32, ldb int, beta float32) {
 	kn := x.kern
 	mr, nr := kn.mr, kn.nr
-	c, ldc, edge := x.c, x.ldc, x.edge[w]
+	edge := x.edge[w]
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		ap, fn := &x.a[(i0+ir)*x.lda+pk], kn.directFns[rows]

@@ -881,3 +881,64 @@ func TestGemmRowOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemm2 checks Sgemm2 bit for bit against two Sgemm calls, and
+// against the reference: both operands transposed or not, betas of their
+// own, strides past the rows, several slabs of columns, a first segment
+// that is not a whole number of strips (two products then), a short k (row
+// order), a long one (several blocks of k), few rows (A read in place).
+func TestSgemm2(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, s := range []struct{ m, n1, n2, k int }{
+		{150, 512, 128, 512},
+		{250, 64, 33, 64},
+		{97, 32, 2100, 33},
+		{130, 96, 7, 1100},
+		{29, 40, 70, 300},
+		{14, 32, 32, 5000},
+		{1, 32, 1, 1},
+	} {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			lda := s.k + 3
+			if tr[0] {
+				lda = s.m + 1
+			}
+			ldb1, ldb2 := s.n1+5, s.n2+2
+			if tr[1] {
+				ldb1, ldb2 = s.k+7, s.k+1
+			}
+			a := randSlice(r, max(s.m, s.k)*lda)
+			b1 := randSlice(r, max(s.k, s.n1)*ldb1)
+			b2 := randSlice(r, max(s.k, s.n2)*ldb2)
+			ldc1, ldc2 := s.n1+9, s.n2
+			c10, c20 := randSlice(r, s.m*ldc1), randSlice(r, s.m*ldc2)
+			for _, betas := range [][2]float32{{0, 0}, {1, 0}, {0, 1}, {0.5, 1}} {
+				c1, c2 := slices.Clone(c10), slices.Clone(c20)
+				Sgemm2(tr[0], tr[1], s.m, s.n1, s.n2, s.k, a, lda, b1, ldb1, betas[0], c1, ldc1, b2, ldb2, betas[1], c2, ldc2)
+				w1, w2 := slices.Clone(c10), slices.Clone(c20)
+				Sgemm(tr[0], tr[1], s.m, s.n1, s.k, 1, a, lda, b1, ldb1, betas[0], w1, ldc1)
+				Sgemm(tr[0], tr[1], s.m, s.n2, s.k, 1, a, lda, b2, ldb2, betas[1], w2, ldc2)
+				// The reference is slow: once per shape and transposes.
+				r1, r2 := w1, w2
+				if betas == [2]float32{0.5, 1} {
+					r1, r2 = slices.Clone(c10), slices.Clone(c20)
+					SgemmRef(tr[0], tr[1], s.m, s.n1, s.k, 1, a, lda, b1, ldb1, betas[0], r1, ldc1)
+					SgemmRef(tr[0], tr[1], s.m, s.n2, s.k, 1, a, lda, b2, ldb2, betas[1], r2, ldc2)
+				}
+				for _, o := range []struct {
+					name           string
+					got, two, want []float32
+				}{{"C1", c1, w1, r1}, {"C2", c2, w2, r2}} {
+					for i := range o.got {
+						if math.Float32bits(o.got[i]) != math.Float32bits(o.two[i]) {
+							t.Fatalf("%+v trans=%v betas=%v: %s[%d] = %v, two products %v", s, tr, betas, o.name, i, o.got[i], o.two[i])
+						}
+						if d := math.Abs(float64(o.got[i] - o.want[i])); d > 1e-4*float64(s.k) {
+							t.Fatalf("%+v trans=%v betas=%v: %s[%d] = %v, reference %v", s, tr, betas, o.name, i, o.got[i], o.want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
