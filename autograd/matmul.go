@@ -143,6 +143,69 @@ func linearBackward(tp *Tape, nd *node) {
 	}
 }
 
+// LinearSum returns x1 * w1^T + b + x2 * w2^T for x1 [N,in1], w1
+// [out,in1], b [out] (or nil), x2 [N,in2] and w2 [out,in2]: two Linear
+// layers' outputs summed, as a block and its linear shortcut are in the MI
+// networks (dim.MINet). It gives the same values and gradients, bit for
+// bit, as tp.Add(tp.Linear(x1, w1, b), tp.Linear(x2, w2, nil)), with less
+// memory traffic: the second product adds into the first's output instead
+// of writing one of its own, and the backward pass reads the output
+// gradient once for both input gradients and once for both weight
+// gradients (kernels.Sgemm2, which packs it once; decision #55).
+func (tp *Tape) LinearSum(x1, w1, b, x2, w2 *Var) *Var {
+	if tp.failed() || tp.bad("linearsum", "x1", x1) || tp.bad("linearsum", "w1", w1) ||
+		tp.bad("linearsum", "x2", x2) || tp.bad("linearsum", "w2", w2) {
+		return tp.newVar(1)
+	}
+	x1s, w1s, x2s, w2s := x1.Value.Shape, w1.Value.Shape, x2.Value.Shape, w2.Value.Shape
+	if len(x1s) != 2 || len(w1s) != 2 || x1s[1] != w1s[1] || len(x2s) != 2 || len(w2s) != 2 ||
+		x2s[1] != w2s[1] || x2s[0] != x1s[0] || w2s[0] != w1s[0] {
+		return tp.fail("linearsum: inputs %v, %v and weights %v, %v: want [N,in1], [N,in2], [out,in1] and [out,in2]", x1s, x2s, w1s, w2s)
+	}
+	nb, in1, in2, no := x1s[0], x1s[1], x2s[1], w1s[0]
+	if b != nil && (b.Value.Size() != no) {
+		return tp.fail("linearsum: bias %v for %d outputs", b.Value.Shape, no)
+	}
+	out := tp.newVar(nb, no)
+	od := out.Value.Data
+	if b != nil {
+		kernels.SgemmBias(false, true, nb, no, in1, x1.Value.Data, in1, w1.Value.Data, in1, b.Value.Data, od, no)
+	} else {
+		kernels.Sgemm(false, true, nb, no, in1, 1, x1.Value.Data, in1, w1.Value.Data, in1, 0, od, no)
+	}
+	kernels.Sgemm(false, true, nb, no, in2, 1, x2.Value.Data, in2, w2.Value.Data, in2, 1, od, no)
+	tp.record(linearSumBackward, out, x1, w1, x2, w2, b) // a nil bias is skipped
+	return out
+}
+
+func linearSumBackward(tp *Tape, nd *node) {
+	x1, w1, x2, w2 := nd.in[0], nd.in[1], nd.in[2], nd.in[3]
+	nb, in1, in2, no := x1.Value.Shape[0], x1.Value.Shape[1], x2.Value.Shape[1], w1.Value.Shape[0]
+	g := nd.out.Grad.Data
+	// dx1 [N,in1] = g w1, dx2 [N,in2] = g w2; dw1 [out,in1] = g^T x1, dw2 =
+	// g^T x2: each pair one product when both are wanted.
+	pair := func(transA bool, m, k int, v1, v2, o1, o2 *Var) {
+		switch {
+		case o1.requiresGrad && o2.requiresGrad:
+			g1, f1 := tp.gradOut(o1)
+			g2, f2 := tp.gradOut(o2)
+			kernels.Sgemm2(transA, false, m, in1, in2, k, g, no, v1.Value.Data, in1, betaFor(f1), g1.Data, in1,
+				v2.Value.Data, in2, betaFor(f2), g2.Data, in2)
+		case o1.requiresGrad:
+			g1, f1 := tp.gradOut(o1)
+			kernels.Sgemm(transA, false, m, in1, k, 1, g, no, v1.Value.Data, in1, betaFor(f1), g1.Data, in1)
+		case o2.requiresGrad:
+			g2, f2 := tp.gradOut(o2)
+			kernels.Sgemm(transA, false, m, in2, k, 1, g, no, v2.Value.Data, in2, betaFor(f2), g2.Data, in2)
+		}
+	}
+	pair(false, nb, no, w1, w2, x1, x2)
+	pair(true, no, nb, x1, x2, w1, w2)
+	if len(nd.in) > 4 && nd.in[4].requiresGrad {
+		rowPass(rowBiasGrad, tp.grad(nd.in[4]).Data, g, nil, nb, no)
+	}
+}
+
 // betaFor is the GEMM beta that writes a fresh gradient buffer (0: its
 // contents are ignored) or accumulates into an existing one (1).
 func betaFor(fresh bool) float32 {

@@ -29,6 +29,9 @@ var nilInputOps = []struct {
 	{"MatMul", "matmul: input b", func(tp *Tape, b *Var) *Var { return tp.MatMul(okVar(tp, 2, 2), b, false, false) }},
 	{"BatchedMatMul", "matmul: input a", func(tp *Tape, b *Var) *Var { return tp.BatchedMatMul(b, okVar(tp, 1, 2, 2), false, false) }},
 	{"Linear", "linear: input w", func(tp *Tape, b *Var) *Var { return tp.Linear(okVar(tp, 2, 2), b, nil) }},
+	{"LinearSum", "linearsum: input x2", func(tp *Tape, b *Var) *Var {
+		return tp.LinearSum(okVar(tp, 2, 2), okVar(tp, 2, 2), nil, b, okVar(tp, 2, 2))
+	}},
 	{"BatchNorm", "batchnorm: input x", func(tp *Tape, b *Var) *Var { return tp.BatchNorm(b, nil, nil, nil, nil, true, 0.1, 1e-5) }},
 	{"BatchNormReLU", "batchnorm: input x", func(tp *Tape, b *Var) *Var { return tp.BatchNormReLU(b, nil, nil, nil, nil, true, 0.1, 1e-5) }},
 	{"LayerNorm", "layernorm: input x", func(tp *Tape, b *Var) *Var { return tp.LayerNorm(b, nil, nil, 1e-5) }},

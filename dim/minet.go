@@ -41,10 +41,15 @@ func NewMINet(in, units int, rng *tensor.RNG) *MINet {
 	return m
 }
 
-// Forward implements nn.Module on rows [R, in], giving [R, units].
+// Forward implements nn.Module on rows [R, in], giving [R, units]. The
+// second convolution and the shortcut, whose outputs are summed, are one op
+// (autograd.Tape.LinearSum: the shortcut's product adds into the block's
+// output, and the backward pass packs their output gradient once for both
+// input gradients and once for both weight gradients), bit for bit the two
+// Linear ops and LayerNorm of their sum (decision #55).
 func (m *MINet) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	h := m.Conv2.Forward(tp, m.BN.ForwardReLU(tp, m.Conv1.Forward(tp, x)))
-	return m.LN.ForwardAdd(tp, h, m.Short.Forward(tp, x))
+	h := m.BN.ForwardReLU(tp, m.Conv1.Forward(tp, x))
+	return m.LN.Forward(tp, tp.LinearSum(h, m.Conv2.W, m.Conv2.B, x, m.Short.W))
 }
 
 // rows turns a feature map [N,C,H,W] into rows [N*H*W, C], one per location.
