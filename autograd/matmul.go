@@ -115,14 +115,19 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		return tp.fail("linear: bias %v for %d outputs", b.Value.Shape, no)
 	}
 	out := tp.newVar(nb, no)
-	od := out.Value.Data
-	if b != nil {
-		kernels.SgemmBias(false, true, nb, no, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, od, no)
-	} else {
-		kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, 0, od, no)
-	}
+	linearForward(x, w, b, out.Value.Data, nb, in, no)
 	tp.record(linearBackward, out, x, w, b) // a nil bias is skipped
 	return out
+}
+
+// linearForward writes x w^T + b (b may be nil) into od: x [nb, in], w
+// [no, in], od [nb, no].
+func linearForward(x, w, b *Var, od []float32, nb, in, no int) {
+	if b != nil {
+		kernels.SgemmBias(false, true, nb, no, in, x.Value.Data, in, w.Value.Data, in, b.Value.Data, od, no)
+		return
+	}
+	kernels.Sgemm(false, true, nb, no, in, 1, x.Value.Data, in, w.Value.Data, in, 0, od, no)
 }
 
 func linearBackward(tp *Tape, nd *node) {
@@ -168,11 +173,7 @@ func (tp *Tape) LinearSum(x1, w1, b, x2, w2 *Var) *Var {
 	}
 	out := tp.newVar(nb, no)
 	od := out.Value.Data
-	if b != nil {
-		kernels.SgemmBias(false, true, nb, no, in1, x1.Value.Data, in1, w1.Value.Data, in1, b.Value.Data, od, no)
-	} else {
-		kernels.Sgemm(false, true, nb, no, in1, 1, x1.Value.Data, in1, w1.Value.Data, in1, 0, od, no)
-	}
+	linearForward(x1, w1, b, od, nb, in1, no)
 	kernels.Sgemm(false, true, nb, no, in2, 1, x2.Value.Data, in2, w2.Value.Data, in2, 1, od, no)
 	tp.record(linearSumBackward, out, x1, w1, x2, w2, b) // a nil bias is skipped
 	return out
