@@ -40,3 +40,21 @@ func ExampleTape_AddLayerNorm() {
 	// x grad [0.229 -0.344 0.115 0.077 -0.128 0.051]
 	// r grad [0.229 -0.344 0.115 0.077 -0.128 0.051]
 }
+
+// A block and its linear shortcut summed: x1 w1^T + b + x2 w2^T, the same
+// values and gradients as adding two Linear ops.
+func ExampleTape_LinearSum() {
+	x1 := autograd.NewParam(&tensor.Tensor{Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}})
+	w1 := autograd.NewParam(&tensor.Tensor{Shape: []int{1, 2}, Data: []float32{1, -1}})
+	b := autograd.NewParam(&tensor.Tensor{Shape: []int{1}, Data: []float32{0.5}})
+	x2 := autograd.NewParam(&tensor.Tensor{Shape: []int{2, 1}, Data: []float32{10, 20}})
+	w2 := autograd.NewParam(&tensor.Tensor{Shape: []int{1, 1}, Data: []float32{0.1}})
+	tp := autograd.NewTape()
+	y := tp.LinearSum(x1, w1, b, x2, w2)
+	if err := tp.Backward(tp.Sum(y)); err != nil {
+		panic(err)
+	}
+	fmt.Println(y.Value.Data, w1.Grad.Data, x2.Grad.Data, b.Grad.Data)
+	// Output:
+	// [0.5 1.5] [4 6] [0.1 0.1] [2]
+}

@@ -67,3 +67,19 @@ func abs32(v float32) float32 {
 	}
 	return v
 }
+
+// One A against two operands: C1 = A B1 and C2 = A B2 (A is 2 x 3, B1 3 x
+// 32, B2 3 x 1), as one product that packs A once.
+func ExampleSgemm2() {
+	a := []float32{1, 2, 3, 4, 5, 6}
+	b1 := make([]float32, 3*32)
+	for i := range b1 {
+		b1[i] = float32(i % 32)
+	}
+	b2 := []float32{1, 0, -1}
+	c1, c2 := make([]float32, 2*32), make([]float32, 2)
+	kernels.Sgemm2(false, false, 2, 32, 1, 3, a, 3, b1, 32, 0, c1, 32, b2, 1, 0, c2, 1)
+	fmt.Println(c1[:4], c1[32:36], c2)
+	// Output:
+	// [0 6 12 18] [0 15 30 45] [-2 -2]
+}
