@@ -174,7 +174,14 @@ func (tp *Tape) LinearSum(x1, w1, b, x2, w2 *Var) *Var {
 	out := tp.newVar(nb, no)
 	od := out.Value.Data
 	linearForward(x1, w1, b, od, nb, in1, no)
-	kernels.Sgemm(false, true, nb, no, in2, 1, x2.Value.Data, in2, w2.Value.Data, in2, 1, od, no)
+	if in2 <= kernels.SgemmDepth() {
+		// One block of k: its sum is added into od with one rounding.
+		kernels.Sgemm(false, true, nb, no, in2, 1, x2.Value.Data, in2, w2.Value.Data, in2, 1, od, no)
+	} else {
+		s := tp.Buffer(nb, no)
+		linearForward(x2, w2, nil, s.Data, nb, in2, no)
+		addTo(od, s.Data)
+	}
 	tp.record(linearSumBackward, out, x1, w1, x2, w2, b) // a nil bias is skipped
 	return out
 }
@@ -187,6 +194,14 @@ func linearSumBackward(tp *Tape, nd *node) {
 	// g^T x2: each pair one product when both are wanted.
 	pair := func(transA bool, m, k int, v1, v2, o1, o2 *Var) {
 		switch {
+		case o1 == o2 && o1.requiresGrad:
+			// One Var in both layers (x1 == x2, or w1 == w2): the second
+			// layer's gradient first, then the first's added into it, as
+			// the Add of two Linear ops runs their backward passes.
+			g2, f2 := tp.gradOut(o2)
+			kernels.Sgemm(transA, false, m, in2, k, 1, g, no, v2.Value.Data, in2, betaFor(f2), g2.Data, in2)
+			g1, f1 := tp.gradOut(o1)
+			kernels.Sgemm(transA, false, m, in1, k, 1, g, no, v1.Value.Data, in1, betaFor(f1), g1.Data, in1)
 		case o1.requiresGrad && o2.requiresGrad:
 			g1, f1 := tp.gradOut(o1)
 			g2, f2 := tp.gradOut(o2)

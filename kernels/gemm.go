@@ -30,15 +30,17 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // width the two run as one product, whose columns [0, n1) come from B1
 // and go to C1 and the others from B2 to C2, so op(A) is packed once
 // instead of twice (a layer's input gradient and its neighbour's, which
-// read the same output gradient; decision #55); else as two. Each element
-// is the same sum, in the same order, as Sgemm's, so the bits are too. It
+// read the same output gradient; decision #55); else, or when C1 and C2
+// share memory, as two products, C1's first. Each element is the same sum,
+// in the same order, as the two Sgemm calls', so the bits are too. It
 // panics as Sgemm does.
 func Sgemm2(transA, transB bool, m, n1, n2, k int, a []float32, lda int, b1 []float32, ldb1 int, beta1 float32, c1 []float32, ldc1 int, b2 []float32, ldb2 int, beta2 float32, c2 []float32, ldc2 int) {
 	sgemmCheckArgs(transA, transB, m, n1, k, a, lda, b1, ldb1, c1, ldc1)
 	sgemmCheckArgs(transA, transB, m, n2, k, a, lda, b2, ldb2, c2, ldc2)
 	flopCount.Add(2 * int64(m) * int64(n1+n2) * int64(k))
 	kern := defaultKernel
-	if m == 0 || n1 == 0 || n2 == 0 || k == 0 || n1%kern.nr != 0 {
+	if m == 0 || n1 == 0 || n2 == 0 || k == 0 || n1%kern.nr != 0 ||
+		gemmOverlap(c1[:(m-1)*ldc1+n1], c2[:(m-1)*ldc2+n2]) {
 		sgemm(kern, transA, transB, m, n1, k, 1, a, lda, b1, ldb1, beta1, c1, ldc1)
 		sgemm(kern, transA, transB, m, n2, k, 1, a, lda, b2, ldb2, beta2, c2, ldc2)
 		return
@@ -54,6 +56,20 @@ func Sgemm2(transA, transB bool, m, n1, n2, k int, a []float32, lda int, b1 []fl
 	x.run()
 	putGemmCtx(x)
 }
+
+// gemmOverlap reports whether two non-empty slices share memory: one
+// product adding into what it also writes would not sum as two in turn.
+func gemmOverlap(x, y []float32) bool {
+	x0, y0 := uintptr(unsafe.Pointer(&x[0])), uintptr(unsafe.Pointer(&y[0]))
+	return x0 < y0+4*uintptr(len(y)) && y0 < x0+4*uintptr(len(x))
+}
+
+// SgemmDepth is the number of steps of k a product sums before adding them
+// into C: a product with k at most SgemmDepth() and beta 1 adds its whole
+// sum into C with one rounding, as adding a separately computed product
+// would; a deeper one adds block by block (autograd.Tape.LinearSum relies
+// on it).
+func SgemmDepth() int { return defaultKernel.kc }
 
 // SgemmBias computes C = op(A)*op(B) + bias, bias [n] added to every row
 // of C (a Linear layer's output), bit for bit what filling each row of C
