@@ -1,12 +1,9 @@
 package autograd
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -278,26 +275,7 @@ func TestBreak3AutogradWorkerBits(t *testing.T) {
 		t.Skip("in a child")
 	}
 	run := func(procs int) map[string]string {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBreak3AutogradWorkersHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "BREAK3_AUTOGRAD_HELPER=1", fmt.Sprintf("GOMAXPROCS=%d", procs))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("GOMAXPROCS=%d: %v\n%s", procs, err, out)
-		}
-		hashes := map[string]string{}
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			if line, ok := strings.CutPrefix(sc.Text(), "B3 "); ok {
-				if name, h, ok := strings.Cut(line, " "); ok {
-					hashes[name] = h
-				}
-			}
-		}
-		if hashes["workers"] != fmt.Sprint(procs) {
-			t.Fatalf("GOMAXPROCS=%d: the child ran %q workers\n%s", procs, hashes["workers"], out)
-		}
-		delete(hashes, "workers")
-		return hashes
+		return testutil.ChildHashes(t, "TestBreak3AutogradWorkersHelper", "BREAK3_AUTOGRAD_HELPER", procs)
 	}
 	base := run(1)
 	if len(base) < len(b3NormShapes)*4 {

@@ -1,8 +1,6 @@
 package kernels
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -270,31 +268,6 @@ func TestBreak3WorkersHelper(t *testing.T) {
 	}
 }
 
-// b3ChildHashes runs the helper test of this binary with GOMAXPROCS procs
-// and returns its hashes by name.
-func b3ChildHashes(t *testing.T, helper, env string, procs int) map[string]string {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), env+"=1", fmt.Sprintf("GOMAXPROCS=%d", procs))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("GOMAXPROCS=%d: %v\n%s", procs, err, out)
-	}
-	hashes := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "B3 "), " ")
-		if ok && strings.HasPrefix(sc.Text(), "B3 ") {
-			hashes[name] = rest
-		}
-	}
-	if hashes["workers"] != fmt.Sprint(procs) {
-		t.Fatalf("GOMAXPROCS=%d: the child ran %q workers\n%s", procs, hashes["workers"], out)
-	}
-	delete(hashes, "workers")
-	return hashes
-}
-
 // TestBreak3WorkerCountBits: every product of b3WorkerProducts (Sgemm,
 // SgemmBias, SgemmGo) and Conv2dBackward's gradients on every geometry of
 // b3ConvCases have the same bits with 1, 2, 3, 4 and 7 workers (child
@@ -306,12 +279,12 @@ func TestBreak3WorkerCountBits(t *testing.T) {
 	if os.Getenv("BREAK3_WORKERS_HELPER") != "" {
 		t.Skip("in a child")
 	}
-	base := b3ChildHashes(t, "TestBreak3WorkersHelper", "BREAK3_WORKERS_HELPER", 1)
+	base := testutil.ChildHashes(t, "TestBreak3WorkersHelper", "BREAK3_WORKERS_HELPER", 1)
 	if len(base) < 100 {
 		t.Fatalf("%d hashes from the child", len(base))
 	}
 	for _, procs := range []int{2, 3, 4, 7} {
-		got := b3ChildHashes(t, "TestBreak3WorkersHelper", "BREAK3_WORKERS_HELPER", procs)
+		got := testutil.ChildHashes(t, "TestBreak3WorkersHelper", "BREAK3_WORKERS_HELPER", procs)
 		for name, h := range base {
 			if got[name] != h {
 				t.Errorf("%s: GOMAXPROCS=%d gives %s, one worker %s", name, procs, got[name], h)

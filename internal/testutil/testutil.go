@@ -4,10 +4,14 @@
 package testutil
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -83,4 +87,34 @@ func HashBits(vs ...[]float32) string {
 		}
 	}
 	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// ChildHashes runs the test helper of the running test binary in a child
+// process with GOMAXPROCS procs and env set to 1, and returns the hashes it
+// printed, one "B3 name hash" line each, by name. The child must print
+// "B3 workers N" with its number of workers, which must be procs; that line
+// is checked and left out. It fails t if the child fails or ran another
+// number of workers.
+func ChildHashes(t testing.TB, helper, env string, procs int) map[string]string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"=1", fmt.Sprintf("GOMAXPROCS=%d", procs))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("GOMAXPROCS=%d: %v\n%s", procs, err, out)
+	}
+	hashes := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "B3 "); ok {
+			if name, h, ok := strings.Cut(line, " "); ok {
+				hashes[name] = h
+			}
+		}
+	}
+	if hashes["workers"] != fmt.Sprint(procs) {
+		t.Fatalf("GOMAXPROCS=%d: the child ran %q workers\n%s", procs, hashes["workers"], out)
+	}
+	delete(hashes, "workers")
+	return hashes
 }
