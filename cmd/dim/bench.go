@@ -43,7 +43,23 @@ type benchResult struct {
 	GFlops    float64 `json:"gflops"`
 	Threads   int     `json:"threads"`
 	Allocs    float64 `json:"allocs_per_step"`
+	// PeakGFlops (with --peak) is the median of the machine's peak
+	// (kernels.PeakGFlops) measured before the first round of peakRound
+	// steps and after each, and PctOfPeak the median over the rounds of the
+	// round's GFLOP/s (its median step) over the mean of the peaks
+	// measured on either side of it, in percent.
+	PeakGFlops float64 `json:"peak_gflops,omitempty"`
+	PctOfPeak  float64 `json:"pct_of_peak,omitempty"`
 }
+
+// peakRound is the number of steps dim bench --peak times between two
+// measurements of the peak, and peakTime how long each measurement runs:
+// the peak then comes from the same few seconds as the steps it is
+// compared with.
+const (
+	peakRound = 10
+	peakTime  = 300 * time.Millisecond
+)
 
 func benchCmd() *cobra.Command {
 	cfg := dim.DefaultConfig()
@@ -52,7 +68,7 @@ func benchCmd() *cobra.Command {
 	var flagErr error // a term's weight flag that could not be registered
 	var units, measure string
 	var steps, warmup int
-	var jsonOut, embed bool
+	var jsonOut, embed, peak bool
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -65,7 +81,12 @@ them). --embed times the encoder's inference instead, the way dim embed runs
 it (eval mode, no gradients, batches of dim embed's size or --batch images, conv,
 fc and Y kept),
 in images per second. Compare with scripts/torch_peer.py time --arch A
---mi-units N (or embed --arch A) run in the same minute.`,
+--mi-units N (or embed --arch A) run in the same minute. --peak also
+measures the machine's peak GFLOP/s (the GEMM micro-kernel on in-cache
+data, every thread) before the first 10 steps and after every 10, and
+reports the step's share of the peak measured around it: on a shared
+host both move with the other jobs' load, so the share is the number to
+compare across minutes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if flagErr != nil {
@@ -81,6 +102,9 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 			}
 			if err := checkFlags(cmd.Flags(), ranges...); err != nil {
 				return err
+			}
+			if peak && embed {
+				return fmt.Errorf("--peak: times training steps against the peak, not --embed's inference")
 			}
 			var widths []int
 			for _, u := range strings.Split(units, ",") {
@@ -136,7 +160,7 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 			for _, n := range widths {
 				c := cfg
 				c.MIUnits = n
-				r, err := benchOne(c, arch, steps, warmup)
+				r, err := benchOne(c, arch, steps, warmup, peak)
 				if err != nil {
 					return err
 				}
@@ -148,8 +172,12 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 					if r.CPUMS >= 0 {
 						cpu = fmt.Sprintf(", %.1f ms CPU/step", r.CPUMS)
 					}
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s, %d threads, %.0f allocs/step\n",
-						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, r.Threads, r.Allocs)
+					pk := ""
+					if peak {
+						pk = fmt.Sprintf(" (%.0f%% of the peak, %.0f GFLOP/s, measured around every %d steps)", r.PctOfPeak, r.PeakGFlops, peakRound)
+					}
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s%s, %d threads, %.0f allocs/step\n",
+						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, pk, r.Threads, r.Allocs)
 				}
 			}
 			return nil
@@ -164,12 +192,13 @@ in images per second. Compare with scripts/torch_peer.py time --arch A
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
+	f.BoolVar(&peak, "peak", false, "also measure the machine's peak GFLOP/s (the GEMM micro-kernel on in-cache data, all threads) around every 10 steps, and report the step's share of it")
 	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup and warm-up included; go tool pprof) to this file")
 	return cmd
 }
 
-func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, error) {
+func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchResult, error) {
 	model, err := dim.New(cfg, encoder.Spec{Name: arch})
 	if err != nil {
 		return benchResult{}, err
@@ -183,33 +212,61 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int) (benchResult, erro
 		}
 	}
 	times := make([]float64, steps)
+	var peaks, ratios []float64
 	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	mallocs := ms.Mallocs
-	f0 := kernels.Flops()
-	cpu0, cpuOK := processCPU()
-	for i := range times {
-		t := time.Now()
-		if _, err := model.StepImages(x); err != nil {
-			return benchResult{}, err
+	var mallocs uint64
+	var flops int64
+	var cpu time.Duration
+	cpuOK := true
+	for r0 := 0; r0 < steps; r0 += peakRound {
+		r1 := min(r0+peakRound, steps)
+		if peak && r0 == 0 {
+			peaks = append(peaks, kernels.PeakGFlops(peakTime))
 		}
-		times[i] = float64(time.Since(t).Microseconds()) / 1000
+		runtime.ReadMemStats(&ms)
+		mallocs -= ms.Mallocs
+		f0 := kernels.Flops()
+		cpu0, ok := processCPU()
+		cpuOK = cpuOK && ok
+		for i := r0; i < r1; i++ {
+			t := time.Now()
+			if _, err := model.StepImages(x); err != nil {
+				return benchResult{}, err
+			}
+			times[i] = float64(time.Since(t).Microseconds()) / 1000
+		}
+		cpu1, _ := processCPU()
+		cpu += cpu1 - cpu0
+		rf := kernels.Flops() - f0
+		flops += rf
+		runtime.ReadMemStats(&ms)
+		mallocs += ms.Mallocs
+		if peak {
+			// The round's rate against the peak measured on either side.
+			after := kernels.PeakGFlops(peakTime)
+			round := float64(rf) / float64(r1-r0) / 1e6 / median(slices.Clone(times[r0:r1]))
+			ratios = append(ratios, round/((peaks[len(peaks)-1]+after)/2))
+			peaks = append(peaks, after)
+		}
 	}
-	flopStep := float64(kernels.Flops()-f0) / float64(steps)
-	cpu1, _ := processCPU()
-	runtime.ReadMemStats(&ms)
+	flopStep := float64(flops) / float64(steps)
 	sorted := append([]float64(nil), times...)
 	med := median(sorted)
 	cpuMS := -1.0
 	if cpuOK {
-		cpuMS = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(steps)
+		cpuMS = float64(cpu.Microseconds()) / 1000 / float64(steps)
 	}
-	return benchResult{
+	r := benchResult{
 		CPUMS: cpuMS,
 		Arch:  a.Name, Batch: cfg.Batch, Measure: string(cfg.Measure), MIUnits: cfg.MIUnits, Weights: cfg.Weights,
 		Steps: steps, MedianMS: med, MinMS: sorted[0], GFlopStep: flopStep / 1e9, GFlops: flopStep / 1e9 / (med / 1000),
-		Threads: runtime.GOMAXPROCS(0), Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
-	}, nil
+		Threads: runtime.GOMAXPROCS(0), Allocs: float64(mallocs) / float64(steps),
+	}
+	if peak {
+		r.PeakGFlops = median(peaks)
+		r.PctOfPeak = 100 * median(ratios)
+	}
+	return r, nil
 }
 
 // weightList prints term weights as flags: "--alpha 0.5 --beta 1".
@@ -282,7 +339,7 @@ func benchEmbed(arch string, batch, steps, warmup int) (embedResult, error) {
 	return embedResult{
 		Arch: s.Name, Batch: batch, Taps: encoder.Layers, Steps: steps, MedianMS: med,
 		ImagesPerS: float64(batch) / (med / 1000), Threads: runtime.GOMAXPROCS(0),
-		Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
+		Allocs: float64(mallocs) / float64(steps),
 	}, nil
 }
 
