@@ -2,6 +2,7 @@ package kernels_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/deepinfomax/deepinfomax/kernels"
 )
@@ -82,4 +83,15 @@ func ExampleSgemm2() {
 	fmt.Println(c1[:4], c1[32:36], c2)
 	// Output:
 	// [0 6 12 18] [0 15 30 45] [-2 -2]
+}
+
+// The machine's arithmetic peak as the GEMM micro-kernel reaches it on
+// every core, against which a training step's GFLOP/s is read (dim bench
+// --peak). The value moves with the host's load, so it is compared with
+// timings of the same seconds; here only its sign is printed.
+func ExamplePeakGFlops() {
+	peak := kernels.PeakGFlops(20 * time.Millisecond) // GFLOP/s; a multiply-add counts 2
+	fmt.Println(peak > 0)
+	// Output:
+	// true
 }

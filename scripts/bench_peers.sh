@@ -2,7 +2,9 @@
 # Side-by-side timing of deepinfomax and its PyTorch peer (scripts/torch_peer.py), alternated in
 # the same minutes: the DIM(L) training step (batch 64, JSD) at each MI width, and the encoder's
 # inference (dim embed's path) in images per second, for basic28x28 and basic32x32. Run it on an
-# otherwise idle machine; it prints one line per measurement and the medians at the end.
+# otherwise idle machine; it prints one line per measurement and the medians at the end. Our
+# steps run with dim bench --peak, so each also gives its share of the machine's peak measured
+# in the same seconds ("peak" lines: percent, and the peak in GFLOP/s).
 #
 # Usage: scripts/bench_peers.sh [ROUNDS] [MI_UNITS...]     (defaults: 3 rounds; 512 2048)
 #   DIM=path/to/dim uses a built binary (default: go build ./cmd/dim into a temp dir).
@@ -36,8 +38,11 @@ log=$(mktemp)
 for r in $(seq "$rounds"); do
   for arch in basic28x28 basic32x32; do
     for u in "${units[@]}"; do
-      ms=$("$dim" bench --arch "$arch" --mi-units "$u" --steps 20 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
+      res=$("$dim" bench --arch "$arch" --mi-units "$u" --steps 20 --peak --json |
+        python3 -c 'import json,sys; r = json.load(sys.stdin); print(r["median_ms"], round(r["pct_of_peak"], 1), round(r["peak_gflops"]))')
+      read -r ms pct peak <<<"$res"
       echo "step $arch $u deepinfomax $ms" | tee -a "$log"
+      echo "peak $arch $u $pct $peak" | tee -a "$log"
       ms=$(python3 scripts/torch_peer.py time --arch "$arch" --mi-units "$u" --steps 20 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
       echo "step $arch $u torch $ms" | tee -a "$log"
     done
@@ -51,13 +56,21 @@ echo "medians over $rounds rounds (step: ms per step, lower is better; embed: im
 python3 - "$log" <<'EOF'
 import collections, statistics, sys
 v = collections.defaultdict(list)
+share = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    kind, arch, u, who, x = line.split()
-    v[(kind, arch, u, who)].append(float(x))
+    kind, arch, u, a, b = line.split()
+    if kind == "peak":
+        share[(arch, u)].append((float(a), float(b)))
+        continue
+    v[(kind, arch, u, a)].append(float(b))
 for (kind, arch, u, who) in sorted({k[:3] + ("",) for k in v}):
     ours, peer = statistics.median(v[(kind, arch, u, "deepinfomax")]), statistics.median(v[(kind, arch, u, "torch")])
     ratio = peer / ours if kind == "step" else ours / peer
     unit = "ms/step" if kind == "step" else "images/s"
     label = f"{kind} {arch}" + (f" mi-units={u}" if u != "-" else "")
     print(f"{label:34s} deepinfomax {ours:8.1f}  torch {peer:8.1f} {unit}  -> {ratio:.2f}x")
+for (arch, u), xs in sorted(share.items()):
+    pcts = ", ".join(f"{p:.1f}" for p, _ in xs)
+    print(f"{'step ' + arch + ' mi-units=' + u:34s} deepinfomax at {statistics.median(p for p, _ in xs):.1f}% of the peak"
+          f" measured around it (rounds {pcts}; peak {statistics.median(g for _, g in xs):.0f} GFLOP/s)")
 EOF
