@@ -595,31 +595,14 @@ func TestSgemmTransposed(t *testing.T) {
 // (README, "Where this leaves the bars").
 func BenchmarkMicroKernelPeak(b *testing.B) {
 	mk := defaultKernel
-	const k = 128
 	for _, cores := range []int{1, Workers()} {
 		b.Run(fmt.Sprintf("cores=%d", cores), func(b *testing.B) {
-			const calls = 1 << 12 // per goroutine and iteration
-			r := rand.New(rand.NewPCG(3, 4))
-			type panels struct{ a, bp, c []float32 }
-			ps := make([]panels, cores)
-			for i := range ps {
-				ps[i] = panels{randSlice(r, mk.mr*k), randSlice(r, k*mk.nr), make([]float32, mk.mr*mk.nr)}
-			}
+			ps := newPeakPanels(mk, cores)
 			b.ResetTimer()
 			for it := 0; it < b.N; it++ {
-				var wg sync.WaitGroup
-				for _, p := range ps {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for j := 0; j < calls; j++ {
-							mk.fn(k, &p.a[0], &p.bp[0], mk.nr, &p.c[0], mk.nr, 1, 0)
-						}
-					}()
-				}
-				wg.Wait()
+				peakRound(mk, ps, peakCalls)
 			}
-			flops := 2 * float64(mk.mr*mk.nr*k) * calls * float64(cores) * float64(b.N)
+			flops := 2 * float64(mk.mr*mk.nr*peakDepth) * peakCalls * float64(cores) * float64(b.N)
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}

@@ -6,9 +6,47 @@ import (
 )
 
 // peakDepth is the depth k of the micro-kernel calls PeakGFlops times: the
-// panels (mr x k and k x nr floats, 56 and 128 KiB at most) stay in each
-// core's L1 and L2, so the products run at the arithmetic rate alone.
+// panels (mr x k and k x nr floats, 7 and 16 KiB on AVX-512) stay in each
+// core's L1, so the products run at the arithmetic rate alone.
 const peakDepth = 128
+
+// peakCalls is the number of micro-kernel calls each goroutine makes in one
+// round of PeakGFlops (as in BenchmarkMicroKernelPeak).
+const peakCalls = 1 << 12
+
+// peakPanel is one goroutine's in-cache operands for PeakGFlops: an A
+// micro-panel, a B micro-panel and a C tile.
+type peakPanel struct{ a, bp, c []float32 }
+
+// newPeakPanels returns n goroutines' operands for kernel mk, filled with
+// small exact values (the micro-kernel's speed does not depend on them).
+func newPeakPanels(mk *microKernel, n int) []peakPanel {
+	ps := make([]peakPanel, n)
+	for i := range ps {
+		ps[i] = peakPanel{make([]float32, mk.mr*peakDepth), make([]float32, peakDepth*mk.nr), make([]float32, mk.mr*mk.nr)}
+		for j := range ps[i].a {
+			ps[i].a[j] = float32(j%7) * 0.125
+		}
+		for j := range ps[i].bp {
+			ps[i].bp[j] = float32(j%5) * 0.25
+		}
+	}
+	return ps
+}
+
+// peakRound runs calls micro-kernel calls on each panel, one goroutine per
+// panel, and returns when all are done.
+func peakRound(mk *microKernel, ps []peakPanel, calls int) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			for j := 0; j < calls; j++ {
+				mk.fn(peakDepth, &p.a[0], &p.bp[0], mk.nr, &p.c[0], mk.nr, 1, 0)
+			}
+		})
+	}
+	wg.Wait()
+}
 
 // PeakGFlops measures the machine's arithmetic peak as this package
 // reaches it: the GEMM micro-kernel (the inner loop of Sgemm, Conv2d and
@@ -18,38 +56,17 @@ const peakDepth = 128
 // the rate a product can approach but not pass, so a step's GFLOP/s over
 // it is the share of the machine the step uses; on a host shared with
 // other jobs it moves with their load, so compare it with timings taken
-// in the same minute. BenchmarkMicroKernelPeak times the same calls.
+// in the same minute (dim bench --peak does; decision #56).
+// BenchmarkMicroKernelPeak times the same calls.
 func PeakGFlops(d time.Duration) float64 {
 	mk := defaultKernel
-	const calls = 1 << 12 // per goroutine and round, as BenchmarkMicroKernelPeak
-	workers := Workers()
-	type panels struct{ a, bp, c []float32 }
-	ps := make([]panels, workers)
-	for i := range ps {
-		ps[i] = panels{make([]float32, mk.mr*peakDepth), make([]float32, peakDepth*mk.nr), make([]float32, mk.mr*mk.nr)}
-		for j := range ps[i].a {
-			ps[i].a[j] = float32(j%7) * 0.125
-		}
-		for j := range ps[i].bp {
-			ps[i].bp[j] = float32(j%5) * 0.25
-		}
-	}
+	ps := newPeakPanels(mk, Workers())
 	start := time.Now()
 	rounds := 0
 	for rounds == 0 || time.Since(start) < d {
-		var wg sync.WaitGroup
-		for _, p := range ps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := 0; j < calls; j++ {
-					mk.fn(peakDepth, &p.a[0], &p.bp[0], mk.nr, &p.c[0], mk.nr, 1, 0)
-				}
-			}()
-		}
-		wg.Wait()
+		peakRound(mk, ps, peakCalls)
 		rounds++
 	}
-	flops := 2 * float64(mk.mr*mk.nr*peakDepth) * calls * float64(workers) * float64(rounds)
+	flops := 2 * float64(mk.mr*mk.nr*peakDepth) * peakCalls * float64(len(ps)) * float64(rounds)
 	return flops / time.Since(start).Seconds() / 1e9
 }

@@ -174,7 +174,7 @@ compare across minutes.`,
 					}
 					pk := ""
 					if peak {
-						pk = fmt.Sprintf(" (%.0f%% of the peak, %.0f GFLOP/s, measured around every %d steps)", r.PctOfPeak, r.PeakGFlops, peakRound)
+						pk = fmt.Sprintf(" (%.0f%% of the peak measured around every %d steps: the median over those rounds; peak %.0f GFLOP/s)", r.PctOfPeak, min(peakRound, r.Steps), r.PeakGFlops)
 					}
 					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s%s, %d threads, %.0f allocs/step\n",
 						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, pk, r.Threads, r.Allocs)
@@ -192,7 +192,7 @@ compare across minutes.`,
 	f.IntVar(&steps, "steps", 20, "timed steps")
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
-	f.BoolVar(&peak, "peak", false, "also measure the machine's peak GFLOP/s (the GEMM micro-kernel on in-cache data, all threads) around every 10 steps, and report the step's share of it")
+	f.BoolVar(&peak, "peak", false, "also measure the machine's peak GFLOP/s (the GEMM micro-kernel on in-cache data, all threads) before the first 10 steps and after every 10, and report the step's share of it: the median over those rounds of each round's GFLOP/s over the peak measured on either side")
 	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup and warm-up included; go tool pprof) to this file")
 	return cmd
@@ -339,7 +339,7 @@ func benchEmbed(arch string, batch, steps, warmup int) (embedResult, error) {
 	return embedResult{
 		Arch: s.Name, Batch: batch, Taps: encoder.Layers, Steps: steps, MedianMS: med,
 		ImagesPerS: float64(batch) / (med / 1000), Threads: runtime.GOMAXPROCS(0),
-		Allocs: float64(mallocs) / float64(steps),
+		Allocs: float64(ms.Mallocs-mallocs) / float64(steps),
 	}, nil
 }
 
