@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"sync"
 	"testing"
 	"time"
 )
@@ -11,26 +10,18 @@ import (
 // micro-kernel on its own in-cache panels, the operations counted by hand.
 // TestPeakGFlops bounds the peak only from below (an Sgemm must not pass
 // 1.5 times it), so a PeakGFlops that over-counted its work (a factor of 2
-// too many, rounds not waited for, fewer goroutines than counted, the time
-// of one round for all) passed every test.
+// too many, fewer goroutines than counted, the time of one round for all)
+// passed every test. The rounds themselves (peakRound) are the same calls
+// here; TestPeakGFlops catches rounds not waited for.
 func TestPeakGFlopsBreak6NotAboveItsCalls(t *testing.T) {
 	mk := defaultKernel
 	w := Workers()
-	ps := newPeakPanels(mk, w) // the operands only: the rounds are timed here
-	// GFLOP/s of one round as PeakGFlops runs it: calls per goroutine.
-	const calls = peakCalls
+	ps := newPeakPanels(mk, w)
+	// GFLOP/s of one round as PeakGFlops runs it, counted here.
 	ref := func() float64 {
 		t0 := time.Now()
-		var wg sync.WaitGroup
-		for _, p := range ps {
-			wg.Go(func() {
-				for j := 0; j < calls; j++ {
-					mk.fn(peakDepth, &p.a[0], &p.bp[0], mk.nr, &p.c[0], mk.nr, 1, 0)
-				}
-			})
-		}
-		wg.Wait()
-		return 2 * float64(mk.mr*mk.nr*peakDepth) * calls * float64(w) / time.Since(t0).Seconds() / 1e9
+		peakRound(mk, ps, peakCalls)
+		return 2 * float64(mk.mr*mk.nr*peakDepth) * peakCalls * float64(w) / time.Since(t0).Seconds() / 1e9
 	}
 	// The best of rounds interleaved with PeakGFlops(0)'s single rounds,
 	// so that both see the host's quieter moments (a busy host only lowers
