@@ -224,7 +224,7 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchR
 			peaks = append(peaks, kernels.PeakGFlops(peakTime))
 		}
 		runtime.ReadMemStats(&ms)
-		mallocs -= ms.Mallocs
+		m0 := ms.Mallocs
 		f0 := kernels.Flops()
 		cpu0, ok := processCPU()
 		cpuOK = cpuOK && ok
@@ -240,7 +240,7 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchR
 		rf := kernels.Flops() - f0
 		flops += rf
 		runtime.ReadMemStats(&ms)
-		mallocs += ms.Mallocs
+		mallocs += ms.Mallocs - m0
 		if peak {
 			// The round's rate against the peak measured on either side.
 			after := kernels.PeakGFlops(peakTime)
