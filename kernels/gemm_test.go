@@ -688,14 +688,7 @@ func TestSgemmDirectA(t *testing.T) {
 					gemmDirectAMin = math.MaxInt
 					sgemmOrdinary(kern, false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, ldb, beta, packed, s.ldc)
 					SgemmRef(false, transB, s.m, s.n, s.k, 0.75, a, s.lda, b, ldb, beta, ref, s.ldc)
-					for i := range got {
-						if math.Float32bits(got[i]) != math.Float32bits(packed[i]) {
-							t.Fatalf("%s %+v transB=%v beta=%v: C[%d] = %v in place, %v packed", kern.name, s, transB, beta, i, got[i], packed[i])
-						}
-						if d := math.Abs(float64(got[i] - ref[i])); d > 1e-4*float64(s.k) {
-							t.Fatalf("%s %+v transB=%v beta=%v: C[%d] = %v, reference %v", kern.name, s, transB, beta, i, got[i], ref[i])
-						}
-					}
+					gemmCheckPaths(t, fmt.Sprintf("%s %+v transB=%v beta=%v: C", kern.name, s, transB, beta), got, "in place", packed, "packed", ref, s.k)
 				}
 			}
 		}
@@ -851,14 +844,7 @@ func TestGemmRowOrder(t *testing.T) {
 					gemmRowOrderMaxK = 0
 					sgemmOrdinary(kern, tr[0], tr[1], s.m, s.n, s.k, 0.75, a, lda, b, ldb, beta, cols, ldc)
 					SgemmRef(tr[0], tr[1], s.m, s.n, s.k, 0.75, a, lda, b, ldb, beta, ref, ldc)
-					for i := range rows {
-						if math.Float32bits(rows[i]) != math.Float32bits(cols[i]) {
-							t.Fatalf("%s %+v trans=%v beta=%v: C[%d] = %v in row order, %v in column order", kern.name, s, tr, beta, i, rows[i], cols[i])
-						}
-						if d := math.Abs(float64(rows[i] - ref[i])); d > 1e-4*float64(s.k) {
-							t.Fatalf("%s %+v trans=%v beta=%v: C[%d] = %v, reference %v", kern.name, s, tr, beta, i, rows[i], ref[i])
-						}
-					}
+					gemmCheckPaths(t, fmt.Sprintf("%s %+v trans=%v beta=%v: C", kern.name, s, tr, beta), rows, "in row order", cols, "in column order", ref, s.k)
 				}
 			}
 		}
@@ -912,16 +898,25 @@ func TestSgemm2(t *testing.T) {
 					name           string
 					got, two, want []float32
 				}{{"C1", c1, w1, r1}, {"C2", c2, w2, r2}} {
-					for i := range o.got {
-						if math.Float32bits(o.got[i]) != math.Float32bits(o.two[i]) {
-							t.Fatalf("%+v trans=%v betas=%v: %s[%d] = %v, two products %v", s, tr, betas, o.name, i, o.got[i], o.two[i])
-						}
-						if d := math.Abs(float64(o.got[i] - o.want[i])); d > 1e-4*float64(s.k) {
-							t.Fatalf("%+v trans=%v betas=%v: %s[%d] = %v, reference %v", s, tr, betas, o.name, i, o.got[i], o.want[i])
-						}
-					}
+					gemmCheckPaths(t, fmt.Sprintf("%+v trans=%v betas=%v: %s", s, tr, betas, o.name), o.got, "in one product", o.two, "in two", o.want, s.k)
 				}
 			}
+		}
+	}
+}
+
+// gemmCheckPaths fails t unless got, computed by one path of a product of
+// depth k, has the bits of other, computed by another (named gotName and
+// otherName in the message), and is within 1e-4*k of the reference ref.
+// label names the product and the matrix.
+func gemmCheckPaths(t *testing.T, label string, got []float32, gotName string, other []float32, otherName string, ref []float32, k int) {
+	t.Helper()
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(other[i]) {
+			t.Fatalf("%s[%d] = %v %s, %v %s", label, i, got[i], gotName, other[i], otherName)
+		}
+		if d := math.Abs(float64(got[i] - ref[i])); d > 1e-4*float64(k) {
+			t.Fatalf("%s[%d] = %v, reference %v", label, i, got[i], ref[i])
 		}
 	}
 }
