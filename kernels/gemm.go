@@ -86,7 +86,7 @@ func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 || sgemmTransposes(defaultKernel, transA, 1, m, n, k) {
+	if k == 0 || sgemmTransposes(defaultKernel, transA, transB, 1, m, n, k, ldb) {
 		gemmFillRows(c, ldc, bias[:n], m)
 		Sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc)
 		return
@@ -161,6 +161,11 @@ type microKernel struct {
 	// (directFns[mr] is the full tile). Its arithmetic is fn's, operation
 	// for operation, so the product's bits do not depend on it.
 	directFns []directKernelFunc
+	// pfb, when present, is fn prefetching B pfRowsB (gemm_gen.go) rows
+	// ahead of the step it multiplies, for a B read in place whose row
+	// stride is beyond the reach of the hardware's stride prefetcher
+	// (sgemmTransposes). Its arithmetic is fn's, so the bits are too.
+	pfb kernelFunc
 }
 
 // kernelFunc is the signature of micro-kernels (see microKernel).
@@ -372,7 +377,7 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 		sgemmScaleC(m, n, beta, c, ldc)
 		return
 	}
-	if sgemmTransposes(kern, transA, beta, m, n, k) {
+	if sgemmTransposes(kern, transA, transB, beta, m, n, k, ldb) {
 		sgemmTransposed(kern, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -381,14 +386,32 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 
 // sgemmTransposes reports whether sgemm computes the product transposed
 // (sgemmTransposed): A not transposed, beta 0 or 1, a B of at least
-// gemmTransposeMinB floats, at most two blocks of rows and more of columns.
-func sgemmTransposes(kern *microKernel, transA bool, beta float32, m, n, k int) bool {
+// gemmTransposeMinB floats, at most two blocks of rows and more of columns
+// - unless B is row-major, A one block of rows and the kernel has a
+// prefetching twin (microKernel.pfb): the ordinary path then reads B in
+// place, split by columns between the participants, and the first panel
+// of A to meet each strip prefetches the strip's rows ahead. That is the
+// DIM encoder's fc input gradient (the output gradient, 64 x 1024, times
+// the 1024 x 6272 weight): its weight was packed transposed, mc floats a
+// weight row apart, a read too scattered for the hardware prefetcher (the
+// pack took 8.2-11.6 of the product's 13-17 ms of CPU time in the step,
+// busy host); read in place and prefetched, the product takes 4.9-5.6 ms
+// instead of 5.7-7.1 with its weight from memory, and 5.8-7.2 instead of
+// 6.7-8.5 in the step (decision #57). The bits are the same either way.
+// With two blocks of rows, both participants would read all of B, so
+// such products are still transposed; and so are those whose B rows are a
+// multiple of gemmAliasFloats apart, which fall into too few sets of the
+// caches to stay there between the panels of A.
+func sgemmTransposes(kern *microKernel, transA, transB bool, beta float32, m, n, k, ldb int) bool {
 	if transA || beta != 0 && beta != 1 || k*n < gemmTransposeMinB {
 		return false
 	}
 	p := Workers()
 	_, mb := gemmBlocks(kern, m, p)
 	_, nb := gemmBlocks(kern, n, p)
+	if !transB && kern.pfb != nil && mb == 1 && ldb%gemmAliasFloats != 0 {
+		return false
+	}
 	return mb <= 2 && nb > 2
 }
 
@@ -423,13 +446,25 @@ func sgemmOrdinaryBias(kern *microKernel, transA, transB bool, m, n, k int, alph
 // bandwidth.
 const gemmTransposeMinB = 1 << 20
 
+// gemmAliasFloats is the row stride (in floats, 2 KiB) of which a B read in
+// place must not be a multiple (sgemmTransposes): the kc rows of a strip of
+// B, a multiple of 2 KiB apart, fall into at most 1/32 of a 2 MiB 16-way
+// L2's sets, and evict one another before the next panel of A reads them
+// again. basic32x32's fc input gradient (its weight 1024 x 4096, rows 16
+// KiB apart) took 7.7-8.3 ms in place against 4.8-5.6 transposed;
+// basic28x28's (rows of 6272 floats, 25088 bytes: 512 bytes times 49)
+// gained.
+const gemmAliasFloats = 512
+
 // sgemmTransposed computes C = alpha*A*op(B) + beta*C (A not transposed,
 // beta 0 or 1) as T = alpha*op(B)^T*A^T + beta*C^T on the ordinary path,
 // then C = T^T: B is then the product's A, packed in L2-sized blocks of
 // rows read one after the other, which streams it from memory at full
 // speed. For the DIM encoder's fc layer, its 1024 x 6272 weight read from
-// memory every step at batch 64, the input gradient takes 5.6-5.9 ms
-// instead of 9.8-10.3 and the forward product 4.7-5.0 instead of 5.7.
+// memory every step at batch 64, the forward product took 4.7-5.0 ms
+// instead of 5.7, and the input gradient 5.6-5.9 instead of 9.8-10.3 (it
+// is now read in place with prefetches where the kernel can, see
+// sgemmTransposes).
 // Every element is the same sum, in the same order and with the same fused
 // multiply-adds, as on the ordinary path, and its scaling by beta is exact
 // either way (the ordinary path scales C with a fused multiply-add in full
@@ -924,6 +959,9 @@ func (x *gemmCtx) panels(w int, bufA []float32, i0, mc int, c []float32, ldc, j,
 				continue
 			}
 		} else if rows == mr && cols == nr {
+			if ir == 0 && ldb != nr && kn.pfb != nil {
+				fn = kn.pfb // B in place: the first panel to meet it prefetches it
+			}
 			fn(kc, ap, bp, ldb, &c[ci], ldc, x.alpha, beta)
 			continue
 		}

@@ -16,7 +16,8 @@ var (
 	// and a 112 x 512 block of A (224 KiB) sits in the 1 MiB L2.
 	avx512Kernel = microKernel{
 		name: "avx512-14x32", mr: 14, nr: 32, mc: 112, kc: 512, nc: 2048,
-		fn: sgemmKernelAVX512x14x32,
+		fn:  sgemmKernelAVX512x14x32,
+		pfb: sgemmKernelPFBAVX512x14x32,
 		rowFns: []kernelFunc{nil,
 			sgemmKernelAVX512x1x32, sgemmKernelAVX512x2x32, sgemmKernelAVX512x3x32, sgemmKernelAVX512x4x32,
 			sgemmKernelAVX512x5x32, sgemmKernelAVX512x6x32, sgemmKernelAVX512x7x32, sgemmKernelAVX512x8x32,

@@ -186,14 +186,20 @@ func g2Check(t *testing.T, kern *microKernel, p g2Product, seed uint64) {
 }
 
 func g2DirectKernels(t *testing.T) []*microKernel {
+	return asmKernelsWhere(t, func(k *microKernel) bool { return k.directFns != nil }, "reads A in place")
+}
+
+// asmKernelsWhere returns the assembly micro-kernels of this CPU for which
+// has is true, or skips t, saying that none "<what>", when there is none.
+func asmKernelsWhere(t *testing.T, has func(*microKernel) bool, what string) []*microKernel {
 	var ks []*microKernel
 	for _, k := range asmKernels() {
-		if k.directFns != nil {
+		if has(k) {
 			ks = append(ks, k)
 		}
 	}
 	if len(ks) == 0 {
-		t.Skip("no micro-kernel reads A in place on this CPU or build")
+		t.Skipf("no micro-kernel %s on this CPU or build", what)
 	}
 	return ks
 }

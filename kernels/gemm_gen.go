@@ -44,7 +44,14 @@ type aMode int
 const (
 	aPacked aMode = iota
 	aDirect
+	// aPackedPFB reads A packed, as aPacked, and prefetches B pfRowsB
+	// rows ahead: for B read in place with a row stride too long for the
+	// hardware's stride prefetcher.
+	aPackedPFB
 )
+
+// pfRowsB is how many rows of B ahead an aPackedPFB kernel prefetches.
+const pfRowsB = 32
 
 // pfDirect is how far ahead (bytes) an aDirect kernel prefetches its rows
 // of A.
@@ -76,6 +83,8 @@ func kernel(b *strings.Builder, isa string, mr, nr int, mode aMode) string {
 	case aDirect:
 		name = fmt.Sprintf("sgemmKernelDirect%sx%dx%d", isa, mr, nr)
 		o = 8
+	case aPackedPFB:
+		name = fmt.Sprintf("sgemmKernelPFB%sx%dx%d", isa, mr, nr)
 	}
 	e := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 
@@ -109,7 +118,19 @@ func kernel(b *strings.Builder, isa string, mr, nr int, mode aMode) string {
 	aAddr := func(i, u int) string { return fmt.Sprintf("%d(SI)", (u*mr+i)*4) }
 	aStep := func(steps int) { e("\tADDQ $%d, SI", steps*mr*4) }
 	pf := func(u int) {}
+	pfB := func() {}
 	switch mode {
+	case aPackedPFB:
+		// R10 runs pfRowsB rows of B ahead of DI.
+		e("\tMOVQ R12, R10")
+		e("\tIMULQ $%d, R10", pfRowsB)
+		e("\tADDQ DI, R10")
+		pfB = func() {
+			for off := 0; off < nr*4; off += 64 {
+				e("\tPREFETCHT0 %d(R10)", off)
+			}
+			e("\tADDQ R12, R10")
+		}
 	case aDirect:
 		// Rows 0-4 from SI, 5-9 from R13, 10-13 from R9, each as base +
 		// {0, 1, 2, 3, 4} * lda (R10 = lda, R11 = 3*lda, in bytes).
@@ -153,6 +174,7 @@ func kernel(b *strings.Builder, isa string, mr, nr int, mode aMode) string {
 			e("\tVMOVUPS %d(DI), %s", j*vb, breg[j])
 		}
 		e("\tADDQ R12, DI")
+		pfB()
 		for i := 0; i < mr; i++ {
 			r := bc[i%2]
 			e("\tVBROADCASTSS %s, %s", aAddr(i, u), r)
@@ -229,6 +251,10 @@ func main() {
 		for r := lo; r <= sp.mr; r++ {
 			name := kernel(&s, sp.isa, r, sp.nr, aPacked)
 			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, r, sp.nr, name)
+		}
+		if sp.direct {
+			name := kernel(&s, sp.isa, sp.mr, sp.nr, aPackedPFB)
+			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C, prefetching B %d rows ahead (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, sp.mr, sp.nr, pfRowsB, name)
 		}
 		if !sp.direct {
 			continue

@@ -74,6 +74,11 @@ func sgemmKernelAVX512x13x32(k int, a, b *float32, ldb int, c *float32, ldc int,
 //go:noescape
 func sgemmKernelAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelPFBAVX512x14x32 computes a 14 x 32 tile of C = alpha*A*B + beta*C, prefetching B 32 rows ahead (see microKernel).
+//
+//go:noescape
+func sgemmKernelPFBAVX512x14x32(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
 // sgemmKernelDirectAVX512x1x32 computes a 1 x 32 tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).
 //
 //go:noescape

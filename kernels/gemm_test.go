@@ -497,6 +497,9 @@ func BenchmarkSgemmFromMemory(b *testing.B) {
 	}{
 		{"fc-forward", func(w []float32) { Sgemm(false, true, m, n, k, 1, x, k, w, k, 0, y, n) }},
 		{"fc-input-grad", func(w []float32) { Sgemm(false, false, m, k, n, 1, dy, n, w, k, 0, dx, k) }},
+		// The path the input gradient took before decision #57 (and takes
+		// without a prefetching kernel): computed transposed.
+		{"fc-input-grad-transposed", func(w []float32) { sgemmTransposed(defaultKernel, false, m, k, n, 1, dy, n, w, k, 0, dx, k) }},
 		{"fc-input-grad-direct", func(w []float32) {
 			for j := 0; j < k; j += k / 8 {
 				Sgemm(false, false, m, k/8, n, 1, dy, n, w[j:], k, 0, dx[j:], k)
@@ -537,6 +540,10 @@ func TestSgemmTransposed(t *testing.T) {
 	}{
 		{64, 1100, 1000, 1000, 1100, 1100, 0},
 		{64, 1100, 1000, 1000, 1100, 1100, 1},
+		// Two blocks of rows: transposed whether B is transposed or not
+		// (with one block, a row-major B is read in place where the
+		// kernel prefetches it; TestSgemmInPlaceB).
+		{150, 1100, 1000, 1000, 1100, 1100, 0},
 		{5, 1031, 1027, 1030, 1040, 1033, 1},
 		{1, 2048, 512, 512, 2048, 2048, 0},
 		{29, 333, 3200, 3201, 3300, 340, 1},
