@@ -399,9 +399,11 @@ func sgemm(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a
 // instead of 5.7-7.1 with its weight from memory, and 5.8-7.2 instead of
 // 6.7-8.5 in the step (decision #57). The bits are the same either way.
 // With two blocks of rows, both participants would read all of B, so
-// such products are still transposed; and so are those whose B rows are a
-// multiple of gemmAliasFloats apart, which fall into too few sets of the
-// caches to stay there between the panels of A.
+// such products are still transposed; so are those with fewer rows than a
+// panel (their kernels for partial panels do not prefetch: 13 rows took
+// 6.2-7.4 ms in place against 5.0-5.6 transposed), and those whose B rows
+// are a multiple of gemmAliasFloats apart, which fall into too few sets of
+// the caches to stay there between the panels of A.
 func sgemmTransposes(kern *microKernel, transA, transB bool, beta float32, m, n, k, ldb int) bool {
 	if transA || beta != 0 && beta != 1 || k*n < gemmTransposeMinB {
 		return false
@@ -409,7 +411,7 @@ func sgemmTransposes(kern *microKernel, transA, transB bool, beta float32, m, n,
 	p := Workers()
 	_, mb := gemmBlocks(kern, m, p)
 	_, nb := gemmBlocks(kern, n, p)
-	if !transB && kern.pfb != nil && mb == 1 && ldb%gemmAliasFloats != 0 {
+	if !transB && kern.pfb != nil && mb == 1 && m >= kern.mr && ldb%gemmAliasFloats != 0 {
 		return false
 	}
 	return mb <= 2 && nb > 2
@@ -448,9 +450,9 @@ const gemmTransposeMinB = 1 << 20
 
 // gemmAliasFloats is the row stride (in floats, 2 KiB) of which a B read in
 // place must not be a multiple (sgemmTransposes): the kc rows of a strip of
-// B, a multiple of 2 KiB apart, fall into at most 1/32 of a 2 MiB 16-way
-// L2's sets, and evict one another before the next panel of A reads them
-// again. basic32x32's fc input gradient (its weight 1024 x 4096, rows 16
+// B, a multiple of 2 KiB apart, fall into at most 1/32 of the sets of a
+// 16-way L2 (2 MiB on this Xeon, 1 MiB on Zen 5), and evict one another
+// before the next panel of A reads them again. basic32x32's fc input gradient (its weight 1024 x 4096, rows 16
 // KiB apart) took 7.7-8.3 ms in place against 4.8-5.6 transposed;
 // basic28x28's (rows of 6272 floats, 25088 bytes: 512 bytes times 49)
 // gained.
@@ -960,7 +962,9 @@ func (x *gemmCtx) panels(w int, bufA []float32, i0, mc int, c []float32, ldc, j,
 			}
 		} else if rows == mr && cols == nr {
 			if ir == 0 && ldb != nr && kn.pfb != nil {
-				fn = kn.pfb // B in place: the first panel to meet it prefetches it
+				// B in place (sgemmTransposes' products, and small ones): the
+				// first panel to meet it prefetches it.
+				fn = kn.pfb
 			}
 			fn(kc, ap, bp, ldb, &c[ci], ldc, x.alpha, beta)
 			continue

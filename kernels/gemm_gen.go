@@ -129,6 +129,7 @@ func kernel(b *strings.Builder, isa string, mr, nr int, mode aMode) string {
 			for off := 0; off < nr*4; off += 64 {
 				e("\tPREFETCHT0 %d(R10)", off)
 			}
+			e("\tPREFETCHT0 %d(R10)", nr*4-4) // a row not 64-byte aligned spans one line more
 			e("\tADDQ R12, R10")
 		}
 	case aDirect:

@@ -50,9 +50,9 @@ func TestPFBKernelBits(t *testing.T) {
 // kernel has a prefetching twin) have the bits of the transposed path
 // (sgemmTransposed, which they took before) and are within 1e-4*k of the
 // float64 reference: the fc input gradient's shape at batch 64 and odd
-// ones, beta 0 and 1. Products with B transposed, or two blocks of rows,
-// are still transposed, and so are those whose B rows lie a multiple of
-// gemmAliasFloats apart.
+// ones, beta 0 and 1. Products with B transposed, two blocks of rows or
+// fewer rows than a panel are still transposed, and so are those whose B
+// rows lie a multiple of gemmAliasFloats apart.
 func TestSgemmInPlaceB(t *testing.T) {
 	kern := pfbKernels(t)[0]
 	if defaultKernel != kern {
@@ -73,6 +73,7 @@ func TestSgemmInPlaceB(t *testing.T) {
 		{64, 4096, 1024, 4096, false, true}, // rows 16 KiB apart
 		{64, 4096, 1024, 4100, false, false},
 		{64, 1536, 1024, 1536, false, true}, // rows 6 KiB apart
+		{13, 6272, 1024, 6272, false, true}, // fewer rows than a panel
 	} {
 		if got := sgemmTransposes(kern, false, c.transB, 0, c.m, c.n, c.k, c.ldb); got != c.want {
 			t.Errorf("%+v: transposed %v, want %v", c, got, c.want)
@@ -87,7 +88,7 @@ func TestSgemmInPlaceB(t *testing.T) {
 		{61, 3001, 707, 1},
 		{14, 1100, 1000, 0},
 		{112, 2049, 513, 1},
-		{5, 1031, 1027, 0},
+		{15, 1031, 1027, 0},
 	} {
 		if p.n*p.k < gemmTransposeMinB || sgemmTransposes(kern, false, false, p.beta, p.m, p.n, p.k, p.n+7) {
 			t.Fatalf("%+v: not a product read in place", p)
