@@ -452,10 +452,10 @@ const gemmTransposeMinB = 1 << 20
 // place must not be a multiple (sgemmTransposes): the kc rows of a strip of
 // B, a multiple of 2 KiB apart, fall into at most 1/32 of the sets of a
 // 16-way L2 (2 MiB on this Xeon, 1 MiB on Zen 5), and evict one another
-// before the next panel of A reads them again. basic32x32's fc input gradient (its weight 1024 x 4096, rows 16
-// KiB apart) took 7.7-8.3 ms in place against 4.8-5.6 transposed;
-// basic28x28's (rows of 6272 floats, 25088 bytes: 512 bytes times 49)
-// gained.
+// before the next panel of A reads them again. basic32x32's fc input
+// gradient (its weight 1024 x 4096, rows 16 KiB apart) took 7.7-8.3 ms in
+// place against 4.8-5.6 transposed; basic28x28's (rows of 6272 floats,
+// 25088 bytes: 512 bytes times 49) gained.
 const gemmAliasFloats = 512
 
 // sgemmTransposed computes C = alpha*A*op(B) + beta*C (A not transposed,

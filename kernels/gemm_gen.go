@@ -253,13 +253,13 @@ func main() {
 			name := kernel(&s, sp.isa, r, sp.nr, aPacked)
 			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, r, sp.nr, name)
 		}
-		if sp.direct {
-			name := kernel(&s, sp.isa, sp.mr, sp.nr, aPackedPFB)
-			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C, prefetching B %d rows ahead (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, sp.mr, sp.nr, pfRowsB, name)
-		}
 		if !sp.direct {
 			continue
 		}
+		// The families that read A in place also get the full tile's twin
+		// that prefetches B (microKernel.pfb).
+		name := kernel(&s, sp.isa, sp.mr, sp.nr, aPackedPFB)
+		fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C, prefetching B %d rows ahead (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, sp.mr, sp.nr, pfRowsB, name)
 		for r := lo; r <= sp.mr; r++ {
 			name := kernel(&s, sp.isa, r, sp.nr, aDirect)
 			fmt.Fprintf(&g, "\n// %s computes a %d x %d tile of C = alpha*A*B + beta*C with A read in place, rows lda apart (see microKernel).\n//\n//go:noescape\nfunc %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)\n", name, r, sp.nr, name)
