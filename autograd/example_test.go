@@ -58,3 +58,29 @@ func ExampleTape_LinearSum() {
 	// Output:
 	// [0.5 1.5] [4 6] [0.1 0.1] [2]
 }
+
+// Where a step's time goes, operation by operation (dim bench --ops): the
+// timer counts each operation's forward and backward pass by its output's
+// shape.
+func ExampleOpTimer() {
+	x := autograd.NewConst(&tensor.Tensor{Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}})
+	w := autograd.NewParam(&tensor.Tensor{Shape: []int{4, 3}, Data: make([]float32, 12)})
+	tp := autograd.NewTape()
+	timer := autograd.NewOpTimer()
+	tp.SetOpTimer(timer)
+	for range 3 { // three steps
+		tp.Reset()
+		timer.Mark()
+		if err := tp.Backward(tp.Mean(tp.Linear(x, w, nil))); err != nil {
+			panic(err)
+		}
+	}
+	for _, o := range timer.Times() {
+		if o.Op == "linear" {
+			fmt.Println(o.Pass, o.Op, o.Shape, o.Calls, o.Total > 0)
+		}
+	}
+	// Unordered output:
+	// forward linear [2 4] 3 true
+	// backward linear [2 4] 3 true
+}

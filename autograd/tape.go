@@ -23,6 +23,7 @@ package autograd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/deepinfomax/deepinfomax/tensor"
 )
@@ -156,6 +157,7 @@ type Tape struct {
 
 	noGrad bool
 	err    error
+	timer  *OpTimer // SetOpTimer's, or nil
 }
 
 // NewTape returns an empty tape.
@@ -310,6 +312,9 @@ func (tp *Tape) Leaf(t *tensor.Tensor) *Var {
 // the op's parameters, or nil when no input needs a gradient (or recording
 // is off), in which case nothing is recorded.
 func (tp *Tape) record(backward backwardFunc, out *Var, ins ...*Var) *node {
+	if tp.timer != nil {
+		tp.timer.forward(backward, out)
+	}
 	if tp.noGrad {
 		return nil
 	}
@@ -406,7 +411,13 @@ func (tp *Tape) BackwardWith(out *Var, seed *tensor.Tensor) error {
 	}
 	for i := tp.nn - 1; i >= 0; i-- {
 		n := tp.nodes[i]
-		if n.out.Grad != nil {
+		switch {
+		case n.out.Grad == nil:
+		case tp.timer != nil:
+			t0 := time.Now()
+			n.backward(tp, n)
+			tp.timer.backward(n.backward, n.out, t0)
+		default:
 			n.backward(tp, n)
 		}
 	}

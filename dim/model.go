@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -40,16 +41,17 @@ type Model struct {
 	Enc   encoder.Encoder `nn:"encoder"`
 	Terms []Term          `nn:",inline"`
 
-	cfg     Config         `nn:"-"`
-	specs   []TermSpec     `nn:"-"` // of Terms
-	opt     *optim.Adam    `nn:"-"`
-	tape    *autograd.Tape `nn:"-"`
-	modes   nn.Modes       `nn:"-"`
-	losses  []train.Loss   `nn:"-"`
-	index   map[string]int `nn:"-"` // position of each loss name in losses
-	step    Step           `nn:"-"`
-	batch   train.Batch    `nn:"-"` // StepImages's
-	scratch []float32      `nn:"-"` // a Metered term's values
+	cfg     Config            `nn:"-"`
+	specs   []TermSpec        `nn:"-"` // of Terms
+	opt     *optim.Adam       `nn:"-"`
+	tape    *autograd.Tape    `nn:"-"`
+	timer   *autograd.OpTimer `nn:"-"` // SetOpTimer's, or nil
+	modes   nn.Modes          `nn:"-"`
+	losses  []train.Loss      `nn:"-"`
+	index   map[string]int    `nn:"-"` // position of each loss name in losses
+	step    Step              `nn:"-"`
+	batch   train.Batch       `nn:"-"` // StepImages's
+	scratch []float32         `nn:"-"` // a Metered term's values
 	// occluded holds the images with blocks hidden (Config.Occlude).
 	occluded *tensor.Tensor `nn:"-"`
 	occRNG   *tensor.RNG    `nn:"-"`
@@ -230,6 +232,9 @@ func (m *Model) checkBatch(b *train.Batch) error {
 func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 	tp := m.tape
 	tp.Reset()
+	if m.timer != nil {
+		m.timer.Mark()
+	}
 	m.modes.Set(true)
 	total, err := m.Objective(tp, b)
 	if err != nil {
@@ -254,7 +259,13 @@ func (m *Model) Step(b *train.Batch) ([]train.Loss, error) {
 	if err := tp.Backward(total); err != nil {
 		return m.losses, err
 	}
-	m.opt.Step()
+	if m.timer != nil {
+		t0 := time.Now()
+		m.opt.Step()
+		m.timer.Add("step", "optimizer", time.Since(t0))
+	} else {
+		m.opt.Step()
+	}
 	if err := m.opt.Err(); err != nil {
 		return m.losses, err
 	}
@@ -303,6 +314,14 @@ func (m *Model) Evaluate(b *train.Batch) ([]train.Loss, error) {
 // optimiser's next step (for benchmarks and examples). A nil x, or one
 // the encoder does not take (shape, fewer than 2 images), is an error
 // with nil losses.
+// SetOpTimer makes the training step count the time of each of its
+// operations, and of the optimizer's update ("step", "optimizer"), in t
+// (nil stops it): dim bench --ops. See autograd.OpTimer.
+func (m *Model) SetOpTimer(t *autograd.OpTimer) {
+	m.timer = t
+	m.tape.SetOpTimer(t)
+}
+
 func (m *Model) StepImages(x *tensor.Tensor) ([]train.Loss, error) {
 	if x == nil {
 		return nil, errors.New("dim: nil images")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepinfomax/deepinfomax/autograd"
 	"github.com/deepinfomax/deepinfomax/data"
 	"github.com/deepinfomax/deepinfomax/dim"
 	"github.com/deepinfomax/deepinfomax/encoder"
@@ -50,6 +51,20 @@ type benchResult struct {
 	// measured on either side of it, in percent.
 	PeakGFlops float64 `json:"peak_gflops,omitempty"`
 	PctOfPeak  float64 `json:"pct_of_peak,omitempty"`
+	// Ops (with --ops) is the step's time by operation, the longest first
+	// (autograd.OpTimer).
+	Ops []benchOp `json:"ops,omitempty"`
+}
+
+// benchOp is one operation's share of a step (dim bench --ops): its pass
+// ("forward", "backward", or "step" for the optimizer's update), name and
+// output shape, and its calls and milliseconds per step.
+type benchOp struct {
+	Pass         string  `json:"pass"`
+	Op           string  `json:"op"`
+	Shape        []int   `json:"shape,omitempty"`
+	CallsPerStep float64 `json:"calls_per_step"`
+	MS           float64 `json:"ms_per_step"`
 }
 
 // peakRound is the number of steps dim bench --peak times between two
@@ -68,7 +83,7 @@ func benchCmd() *cobra.Command {
 	var flagErr error // a term's weight flag that could not be registered
 	var units, measure string
 	var steps, warmup int
-	var jsonOut, embed, peak bool
+	var jsonOut, embed, peak, ops bool
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -105,6 +120,9 @@ compare across minutes.`,
 			}
 			if peak && embed {
 				return fmt.Errorf("--peak: times training steps against the peak, not --embed's inference")
+			}
+			if ops && embed {
+				return fmt.Errorf("--ops: breaks training steps down by operation, not --embed's inference")
 			}
 			var widths []int
 			for _, u := range strings.Split(units, ",") {
@@ -160,7 +178,7 @@ compare across minutes.`,
 			for _, n := range widths {
 				c := cfg
 				c.MIUnits = n
-				r, err := benchOne(c, arch, steps, warmup, peak)
+				r, err := benchOne(c, arch, steps, warmup, peak, ops)
 				if err != nil {
 					return err
 				}
@@ -178,6 +196,16 @@ compare across minutes.`,
 					}
 					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s%s, %d threads, %.0f allocs/step\n",
 						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, pk, r.Threads, r.Allocs)
+					if ops {
+						fmt.Println("  by operation (ms per step, the longest first; an op's forward time runs from the previous op's):")
+						for _, o := range r.Ops {
+							shape := ""
+							if o.Shape != nil {
+								shape = fmt.Sprint(o.Shape)
+							}
+							fmt.Printf("  %8.2f  %-8s %-16s %-18s %5.1f calls/step\n", o.MS, o.Pass, o.Op, shape, o.CallsPerStep)
+						}
+					}
 				}
 			}
 			return nil
@@ -193,15 +221,21 @@ compare across minutes.`,
 	f.IntVar(&warmup, "warmup", 3, "untimed steps first")
 	f.BoolVar(&jsonOut, "json", false, "print JSON lines")
 	f.BoolVar(&peak, "peak", false, "also measure the machine's peak GFLOP/s (the GEMM micro-kernel on in-cache data, all threads) before the first 10 steps and after every 10, and report the step's share of it: the median over those rounds of each round's GFLOP/s over the peak measured on either side")
+	f.BoolVar(&ops, "ops", false, "also break the timed steps down by operation (forward and backward pass of each op, by output shape, and the optimizer's update), in ms per step")
 	f.BoolVar(&embed, "embed", false, "time the encoder's inference (dim embed's path) in images per second instead of training steps")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (setup and warm-up included; go tool pprof) to this file")
 	return cmd
 }
 
-func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchResult, error) {
+func benchOne(cfg dim.Config, arch string, steps, warmup int, peak, ops bool) (benchResult, error) {
 	model, err := dim.New(cfg, encoder.Spec{Name: arch})
 	if err != nil {
 		return benchResult{}, err
+	}
+	var timer *autograd.OpTimer
+	if ops {
+		timer = autograd.NewOpTimer()
+		model.SetOpTimer(timer) // the warm-up makes its entries
 	}
 	a := model.Encoder().Spec()
 	x := tensor.New(cfg.Batch, a.Channels, a.Size, a.Size)
@@ -210,6 +244,9 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchR
 		if _, err := model.StepImages(x); err != nil {
 			return benchResult{}, err
 		}
+	}
+	if timer != nil {
+		timer.Reset()
 	}
 	times := make([]float64, steps)
 	var peaks, ratios []float64
@@ -265,6 +302,12 @@ func benchOne(cfg dim.Config, arch string, steps, warmup int, peak bool) (benchR
 	if peak {
 		r.PeakGFlops = median(peaks)
 		r.PctOfPeak = 100 * median(ratios)
+	}
+	if timer != nil {
+		for _, o := range timer.Times() {
+			r.Ops = append(r.Ops, benchOp{Pass: o.Pass, Op: o.Op, Shape: o.Shape,
+				CallsPerStep: float64(o.Calls) / float64(steps), MS: float64(o.Total.Nanoseconds()) / 1e6 / float64(steps)})
+		}
 	}
 	return r, nil
 }

@@ -49,11 +49,11 @@ func TestBenchEmbedBreak6AllocsAreTheBatches(t *testing.T) {
 func TestBenchPeakBreak6StepsOnly(t *testing.T) {
 	cfg := dim.DefaultConfig()
 	cfg.MIUnits, cfg.Batch = 8, 2
-	plain, err := benchOne(cfg, "basic28x28", 1, 2, false)
+	plain, err := benchOne(cfg, "basic28x28", 1, 2, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := benchOne(cfg, "basic28x28", 1, 2, true)
+	r, err := benchOne(cfg, "basic28x28", 1, 2, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
