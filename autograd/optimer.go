@@ -102,31 +102,19 @@ func (t *OpTimer) Times() []OpTime {
 	return out
 }
 
-// count adds d to the entry of (pass, backward function, out's shape).
-func (t *OpTimer) count(backward bool, fn backwardFunc, out *Var, d time.Duration) {
+// lap counts the time from start to now for a pass of the operation whose
+// backward function is fn and output out (its backward pass when backward
+// is true), and restarts the forward clock.
+func (t *OpTimer) lap(backward bool, fn backwardFunc, out *Var, start time.Time) {
+	now := time.Now()
 	k := opKey{backward: backward, fn: reflect.ValueOf(fn).Pointer()}
 	if out != nil && out.Value != nil {
 		k.ndim = copy(k.shape[:], out.Value.Shape)
 	}
 	e := t.times[k]
 	e.calls++
-	e.d += d
+	e.d += now.Sub(start)
 	t.times[k] = e
-}
-
-// backward counts the time since start for the backward pass of fn, and
-// restarts the forward clock.
-func (t *OpTimer) backward(fn backwardFunc, out *Var, start time.Time) {
-	now := time.Now()
-	t.count(true, fn, out, now.Sub(start))
-	t.last = now
-}
-
-// forward counts the time since the last operation (forward or backward)
-// for the one being recorded now.
-func (t *OpTimer) forward(fn backwardFunc, out *Var) {
-	now := time.Now()
-	t.count(false, fn, out, now.Sub(t.last))
 	t.last = now
 }
 

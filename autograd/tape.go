@@ -313,7 +313,7 @@ func (tp *Tape) Leaf(t *tensor.Tensor) *Var {
 // is off), in which case nothing is recorded.
 func (tp *Tape) record(backward backwardFunc, out *Var, ins ...*Var) *node {
 	if tp.timer != nil {
-		tp.timer.forward(backward, out)
+		tp.timer.lap(false, backward, out, tp.timer.last)
 	}
 	if tp.noGrad {
 		return nil
@@ -416,7 +416,7 @@ func (tp *Tape) BackwardWith(out *Var, seed *tensor.Tensor) error {
 		case tp.timer != nil:
 			t0 := time.Now()
 			n.backward(tp, n)
-			tp.timer.backward(n.backward, n.out, t0)
+			tp.timer.lap(true, n.backward, n.out, t0)
 		default:
 			n.backward(tp, n)
 		}
