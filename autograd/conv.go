@@ -61,8 +61,11 @@ func convArgs(xs, ws []int, stride, pad int) string {
 // or a stride-1 window of 2 or 3, over 16 or more channels, with enough
 // output tiles in the batch, on CPUs with AVX-512) the output is computed
 // by Winograd's algorithm, equal to the direct convolution's to float
-// rounding (decision #52); the gradients are always the direct
-// convolution's.
+// rounding (decision #52). The filter gradient is always the direct
+// convolution's; so is the input gradient, except where
+// kernels.WinogradInputGradPays accepts the geometry (basic28x28's second
+// convolution at a batch of 32 or more), where it is Winograd's too
+// (decision #58).
 func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 	out := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
 	if out == nil {

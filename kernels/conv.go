@@ -287,7 +287,13 @@ func (j *convJob) finish(co int, d, s []float32) {
 // groups' input gradients (W^T x gout unfolded back, the filters packed
 // once) are shared out among the participants. The groups' size does not
 // depend on the number of cores, so neither do the sums: the gradients are
-// the same on every machine. It panics on inconsistent sizes.
+// the same on every machine.
+//
+// Where WinogradInputGradPays accepts the geometry (basic28x28's second
+// convolution), the input gradient is computed by Winograd's algorithm
+// instead (winoInputGrad, decision #58), equal to the product's to float
+// rounding; on CPUs without AVX-512 it never is. It panics on
+// inconsistent sizes.
 func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, overwriteX bool) {
 	g.check("Conv2dBackward", x, nil)
 	k, p := g.ColRows(), g.OH*g.OW
@@ -296,7 +302,21 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 		panic(fmt.Sprintf("kernels: Conv2dBackward: %d filter, %d output-gradient, %d, %d and %d gradient values for %d filters of geometry %+v",
 			len(w), len(gout), len(gw), len(gb), len(gx), cout, g))
 	}
-	if g.N == 0 || cout == 0 || p == 0 || gw == nil && gb == nil && gx == nil {
+	if g.N == 0 || cout == 0 || p == 0 {
+		return
+	}
+	if gx != nil && WinogradInputGradPays(g, cout) && winoInputGrad(g, cout, w, x, gout, gx, overwriteX) {
+		flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
+		gx = nil
+	}
+	conv2dBackwardDirect(g, cout, w, x, gout, gw, gb, gx, overwriteX)
+}
+
+// conv2dBackwardDirect is Conv2dBackward by products of the unfolded
+// images, its arguments checked.
+func conv2dBackwardDirect(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, overwriteX bool) {
+	k, p := g.ColRows(), g.OH*g.OW
+	if gw == nil && gb == nil && gx == nil {
 		return
 	}
 	flops := int64(0)
@@ -323,7 +343,7 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 	// input gradients.
 	// With fewer channels than cores (a first convolution on grey
 	// images), the filters' rows are split too, so that every core works.
-	j.wChunks = 0
+	j.wChunks, j.wChans, j.wRows = 0, 1, 1
 	j.perImage = gw != nil && convPerImage(g)
 	switch {
 	case j.perImage:

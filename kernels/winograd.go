@@ -237,6 +237,9 @@ func Conv2dWinograd(g ConvGeom, cout int, w, bias, x, out []float32, epi *ConvEp
 // to the free list.
 func (j *winoJob) release() {
 	j.w, j.bias, j.x, j.out, j.epi, j.pa = nil, nil, nil, nil, nil, nil
+	if j.grad != nil {
+		j.grad.gx, j.grad = nil, nil
+	}
 	winoMu.Lock()
 	winoFree = append(winoFree, j)
 	winoMu.Unlock()
@@ -259,6 +262,10 @@ type winoJob struct {
 	// nonFinite is set by a group whose transformed input holds an Inf or
 	// NaN: the call is then the direct convolution's.
 	nonFinite atomic.Bool
+	// grad, when not nil, makes the call Conv2dBackward's input gradient
+	// (winoInputGrad): x is the output gradient, w the forward filters.
+	grad *winoGrad
+	gr   winoGrad // grad's storage
 }
 
 // winoCached is how many filter banks a job keeps transformed: an
@@ -288,6 +295,7 @@ type winoFilters struct {
 type winoScratch struct {
 	ctx        gemmCtx
 	v, m       []float32 // transformed input [alpha^2][4C][ld] and products [alpha^2][cout][ld]
+	out        []float32 // a group's outputs [group][cout][OH*OW], for winoInputGrad
 	gidx, oidx []int32   // per column: the tile's offset in the group's input (can be negative) and output
 	masks      []uint16  // per 16-column block and output of a tile: the columns that hold it
 	// inMasks holds, per 16-column block and phase, the columns whose
@@ -514,8 +522,18 @@ func (f *winoFilterRun) runChunk(w, chunk int) {
 				c, ph := cc/pl.phases, cc%pl.phases
 				for co := s0; co < s1; co++ {
 					col := base[co-s0] + q*wd[co-s0]
-					w := j.w[(co*g.C+c)*kk*kk : (co*g.C+c+1)*kk*kk]
-					for t, si := range src[ph][:r*r] {
+					var w []float32
+					sp := &src[ph]
+					if gr := j.grad; gr != nil {
+						// Output channel co is phase co/C of input
+						// channel co%C; input channel c is filter c.
+						gc, kg := gr.g.C, gr.g.KH
+						w = j.w[(c*gc+co%gc)*kg*kg : (c*gc+co%gc+1)*kg*kg]
+						sp = &gr.src[co/gc]
+					} else {
+						w = j.w[(co*g.C+c)*kk*kk : (co*g.C+c+1)*kk*kk]
+					}
+					for t, si := range sp[:r*r] {
 						var v float32
 						if si >= 0 {
 							v = w[si]
@@ -537,6 +555,9 @@ func (j *winoJob) reserve(workers int) {
 	for _, s := range j.ws[:workers] {
 		s.v = gemmGrow(s.v, pl.xi*pl.cp*pl.ld)
 		s.m = gemmGrow(s.m, pl.xi*pl.cout*pl.ld)
+		if j.grad != nil {
+			s.out = gemmGrow(s.out, pl.group*pl.cout*pl.planeOut)
+		}
 		if cap(s.gidx) < pl.ld {
 			s.gidx, s.oidx = make([]int32, pl.ld), make([]int32, pl.ld)
 			s.masks = make([]uint16, pl.blocks*16)
@@ -572,6 +593,10 @@ func (j *winoJob) runChunk(w, chunk int) {
 		}
 	}
 	if !AllFinite(s.v[:pl.xi*vStride]) {
+		if j.grad != nil {
+			j.grad.bad[chunk] = true
+			return
+		}
 		j.nonFinite.Store(true)
 		return
 	}
@@ -581,7 +606,12 @@ func (j *winoJob) runChunk(w, chunk int) {
 	}
 	// The output transform with the bias and the epilogue.
 	mStride := pl.cout * pl.ld
-	out := j.out[n0*pl.cout*pl.planeOut:]
+	var out []float32
+	if j.grad != nil {
+		out = s.out
+	} else {
+		out = j.out[n0*pl.cout*pl.planeOut:]
+	}
 	var ep [4]float32
 	relu := false
 	for co := range pl.cout {
@@ -595,6 +625,9 @@ func (j *winoJob) runChunk(w, chunk int) {
 		for b := range pl.blocks {
 			winoOut(out[co*pl.planeOut:], s.oidx[16*b:16*b+16], s.masks[16*b:16*b+16], s.m[co*pl.ld+16*b:], mStride, pl.mat, g.OW, &ep, relu, &s.tmp)
 		}
+	}
+	if j.grad != nil {
+		j.grad.scatter(out, n0, gn)
 	}
 }
 
