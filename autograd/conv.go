@@ -61,11 +61,13 @@ func convArgs(xs, ws []int, stride, pad int) string {
 // or a stride-1 window of 2 or 3, over 16 or more channels, with enough
 // output tiles in the batch, on CPUs with AVX-512) the output is computed
 // by Winograd's algorithm, equal to the direct convolution's to float
-// rounding (decision #52). The filter gradient is always the direct
-// convolution's; so is the input gradient, except where
-// kernels.WinogradInputGradPays accepts the geometry (basic28x28's second
-// convolution at a batch of 32 or more), where it is Winograd's too
-// (decision #58).
+// rounding (decision #52). The gradients are the direct convolution's,
+// except the input gradient where kernels.WinogradInputGradPays accepts
+// the geometry (basic28x28's second convolution at a batch of 32 or more,
+// alex64x64's 3 x 3 ones; decision #58) and the filter gradient where
+// kernels.WinogradFilterGradPays does (layers of 2^31 or more
+// floating-point operations: basic64x64's second and third, alex64x64's;
+// decision #59), which are Winograd's too.
 func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 	out := tp.conv2d("conv2d", x, w, b, stride, pad, nil)
 	if out == nil {

@@ -290,10 +290,12 @@ func (j *convJob) finish(co int, d, s []float32) {
 // the same on every machine.
 //
 // Where WinogradInputGradPays accepts the geometry (basic28x28's second
-// convolution), the input gradient is computed by Winograd's algorithm
-// instead (winoInputGrad, decision #58), equal to the product's to float
-// rounding; on CPUs without AVX-512 it never is. It panics on
-// inconsistent sizes.
+// convolution, alex64x64's 3 x 3 ones), the input gradient is computed by
+// Winograd's algorithm instead (winoInputGrad, decision #58), and where
+// WinogradFilterGradPays does (basic64x64's second and third, alex64x64's),
+// the filter gradient (winoFilterGrad, decision #59): equal to the
+// products' to float rounding, the same on every machine with AVX-512;
+// on CPUs without it, never. It panics on inconsistent sizes.
 func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, overwriteX bool) {
 	g.check("Conv2dBackward", x, nil)
 	k, p := g.ColRows(), g.OH*g.OW
@@ -308,6 +310,10 @@ func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, over
 	if gx != nil && WinogradInputGradPays(g, cout) && winoInputGrad(g, cout, w, x, gout, gx, overwriteX) {
 		flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
 		gx = nil
+	}
+	if gw != nil && WinogradFilterGradPays(g, cout) && winoFilterGrad(g, cout, x, gout, gw) {
+		flopCount.Add(2 * int64(g.N) * int64(cout) * int64(p) * int64(k))
+		gw = nil
 	}
 	conv2dBackwardDirect(g, cout, w, x, gout, gw, gb, gx, overwriteX)
 }

@@ -577,7 +577,7 @@ func (j *winoJob) runChunk(w, chunk int) {
 	g := pl.g
 	n0 := chunk * pl.group
 	gn := min(pl.group, g.N-n0)
-	j.lanes(s, gn)
+	pl.lanes(s, gn)
 	// The input transform, read from the images in place.
 	vStride := pl.cp * pl.ld
 	for c := range g.C {
@@ -634,8 +634,7 @@ func (j *winoJob) runChunk(w, chunk int) {
 // lanes fills s's per-column tables for a group of gn images: column j =
 // image*tiles + tile; columns past gn*tiles read nothing and are never
 // stored.
-func (j *winoJob) lanes(s *winoScratch, gn int) {
-	pl := &j.pl
+func (pl *winoPlan) lanes(s *winoScratch, gn int) {
 	g := pl.g
 	used := gn * pl.tiles
 	clear(s.masks)

@@ -13,20 +13,22 @@ import (
 // of the magnitudes of its terms (the scale of its rounding error): the
 // same sums of |gout| |w|.
 func inputGradRef64(g ConvGeom, cout int, w, gout []float32) (gx, scale []float64) {
-	abs := func(s []float32) []float32 {
-		a := make([]float32, len(s))
-		for i, v := range s {
-			a[i] = float32(math.Abs(float64(v)))
-		}
-		return a
-	}
 	x := make([]float32, g.N*g.C*g.H*g.W)
 	_, _, gx = convBackwardRef(g, cout, w, x, gout)
-	_, _, scale = convBackwardRef(g, cout, abs(w), x, abs(gout))
+	_, _, scale = convBackwardRef(g, cout, absSlice(w), x, absSlice(gout))
 	for i := range scale {
 		scale[i] += 1e-3
 	}
 	return gx, scale
+}
+
+// absSlice returns the magnitudes of s.
+func absSlice(s []float32) []float32 {
+	a := make([]float32, len(s))
+	for i, v := range s {
+		a[i] = float32(math.Abs(float64(v)))
+	}
+	return a
 }
 
 // winoGradCases are geometries winoGradGeom accepts: every stride-2 window
