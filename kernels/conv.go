@@ -294,8 +294,9 @@ func (j *convJob) finish(co int, d, s []float32) {
 // Winograd's algorithm instead (winoInputGrad, decision #58), and where
 // WinogradFilterGradPays does (basic64x64's second and third, alex64x64's),
 // the filter gradient (winoFilterGrad, decision #59): equal to the
-// products' to float rounding, the same on every machine with AVX-512;
-// on CPUs without it, never. It panics on inconsistent sizes.
+// products' to float rounding, and the same on every machine with
+// AVX-512; CPUs without it always take the products. It panics on
+// inconsistent sizes.
 func Conv2dBackward(g ConvGeom, cout int, w, x, gout, gw, gb, gx []float32, overwriteX bool) {
 	g.check("Conv2dBackward", x, nil)
 	k, p := g.ColRows(), g.OH*g.OW

@@ -527,8 +527,8 @@ func (f *winoFilterRun) runChunk(w, chunk int) {
 					if gr := j.grad; gr != nil {
 						// Output channel co is phase co/C of input
 						// channel co%C; input channel c is filter c.
-						gc, kg := gr.g.C, gr.g.KH
-						w = j.w[(c*gc+co%gc)*kg*kg : (c*gc+co%gc+1)*kg*kg]
+						gc, gk := gr.g.C, gr.g.KH
+						w = j.w[(c*gc+co%gc)*gk*gk : (c*gc+co%gc+1)*gk*gk]
 						sp = &gr.src[co/gc]
 					} else {
 						w = j.w[(co*g.C+c)*kk*kk : (co*g.C+c+1)*kk*kk]
