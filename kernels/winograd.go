@@ -467,6 +467,31 @@ func winoPackedOffset(kern *microKernel, m, k, mcEff, i, p int) int {
 	return i0*k + w*pk + pr*kcb + q*wd + lane
 }
 
+// winoPhaseTaps returns, for each phase ph of a stride-s convolution with
+// a k x k window and its r x r phase filters, the window's tap (kh*k+kw)
+// at (a, b) of phase ph's filter: kh = s*a + ph/s, kw = s*b + ph%s, or, when
+// flip, at (r-1-a, r-1-b) (the input gradient's flipped filters, winoGrad);
+// -1 past the window (a zero tap). Entries [ph][a*r+b] are set for the s*s
+// phases.
+func winoPhaseTaps(s, r, k int, flip bool) [4][9]int {
+	var t [4][9]int
+	for ph := range s * s {
+		for a := range r {
+			for b := range r {
+				ia, ib := a, b
+				if flip {
+					ia, ib = r-1-a, r-1-b
+				}
+				t[ph][a*r+b] = -1
+				if kh, kw := s*ia+ph/s, s*ib+ph%s; kh < k && kw < k {
+					t[ph][a*r+b] = kh*k + kw
+				}
+			}
+		}
+	}
+	return t
+}
+
 // winoFilterRun is computeFilters' two parallel passes over a job.
 type winoFilterRun struct {
 	j      *winoJob
@@ -487,20 +512,9 @@ func (f *winoFilterRun) runChunk(w, chunk int) {
 		sgemmSerial(&j.ws[w].ctx, false, false, pl.xi, c1-c0, r*r, j.kg, r*r, j.taps[c0:], f.ld, 0, f.slab[c0:], l)
 		return
 	}
-	// The source of each phase's taps in a filter's kk x kk window (-1:
-	// past the window, a zero tap).
+	// The source of each phase's taps in a filter's kk x kk window.
 	kk := g.KH
-	var src [4][9]int
-	for ph := range pl.phases {
-		for a := range r {
-			for b := range r {
-				src[ph][a*r+b] = -1
-				if y, x := pl.s*a+ph/pl.s, pl.s*b+ph%pl.s; y < kk && x < kk {
-					src[ph][a*r+b] = y*kk + x
-				}
-			}
-		}
-	}
+	src := winoPhaseTaps(pl.s, r, kk, false)
 	// A filter's packed offsets for column c' of the point matrices: its
 	// row's base plus c' times the width of its panel (winoPackedOffset),
 	// for each block of kc columns. The filters of a sub-range go inner,

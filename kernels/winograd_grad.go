@@ -87,26 +87,14 @@ func winoInputGrad(g ConvGeom, cout int, w, x, gout, gx []float32, overwrite boo
 	if !AllFinite(w[:cout*g.ColRows()]) {
 		return false
 	}
-	s, k := g.Stride, g.KH
+	s := g.Stride
 	c2 := s * s * g.C
 	pl := newWinoPlan(g2, c2)
 	j := getWinoJob()
 	gr := &j.gr
 	j.pl, j.w, j.x, j.grad = pl, w, gout, gr
 	gr.g, gr.u0, gr.oh2, gr.ow2, gr.gx, gr.overwrite = g, u0, g2.OH, g2.OW, gx, overwrite
-	for p := range s {
-		for q := range s {
-			for a := range pl.r {
-				for b := range pl.r {
-					kh, kw := s*(pl.r-1-a)+p, s*(pl.r-1-b)+q
-					gr.src[p*s+q][a*pl.r+b] = -1
-					if kh < k && kw < k {
-						gr.src[p*s+q][a*pl.r+b] = kh*k + kw
-					}
-				}
-			}
-		}
-	}
+	gr.src = winoPhaseTaps(s, pl.r, g.KH, true)
 	for len(gr.pa) < pl.xi {
 		gr.pa = append(gr.pa, packedA{})
 	}

@@ -159,17 +159,7 @@ func winoFilterGrad(g ConvGeom, cout int, x, gout, gw []float32) bool {
 	}
 	// The window's tap of each phase's (a, b), -1 past the window.
 	k := g.KH
-	var tap [4][9]int
-	for ph := range pl.phases {
-		for a := range r {
-			for b := range r {
-				tap[ph][a*r+b] = -1
-				if kh, kw := pl.s*a+ph/pl.s, pl.s*b+ph%pl.s; kh < k && kw < k {
-					tap[ph][a*r+b] = kh*k + kw
-				}
-			}
-		}
-	}
+	tap := winoPhaseTaps(pl.s, r, k, false)
 	for co := range cout {
 		for c := range g.C {
 			dst := gw[(co*g.C+c)*k*k : (co*g.C+c+1)*k*k]
