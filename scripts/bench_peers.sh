@@ -2,9 +2,11 @@
 # Side-by-side timing of deepinfomax and its PyTorch peer (scripts/torch_peer.py), alternated in
 # the same minutes: the DIM(L) training step (batch 64, JSD) at each MI width, and the encoder's
 # inference (dim embed's path) in images per second, for basic28x28 and basic32x32. Run it on an
-# otherwise idle machine; it prints one line per measurement and the medians at the end. Our
-# steps run with dim bench --peak, so each also gives its share of the machine's peak measured
-# in the same seconds ("peak" lines: percent, and the peak in GFLOP/s).
+# otherwise idle machine; it prints one line per measurement and, at the end, the medians with
+# their ranges, the median of the rounds' own ratios (a round pairs our run with the peer's run
+# just after it) and how many rounds reach issue #14's bars. Our steps run with dim bench
+# --peak, so each also gives its share of the machine's peak measured in the same seconds
+# ("peak" lines: percent, and the peak in GFLOP/s).
 #
 # Usage: scripts/bench_peers.sh [ROUNDS] [MI_UNITS...]     (defaults: 3 rounds; 512 2048)
 #   DIM=path/to/dim uses a built binary (default: go build ./cmd/dim into a temp dir).
@@ -52,7 +54,8 @@ for r in $(seq "$rounds"); do
     echo "embed $arch - torch $ips" | tee -a "$log"
   done
 done
-echo "medians over $rounds rounds (step: ms per step, lower is better; embed: images/s, higher is better):"
+echo "medians over $rounds rounds (step: ms per step, lower is better; embed: images/s, higher is better),"
+echo "each round's own ratio, and the rounds at issue #14's bars (steps 2x faster, inference 1.5x, 50% of the peak):"
 python3 - "$log" <<'EOF'
 import collections, statistics, sys
 v = collections.defaultdict(list)
@@ -63,14 +66,25 @@ for line in open(sys.argv[1]):
         share[(arch, u)].append((float(a), float(b)))
         continue
     v[(kind, arch, u, a)].append(float(b))
+def span(xs):
+    return f"{min(xs):.1f}-{max(xs):.1f}"
 for (kind, arch, u, who) in sorted({k[:3] + ("",) for k in v}):
-    ours, peer = statistics.median(v[(kind, arch, u, "deepinfomax")]), statistics.median(v[(kind, arch, u, "torch")])
-    ratio = peer / ours if kind == "step" else ours / peer
+    ours, peer = v[(kind, arch, u, "deepinfomax")], v[(kind, arch, u, "torch")]
+    mo, mp = statistics.median(ours), statistics.median(peer)
+    # A round pairs our run with the peer's run just after it.
+    if kind == "step":
+        ratio, rounds, bar = mp / mo, [p / o for o, p in zip(ours, peer)], 2.0
+    else:
+        ratio, rounds, bar = mo / mp, [o / p for o, p in zip(ours, peer)], 1.5
     unit = "ms/step" if kind == "step" else "images/s"
     label = f"{kind} {arch}" + (f" mi-units={u}" if u != "-" else "")
-    print(f"{label:34s} deepinfomax {ours:8.1f}  torch {peer:8.1f} {unit}  -> {ratio:.2f}x")
+    print(f"{label:34s} deepinfomax {mo:8.1f} ({span(ours)})  torch {mp:8.1f} ({span(peer)}) {unit}  -> {ratio:.2f}x;"
+          f" rounds {statistics.median(rounds):.2f}x ({min(rounds):.2f}-{max(rounds):.2f}),"
+          f" {sum(r >= bar for r in rounds)} of {len(rounds)} at {bar:g}x or more")
 for (arch, u), xs in sorted(share.items()):
-    pcts = ", ".join(f"{p:.1f}" for p, _ in xs)
-    print(f"{'step ' + arch + ' mi-units=' + u:34s} deepinfomax at {statistics.median(p for p, _ in xs):.1f}% of the peak"
-          f" measured around it (rounds {pcts}; peak {statistics.median(g for _, g in xs):.0f} GFLOP/s)")
+    pcts, peaks = [p for p, _ in xs], [g for _, g in xs]
+    print(f"{'step ' + arch + ' mi-units=' + u:34s} deepinfomax at {statistics.median(pcts):.1f}% of the peak"
+          f" measured around it ({span(pcts)}%; {sum(p >= 50 for p in pcts)} of {len(pcts)} rounds at 50% or more;"
+          f" peak {statistics.median(peaks):.0f} GFLOP/s, {min(peaks):.0f}-{max(peaks):.0f})")
+    print(f"{'':34s} rounds: " + ", ".join(f"{p:.1f}" for p in pcts))
 EOF
