@@ -599,7 +599,7 @@ func TestSgemmTransposed(t *testing.T) {
 // on one core and on every core the pool uses, each with its own panels. It
 // reports the FMA rate the kernel sustains with no memory traffic: the
 // ceiling for every product, convolution and training step built on it
-// (README, "Where this leaves the issue's bars").
+// (docs/performance.md, "Issue #14's bars").
 func BenchmarkMicroKernelPeak(b *testing.B) {
 	mk := defaultKernel
 	for _, cores := range []int{1, Workers()} {

@@ -194,7 +194,7 @@ compare across minutes.`,
 					if peak {
 						pk = fmt.Sprintf(" (%.0f%% of the peak measured around every %d steps: the median over those rounds; peak %.0f GFLOP/s)", r.PctOfPeak, min(peakRound, r.Steps), r.PeakGFlops)
 					}
-					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s%s, %d threads, %.0f allocs/step\n",
+					fmt.Printf("%s batch=%d measure=%s mi_units=%d %s: median %.1f ms/step (min %.1f%s), %.2f GFLOP/step, %.1f GFLOP/s%s, %d threads, %.1f allocs/step\n",
 						r.Arch, r.Batch, r.Measure, r.MIUnits, weightList(r.Weights), r.MedianMS, r.MinMS, cpu, r.GFlopStep, r.GFlops, pk, r.Threads, r.Allocs)
 					if ops {
 						fmt.Println("  by operation (ms per step, the longest first; an op's forward time runs from the previous op's):")
