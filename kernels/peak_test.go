@@ -22,3 +22,22 @@ func TestPeakGFlops(t *testing.T) {
 		t.Fatalf("PeakGFlops = %.0f GFLOP/s on %d cores, above any CPU's %.0f", p, Workers(), most)
 	}
 }
+
+// TestPeakBestRound: the peak is the best round's rate, not the first's,
+// the last's or their mean, so a burst of another job that slows some
+// rounds does not lower it.
+func TestPeakBestRound(t *testing.T) {
+	calls := 0
+	round := func() float64 { // 3, then 8, then 5 for every later round
+		time.Sleep(2 * time.Millisecond)
+		calls++
+		return []float64{3, 8, 5}[min(calls, 3)-1]
+	}
+	if got := peakBest(60*time.Millisecond, round); got != 8 || calls < 3 {
+		t.Errorf("peakBest over %d rounds = %v, want 8 (the best round)", calls, got)
+	}
+	calls = 0
+	if got := peakBest(0, round); got != 3 || calls != 1 {
+		t.Errorf("peakBest(0) = %v after %d rounds, want one round (3)", got, calls)
+	}
+}
