@@ -55,7 +55,7 @@ func peakRound(mk *microKernel, ps []peakPanel, calls int) {
 // in GFLOP/s (10^9 floating-point operations a second, a multiply-add
 // counting 2). It returns the best round's rate: another job's burst on a
 // shared host slows the rounds it overlaps, not the best one (one 0.3 s
-// average once measured 98 GFLOP/s among rounds of 200-260, session 17).
+// average once measured 98 GFLOP/s among others of 140-260, session 17).
 // It is the rate a product can approach but not pass, so a step's GFLOP/s
 // over it is the share of the machine the step uses; on a shared host it
 // still moves with the other jobs' load over minutes, so compare it with
