@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -167,10 +166,7 @@ type convJob struct {
 	groupState []atomic.Int32
 }
 
-var (
-	convMu   sync.Mutex
-	convFree []*convJob
-)
+var convFree freeList[convJob]
 
 // reserve sizes the scratch of participants [0, workers): a column buffer
 // of cols floats, a product buffer of prod floats and a product context
@@ -193,21 +189,10 @@ func (j *convJob) reserve(workers, cols, prod int) {
 func putConvJob(j *convJob) {
 	j.bias, j.x, j.out, j.epi = nil, nil, nil, nil
 	j.w, j.gout, j.gw, j.gb, j.gx = nil, nil, nil, nil, nil
-	convMu.Lock()
-	convFree = append(convFree, j)
-	convMu.Unlock()
+	convFree.put(j)
 }
 
-func getConvJob() *convJob {
-	convMu.Lock()
-	defer convMu.Unlock()
-	if n := len(convFree); n > 0 {
-		j := convFree[n-1]
-		convFree = convFree[:n-1]
-		return j
-	}
-	return new(convJob)
-}
+func getConvJob() *convJob { return convFree.get() }
 
 // runChunk convolves group number chunk of the batch (Conv2d), or runs
 // chunk number chunk of Conv2dBackward.

@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // Element-wise kernels of the training step: the Adam update and ReLU. On
@@ -188,23 +187,12 @@ func Clear(s []float32) {
 		clear(s)
 		return
 	}
-	clearMu.Lock()
-	var j *clearJob
-	if n := len(clearFree); n > 0 {
-		j = clearFree[n-1]
-		clearFree = clearFree[:n-1]
-	}
-	clearMu.Unlock()
-	if j == nil {
-		j = new(clearJob)
-	}
+	j := clearFree.get()
 	j.s = s
 	j.chunks = min(4*Workers(), len(s)/clearParallelMin*4)
 	parallelRun(j, j.chunks, Workers())
 	j.s = nil
-	clearMu.Lock()
-	clearFree = append(clearFree, j)
-	clearMu.Unlock()
+	clearFree.put(j)
 }
 
 // clearParallelMin is the length from which Clear splits its work.
@@ -216,10 +204,7 @@ type clearJob struct {
 	chunks int
 }
 
-var (
-	clearMu   sync.Mutex
-	clearFree []*clearJob
-)
+var clearFree freeList[clearJob]
 
 func (j *clearJob) runChunk(_, c int) {
 	n := len(j.s)

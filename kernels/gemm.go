@@ -3,7 +3,6 @@ package kernels
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -324,31 +323,14 @@ type gemmCtx struct {
 	tj   transposeJob
 }
 
-var (
-	gemmCtxMu   sync.Mutex
-	gemmCtxFree []*gemmCtx
-)
+var gemmCtxFree freeList[gemmCtx]
 
-func getGemmCtx() *gemmCtx {
-	gemmCtxMu.Lock()
-	var x *gemmCtx
-	if n := len(gemmCtxFree); n > 0 {
-		x = gemmCtxFree[n-1]
-		gemmCtxFree = gemmCtxFree[:n-1]
-	}
-	gemmCtxMu.Unlock()
-	if x == nil {
-		x = new(gemmCtx)
-	}
-	return x
-}
+func getGemmCtx() *gemmCtx { return gemmCtxFree.get() }
 
 func putGemmCtx(x *gemmCtx) {
 	x.a, x.b, x.c = nil, nil, nil
 	x.n1, x.b2, x.c2 = 0, nil, nil
-	gemmCtxMu.Lock()
-	gemmCtxFree = append(gemmCtxFree, x)
-	gemmCtxMu.Unlock()
+	gemmCtxFree.put(x)
 }
 
 // gemmAlignedFloats returns a zeroed slice of n floats starting on 64 bytes.

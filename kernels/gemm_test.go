@@ -314,9 +314,9 @@ func pfMark(lo, hi int) {
 func TestParallelJobsMade(t *testing.T) {
 	p := Workers()
 	ParallelFor(4*p, pfNested) // every job back on the free list afterwards
-	jobMu.Lock()
-	n := len(jobFree)
-	jobMu.Unlock()
+	jobFree.mu.Lock()
+	n := len(jobFree.free)
+	jobFree.mu.Unlock()
 	if n < parJobsMade*p {
 		t.Fatalf("%d region jobs on the free list, want at least %d made up front", n, parJobsMade*p)
 	}

@@ -119,10 +119,7 @@ type windowJob struct {
 	chunks int // contiguous runs of units handed to the participants
 }
 
-var (
-	windowMu   sync.Mutex
-	windowFree []*windowJob
-)
+var windowFree freeList[windowJob]
 
 // runWindow runs op over g, in parallel when the work is large enough.
 func runWindow(op int, g ConvGeom, a, b, c []float32, acc bool) {
@@ -130,16 +127,7 @@ func runWindow(op int, g ConvGeom, a, b, c []float32, acc bool) {
 	if planes <= 0 {
 		return
 	}
-	windowMu.Lock()
-	var j *windowJob
-	if k := len(windowFree); k > 0 {
-		j = windowFree[k-1]
-		windowFree = windowFree[:k-1]
-	}
-	windowMu.Unlock()
-	if j == nil {
-		j = new(windowJob)
-	}
+	j := windowFree.get()
 	j.op, j.g, j.a, j.b, j.c, j.acc = op, g, a, b, c, acc
 
 	work := planes * g.H * g.W
@@ -168,9 +156,7 @@ func runWindow(op int, g ConvGeom, a, b, c []float32, acc bool) {
 	}
 
 	j.a, j.b, j.c = nil, nil, nil
-	windowMu.Lock()
-	windowFree = append(windowFree, j)
-	windowMu.Unlock()
+	windowFree.put(j)
 }
 
 // runChunk processes the units of chunk number chunk.

@@ -65,8 +65,7 @@ var (
 	poolQueue chan parToken
 	poolSize  int // participants: workers + the caller
 
-	jobMu   sync.Mutex
-	jobFree []*parJob
+	jobFree freeList[parJob]
 )
 
 func startPool() {
@@ -80,7 +79,7 @@ func startPool() {
 	// scheduling: jobs made up front keep a step from allocating the first
 	// time more of them overlap than before.
 	for range parJobsMade * poolSize {
-		jobFree = append(jobFree, &parJob{fin: make(chan struct{}, 1)})
+		jobFree.put(&parJob{fin: make(chan struct{}, 1)})
 	}
 	for i := 1; i < poolSize; i++ {
 		go poolWorker()
@@ -143,24 +142,16 @@ func Workers() int {
 }
 
 func getJob() *parJob {
-	jobMu.Lock()
-	var j *parJob
-	if n := len(jobFree); n > 0 {
-		j = jobFree[n-1]
-		jobFree = jobFree[:n-1]
-	}
-	jobMu.Unlock()
-	if j == nil {
-		j = &parJob{fin: make(chan struct{}, 1)}
+	j := jobFree.get()
+	if j.fin == nil { // a job made here, past those startPool made
+		j.fin = make(chan struct{}, 1)
 	}
 	return j
 }
 
 func putJob(j *parJob) {
 	j.r, j.fn = nil, nil
-	jobMu.Lock()
-	jobFree = append(jobFree, j)
-	jobMu.Unlock()
+	jobFree.put(j)
 }
 
 // work claims and runs chunks until none is left.

@@ -3,7 +3,6 @@ package kernels
 import (
 	"bytes"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -240,9 +239,7 @@ func (j *winoJob) release() {
 	if j.grad != nil {
 		j.grad.gx, j.grad = nil, nil
 	}
-	winoMu.Lock()
-	winoFree = append(winoFree, j)
-	winoMu.Unlock()
+	winoFree.put(j)
 }
 
 // winoJob is one Conv2dWinograd call in flight: the transformed filters,
@@ -305,21 +302,9 @@ type winoScratch struct {
 	tmp     [36 * 16]float32
 }
 
-var (
-	winoMu   sync.Mutex
-	winoFree []*winoJob
-)
+var winoFree freeList[winoJob]
 
-func getWinoJob() *winoJob {
-	winoMu.Lock()
-	defer winoMu.Unlock()
-	if n := len(winoFree); n > 0 {
-		j := winoFree[n-1]
-		winoFree = winoFree[:n-1]
-		return j
-	}
-	return new(winoJob)
-}
+func getWinoJob() *winoJob { return winoFree.get() }
 
 // transformFilters sets j.pa to the packed transforms of the call's
 // filters: a cached entry's when its copy holds the same bits, else

@@ -175,14 +175,14 @@ func TestWinogradInputGradPays(t *testing.T) {
 // never used before (a fresh process's first call), once divided by the
 // filter gradient's split of a recycled job.
 func TestConv2dBackwardInputGradOnly(t *testing.T) {
-	convMu.Lock()
-	saved := convFree
-	convFree = nil
-	convMu.Unlock()
+	convFree.mu.Lock()
+	saved := convFree.free
+	convFree.free = nil
+	convFree.mu.Unlock()
 	defer func() {
-		convMu.Lock()
-		convFree = append(convFree, saved...)
-		convMu.Unlock()
+		convFree.mu.Lock()
+		convFree.free = append(convFree.free, saved...)
+		convFree.mu.Unlock()
 	}()
 	g := NewConvGeom(3, 5, 7, 9, 3, 3, 2, 1)
 	const cout = 4

@@ -1,7 +1,5 @@
 package kernels
 
-import "sync"
-
 // Winograd filter gradient (decision #59).
 //
 // Conv2dWinograd's output tile is Y = A^T [sum over c' of U[co,c'] . V[c']] A
@@ -47,10 +45,7 @@ type winoWGrad struct {
 	aa, kg   []float32
 }
 
-var (
-	winoWGradMu   sync.Mutex
-	winoWGradFree []*winoWGrad
-)
+var winoWGradFree freeList[winoWGrad]
 
 // WinogradFilterGradPays reports whether Conv2dBackward computes the filter
 // gradient of geometry g (cout filters) by Winograd's algorithm
@@ -225,20 +220,9 @@ func (j *winoWGrad) runChunk(w, b int) {
 	sgemmSerial(&j.ctx[w], false, false, pl.xi, 16*cout, 16, j.aa, 16, d, 16*cout, 0, j.dm[16*b*cout:], t*cout)
 }
 
-func getWinoWGrad() *winoWGrad {
-	winoWGradMu.Lock()
-	defer winoWGradMu.Unlock()
-	if n := len(winoWGradFree); n > 0 {
-		j := winoWGradFree[n-1]
-		winoWGradFree = winoWGradFree[:n-1]
-		return j
-	}
-	return new(winoWGrad)
-}
+func getWinoWGrad() *winoWGrad { return winoWGradFree.get() }
 
 func putWinoWGrad(j *winoWGrad) {
 	j.x, j.gout = nil, nil
-	winoWGradMu.Lock()
-	winoWGradFree = append(winoWGradFree, j)
-	winoWGradMu.Unlock()
+	winoWGradFree.put(j)
 }
